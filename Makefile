@@ -1,0 +1,45 @@
+# Two commands set everything up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check lint typecheck docs bench bench-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs,bench]"
+	touch $(STAMP)
+
+# Run example_app on an embedded SQLite database, migrated (and seeded) on start.
+demo: $(STAMP)
+	cd example_app/.. && FLASK_APP=example_app $(BIN)/flask db upgrade
+	FLASK_APP=example_app $(BIN)/flask run
+
+# The whole suite against SQLite, PostgreSQL and MariaDB, plus lint, types and docs.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check flask_versioning tests benchmarks example_app
+	$(BIN)/ruff format --check flask_versioning tests benchmarks example_app
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m benchmarks --smoke
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build dist

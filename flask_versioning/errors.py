@@ -1,0 +1,99 @@
+"""The exceptions the Python API raises.
+
+Every error carries a one-line message a user can act on. The CLI prints that line and exits
+non-zero; code that calls the API catches :class:`VersioningError` (or a subclass) the same way.
+Messages never contain a database password: URLs are masked with :func:`mask_url` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+
+def mask_url(url: str | sa.URL | None) -> str:
+    """Render a database URL with its password replaced by ``***``."""
+    if url is None:
+        return "<no database URL>"
+    try:
+        parsed = sa.make_url(url) if isinstance(url, str) else url
+    except Exception:  # noqa: BLE001 - a URL we cannot parse is still masked by hand
+        text = str(url)
+        if "@" in text and "://" in text:
+            scheme, rest = text.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            user = creds.split(":", 1)[0]
+            return f"{scheme}://{user}:***@{host}"
+        return text
+    return parsed.render_as_string(hide_password=True)
+
+
+class VersioningError(Exception):
+    """Base class of every error Flask-Versioning raises on purpose."""
+
+
+class ConfigurationError(VersioningError):
+    """The app or the extension is set up in a way that cannot work."""
+
+
+class RevisionError(VersioningError):
+    """A revision argument is unknown, ambiguous or not valid."""
+
+
+class MultipleHeadsError(RevisionError):
+    """One head was needed but the history has several."""
+
+    def __init__(self, heads: Sequence[str], action: str = "this command") -> None:
+        self.heads = tuple(heads)
+        names = ", ".join(self.heads)
+        super().__init__(
+            f"multiple heads are present ({names}); {action} needs one: name a head "
+            "(e.g. 'heads' or '<rev>@head') or join them with 'flask db merge heads'"
+        )
+
+
+class DatabaseError(VersioningError):
+    """The database could not be reached or answered with an error."""
+
+
+class MigrationFailed(VersioningError):
+    """A revision raised while it was being applied.
+
+    ``revision`` is the revision that was in progress and ``current`` lists where the database
+    stands now, read back after the failure.
+    """
+
+    def __init__(
+        self,
+        revision: str | None,
+        current: Sequence[str],
+        cause: BaseException,
+        *,
+        transactional: bool,
+    ) -> None:
+        self.revision = revision
+        self.current = tuple(current)
+        self.cause = cause
+        where = ", ".join(self.current) or "base (no revision)"
+        detail = " ".join(str(cause).split())
+        if len(detail) > 300:
+            detail = detail[:297] + "..."
+        if transactional:
+            state = f"its changes were rolled back; the database is at {where}"
+        else:
+            state = (
+                f"this database cannot roll back DDL, so part of it may be applied; "
+                f"the version table says {where}"
+            )
+        super().__init__(
+            f"revision {revision or '?'} failed: {type(cause).__name__}: {detail} ({state})"
+        )
+
+
+class LockTimeout(VersioningError):
+    """The migration lock was not acquired in time."""
+
+
+class NoChanges(VersioningError):
+    """Autogenerate found nothing to write and an empty revision was not asked for."""

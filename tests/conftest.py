@@ -1,0 +1,110 @@
+"""Test fixtures: a fresh database per test on SQLite, PostgreSQL and MariaDB.
+
+Point the suite at other servers with environment variables (an admin URL whose user may create
+and drop databases):
+
+- ``VERSIONING_TEST_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``)
+- ``VERSIONING_TEST_MYSQL_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306/test``)
+- ``VERSIONING_TEST_BACKENDS`` (default ``sqlite,postgresql,mariadb``) to choose backends.
+
+A server that cannot be reached skips its tests on a developer's machine and fails them when
+``CI`` is set, so a broken service never passes unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_URL = os.environ.get(
+    "VERSIONING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MYSQL_URL = os.environ.get("VERSIONING_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("VERSIONING_TEST_BACKENDS", "sqlite,postgresql,mariadb").split(",")
+    if b.strip()
+]
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+_unreachable: dict[str, str] = {}
+
+
+def _admin_engine(url: str) -> sa.Engine:
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+
+
+def _server_database(backend: str) -> Iterator[str]:
+    admin_url = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
+    if backend in _unreachable:
+        _fail_or_skip(backend, _unreachable[backend])
+    name = f"fv_{uuid.uuid4().hex[:12]}"
+    engine = _admin_engine(admin_url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sa.exc.OperationalError as exc:
+        _unreachable[backend] = str(exc).splitlines()[0]
+        engine.dispose()
+        _fail_or_skip(backend, _unreachable[backend])
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            if backend == "postgresql":
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        engine.dispose()
+
+
+def _fail_or_skip(backend: str, reason: str) -> None:
+    message = f"{backend} is not reachable: {reason}"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The name of the backend under test: ``sqlite``, ``postgresql`` or ``mariadb``."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A URL to a new, empty database on the backend under test, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    yield from _server_database(backend)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A URL to a new SQLite file, for tests whose point does not depend on the backend."""
+    return f"sqlite:///{tmp_path / 'app.db'}"
+
+
+def table_names(url: str) -> set[str]:
+    """The tables that exist in the database at ``url``, read with a fresh connection."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def version_rows(url: str, table: str = "alembic_version") -> list[str]:
+    """The revision ids stored in the version table at ``url``, sorted."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            return sorted(r[0] for r in conn.execute(sa.text(f"SELECT version_num FROM {table}")))
+    finally:
+        engine.dispose()
