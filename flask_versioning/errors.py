@@ -7,6 +7,7 @@ Messages never contain a database password: URLs are masked with :func:`mask_url
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ def mask_url(url: str | sa.URL | None) -> str:
         return "<no database URL>"
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
-    except Exception:  # noqa: BLE001 - a URL we cannot parse is still masked by hand
+    except Exception:
         text = str(url)
         if "@" in text and "://" in text:
             scheme, rest = text.split("://", 1)
@@ -27,6 +28,14 @@ def mask_url(url: str | sa.URL | None) -> str:
             return f"{scheme}://{user}:***@{host}"
         return text
     return parsed.render_as_string(hide_password=True)
+
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """Mask any ``scheme://user:password@`` found in free text, e.g. a driver's message."""
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
 
 
 class VersioningError(Exception):
@@ -93,7 +102,3 @@ class MigrationFailed(VersioningError):
 
 class LockTimeout(VersioningError):
     """The migration lock was not acquired in time."""
-
-
-class NoChanges(VersioningError):
-    """Autogenerate found nothing to write and an empty revision was not asked for."""

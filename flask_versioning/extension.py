@@ -1,0 +1,317 @@
+"""The :class:`Versioning` extension: configuration, per-app state and the Python API.
+
+Every ``flask db`` command is a thin layer over a method here, so anything a command does, app
+code and tests can do too. Methods act on :data:`flask.current_app`, like Flask-SQLAlchemy's, and
+return data instead of printing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from . import runner
+from .errors import ConfigurationError
+from .runner import AppliedRevision, Database, MigrationResult
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import Script
+
+__all__ = ["AppliedRevision", "MigrationResult", "Versioning"]
+
+
+@dataclasses.dataclass(eq=False)
+class _AppState:
+    """What the extension knows about one app, kept in ``app.extensions["versioning"]``."""
+
+    extension: Versioning
+    settings: Settings
+    db: Any
+    metadata: sa.MetaData | None
+    _databases: dict[str | None, Database] = dataclasses.field(default_factory=dict)
+
+    def database(self, name: str | None = None) -> Database:
+        """The :class:`~flask_versioning.runner.Database` for a bind (``None``: the default)."""
+        try:
+            return self._databases[name]
+        except KeyError:
+            pass
+        if name is not None:
+            raise ConfigurationError(f"unknown database {name!r}")
+        database = self._make_default()
+        self._databases[name] = database
+        return database
+
+    def _make_default(self) -> Database:
+        s = self.settings
+        db = self.db
+        metadata = self.metadata
+        get_engine: Callable[[], sa.Engine] | None = None
+        if db is not None:
+            if metadata is None:
+                metadata = getattr(db, "metadata", None)
+            if hasattr(db, "engines"):
+
+                def get_engine() -> sa.Engine:
+                    return db.engines[None]  # type: ignore[no-any-return]
+
+            elif hasattr(db, "engine"):
+
+                def get_engine() -> sa.Engine:
+                    return db.engine  # type: ignore[no-any-return]
+
+        url = s.database_url
+        if url is None and get_engine is None:
+            url = current_app.config.get("SQLALCHEMY_DATABASE_URI")
+        return Database(
+            name="default",
+            settings=s,
+            metadata=metadata,
+            directory=s.directory,
+            get_engine=get_engine,
+            url_override=url,
+        )
+
+
+class Versioning:
+    """Database migrations for a Flask app, on Alembic.
+
+    :param app: the app to initialise now; or call :meth:`init_app` later (app factories).
+    :param db: a Flask-SQLAlchemy ``SQLAlchemy`` instance: its engine and models are used.
+    :param metadata: the models' ``MetaData`` when using plain SQLAlchemy (with
+        ``SQLALCHEMY_DATABASE_URI`` or ``VERSIONING_DATABASE_URL`` for the database).
+    :param directory: the script directory, relative to ``app.root_path``; the
+        ``VERSIONING_DIRECTORY`` config key takes precedence. Defaults to ``"migrations"``.
+    :param command: the name of the CLI group, ``flask <command> ...``.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        db: Any = None,
+        *,
+        metadata: sa.MetaData | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        command: str = "db",
+    ) -> None:
+        self.db = db
+        self.metadata = metadata
+        self.directory = directory
+        self.command = command
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(
+        self,
+        app: Flask,
+        db: Any = None,
+        *,
+        metadata: sa.MetaData | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        command: str | None = None,
+    ) -> None:
+        """Register the extension and its ``flask db`` commands on ``app``."""
+        if "versioning" in app.extensions:
+            raise ConfigurationError("Versioning is already registered on this app")
+        settings = Settings.from_app(app, directory if directory is not None else self.directory)
+        state = _AppState(
+            extension=self,
+            settings=settings,
+            db=db if db is not None else self.db,
+            metadata=metadata if metadata is not None else self.metadata,
+        )
+        app.extensions["versioning"] = state
+
+        from .cli import make_group
+
+        app.cli.add_command(make_group(), command or self.command)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _state(self) -> _AppState:
+        try:
+            state: _AppState = current_app.extensions["versioning"]
+        except KeyError:
+            raise ConfigurationError(
+                "Versioning is not initialised on this app: call init_app(app) first"
+            ) from None
+        return state
+
+    def database(self, name: str | None = None) -> Database:
+        """The :class:`~flask_versioning.runner.Database` the API acts on."""
+        return self._state().database(name)
+
+    @property
+    def settings(self) -> Settings:
+        """The validated ``VERSIONING_*`` settings of the current app."""
+        return self._state().settings
+
+    def alembic_config(self) -> Config:
+        """A standard :class:`alembic.config.Config` for the current app's migrations.
+
+        ``alembic.command.*`` and pytest-alembic run against it; put a connection or engine in
+        ``config.attributes["connection"]`` to make the environment use it.
+        """
+        database = self.database()
+        runner.ensure_directory(database)
+        return database.alembic_config()
+
+    # -- the API, one method per command --------------------------------------------------------
+
+    def init(self) -> Path:
+        """Create the script directory (``env.py``, template, ``versions/``) if missing."""
+        database = self.database()
+        runner.ensure_directory(database)
+        return database.directory
+
+    def upgrade(
+        self,
+        target: str = "heads",
+        *,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] | None = None,
+        progress: Callable[[AppliedRevision], None] | None = None,
+    ) -> MigrationResult:
+        """Upgrade the database to ``target`` (``heads``, ``head``, ``+1``, a revision id).
+
+        ``progress`` is called with each revision as soon as it has been applied. With
+        ``sql=True`` nothing touches the database and the result carries the SQL.
+        """
+        return runner.upgrade(
+            self.database(), target, sql=sql, tag=tag, x_args=x_args, progress=progress
+        )
+
+    def downgrade(
+        self,
+        target: str = "-1",
+        *,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] | None = None,
+        progress: Callable[[AppliedRevision], None] | None = None,
+    ) -> MigrationResult:
+        """Revert the database to ``target`` (``-1``, ``base``, a revision id)."""
+        return runner.downgrade(
+            self.database(), target, sql=sql, tag=tag, x_args=x_args, progress=progress
+        )
+
+    def stamp(
+        self,
+        revisions: str | Sequence[str] = "heads",
+        *,
+        sql: bool = False,
+        tag: str | None = None,
+        purge: bool = False,
+    ) -> MigrationResult:
+        """Write ``revisions`` to the version table without running any migration."""
+        revs = [revisions] if isinstance(revisions, str) else list(revisions)
+        return runner.stamp(self.database(), revs, sql=sql, tag=tag, purge=purge)
+
+    def revision(
+        self,
+        message: str | None = None,
+        *,
+        autogenerate: bool = False,
+        sql: bool = False,
+        head: str = "head",
+        splice: bool = False,
+        branch_label: str | Sequence[str] | None = None,
+        version_path: str | None = None,
+        rev_id: str | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        x_args: Sequence[str] | None = None,
+    ) -> list[Script]:
+        """Write a new revision file and return it (a list: one per database touched)."""
+        return runner.revision(
+            self.database(),
+            message,
+            autogenerate=autogenerate,
+            sql=sql,
+            head=head,
+            splice=splice,
+            branch_label=branch_label,
+            version_path=version_path,
+            rev_id=rev_id,
+            depends_on=depends_on,
+            x_args=x_args,
+        )
+
+    def migrate(
+        self,
+        message: str | None = None,
+        *,
+        allow_empty: bool = False,
+        head: str = "head",
+        splice: bool = False,
+        branch_label: str | Sequence[str] | None = None,
+        version_path: str | None = None,
+        rev_id: str | None = None,
+        depends_on: str | Sequence[str] | None = None,
+        x_args: Sequence[str] | None = None,
+    ) -> Script | None:
+        """Autogenerate a revision from the models; ``None`` when nothing changed."""
+        scripts = runner.revision(
+            self.database(),
+            message,
+            autogenerate=True,
+            head=head,
+            splice=splice,
+            branch_label=branch_label,
+            version_path=version_path,
+            rev_id=rev_id,
+            depends_on=depends_on,
+            allow_empty=allow_empty,
+            x_args=x_args,
+        )
+        return scripts[0] if scripts else None
+
+    def merge(
+        self,
+        revisions: str | Sequence[str] = "heads",
+        *,
+        message: str | None = None,
+        branch_label: str | Sequence[str] | None = None,
+        rev_id: str | None = None,
+    ) -> Script:
+        """Write a merge revision joining ``revisions`` (default: all heads)."""
+        revs = [revisions] if isinstance(revisions, str) else list(revisions)
+        return runner.merge(
+            self.database(), revs, message=message, branch_label=branch_label, rev_id=rev_id
+        )
+
+    def edit(self, revision: str = "current") -> list[Path]:
+        """Open a revision file in ``$EDITOR``."""
+        return runner.edit(self.database(), revision)
+
+    def current(self) -> list[str]:
+        """The revision ids the database is at (empty at base)."""
+        return runner.current(self.database())
+
+    def heads(self) -> list[Script]:
+        """The head revisions of the script directory."""
+        return runner.heads(self.database())
+
+    def branches(self) -> list[Script]:
+        """The revisions where history branches."""
+        return runner.branches(self.database())
+
+    def history(self, rev_range: str | None = None) -> list[Script]:
+        """Revisions, newest first; ``rev_range`` like ``"base:head"``, ``"-3:"``."""
+        return runner.history(self.database(), rev_range)
+
+    def show(self, revision: str = "head") -> list[Script]:
+        """The revision(s) a symbol names (an id, a partial id, ``head``, ``current``)."""
+        return runner.show(self.database(), revision)
+
+    def check(self) -> list[Any]:
+        """Differences between the models and an up-to-date database (empty when none)."""
+        return runner.check(self.database())

@@ -1,0 +1,118 @@
+"""Every ``VERSIONING_*`` configuration key, its default and its validation, in one place.
+
+Flask apps are configured through ``app.config``; reading and checking the keys once, when the
+extension is initialised, means a typo in a value fails at start-up with a clear message instead
+of deep inside a migration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from .errors import ConfigurationError
+
+#: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
+#: configuration can be read back from ``app.config``.
+DEFAULTS: dict[str, Any] = {
+    "VERSIONING_DIRECTORY": "migrations",
+    "VERSIONING_DATABASE_URL": None,
+    "VERSIONING_VERSION_TABLE": "alembic_version",
+    "VERSIONING_VERSION_TABLE_SCHEMA": None,
+    "VERSIONING_CONTEXT": {},
+    "VERSIONING_FILE_TEMPLATE": None,
+    "VERSIONING_POST_WRITE_HOOKS": {},
+    "VERSIONING_AUTO_UPGRADE": False,
+    "VERSIONING_AUTO_UPGRADE_TARGET": "heads",
+    "VERSIONING_AUTO_UPGRADE_ON_ERROR": "raise",
+    "VERSIONING_LOCK": True,
+    "VERSIONING_LOCK_TIMEOUT": 300.0,
+    "VERSIONING_ENV": None,
+    "VERSIONING_AUTO_SEED": None,
+    "VERSIONING_PROTECTED_ENVS": ("production",),
+    "VERSIONING_SEED_TABLE": "versioning_seeds",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one app."""
+
+    directory: Path
+    database_url: str | None
+    version_table: str
+    version_table_schema: str | None
+    context: Mapping[str, Any]
+    file_template: str | None
+    post_write_hooks: Mapping[str, str]
+    auto_upgrade: bool
+    auto_upgrade_target: str
+    auto_upgrade_on_error: str
+    lock: bool
+    lock_timeout: float | None
+    env: str | None
+    auto_seed: bool | None
+    protected_envs: tuple[str, ...]
+    seed_table: str
+
+    @classmethod
+    def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:
+        """Read and validate the ``VERSIONING_*`` keys of ``app``.
+
+        ``directory`` is the one passed to the extension's constructor; the config key wins
+        over it so that deployments can move the directory without code changes.
+        """
+        for key, value in DEFAULTS.items():
+            if key == "VERSIONING_DIRECTORY" and directory is not None:
+                app.config.setdefault(key, os.fspath(directory))
+            else:
+                app.config.setdefault(key, value)
+        c = app.config
+        path = Path(c["VERSIONING_DIRECTORY"])
+        if not path.is_absolute():
+            path = Path(app.root_path) / path
+
+        on_error = c["VERSIONING_AUTO_UPGRADE_ON_ERROR"]
+        if on_error not in ("raise", "log"):
+            raise ConfigurationError(
+                f"VERSIONING_AUTO_UPGRADE_ON_ERROR must be 'raise' or 'log', not {on_error!r}"
+            )
+        timeout = c["VERSIONING_LOCK_TIMEOUT"]
+        if timeout is not None:
+            try:
+                timeout = float(timeout)
+            except (TypeError, ValueError):
+                raise ConfigurationError(
+                    f"VERSIONING_LOCK_TIMEOUT must be a number of seconds or None, not {timeout!r}"
+                ) from None
+            if timeout < 0:
+                raise ConfigurationError("VERSIONING_LOCK_TIMEOUT must not be negative")
+        for key in ("VERSIONING_CONTEXT", "VERSIONING_POST_WRITE_HOOKS"):
+            if not isinstance(c[key], Mapping):
+                raise ConfigurationError(f"{key} must be a dict, not {type(c[key]).__name__}")
+        protected = c["VERSIONING_PROTECTED_ENVS"]
+        if isinstance(protected, str):
+            protected = (protected,)
+        return cls(
+            directory=path,
+            database_url=c["VERSIONING_DATABASE_URL"],
+            version_table=str(c["VERSIONING_VERSION_TABLE"]),
+            version_table_schema=c["VERSIONING_VERSION_TABLE_SCHEMA"],
+            context=dict(c["VERSIONING_CONTEXT"]),
+            file_template=c["VERSIONING_FILE_TEMPLATE"],
+            post_write_hooks=dict(c["VERSIONING_POST_WRITE_HOOKS"]),
+            auto_upgrade=bool(c["VERSIONING_AUTO_UPGRADE"]),
+            auto_upgrade_target=str(c["VERSIONING_AUTO_UPGRADE_TARGET"]),
+            auto_upgrade_on_error=on_error,
+            lock=bool(c["VERSIONING_LOCK"]),
+            lock_timeout=timeout,
+            env=c["VERSIONING_ENV"],
+            auto_seed=c["VERSIONING_AUTO_SEED"],
+            protected_envs=tuple(protected),
+            seed_table=str(c["VERSIONING_SEED_TABLE"]),
+        )
