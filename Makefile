@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # Run example_app on an embedded SQLite database, migrated (and seeded) on start.
 demo: $(STAMP)
-	cd example_app/.. && FLASK_APP=example_app $(BIN)/flask db upgrade
+	FLASK_APP=example_app $(BIN)/flask db upgrade
 	FLASK_APP=example_app $(BIN)/flask run
 
 # The whole suite against SQLite, PostgreSQL and MariaDB, plus lint, types and docs.

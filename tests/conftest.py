@@ -13,7 +13,10 @@ A server that cannot be reached skips its tests on a developer's machine and fai
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +111,106 @@ def version_rows(url: str, table: str = "alembic_version") -> list[str]:
             return sorted(r[0] for r in conn.execute(sa.text(f"SELECT version_num FROM {table}")))
     finally:
         engine.dispose()
+
+
+# -- apps on disk, driven through real `flask` processes ---------------------------------------
+
+FLASK = str(Path(sys.executable).with_name("flask"))
+
+APP_SOURCE = '''
+import os
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_versioning import Versioning
+
+db = SQLAlchemy()
+versioning = Versioning()
+MODELS = os.environ.get("TEST_MODELS", "user").split(",")
+
+if "user" in MODELS:
+
+    class User(db.Model):
+        __tablename__ = "users"
+        id = sa.Column(sa.Integer, primary_key=True)
+        name = sa.Column(sa.String(50), nullable=False)
+
+if "post" in MODELS:
+
+    class Post(db.Model):
+        __tablename__ = "posts"
+        __table_args__ = (
+            sa.UniqueConstraint("slug", name="uq_posts_slug"),
+            sa.CheckConstraint("score >= 0", name="ck_posts_score"),
+        )
+        id = sa.Column(sa.Integer, primary_key=True)
+        slug = sa.Column(sa.String(80), nullable=False)
+        title = sa.Column(sa.String(200), nullable=False, index=True)
+        score = sa.Column(sa.Integer, nullable=False, server_default="0")
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    for key, value in os.environ.items():
+        if key.startswith("VERSIONING_") and not key.startswith("VERSIONING_TEST_"):
+            app.config[key] = value
+    db.init_app(app)
+    versioning.init_app(app, db)
+    return app
+'''
+
+
+@dataclasses.dataclass
+class FlaskProject:
+    """An app module in a temporary directory, with a way to run ``flask`` on it."""
+
+    path: Path
+    database_url: str
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def migrations(self) -> Path:
+        return self.path / "migrations"
+
+    @property
+    def versions(self) -> Path:
+        return self.migrations / "versions"
+
+    def flask(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        """Run ``flask <args>`` on the app; with ``check``, fail on a non-zero exit."""
+        full_env = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": self.database_url}
+        full_env.pop("FLASK_DEBUG", None)
+        full_env.update(self.env)
+        full_env.update(env)
+        proc = subprocess.run(
+            [FLASK, *args], cwd=self.path, env=full_env, capture_output=True, text=True, timeout=120
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"flask {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return proc
+
+    def db(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
+        return self.flask("db", *args, check=check, **env)
+
+    def revision_files(self) -> list[Path]:
+        return sorted(self.versions.glob("*.py")) if self.versions.exists() else []
+
+
+@pytest.fixture
+def project(tmp_path: Path, database_url: str) -> FlaskProject:
+    """A Flask-SQLAlchemy app on disk, on the backend under test."""
+    (tmp_path / "app.py").write_text(APP_SOURCE)
+    return FlaskProject(tmp_path, database_url)
+
+
+@pytest.fixture
+def sqlite_project(tmp_path: Path, sqlite_url: str) -> FlaskProject:
+    """The same app on SQLite only, for behaviour that does not depend on the backend."""
+    (tmp_path / "app.py").write_text(APP_SOURCE)
+    return FlaskProject(tmp_path, sqlite_url)
