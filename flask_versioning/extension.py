@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,50 +35,28 @@ class _AppState:
     extension: Versioning
     settings: Settings
     db: Any
-    metadata: sa.MetaData | None
-    _databases: dict[str | None, Database] = dataclasses.field(default_factory=dict)
+    metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None
+    _databases: list[Database] | None = None
+
+    def databases(self) -> list[Database]:
+        """Every database of the app: the default first, then the binds in config order."""
+        if self._databases is None:
+            from .databases import discover
+
+            self._databases = discover(self)
+        return list(self._databases)
 
     def database(self, name: str | None = None) -> Database:
         """The :class:`~flask_versioning.runner.Database` for a bind (``None``: the default)."""
-        try:
-            return self._databases[name]
-        except KeyError:
-            pass
-        if name is not None:
-            raise ConfigurationError(f"unknown database {name!r}")
-        database = self._make_default()
-        self._databases[name] = database
-        return database
+        from .databases import DEFAULT
 
-    def _make_default(self) -> Database:
-        s = self.settings
-        db = self.db
-        metadata = self.metadata
-        get_engine: Callable[[], sa.Engine] | None = None
-        if db is not None:
-            if metadata is None:
-                metadata = getattr(db, "metadata", None)
-            if hasattr(db, "engines"):
-
-                def get_engine() -> sa.Engine:
-                    return db.engines[None]  # type: ignore[no-any-return]
-
-            elif hasattr(db, "engine"):
-
-                def get_engine() -> sa.Engine:
-                    return db.engine  # type: ignore[no-any-return]
-
-        url = s.database_url
-        if url is None and get_engine is None:
-            url = current_app.config.get("SQLALCHEMY_DATABASE_URI")
-        return Database(
-            name="default",
-            settings=s,
-            metadata=metadata,
-            directory=s.directory,
-            get_engine=get_engine,
-            url_override=url,
-        )
+        wanted = None if name == DEFAULT else name
+        databases = self.databases()
+        for database in databases:
+            if database.bind == wanted:
+                return database
+        known = ", ".join(d.name for d in databases)
+        raise ConfigurationError(f"unknown database {name!r} (this app has: {known})")
 
 
 class Versioning:
@@ -86,8 +64,10 @@ class Versioning:
 
     :param app: the app to initialise now; or call :meth:`init_app` later (app factories).
     :param db: a Flask-SQLAlchemy ``SQLAlchemy`` instance: its engine and models are used.
-    :param metadata: the models' ``MetaData`` when using plain SQLAlchemy (with
-        ``SQLALCHEMY_DATABASE_URI`` or ``VERSIONING_DATABASE_URL`` for the database).
+    :param metadata: the models' ``MetaData`` when using plain SQLAlchemy or
+        Flask-SQLAlchemy-Lite (with ``SQLALCHEMY_DATABASE_URI`` or ``VERSIONING_DATABASE_URL``
+        for the database); a dict of them keyed by database name (``"default"`` for the
+        default one) when there are several databases.
     :param directory: the script directory, relative to ``app.root_path``; the
         ``VERSIONING_DIRECTORY`` config key takes precedence. Defaults to ``"migrations"``.
     :param command: the name of the CLI group, ``flask <command> ...``.
@@ -98,7 +78,7 @@ class Versioning:
         app: Flask | None = None,
         db: Any = None,
         *,
-        metadata: sa.MetaData | None = None,
+        metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None = None,
         directory: str | os.PathLike[str] | None = None,
         command: str = "db",
     ) -> None:
@@ -114,7 +94,7 @@ class Versioning:
         app: Flask,
         db: Any = None,
         *,
-        metadata: sa.MetaData | None = None,
+        metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None = None,
         directory: str | os.PathLike[str] | None = None,
         command: str | None = None,
     ) -> None:
@@ -149,26 +129,30 @@ class Versioning:
         """The :class:`~flask_versioning.runner.Database` the API acts on."""
         return self._state().database(name)
 
+    def databases(self) -> list[str | None]:
+        """The app's databases as ``bind`` values: ``None`` (the default) first, then binds."""
+        return [database.bind for database in self._state().databases()]
+
     @property
     def settings(self) -> Settings:
         """The validated ``VERSIONING_*`` settings of the current app."""
         return self._state().settings
 
-    def alembic_config(self) -> Config:
+    def alembic_config(self, *, bind: str | None = None) -> Config:
         """A standard :class:`alembic.config.Config` for the current app's migrations.
 
         ``alembic.command.*`` and pytest-alembic run against it; put a connection or engine in
         ``config.attributes["connection"]`` to make the environment use it.
         """
-        database = self.database()
+        database = self.database(bind)
         runner.ensure_directory(database)
         return database.alembic_config()
 
     # -- the API, one method per command --------------------------------------------------------
 
-    def init(self) -> Path:
+    def init(self, *, bind: str | None = None) -> Path:
         """Create the script directory (``env.py``, template, ``versions/``) if missing."""
-        database = self.database()
+        database = self.database(bind)
         runner.ensure_directory(database)
         return database.directory
 
@@ -176,6 +160,7 @@ class Versioning:
         self,
         target: str = "heads",
         *,
+        bind: str | None = None,
         sql: bool = False,
         tag: str | None = None,
         x_args: Sequence[str] | None = None,
@@ -187,13 +172,14 @@ class Versioning:
         ``sql=True`` nothing touches the database and the result carries the SQL.
         """
         return runner.upgrade(
-            self.database(), target, sql=sql, tag=tag, x_args=x_args, progress=progress
+            self.database(bind), target, sql=sql, tag=tag, x_args=x_args, progress=progress
         )
 
     def downgrade(
         self,
         target: str = "-1",
         *,
+        bind: str | None = None,
         sql: bool = False,
         tag: str | None = None,
         x_args: Sequence[str] | None = None,
@@ -201,25 +187,27 @@ class Versioning:
     ) -> MigrationResult:
         """Revert the database to ``target`` (``-1``, ``base``, a revision id)."""
         return runner.downgrade(
-            self.database(), target, sql=sql, tag=tag, x_args=x_args, progress=progress
+            self.database(bind), target, sql=sql, tag=tag, x_args=x_args, progress=progress
         )
 
     def stamp(
         self,
         revisions: str | Sequence[str] = "heads",
         *,
+        bind: str | None = None,
         sql: bool = False,
         tag: str | None = None,
         purge: bool = False,
     ) -> MigrationResult:
         """Write ``revisions`` to the version table without running any migration."""
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        return runner.stamp(self.database(), revs, sql=sql, tag=tag, purge=purge)
+        return runner.stamp(self.database(bind), revs, sql=sql, tag=tag, purge=purge)
 
     def revision(
         self,
         message: str | None = None,
         *,
+        bind: str | None = None,
         autogenerate: bool = False,
         sql: bool = False,
         head: str = "head",
@@ -232,7 +220,7 @@ class Versioning:
     ) -> list[Script]:
         """Write a new revision file and return it (a list: one per database touched)."""
         return runner.revision(
-            self.database(),
+            self.database(bind),
             message,
             autogenerate=autogenerate,
             sql=sql,
@@ -249,6 +237,7 @@ class Versioning:
         self,
         message: str | None = None,
         *,
+        bind: str | None = None,
         allow_empty: bool = False,
         head: str = "head",
         splice: bool = False,
@@ -258,9 +247,19 @@ class Versioning:
         depends_on: str | Sequence[str] | None = None,
         x_args: Sequence[str] | None = None,
     ) -> Script | None:
-        """Autogenerate a revision from the models; ``None`` when nothing changed."""
+        """Autogenerate a revision from the models; ``None`` when nothing changed.
+
+        In Flask-Migrate's multidb layout one revision file holds every database's changes,
+        whichever ``bind`` is named.
+        """
+        database = self.database(bind)
+        together = (
+            [d for d in self._state().databases() if d.engine_name is not None]
+            if database.engine_name is not None
+            else []
+        )
         scripts = runner.revision(
-            self.database(),
+            database,
             message,
             autogenerate=True,
             head=head,
@@ -271,6 +270,7 @@ class Versioning:
             depends_on=depends_on,
             allow_empty=allow_empty,
             x_args=x_args,
+            together=together,
         )
         return scripts[0] if scripts else None
 
@@ -278,6 +278,7 @@ class Versioning:
         self,
         revisions: str | Sequence[str] = "heads",
         *,
+        bind: str | None = None,
         message: str | None = None,
         branch_label: str | Sequence[str] | None = None,
         rev_id: str | None = None,
@@ -285,33 +286,33 @@ class Versioning:
         """Write a merge revision joining ``revisions`` (default: all heads)."""
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
         return runner.merge(
-            self.database(), revs, message=message, branch_label=branch_label, rev_id=rev_id
+            self.database(bind), revs, message=message, branch_label=branch_label, rev_id=rev_id
         )
 
-    def edit(self, revision: str = "current") -> list[Path]:
+    def edit(self, revision: str = "current", *, bind: str | None = None) -> list[Path]:
         """Open a revision file in ``$EDITOR``."""
-        return runner.edit(self.database(), revision)
+        return runner.edit(self.database(bind), revision)
 
-    def current(self) -> list[str]:
+    def current(self, *, bind: str | None = None) -> list[str]:
         """The revision ids the database is at (empty at base)."""
-        return runner.current(self.database())
+        return runner.current(self.database(bind))
 
-    def heads(self) -> list[Script]:
+    def heads(self, *, bind: str | None = None) -> list[Script]:
         """The head revisions of the script directory."""
-        return runner.heads(self.database())
+        return runner.heads(self.database(bind))
 
-    def branches(self) -> list[Script]:
+    def branches(self, *, bind: str | None = None) -> list[Script]:
         """The revisions where history branches."""
-        return runner.branches(self.database())
+        return runner.branches(self.database(bind))
 
-    def history(self, rev_range: str | None = None) -> list[Script]:
+    def history(self, rev_range: str | None = None, *, bind: str | None = None) -> list[Script]:
         """Revisions, newest first; ``rev_range`` like ``"base:head"``, ``"-3:"``."""
-        return runner.history(self.database(), rev_range)
+        return runner.history(self.database(bind), rev_range)
 
-    def show(self, revision: str = "head") -> list[Script]:
+    def show(self, revision: str = "head", *, bind: str | None = None) -> list[Script]:
         """The revision(s) a symbol names (an id, a partial id, ``head``, ``current``)."""
-        return runner.show(self.database(), revision)
+        return runner.show(self.database(bind), revision)
 
-    def check(self) -> list[Any]:
+    def check(self, *, bind: str | None = None) -> list[Any]:
         """Differences between the models and an up-to-date database (empty when none)."""
-        return runner.check(self.database())
+        return runner.check(self.database(bind))

@@ -21,8 +21,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
-from . import errors
-from .environment import DATABASE_KEY, EMPTY_KEY, RECORDER_KEY, SKIP_EMPTY_KEY, StepRecorder
+from . import errors, layout
+from .environment import (
+    DATABASE_KEY,
+    EMPTY_KEY,
+    ENGINE_NAMES_KEY,
+    RECORDER_KEY,
+    SKIP_EMPTY_KEY,
+    TOGETHER_KEY,
+    StepRecorder,
+)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -68,6 +76,13 @@ class Database:
     directory: Path
     get_engine: Callable[[], sa.Engine] | None = None
     url_override: str | None = None
+    #: The bind key (``None`` for the default database).
+    bind: str | None = None
+    #: In Flask-Migrate's multidb layout (one directory whose revisions take ``engine_name``):
+    #: the name passed for this database, ``""`` for the default. ``None`` otherwise.
+    engine_name: str | None = None
+    #: Every engine name of the multidb layout, for the revision template.
+    engine_names: tuple[str, ...] = ()
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:
@@ -120,7 +135,15 @@ class Database:
             output_buffer=output_buffer,
             cmd_opts=Namespace(x=list(x_args or ()), quiet=True),
         )
-        config.set_main_option("script_location", _escape(self.directory))
+        if layout.has_foreign_env(self.directory):
+            # Another tool's env.py (e.g. Flask-Migrate's): run ours, read the same revisions.
+            config.set_main_option("script_location", _escape(layout.delegate_directory()))
+            config.set_main_option("path_separator", "os")
+            config.set_main_option("version_locations", _escape(self.directory / "versions"))
+        else:
+            config.set_main_option("script_location", _escape(self.directory))
+        if self.engine_name is not None:
+            config.attributes[ENGINE_NAMES_KEY] = list(self.engine_names)
         if self.settings.file_template:
             config.set_main_option("file_template", _escape(self.settings.file_template))
         hooks = self.settings.post_write_hooks
@@ -190,6 +213,11 @@ def translate_errors(database: Database, action: str = "this command") -> Iterat
         if message.startswith("Multiple heads are present"):
             heads = script_heads(database)
             raise errors.MultipleHeadsError(heads, action) from exc
+        if message == "Target database is not up to date.":
+            message = (
+                "the database is not at the head revision(s): run 'flask db upgrade' first, "
+                "then autogenerate"
+            )
         raise errors.RevisionError(message) from exc
     except sa.exc.DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError):
@@ -282,15 +310,25 @@ def show(database: Database, revision: str) -> list[Script]:
 # -- changing the database --------------------------------------------------------------------
 
 
-def _lock(database: Database) -> contextlib.AbstractContextManager[None]:
+@contextlib.contextmanager
+def _lock(database: Database) -> Iterator[None]:
+    """Hold the cross-process migration lock, unless the app turned it off."""
     s = database.settings
     if not s.lock:
-        return contextlib.nullcontext()
+        yield
+        return
     from .locking import migration_lock
 
-    return migration_lock(
-        database.engine(), key=f"flask_versioning:{s.version_table}", timeout=s.lock_timeout
-    )
+    with contextlib.ExitStack() as stack:
+        with translate_errors(database):  # the lock's connection is the first one made
+            stack.enter_context(
+                migration_lock(
+                    database.engine(),
+                    key=f"flask_versioning:{s.version_table}",
+                    timeout=s.lock_timeout,
+                )
+            )
+        yield
 
 
 def _steps(recorder: StepRecorder) -> tuple[AppliedRevision, ...]:
@@ -509,16 +547,18 @@ def revision(
     depends_on: str | Sequence[str] | None = None,
     allow_empty: bool = True,
     x_args: Sequence[str] | None = None,
+    together: Sequence[Database] = (),
 ) -> list[Script]:
     """Write a new revision file; with ``autogenerate``, compare the models to the database.
 
     With ``allow_empty=False`` an autogenerate that finds no change writes nothing and
-    returns an empty list.
+    returns an empty list. ``together`` lists every database of a multidb layout directory:
+    one revision file then holds the changes of all of them.
     """
     from alembic import command
 
     _check_rev_id(rev_id)
-    if autogenerate and database.metadata is None:
+    if autogenerate and any(d.metadata is None for d in (*together, database)):
         raise errors.ConfigurationError(
             "autogenerate needs the app's models: pass a Flask-SQLAlchemy db or metadata= "
             "to Versioning"
@@ -529,6 +569,8 @@ def revision(
     config = database.alembic_config(x_args=x_args, output_buffer=buffer)
     script_directory(database, config)
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
+    if together:
+        config.attributes[TOGETHER_KEY] = list(together)
     with translate_errors(database, "'revision'"):
         result = command.revision(
             config,

@@ -22,6 +22,7 @@ from .errors import ConfigurationError
 DEFAULTS: dict[str, Any] = {
     "VERSIONING_DIRECTORY": "migrations",
     "VERSIONING_DATABASE_URL": None,
+    "VERSIONING_BINDS": None,
     "VERSIONING_VERSION_TABLE": "alembic_version",
     "VERSIONING_VERSION_TABLE_SCHEMA": None,
     "VERSIONING_CONTEXT": {},
@@ -44,6 +45,7 @@ class Settings:
     """The validated configuration of one app."""
 
     directory: Path
+    #: The default database's URL (``VERSIONING_DATABASE_URL``, or its ``"default"`` entry).
     database_url: str | None
     version_table: str
     version_table_schema: str | None
@@ -59,6 +61,10 @@ class Settings:
     auto_seed: bool | None
     protected_envs: tuple[str, ...]
     seed_table: str
+    #: URLs of the other databases, from a ``VERSIONING_DATABASE_URL`` dict, in config order.
+    bind_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: The binds to manage (``VERSIONING_BINDS``); ``None``: every bind the app has.
+    binds: tuple[str, ...] | None = None
 
     @classmethod
     def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:
@@ -95,12 +101,18 @@ class Settings:
         for key in ("VERSIONING_CONTEXT", "VERSIONING_POST_WRITE_HOOKS"):
             if not isinstance(c[key], Mapping):
                 raise ConfigurationError(f"{key} must be a dict, not {type(c[key]).__name__}")
+        database_url, bind_urls = _database_urls(c["VERSIONING_DATABASE_URL"])
+        binds = c["VERSIONING_BINDS"]
+        if isinstance(binds, str):
+            binds = (binds,)
+        if binds is not None and not all(isinstance(b, str) for b in binds):
+            raise ConfigurationError("VERSIONING_BINDS must be a list of bind names or None")
         protected = c["VERSIONING_PROTECTED_ENVS"]
         if isinstance(protected, str):
             protected = (protected,)
         return cls(
             directory=path,
-            database_url=c["VERSIONING_DATABASE_URL"],
+            database_url=database_url,
             version_table=str(c["VERSIONING_VERSION_TABLE"]),
             version_table_schema=c["VERSIONING_VERSION_TABLE_SCHEMA"],
             context=dict(c["VERSIONING_CONTEXT"]),
@@ -115,4 +127,41 @@ class Settings:
             auto_seed=c["VERSIONING_AUTO_SEED"],
             protected_envs=tuple(protected),
             seed_table=str(c["VERSIONING_SEED_TABLE"]),
+            bind_urls=bind_urls,
+            binds=tuple(binds) if binds is not None else None,
         )
+
+
+def _database_urls(value: Any) -> tuple[str | None, dict[str, str]]:
+    """Split ``VERSIONING_DATABASE_URL`` into the default database's URL and the binds' URLs.
+
+    A string (or ``sqlalchemy.URL``) is the default database. A dict names several databases,
+    like ``SQLALCHEMY_BINDS``; its ``"default"`` (or ``None``) entry is the default database.
+    """
+    if value is None:
+        return None, {}
+    if not isinstance(value, Mapping):
+        return _url_text(value, "VERSIONING_DATABASE_URL"), {}
+    default: str | None = None
+    binds: dict[str, str] = {}
+    for name, url in value.items():
+        text = _url_text(url, f"VERSIONING_DATABASE_URL[{name!r}]")
+        if name is None or name == "default":
+            default = text
+        elif isinstance(name, str) and name:
+            binds[name] = text
+        else:
+            raise ConfigurationError(
+                f"VERSIONING_DATABASE_URL keys must be database names, not {name!r}"
+            )
+    return default, binds
+
+
+def _url_text(url: Any, key: str) -> str:
+    import sqlalchemy as sa
+
+    if isinstance(url, sa.URL):
+        return url.render_as_string(hide_password=False)
+    if not isinstance(url, str) or not url:
+        raise ConfigurationError(f"{key} must be a database URL, not {type(url).__name__}")
+    return url

@@ -1,0 +1,190 @@
+"""Which databases an app has, whichever way it uses SQLAlchemy.
+
+Three flavours are first-class, and each can have several databases:
+
+- Flask-SQLAlchemy: the default database plus ``SQLALCHEMY_BINDS``; engines from
+  ``db.engines[key]`` and models from ``db.metadatas[key]`` (``__bind_key__``).
+- Flask-SQLAlchemy-Lite: ``SQLALCHEMY_ENGINES`` (``"default"`` plus named engines) from
+  ``db.engines[name]``; models from ``Versioning(metadata=...)``.
+- Plain SQLAlchemy: URLs from ``VERSIONING_DATABASE_URL`` (a string, or a dict of names) or
+  ``SQLALCHEMY_DATABASE_URI``; models from ``Versioning(metadata=...)``.
+
+``metadata=`` is one ``MetaData`` (the default database's) or a dict of them keyed by database
+name (``"default"`` or ``None`` for the default database).
+
+Each database has its own history and version table. The default database's script directory
+is ``VERSIONING_DIRECTORY``; a bind's is ``<VERSIONING_DIRECTORY>/binds/<name>/``, so adding a
+database later never touches the revisions already written. A directory in Flask-Migrate's
+multidb layout is shared instead: every database runs the same revisions with its own
+``engine_name``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from . import layout
+from .errors import ConfigurationError
+from .runner import Database
+
+if TYPE_CHECKING:
+    from .extension import _AppState
+
+#: What the default database is called in output and in ``--bind``.
+DEFAULT = "default"
+#: Where binds' script directories live inside ``VERSIONING_DIRECTORY``.
+BINDS_DIRECTORY = "binds"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+
+
+def discover(state: _AppState) -> list[Database]:
+    """Every database the app has: the default first, then the binds in config order."""
+    settings = state.settings
+    db = state.db
+    names = _bind_names(db, settings.bind_urls)
+    metadatas = _metadata_map(state.metadata)
+    for name in metadatas:
+        if name is not None and name not in names:
+            raise ConfigurationError(
+                f"metadata is given for database {name!r}, but the app has no such database "
+                f"(it has: {', '.join([DEFAULT, *names])})"
+            )
+    if settings.binds is not None:
+        unknown = [b for b in settings.binds if b not in names]
+        if unknown:
+            raise ConfigurationError(
+                f"VERSIONING_BINDS names unknown database(s) {', '.join(map(repr, unknown))} "
+                f"(the app has: {', '.join(names) or 'no binds'})"
+            )
+        names = [n for n in names if n in settings.binds]
+    multidb = layout.is_multidb(settings.directory)
+    engine_names = ("", *names) if multidb else ()
+    out = []
+    for bind in (None, *names):
+        if bind is not None and not _SAFE_NAME.match(bind):
+            raise ConfigurationError(
+                f"database name {bind!r} cannot name a directory: use letters, digits, '_', "
+                "'-' or '.'"
+            )
+        directory = settings.directory
+        if bind is not None and not multidb:
+            directory = directory / BINDS_DIRECTORY / bind
+        get_engine = _engine_getter(db, bind)
+        out.append(
+            Database(
+                name=bind or DEFAULT,
+                settings=settings,
+                metadata=_metadata_for(db, metadatas, bind),
+                directory=directory,
+                get_engine=get_engine,
+                url_override=_url_for(get_engine, settings.database_url, settings.bind_urls, bind),
+                bind=bind,
+                engine_name=(bind or "") if multidb else None,
+                engine_names=engine_names,
+            )
+        )
+    return out
+
+
+def _is_flask_sqlalchemy(db: Any) -> bool:
+    return db is not None and hasattr(db, "metadatas") and hasattr(db, "engines")
+
+
+def _bind_names(db: Any, bind_urls: Mapping[str, str]) -> list[str]:
+    if _is_flask_sqlalchemy(db):
+        names = [k for k in db.engines if k is not None]
+    elif db is not None and hasattr(db, "engines"):  # Flask-SQLAlchemy-Lite
+        names = [k for k in db.engines if k != DEFAULT]
+    else:
+        names = list(bind_urls)
+    if DEFAULT in names:
+        raise ConfigurationError(
+            f"a bind may not be called {DEFAULT!r}: that name means the default database"
+        )
+    # A URL given for a bind the SQLAlchemy extension does not know still adds a database.
+    names.extend(n for n in bind_urls if n not in names)
+    return names
+
+
+def _metadata_map(metadata: Any) -> dict[str | None, sa.MetaData]:
+    if metadata is None:
+        return {}
+    if isinstance(metadata, sa.MetaData):
+        return {None: metadata}
+    if isinstance(metadata, Mapping):
+        out: dict[str | None, sa.MetaData] = {}
+        for key, value in metadata.items():
+            if not isinstance(value, sa.MetaData):
+                raise ConfigurationError(
+                    f"metadata[{key!r}] must be a sqlalchemy.MetaData, not {type(value).__name__}"
+                )
+            out[None if key in (None, DEFAULT) else key] = value
+        return out
+    raise ConfigurationError(
+        f"metadata must be a sqlalchemy.MetaData or a dict of them, not {type(metadata).__name__}"
+    )
+
+
+def _metadata_for(
+    db: Any, metadatas: Mapping[str | None, sa.MetaData], bind: str | None
+) -> sa.MetaData | None:
+    if bind in metadatas:
+        return metadatas[bind]
+    if _is_flask_sqlalchemy(db):
+        found: sa.MetaData | None = db.metadatas.get(bind)
+        if found is None and bind is not None:
+            # A bind without models yet: its models are "none", not "unknown".
+            found = sa.MetaData()
+        return found
+    fallback = getattr(db, "metadata", None) if bind is None else None
+    return fallback if isinstance(fallback, sa.MetaData) else None
+
+
+def _engine_getter(db: Any, bind: str | None) -> Callable[[], sa.Engine] | None:
+    if db is None:
+        return None
+    if _is_flask_sqlalchemy(db):
+        key: str | None = bind
+    elif hasattr(db, "engines"):
+        key = bind or DEFAULT
+    elif bind is None and hasattr(db, "engine"):
+
+        def default_engine() -> sa.Engine:
+            return db.engine  # type: ignore[no-any-return]
+
+        return default_engine
+    else:
+        return None
+
+    def get_engine() -> sa.Engine:
+        engines = db.engines
+        if key not in engines:
+            raise ConfigurationError(
+                f"the SQLAlchemy extension has no engine for database {bind or DEFAULT!r}"
+            )
+        return engines[key]  # type: ignore[no-any-return]
+
+    return get_engine
+
+
+def _url_for(
+    get_engine: Callable[[], sa.Engine] | None,
+    default_url: str | None,
+    bind_urls: Mapping[str, str],
+    bind: str | None,
+) -> str | None:
+    """An explicit URL wins over the extension's engine; plain SQLAlchemy falls back to
+    ``SQLALCHEMY_DATABASE_URI`` for the default database."""
+    if bind is not None:
+        return bind_urls.get(bind)
+    if default_url is None and get_engine is None:
+        url = current_app.config.get("SQLALCHEMY_DATABASE_URI")
+        if isinstance(url, sa.URL):
+            return url.render_as_string(hide_password=False)
+        return None if url is None else str(url)
+    return default_url

@@ -1,0 +1,75 @@
+"""What a script directory on disk looks like, and how to run ours whatever its ``env.py`` says.
+
+Two layouts exist in the wild and both must keep working without touching a revision:
+
+- one Alembic script directory per database (ours, and Flask-Migrate's single-database one):
+  revisions define ``upgrade()`` and ``downgrade()``;
+- Flask-Migrate's ``init --multidb`` layout: one directory for every database, whose revisions
+  define ``upgrade(engine_name)`` dispatching to ``upgrade_<name>()``. It is recognised by its
+  templates mentioning ``engine_name``.
+
+A directory made by another tool carries an ``env.py`` that expects that tool (Flask-Migrate's
+reads ``current_app.extensions["migrate"]`` and reconfigures logging from ``alembic.ini``).
+Alembic always runs ``<script_location>/env.py``, so for such a directory the Alembic ``Config``
+points ``script_location`` at a small directory shipped in this package, whose ``env.py`` is
+ours, and lists the user's ``versions/`` in ``version_locations``: the revisions are the user's,
+byte for byte, and only the environment is replaced. Its ``script.py.mako`` renders the user's
+own template, so new revisions look like the old ones.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+#: The marker our own ``env.py`` carries; any other ``env.py`` belongs to another tool.
+_OUR_MARKER = "flask_versioning"
+#: Word that only multidb templates of Flask-Migrate (and ours for that layout) contain.
+_MULTIDB_MARKER = "engine_name"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def has_foreign_env(directory: Path) -> bool:
+    """Whether ``directory/env.py`` exists and is not ours (e.g. Flask-Migrate's)."""
+    env = directory / "env.py"
+    return env.is_file() and _OUR_MARKER not in _read(env)
+
+
+def is_multidb(directory: Path) -> bool:
+    """Whether ``directory`` uses Flask-Migrate's multidb layout (``upgrade(engine_name)``)."""
+    return any(_MULTIDB_MARKER in _read(directory / name) for name in ("script.py.mako", "env.py"))
+
+
+def templates() -> Path:
+    """The package's templates directory, as a real path (the package is never zipped)."""
+    return Path(str(resources.files("flask_versioning") / "templates"))
+
+
+def delegate_directory() -> Path:
+    """The script location whose ``env.py`` runs our environment, for foreign directories."""
+    return templates() / "delegate"
+
+
+def render_user_template(context: Any) -> str:
+    """Render the user's ``script.py.mako`` with the arguments Alembic gave the delegate.
+
+    Called from the delegate directory's template; ``context`` is Mako's render context, whose
+    ``config`` argument Alembic always passes and which carries the database being revised.
+    """
+    from mako.template import Template  # type: ignore[import-untyped]
+
+    from .environment import DATABASE_KEY
+
+    config = context.get("config")
+    database = config.attributes.get(DATABASE_KEY) if config is not None else None
+    path = database.directory / "script.py.mako" if database is not None else None
+    if path is None or not path.is_file():
+        path = templates() / "script.py.mako"
+    return str(Template(filename=str(path)).render_unicode(**context.kwargs))
