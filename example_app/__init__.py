@@ -10,9 +10,10 @@ from typing import Any
 
 from flask import Flask
 
+from flask_versioning import Versioning
+
 from .models import db
 from .views import bp
-from flask_versioning import Versioning
 
 versioning = Versioning()
 

@@ -117,7 +117,7 @@ def version_rows(url: str, table: str = "alembic_version") -> list[str]:
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 
-APP_SOURCE = '''
+APP_SOURCE = """
 import os
 
 import sqlalchemy as sa
@@ -160,7 +160,7 @@ def create_app():
     db.init_app(app)
     versioning.init_app(app, db)
     return app
-'''
+"""
 
 
 @dataclasses.dataclass

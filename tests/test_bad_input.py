@@ -110,7 +110,9 @@ def test_unsafe_rev_id_is_refused(sqlite_project: FlaskProject, rev_id: str) -> 
 
 
 def test_version_path_must_stay_inside(sqlite_project: FlaskProject) -> None:
-    proc = sqlite_project.db("revision", "-m", "x", "--version-path", "../../elsewhere", check=False)
+    proc = sqlite_project.db(
+        "revision", "-m", "x", "--version-path", "../../elsewhere", check=False
+    )
     _assert_one_line_error(proc, "--version-path")
 
 
