@@ -1,0 +1,411 @@
+"""A cross-process lock around everything that changes a database's schema or version table.
+
+Several processes often start the same app at once: gunicorn workers, Kubernetes replicas, a
+release job next to the web pods. If each one upgrades the database on start-up they race: two
+of them see the same current revision, both run the same ``CREATE TABLE`` and one fails, or worse,
+both insert into the version table. :func:`migration_lock` makes them take turns; the first one
+migrates and the others wait, then find nothing left to do.
+
+The lock is always something the database server or the operating system drops by itself when
+its holder dies (a session advisory lock, a ``GET_LOCK`` name, an ``flock`` on an open file), and
+never a row in a table: a process killed half way through a migration must not leave a lock that
+someone has to delete by hand. For the same reason the server-side locks live on a connection of
+their own, opened for the lock and closed with it, apart from the connection migrations run on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from urllib.parse import unquote
+
+import sqlalchemy as sa
+
+from .errors import DatabaseError, LockTimeout, mask_url
+
+if sys.platform == "win32":
+    import msvcrt
+else:
+    import fcntl
+
+__all__ = ["migration_lock"]
+
+logger = logging.getLogger("flask_versioning")
+
+_HINT = (
+    "another process is migrating this database; raise VERSIONING_LOCK_TIMEOUT or set "
+    "VERSIONING_LOCK = False if your setup cannot hold locks"
+)
+
+# Polling bounds: short enough that a waiter notices a release well within half a second, long
+# enough that twenty waiting replicas do not flood the server with queries.
+_POLL_MIN = 0.01
+_POLL_MAX = 0.2
+
+# A single GET_LOCK call waits at most this long, so a server or driver read timeout on the
+# lock connection never fires while we are simply waiting our turn.
+_MYSQL_CHUNK = 5.0
+
+# Locks this process holds, per (URL without password, key, thread): the count of nested
+# ``migration_lock`` entries. Only the outermost entry takes the real lock, so an upgrade that
+# runs its seeds under the same lock does not wait for itself. The thread is part of the key
+# because another thread of this process is a different contender, not a nested caller: it
+# must wait for the real lock like any other process would.
+_held: dict[tuple[str, str, int], int] = {}
+_held_guard = threading.Lock()
+
+# In-memory SQLite databases exist only inside this process, so a plain thread lock suffices.
+_memory_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+@contextmanager
+def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Iterator[None]:
+    """Hold the cross-process lock named ``key`` for the database behind ``engine``.
+
+    Wrap every operation that changes the schema or the version table (upgrade, downgrade,
+    stamp, seeds) so that processes starting together apply migrations one at a time.
+
+    ``timeout`` is how many seconds to wait for another holder (``None`` waits for ever, ``0``
+    tries once). When it runs out :class:`~flask_versioning.errors.LockTimeout` is raised.
+
+    How the lock is held depends on the backend:
+
+    - PostgreSQL: a session-level advisory lock whose 64-bit key is a hash of ``key``, held on a
+      dedicated autocommit connection. Advisory locks are scoped to one database already.
+    - MariaDB/MySQL: ``GET_LOCK`` on a dedicated connection, with a name built from the
+      database name and ``key``, because those names are global to the whole server.
+    - SQLite: ``flock`` on ``<database file>.<key>.versioning-lock`` next to the database (one
+      file per key, so different keys do not block each other; the file is left in place
+      because deleting a lock file races with processes about to lock it). In-memory databases
+      use a lock local to this process, as no other process can see them.
+    - Any other backend: no lock at all (logged at debug level); run migrations from a single
+      process there.
+
+    Nested calls for the same URL and key in the same thread are re-entrant: only the outermost
+    takes the lock and only its exit releases it.
+
+    If the lock connection drops while the lock is held, the server releases the lock; the
+    migration then runs unprotected. That is the price of a lock that can never be left behind.
+    """
+    if timeout is not None and not timeout >= 0:
+        raise ValueError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
+    url = engine.url.render_as_string(hide_password=True)
+    held_key = (url, key, threading.get_ident())
+    with _held_guard:
+        depth = _held.get(held_key, 0)
+        if depth:
+            _held[held_key] = depth + 1
+    if depth:
+        try:
+            yield
+        finally:
+            _release_held(held_key)
+        return
+
+    with _acquire(engine, key, timeout):
+        with _held_guard:
+            _held[held_key] = 1
+        try:
+            yield
+        finally:
+            _release_held(held_key)
+
+
+def _release_held(held_key: tuple[str, str, int]) -> None:
+    with _held_guard:
+        depth = _held[held_key] - 1
+        if depth:
+            _held[held_key] = depth
+        else:
+            del _held[held_key]
+
+
+def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> AbstractContextManager[None]:
+    """Pick the lock that fits the backend of ``engine``."""
+    name = engine.dialect.name
+    if name == "postgresql":
+        return _postgresql_lock(engine, key, timeout)
+    if name in ("mysql", "mariadb"):
+        return _mysql_lock(engine, key, timeout)
+    if name == "sqlite":
+        path = _sqlite_path(engine.url)
+        if path is None:
+            return _memory_lock(engine, key, timeout)
+        return _file_lock(engine, key, timeout, path)
+    return _no_lock(engine, key)
+
+
+def _timed_out(engine: sa.Engine, key: str, lock_name: str, waited: float) -> LockTimeout:
+    return LockTimeout(
+        f"could not acquire the migration lock {key!r} ({lock_name}) on "
+        f"{mask_url(engine.url)} after waiting {waited:.1f} s: {_HINT}"
+    )
+
+
+def _waiting(key: str, lock_name: str) -> None:
+    # Said once per wait, so that workers sitting silently at start-up are explained in the log.
+    logger.info("waiting for the migration lock %r (%s) held by another process", key, lock_name)
+
+
+def _poll(attempt: Callable[[], bool], timeout: float | None, key: str, lock_name: str) -> bool:
+    """Call ``attempt`` until it returns True or ``timeout`` seconds have passed.
+
+    The sleep between attempts grows from 10 ms to 200 ms: a lock that frees up quickly is
+    noticed quickly, and a long wait costs at most five cheap attempts a second.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = _POLL_MIN
+    while True:
+        if attempt():
+            return True
+        pause = delay
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            pause = min(delay, remaining)
+        if delay == _POLL_MIN:
+            _waiting(key, lock_name)
+        time.sleep(pause)
+        delay = min(delay * 1.5, _POLL_MAX)
+
+
+def _lock_connection(engine: sa.Engine) -> sa.Connection:
+    """Open the connection that holds a server-side lock, outside the engine's pool.
+
+    The connection is detached from the pool so closing it really closes it: whatever happens
+    to the unlock statement, the session ends and the server drops the lock, and a pooled
+    connection can never come back to the app still holding it. Detaching also frees the pool
+    slot, so a ``pool_size=1`` app still has a connection for the migration itself. Autocommit
+    keeps this session from sitting in an open transaction for as long as the lock is held.
+    """
+    conn = engine.connect()
+    try:
+        conn.detach()
+        # Set on the driver connection rather than through execution_options: the latter
+        # registers a reset hook on the pool entry this connection has just left.
+        dbapi_connection = conn.connection.dbapi_connection
+        assert dbapi_connection is not None
+        engine.dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+        return conn
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _close_quietly(conn: sa.Connection, unlock: Callable[[], object], what: str) -> None:
+    """Unlock, then close; a failed unlock is harmless because closing ends the session."""
+    try:
+        unlock()
+    except Exception as exc:  # closing below releases the lock anyway
+        logger.debug("could not release %s cleanly (%s); closing its connection", what, exc)
+    finally:
+        conn.close()
+
+
+def _postgresql_key(key: str) -> int:
+    """A signed 64-bit advisory lock key that every process derives the same way from ``key``.
+
+    Python's ``hash()`` is salted per process, so a real hash function is needed here.
+    """
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
+    # Polling pg_try_advisory_lock rather than blocking in pg_advisory_lock keeps the wait
+    # interruptible and out of reach of a statement_timeout set on the role or the server.
+    lock_key = _postgresql_key(key)
+    lock_name = f"PostgreSQL advisory lock {lock_key}"
+    conn = _lock_connection(engine)
+    try:
+        started = time.monotonic()
+        query = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=lock_key)
+        got = _poll(lambda: bool(conn.execute(query).scalar()), timeout, key, lock_name)
+        if not got:
+            raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+    except BaseException:
+        conn.close()
+        raise
+    logger.debug("acquired %s for %r", lock_name, key)
+    try:
+        yield
+    finally:
+        unlock = sa.text("SELECT pg_advisory_unlock(:k)").bindparams(k=lock_key)
+        _close_quietly(conn, lambda: conn.execute(unlock), lock_name)
+        logger.debug("released %s for %r", lock_name, key)
+
+
+def _mysql_name(database: str, key: str) -> str:
+    """The ``GET_LOCK`` name for ``key`` in ``database``.
+
+    These names are global to the server, so the database name is part of it: two apps on two
+    databases of one server must not wait for each other. MySQL caps names at 64 characters;
+    longer ones are replaced by a hash of the same inputs.
+    """
+    name = f"flask_versioning.{database}.{key}"
+    if len(name) <= 64:
+        return name
+    digest = hashlib.blake2b(f"{database}\0{key}".encode(), digest_size=16).hexdigest()
+    return f"flask_versioning.{digest}"
+
+
+@contextmanager
+def _mysql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
+    conn = _lock_connection(engine)
+    lock_name = "MySQL lock"
+    try:
+        # The server knows the current database even when it came from connect_args.
+        database = conn.execute(sa.text("SELECT DATABASE()")).scalar() or ""
+        name = _mysql_name(str(database), key)
+        lock_name = f"MySQL lock {name!r}"
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        delay = _POLL_MIN
+        waiting = False
+        while True:
+            remaining = _MYSQL_CHUNK if deadline is None else deadline - time.monotonic()
+            wait = max(0.0, min(remaining, _MYSQL_CHUNK))
+            call_started = time.monotonic()
+            got = conn.execute(
+                sa.text("SELECT GET_LOCK(:name, :wait)").bindparams(name=name, wait=wait)
+            ).scalar()
+            if got == 1:
+                break
+            if got is None:
+                raise DatabaseError(
+                    f"GET_LOCK failed for the migration lock {key!r} ({lock_name}) on "
+                    f"{mask_url(engine.url)}: the server returned NULL"
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+            if not waiting:
+                _waiting(key, lock_name)
+                waiting = True
+            # A server that rounds fractional waits down returns at once; do not spin on it.
+            if time.monotonic() - call_started < wait / 2:
+                time.sleep(delay)
+                delay = min(delay * 1.5, _POLL_MAX)
+    except BaseException:
+        conn.close()
+        raise
+    logger.debug("acquired %s for %r", lock_name, key)
+    try:
+        yield
+    finally:
+        unlock = sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
+        _close_quietly(conn, lambda: conn.execute(unlock), lock_name)
+        logger.debug("released %s for %r", lock_name, key)
+
+
+def _sqlite_path(url: sa.URL) -> str | None:
+    """The absolute path of the SQLite database file, or None for an in-memory database.
+
+    Handles plain paths as well as ``file:`` URIs (``?uri=true``), including ``mode=memory``.
+    The path is resolved through symlinks so every process agrees on where the lock file is.
+    """
+    database = url.database or ""
+    if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
+        path, _, query = database[5:].partition("?")
+        if "mode=memory" in query.split("&"):
+            return None
+        if path.startswith("//"):
+            path = "/" + path[2:].partition("/")[2]
+        database = unquote(path)
+    if database in ("", ":memory:"):
+        return None
+    return os.path.realpath(database)
+
+
+def _sqlite_lock_path(database: str, key: str) -> str:
+    """``<database file>.<key>.versioning-lock``, with ``key`` made safe for a file name."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:40]
+    if safe != key:
+        safe += "-" + hashlib.blake2b(key.encode("utf-8"), digest_size=4).hexdigest()
+    return f"{database}.{safe}.versioning-lock"
+
+
+if sys.platform == "win32":
+
+    def _try_lock_file(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock_file(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+
+    def _try_lock_file(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock_file(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str) -> Iterator[None]:
+    # The lock belongs to the open file, so the OS drops it when the holder's descriptor closes,
+    # including when the process is killed. Each call opens its own descriptor, which makes
+    # two threads of one process contend for it just as two processes do.
+    path = _sqlite_lock_path(database, key)
+    lock_name = f"lock file {path}"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot open the migration {lock_name}: {exc.strerror}; make its directory "
+            "writable or set VERSIONING_LOCK = False"
+        ) from exc
+    try:
+        started = time.monotonic()
+        if not _poll(lambda: _try_lock_file(fd), timeout, key, lock_name):
+            raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+        logger.debug("acquired %s for %r", lock_name, key)
+        try:
+            yield
+        finally:
+            _unlock_file(fd)
+            logger.debug("released %s for %r", lock_name, key)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _memory_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
+    url = engine.url.render_as_string(hide_password=True)
+    with _held_guard:
+        lock = _memory_locks.setdefault((url, key), threading.Lock())
+    started = time.monotonic()
+    if not lock.acquire(timeout=-1 if timeout is None else timeout):
+        raise _timed_out(engine, key, "in-process lock", time.monotonic() - started)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _no_lock(engine: sa.Engine, key: str) -> Iterator[None]:
+    logger.debug(
+        "no migration lock for %r: %s has no supported lock; migrate from one process only",
+        key,
+        engine.dialect.name,
+    )
+    yield
