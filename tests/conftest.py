@@ -89,6 +89,15 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def second_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """Another new, empty database on the same backend, for apps with several databases."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    yield from _server_database(backend)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """A URL to a new SQLite file, for tests whose point does not depend on the backend."""
     return f"sqlite:///{tmp_path / 'app.db'}"
