@@ -122,6 +122,9 @@ def _options(context: Any, database: Database, expected: int = 1) -> dict[str, A
     options["process_revision_directives"] = _skip_empty_hook(
         config, options.get("process_revision_directives"), expected
     )
+    from .seeds import hide_ledger
+
+    options["include_name"] = hide_ledger(database.settings, options.get("include_name"))
     return options
 
 

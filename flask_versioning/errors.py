@@ -102,3 +102,51 @@ class MigrationFailed(VersioningError):
 
 class LockTimeout(VersioningError):
     """The migration lock was not acquired in time."""
+
+
+class ProtectedEnvironmentError(VersioningError):
+    """A destructive command was refused because the environment is protected.
+
+    Raised before anything is dropped or rewritten, so the database is exactly as it was.
+    """
+
+
+class SeedError(VersioningError):
+    """A seed hook is declared or named in a way that cannot work."""
+
+
+class SeedFailed(SeedError):
+    """A seed hook raised; its own changes were rolled back.
+
+    ``name`` is the seed that failed and ``results`` lists what ran before it in the same call
+    (those seeds' rows were committed and stay). ``not_run`` names the seeds that were due after
+    it and were skipped, because later seeds often build on earlier ones.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        environment: str,
+        cause: BaseException,
+        *,
+        results: Sequence[object] = (),
+        not_run: Sequence[str] = (),
+    ) -> None:
+        self.name = name
+        self.environment = environment
+        self.cause = cause
+        self.results = tuple(results)
+        self.not_run = tuple(not_run)
+        detail = " ".join(str(cause).split())
+        if len(detail) > 300:
+            detail = detail[:297] + "..."
+        message = (
+            f"seed {name!r} ({environment}) failed: {type(cause).__name__}: {detail}; "
+            "its changes were rolled back"
+        )
+        applied = [r for r in self.results if getattr(r, "status", None) == "applied"]
+        if applied:
+            message += f"; {len(applied)} seed(s) applied before it were kept"
+        if self.not_run:
+            message += f"; not run: {', '.join(self.not_run)}"
+        super().__init__(message)

@@ -16,14 +16,20 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from . import runner
+from . import runner, seeds
 from .errors import ConfigurationError
 from .runner import AppliedRevision, Database, MigrationResult
+from .seeds import PrepareResult, ResetResult, SeedRegistry, SeedResult, SeedStatus
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from alembic.config import Config
     from alembic.script import Script
+    from sqlalchemy.orm import Session
+
+    from .seeds import F
 
 __all__ = ["AppliedRevision", "MigrationResult", "Versioning"]
 
@@ -86,6 +92,9 @@ class Versioning:
         self.metadata = metadata
         self.directory = directory
         self.command = command
+        #: The ``@seed`` hooks, kept here (not per app) so hooks declared at import time serve
+        #: every app a factory creates.
+        self.seed_registry = SeedRegistry()
         if app is not None:
             self.init_app(app)
 
@@ -184,8 +193,13 @@ class Versioning:
         tag: str | None = None,
         x_args: Sequence[str] | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
+        allow_protected: bool = False,
     ) -> MigrationResult:
-        """Revert the database to ``target`` (``-1``, ``base``, a revision id)."""
+        """Revert the database to ``target`` (``-1``, ``base``, a revision id).
+
+        ``base`` is refused in a protected environment unless ``allow_protected``.
+        """
+        seeds.guard_downgrade(self._state(), target, sql=sql, allow_protected=allow_protected)
         return runner.downgrade(
             self.database(bind), target, sql=sql, tag=tag, x_args=x_args, progress=progress
         )
@@ -198,10 +212,17 @@ class Versioning:
         sql: bool = False,
         tag: str | None = None,
         purge: bool = False,
+        allow_protected: bool = False,
     ) -> MigrationResult:
-        """Write ``revisions`` to the version table without running any migration."""
+        """Write ``revisions`` to the version table without running any migration.
+
+        Rewriting an applied history is refused in a protected environment unless
+        ``allow_protected``; stamping an empty version table is always allowed.
+        """
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        return runner.stamp(self.database(bind), revs, sql=sql, tag=tag, purge=purge)
+        database = self.database(bind)
+        seeds.guard_stamp(self._state(), database, revs, sql=sql, allow_protected=allow_protected)
+        return runner.stamp(database, revs, sql=sql, tag=tag, purge=purge)
 
     def revision(
         self,
@@ -316,3 +337,107 @@ class Versioning:
     def check(self, *, bind: str | None = None) -> list[Any]:
         """Differences between the models and an up-to-date database (empty when none)."""
         return runner.check(self.database(bind))
+
+    # -- seeds ------------------------------------------------------------------------------------
+
+    def seed(
+        self,
+        *environments: str,
+        name: str | None = None,
+        order: int = 0,
+        always: bool = False,
+        bind: str | None = None,
+    ) -> Callable[[F], F]:
+        """Register the decorated function as seed data for ``environments``.
+
+        ``@versioning.seed("development", "testing")``. The function is called with a
+        SQLAlchemy ``Session``; it is committed, together with the record that the seed ran,
+        when the function returns, and rolled back when it raises. It runs once per database
+        unless ``always=True``. Seeds run by ``order``, then in registration order; ``bind``
+        names the database (default: the default one). ``name`` defaults to the function's.
+        """
+        return self.seed_registry.decorator(
+            environments, name=name, order=order, always=always, bind=bind
+        )
+
+    def environment_name(self, env: str | None = None) -> str:
+        """The environment seeds and guards act for (``env`` overrides, like ``--env``)."""
+        return seeds.environment_name(self._state(), env)
+
+    def run_seeds(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        env: str | None = None,
+        force: bool = False,
+        allow_protected: bool = False,
+        progress: Callable[[SeedResult], None] | None = None,
+    ) -> list[SeedResult]:
+        """Run the environment's seeds that have not run yet, or only ``names``.
+
+        ``force`` runs them again even if they ran before (refused in a protected environment
+        unless ``allow_protected``). A failing seed raises
+        :class:`~flask_versioning.errors.SeedFailed` after its changes were rolled back.
+        """
+        return seeds.run_seeds(
+            self._state(),
+            names,
+            env=env,
+            force=force,
+            allow_protected=allow_protected,
+            progress=progress,
+        )
+
+    def seeds_status(self, env: str | None = None) -> list[SeedStatus]:
+        """Every seed with its environments and whether (and when) it ran in this database."""
+        return seeds.status(self._state(), env)
+
+    def reset(
+        self,
+        *,
+        env: str | None = None,
+        allow_protected: bool = False,
+        confirm: Callable[[str], None] | None = None,
+        progress: Callable[[AppliedRevision], None] | None = None,
+        seed_progress: Callable[[SeedResult], None] | None = None,
+    ) -> ResetResult:
+        """Drop every table (ours included), upgrade to heads and run the seeds.
+
+        Refused in a protected environment unless ``allow_protected``. ``confirm`` is called
+        with the environment name before anything is dropped; raise in it to stop.
+        """
+        return seeds.reset(
+            self._state(),
+            env=env,
+            allow_protected=allow_protected,
+            confirm=confirm,
+            progress=progress,
+            seed_progress=seed_progress,
+        )
+
+    def prepare(
+        self,
+        *,
+        env: str | None = None,
+        progress: Callable[[AppliedRevision], None] | None = None,
+        seed_progress: Callable[[SeedResult], None] | None = None,
+    ) -> PrepareResult:
+        """Create the database if missing, upgrade to heads and seed; safe to repeat."""
+        return seeds.prepare(self._state(), env=env, progress=progress, seed_progress=seed_progress)
+
+    def bulk_insert(
+        self,
+        target: Any,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = seeds.DEFAULT_BATCH_SIZE,
+        session: Session | sa.Connection | None = None,
+    ) -> int:
+        """Insert many ``rows`` (dicts) into a ``Table`` or model class, fast; returns the count.
+
+        Uses Core ``executemany`` in batches, not the ORM. Inside a seed it writes in the
+        seed's transaction.
+        """
+        return seeds.bulk_insert(
+            self._state(), target, rows, batch_size=batch_size, session=session
+        )

@@ -108,8 +108,12 @@ class Settings:
         if binds is not None and not all(isinstance(b, str) for b in binds):
             raise ConfigurationError("VERSIONING_BINDS must be a list of bind names or None")
         protected = c["VERSIONING_PROTECTED_ENVS"]
-        if isinstance(protected, str):
-            protected = (protected,)
+        if isinstance(protected, str):  # "production,staging" from an environment variable
+            protected = tuple(p.strip() for p in protected.split(",") if p.strip())
+        if protected is None or not all(isinstance(p, str) for p in protected):
+            raise ConfigurationError(
+                f"VERSIONING_PROTECTED_ENVS must be a list of environment names, not {protected!r}"
+            )
         return cls(
             directory=path,
             database_url=database_url,
@@ -124,7 +128,7 @@ class Settings:
             lock=bool(c["VERSIONING_LOCK"]),
             lock_timeout=timeout,
             env=c["VERSIONING_ENV"],
-            auto_seed=c["VERSIONING_AUTO_SEED"],
+            auto_seed=_optional_flag("VERSIONING_AUTO_SEED", c["VERSIONING_AUTO_SEED"]),
             protected_envs=tuple(protected),
             seed_table=str(c["VERSIONING_SEED_TABLE"]),
             bind_urls=bind_urls,
@@ -165,3 +169,22 @@ def _url_text(url: Any, key: str) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{key} must be a database URL, not {type(url).__name__}")
     return url
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _optional_flag(key: str, value: Any) -> bool | None:
+    """``None`` (decide by environment), a bool, or a bool spelled as text ("false", "0").
+
+    Text matters because such values often come from environment variables, where
+    ``bool("false")`` would silently mean on.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ConfigurationError(f"{key} must be True, False or None, not {value!r}")
