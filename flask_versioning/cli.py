@@ -315,7 +315,7 @@ def migrate_command(
             done.add(database.directory)
         elif database.metadata is None and not binds:
             continue  # no models for this database: nothing to compare
-        with _on(bind if database.engine_name is None else None):
+        with _on(bind, shared=database.engine_name is not None):
             script = versioning.migrate(
                 message,
                 bind=bind,
@@ -593,6 +593,24 @@ def check_command(binds: tuple[str, ...]) -> None:
         _fail(f"{total} difference(s) between the models and the database")
 
 
+@_command("adopt", short_help="Take over a Flask-Migrate migrations folder.")
+@click.argument("source", type=click.Path(file_okay=False, exists=True), default="migrations")
+def adopt_command(source: str) -> None:
+    """Move SOURCE (default: ./migrations), a folder made by Flask-Migrate, to the configured
+    migrations directory and replace its env.py with ours. Revision files stay byte for byte;
+    refuses if the destination exists and is not empty."""
+    result = _versioning().adopt(source)
+    if result.source != result.directory:
+        click.echo(f"Moved {result.source} to {result.directory}")
+    click.echo(f"Kept {len(result.revisions)} revision file(s) unchanged.")
+    for name in result.replaced:
+        click.echo(f"Replaced {name} with Flask-Versioning's.")
+    for name in result.removed:
+        click.echo(f"Removed {name} (not used by Flask-Versioning).")
+    for note in result.notes:
+        click.echo(f"Note: {note}")
+
+
 def _describe_diff(diff: Any) -> str:
     """One readable line for an autogenerate diff tuple, e.g. ``add_table users``."""
     if isinstance(diff, list):  # modify_* diffs come grouped per column
@@ -623,6 +641,7 @@ COMMANDS = [
     branches_command,
     current_command,
     check_command,
+    adopt_command,
 ]
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from . import runner, seeds
+from .adopt import AdoptResult, adopt
 from .errors import ConfigurationError
 from .runner import AppliedRevision, Database, MigrationResult
 from .seeds import PrepareResult, ResetResult, SeedRegistry, SeedResult, SeedStatus
@@ -122,6 +123,11 @@ class Versioning:
         from .cli import make_group
 
         app.cli.add_command(make_group(), command or self.command)
+
+        if settings.auto_upgrade:
+            from .autoupgrade import auto_upgrade
+
+            auto_upgrade(app, state, command=command or self.command)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -337,6 +343,17 @@ class Versioning:
     def check(self, *, bind: str | None = None) -> list[Any]:
         """Differences between the models and an up-to-date database (empty when none)."""
         return runner.check(self.database(bind))
+
+    def adopt(self, source: str | os.PathLike[str]) -> AdoptResult:
+        """Move a Flask-Migrate ``migrations`` folder to the configured directory and make it
+        ours: revisions byte for byte, our ``env.py`` instead of theirs.
+
+        Refuses (changing nothing) when the directory already exists and is not empty.
+        """
+        state = self._state()
+        result = adopt(self.database(), Path(source))
+        state._databases = None  # the layout on disk changed: look again
+        return result
 
     # -- seeds ------------------------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""Take over a migrations folder made by Flask-Migrate (or plain Alembic).
+
+Pointing ``VERSIONING_DIRECTORY`` at such a folder already works without changing it. Adopting
+goes one step further, once: the folder moves into the app package (the configured directory)
+and the boilerplate that belonged to the other tool is replaced, so the project no longer needs
+it. The revision files are the project's history and are never rewritten: they are copied byte
+for byte and checked before anything is removed.
+
+What changes: ``env.py`` becomes ours (two lines); ``alembic.ini`` is removed (its logging
+sections were only read by the old ``env.py``; any ``[alembic]`` option it sets is reported so
+it can become a ``VERSIONING_*`` key); Flask-Migrate's ``README`` is removed; in the multidb
+layout ``script.py.mako`` becomes ours, which names the databases without Flask-Migrate.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import filecmp
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import layout
+from .errors import VersioningError
+
+if TYPE_CHECKING:
+    from .runner import Database
+
+#: ``[alembic]`` options of alembic.ini and the setting that replaces each.
+_OPTION_KEYS = {
+    "file_template": "VERSIONING_FILE_TEMPLATE",
+    "version_table": "VERSIONING_VERSION_TABLE",
+}
+_FLASK_MIGRATE_READMES = (
+    "Single-database configuration for Flask.",
+    "Multi-database configuration for Flask.",
+    "Single-database configuration for aioflask.",
+    "Multi-database configuration for aioflask.",
+)
+
+
+class AdoptError(VersioningError):
+    """The folder cannot be adopted as asked; nothing was changed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class AdoptResult:
+    """What :meth:`Versioning.adopt` did."""
+
+    source: Path
+    directory: Path
+    #: The revision files, now in ``directory/versions``, unchanged.
+    revisions: tuple[Path, ...]
+    #: Files of the old tool replaced by ours or removed, relative to ``directory``.
+    replaced: tuple[str, ...]
+    removed: tuple[str, ...]
+    #: Options found in the old ``alembic.ini`` that need a ``VERSIONING_*`` key now.
+    notes: tuple[str, ...]
+
+
+def adopt(database: Database, source: str | Path) -> AdoptResult:
+    """Move ``source`` to ``database.directory`` and make it ours; see the module docstring."""
+    src = Path(source).resolve()
+    target = database.directory.resolve()
+    if not (src / "versions").is_dir():
+        raise AdoptError(f"{src} is not a migrations folder: it has no versions/ directory")
+    in_place = src == target
+    if not in_place and target.exists() and any(target.iterdir()):
+        raise AdoptError(
+            f"{target} already exists and is not empty: move it away or set "
+            "VERSIONING_DIRECTORY to another place; nothing was changed"
+        )
+    if not in_place and src in target.parents:
+        raise AdoptError(f"cannot move {src} into its own subdirectory {target}")
+    notes = _ini_notes(src / "alembic.ini")
+    multidb = layout.is_multidb(src)
+    if not in_place:
+        _move(src, target)
+
+    replaced, removed = [], []
+    templates = layout.templates()
+    shutil.copyfile(templates / "env.py.txt", target / "env.py")
+    replaced.append("env.py")
+    if multidb:
+        shutil.copyfile(templates / "multidb.py.mako", target / "script.py.mako")
+        replaced.append("script.py.mako")
+    elif not (target / "script.py.mako").exists():
+        shutil.copyfile(templates / "script.py.mako", target / "script.py.mako")
+    ini = target / "alembic.ini"
+    if ini.exists():
+        ini.unlink()
+        removed.append("alembic.ini")
+    readme = target / "README"
+    if readme.is_file() and readme.read_text(errors="replace").strip() in _FLASK_MIGRATE_READMES:
+        readme.unlink()
+        removed.append("README")
+    for cache in target.glob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    revisions = tuple(sorted((target / "versions").glob("*.py")))
+    return AdoptResult(src, target, revisions, tuple(replaced), tuple(removed), notes)
+
+
+def _move(src: Path, target: Path) -> None:
+    """Copy, check every file byte for byte, then remove the source: never a half move."""
+    staging = target.with_name(f".{target.name}.adopting")
+    if staging.exists():
+        shutil.rmtree(staging)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in src.rglob("*"):
+        if "__pycache__" in path.parts or path.suffix == ".pyc" or not path.is_file():
+            continue
+        copy = staging / path.relative_to(src)
+        if not copy.is_file() or not filecmp.cmp(path, copy, shallow=False):
+            shutil.rmtree(staging, ignore_errors=True)
+            raise AdoptError(f"copying {path} failed; nothing was changed")
+    if target.exists():  # an empty directory: checked by the caller
+        target.rmdir()
+    staging.rename(target)
+    shutil.rmtree(src)
+
+
+def _ini_notes(ini: Path) -> tuple[str, ...]:
+    if not ini.is_file():
+        return ()
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(ini, encoding="utf-8")
+    except configparser.Error as exc:
+        return (f"alembic.ini could not be read ({' '.join(str(exc).split())}); check it by hand",)
+    if not parser.has_section("alembic"):
+        return ()
+    notes = []
+    for key, value in parser.items("alembic"):
+        if key in ("script_location", "here"):
+            continue
+        setting = _OPTION_KEYS.get(key)
+        where = f"set {setting}" if setting else "it is not carried over"
+        notes.append(f"alembic.ini set {key} = {value}: {where}")
+    return tuple(notes)
