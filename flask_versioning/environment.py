@@ -47,10 +47,14 @@ class StepRecorder:
 
     def __init__(self, callback: Callable[[MigrationInfo, float], None] | None = None) -> None:
         self.steps: list[tuple[MigrationInfo, float]] = []
+        #: Set once the environment is connected and about to run migrations: an error after
+        #: that comes from a revision (or the version table), not from reaching the database.
+        self.began = False
         self._callback = callback
         self._last = time.perf_counter()
 
     def begin(self) -> None:
+        self.began = True
         self._last = time.perf_counter()
 
     def __call__(self, ctx: MigrationContext, step: MigrationInfo, **kw: Any) -> None:

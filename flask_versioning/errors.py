@@ -70,21 +70,24 @@ class MigrationFailed(VersioningError):
     """A revision raised while it was being applied.
 
     ``revision`` is the revision that was in progress and ``current`` lists where the database
-    stands now, read back after the failure.
+    stands now, read back after the failure (``None`` when it could not be read back).
     """
 
     def __init__(
         self,
         revision: str | None,
-        current: Sequence[str],
+        current: Sequence[str] | None,
         cause: BaseException,
         *,
         transactional: bool,
     ) -> None:
         self.revision = revision
-        self.current = tuple(current)
+        self.current = None if current is None else tuple(current)
         self.cause = cause
-        where = ", ".join(self.current) or "base (no revision)"
+        if self.current is None:
+            where = "unknown (the version table could not be read back)"
+        else:
+            where = ", ".join(self.current) or "base (no revision)"
         detail = " ".join(str(cause).split())
         if len(detail) > 300:
             detail = detail[:297] + "..."

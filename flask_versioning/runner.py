@@ -411,9 +411,13 @@ def _migrate(
         try:
             with translate_errors(database, action):
                 _run_command(command, command_name, config, target, sql=False, tag=tag, purge=purge)
-        except (errors.RevisionError, errors.DatabaseError):
-            if recorder.steps:
-                raise _failure(database, target, command_name, recorder, None) from None
+        except (errors.RevisionError, errors.DatabaseError) as exc:
+            # Alembic's refusals (an unknown target) come before any revision runs and are
+            # right as they are; a database error once migrations began is a revision's SQL
+            # failing, or the connection dropping under it: say which revision, with its cause.
+            if recorder.steps or (recorder.began and isinstance(exc, errors.DatabaseError)):
+                cause = exc.__cause__ if exc.__cause__ is not None else exc
+                raise _failure(database, target, command_name, recorder, cause) from exc
             raise
         except Exception as exc:
             raise _failure(database, target, command_name, recorder, exc) from exc
@@ -451,11 +455,11 @@ def _failure(
     exc: BaseException | None,
 ) -> errors.MigrationFailed:
     try:
-        now = current(database)
+        now: list[str] | None = current(database)
     except errors.VersioningError:
-        now = []
+        now = None  # unknown, not "base": the message must not guess where the database is
     target_text = target if isinstance(target, str) else "heads"
-    revision = _in_progress(database, target_text, now, direction)
+    revision = None if now is None else _in_progress(database, target_text, now, direction)
     cause = exc if exc is not None else RuntimeError("failed")
     return errors.MigrationFailed(revision, now, cause, transactional=_is_transactional(database))
 

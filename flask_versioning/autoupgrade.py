@@ -1,0 +1,378 @@
+"""Bringing the databases up to date when the app is created (``VERSIONING_AUTO_UPGRADE``).
+
+:meth:`Versioning.init_app` calls :func:`auto_upgrade` last. Most starts find the database at
+head already, so that case is made nearly free: the heads come from :mod:`.heads` (no revision
+file is imported) and the version table is read with one ``SELECT``; when they match, the app
+starts without taking the migration lock or loading Alembic at all. Only a database that is
+behind goes through :func:`runner.upgrade`, which takes the cross-process lock and re-reads the
+current revision once it holds it, so of many processes starting together one migrates and the
+others find the work done.
+
+Processes that must not migrate are recognised and skipped:
+
+- a ``flask <group> ...`` command of our own CLI group (``flask db downgrade -1`` must
+  downgrade, not upgrade first): the process's command line is read, see :func:`skip_reason`;
+- ``flask`` run with no command at all (``flask``, ``flask --help``): it only lists commands;
+- the file-watching parent of ``flask run`` with the reloader on: it never serves a request, and
+  its child (``WERKZEUG_RUN_MAIN=true``) creates the app again and upgrades.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import sys
+import time
+import weakref
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+
+from . import errors, heads, runner
+from .runner import Database
+
+if TYPE_CHECKING:
+    from .extension import _AppState
+
+__all__ = ["Outcome", "auto_upgrade", "skip_reason"]
+
+logger = logging.getLogger("flask_versioning")
+
+#: Apps this process has already auto-upgraded, with the process id that did it.
+_done: weakref.WeakKeyDictionary[Flask, int] = weakref.WeakKeyDictionary()
+
+#: The options of Flask's own ``flask`` command that take a value, for when the command line is
+#: read without a click context to ask (the app created before the CLI parses its arguments).
+_FLASK_VALUE_OPTIONS = frozenset({"--app", "-A", "--env-file", "-e"})
+
+# A target that names one revision exactly; anything else (``+2``, ``abc@head``, a partial id)
+# needs Alembic to resolve, so it always takes the locked path.
+_REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What auto-upgrade did to one database."""
+
+    database: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    #: How many revisions were applied (0 when the database was already at the target).
+    applied: int
+    #: ``True`` when the database was found at the target without the lock or Alembic.
+    fast: bool
+    seconds: float
+
+
+def auto_upgrade(app: Flask, state: _AppState, *, command: str) -> list[Outcome]:
+    """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``.
+
+    ``command`` is the name the CLI group is registered under, so that ``flask <command> ...``
+    is recognised. Runs once per app and process; returns one :class:`Outcome` per database
+    (empty when skipped). With ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` a failure is logged
+    and the app starts anyway; otherwise it is raised and app creation stops.
+    """
+    settings = state.settings
+    if not settings.auto_upgrade:
+        return []
+    reason = skip_reason(command)
+    if reason is not None:
+        logger.debug("auto-upgrade skipped: %s", reason)
+        return []
+    if _done.get(app) == os.getpid():
+        return []
+    _done[app] = os.getpid()
+    with app.app_context():
+        return _upgrade_all(state)
+
+
+def _upgrade_all(state: _AppState) -> list[Outcome]:
+    settings = state.settings
+    outcomes: list[Outcome] = []
+    try:
+        databases = state.databases()
+    except Exception as exc:
+        _handle(settings.auto_upgrade_on_error, "the app's databases", exc)
+        return outcomes
+    try:
+        for database in databases:
+            try:
+                outcomes.append(upgrade_database(database, settings.auto_upgrade_target))
+            except Exception as exc:
+                _handle(settings.auto_upgrade_on_error, f"the {database.name} database", exc)
+    finally:
+        _release_connections(databases)
+    return outcomes
+
+
+def _handle(on_error: str, what: str, exc: Exception) -> None:
+    """Raise ``exc``, or with ``on_error == "log"`` log it so that the app can start."""
+    if on_error != "log":
+        raise exc
+    message = errors.scrub(" ".join(str(exc).split()))
+    # Our own errors say all there is to say; anything else gets its traceback in the log.
+    logger.error(
+        "auto-upgrade of %s failed, starting anyway (VERSIONING_AUTO_UPGRADE_ON_ERROR = 'log'): "
+        "%s: %s",
+        what,
+        type(exc).__name__,
+        message,
+        exc_info=None if isinstance(exc, errors.VersioningError) else exc,
+    )
+
+
+def upgrade_database(database: Database, target: str) -> Outcome:
+    """Bring one database to ``target``: the fast check first, the locked upgrade if behind."""
+    started = time.perf_counter()
+    locations = version_locations(database)
+    if not any(location.is_dir() for location in locations):
+        logger.warning(
+            "auto-upgrade: no revisions for the %s database (no directory %s); nothing to "
+            "upgrade. Create it with 'flask db init' or set VERSIONING_DIRECTORY.",
+            database.name,
+            locations[0],
+        )
+        return Outcome(database.name, (), (), 0, True, time.perf_counter() - started)
+    found = at_target(database, target, locations)
+    if found is not None:
+        elapsed = time.perf_counter() - started
+        logger.info(
+            "auto-upgrade: the %s database is at %s, nothing to do (%.0f ms)",
+            database.name,
+            _where(found),
+            elapsed * 1000,
+        )
+        return Outcome(database.name, found, found, 0, True, elapsed)
+
+    result = runner.upgrade(database, target)
+    elapsed = time.perf_counter() - started
+    applied = sum(1 for step in result.steps if step.direction == "upgrade")
+    if result.steps:
+        logger.info(
+            "auto-upgrade: upgraded the %s database from %s to %s (%d revision%s) in %.0f ms",
+            database.name,
+            _where(result.before),
+            _where(result.after),
+            applied,
+            "" if applied == 1 else "s",
+            elapsed * 1000,
+        )
+    else:
+        # Usually another process upgraded it while this one waited for the lock.
+        logger.info(
+            "auto-upgrade: the %s database is at %s, nothing to do (checked under the "
+            "migration lock, %.0f ms)",
+            database.name,
+            _where(result.after),
+            elapsed * 1000,
+        )
+    return Outcome(database.name, result.before, result.after, applied, False, elapsed)
+
+
+def _where(revisions: Sequence[str]) -> str:
+    return ", ".join(revisions) or "base"
+
+
+# -- the fast path ----------------------------------------------------------------------------
+
+
+def version_locations(database: Database) -> list[Path]:
+    """The folders holding the database's revision files: ``versions/`` of its directory.
+
+    That is also where they are for a directory Flask-Migrate made, whose ``env.py`` we bypass
+    by listing the same folder in Alembic's ``version_locations``.
+    """
+    return [database.directory / "versions"]
+
+
+def at_target(
+    database: Database, target: str, locations: Sequence[Path] | None = None
+) -> tuple[str, ...] | None:
+    """The database's revisions if it is already at ``target``, else ``None``.
+
+    ``None`` means "take the locked path", which also covers everything this check cannot
+    answer cheaply (no version table yet, an unusual target, a database that cannot be read):
+    the locked path answers those properly, with Alembic's full knowledge. Raises
+    :class:`~flask_versioning.errors.MultipleHeadsError` when ``target`` is ``head`` and the
+    history has several heads: the configured target is ambiguous, whatever the database holds.
+    """
+    if target in ("heads", "head"):
+        found = heads.script_heads(
+            locations if locations is not None else version_locations(database),
+            lambda: _alembic_heads(database),
+        )
+        logger.debug("heads of the %s database: %s (%s)", database.name, found, found.source)
+        if target == "head" and len(found.revisions) > 1:
+            raise errors.MultipleHeadsError(
+                found.revisions, "VERSIONING_AUTO_UPGRADE_TARGET = 'head'"
+            )
+        wanted = set(found.revisions)
+    elif _REVISION_ID.match(target):
+        wanted = {target}
+    else:
+        return None
+    rows = version_rows(database)
+    if rows is None or len(rows) != len(wanted) or set(rows) != wanted:
+        return None
+    return tuple(sorted(rows))
+
+
+def _alembic_heads(database: Database) -> list[str]:
+    with runner.translate_errors(database):
+        return runner.script_heads(database)
+
+
+def version_rows(database: Database) -> list[str] | None:
+    """The rows of the version table, read with one ``SELECT``; ``None`` if it cannot be read.
+
+    A missing table (a new database) and an unreachable server both give ``None``; the locked
+    path that follows creates the table, or reports the connection error properly.
+    """
+    s = database.settings
+    table = sa.Table(
+        s.version_table,
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32)),
+        schema=s.version_table_schema,
+    )
+    try:
+        with database.engine().connect() as connection:
+            return [str(row[0]) for row in connection.execute(sa.select(table.c.version_num))]
+    except sa.exc.DBAPIError as exc:
+        logger.debug("cannot read the version table of the %s database: %s", database.name, exc)
+        return None
+
+
+def _release_connections(databases: Sequence[Database]) -> None:
+    """Close the pooled connections auto-upgrade opened on the app's own engines.
+
+    App creation often happens in a process that forks afterwards (gunicorn ``--preload``,
+    uWSGI without ``lazy-apps``); a pooled connection left open here would be inherited by
+    every worker, which would then share one socket. Only queue pools are disposed: a static
+    or single-thread pool may be the only handle on an in-memory SQLite database.
+    """
+    for database in databases:
+        if database.url_override is not None or database.get_engine is None:
+            continue  # our own engine, with NullPool: nothing stays open
+        try:
+            engine = database.engine()
+        except Exception:
+            continue
+        if isinstance(engine.pool, sa.pool.QueuePool):
+            engine.dispose()
+
+
+# -- when not to run --------------------------------------------------------------------------
+
+
+def skip_reason(
+    command: str,
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
+    """Why this process must not auto-upgrade, or ``None`` when it should.
+
+    The rule, in order:
+
+    1. The process is the ``flask`` command (``flask``, ``python -m flask``, or a script whose
+       click group is a :class:`flask.cli.FlaskGroup` parsing this process's own arguments),
+       and its first argument that is not an option of that group is ``command`` (the name
+       our CLI group is registered under, ``db`` by default): skip, the command decides what
+       happens to the database.
+    2. The same, with no command at all (``flask``, ``flask --help``): skip, nothing is served.
+    3. The process is ``flask run`` with the reloader on (``--reload``, or ``--debug``/
+       ``FLASK_DEBUG`` without ``--no-reload``) and ``WERKZEUG_RUN_MAIN`` is not ``"true"``:
+       it is the reloader's parent, which only watches files; skip, its child upgrades.
+
+    Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
+    script) upgrades. ``argv`` and ``environ`` default to :data:`sys.argv` and
+    :data:`os.environ`.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    environ = os.environ if environ is None else environ
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    group = root.command if root is not None and _is_flask_group(root.command) else None
+    if argv and (_is_flask_script(argv[0]) or (group is not None and _parses_argv(root, argv))):
+        name = _subcommand(argv[1:], _value_options(group))
+        if name == command:
+            return f"the process is running 'flask {command} ...'"
+        if name is None:
+            return "the flask command was run without a command"
+    if environ.get("WERKZEUG_RUN_MAIN") != "true" and _reloader_in_use(ctx):
+        return "this is the file-watching parent of 'flask run'; its child process upgrades"
+    return None
+
+
+def _is_flask_group(command: click.Command) -> bool:
+    from flask.cli import FlaskGroup
+
+    return isinstance(command, FlaskGroup)
+
+
+def _is_flask_script(program: str) -> bool:
+    """``flask`` (``flask.exe``) or ``python -m flask`` (``.../flask/__main__.py``)."""
+    path = Path(program)
+    if path.name == "__main__.py":
+        return path.parent.name == "flask"
+    return path.stem.lower() == "flask" and path.suffix.lower() in ("", ".exe", ".py")
+
+
+def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
+    """Whether the root click command is parsing this process's command line.
+
+    click names the root context after the program (``myapp`` for a ``myapp`` console script);
+    a test's ``CliRunner`` names it after the command instead, and its arguments are not in
+    :data:`sys.argv`.
+    """
+    if root is None or not root.info_name:
+        return False
+    program = Path(argv[0])
+    return root.info_name in (program.name, program.stem)
+
+
+def _value_options(group: click.Command | None) -> Collection[str]:
+    """The group's options that take a value (``--app NAME``), so their value is skipped."""
+    if group is None:
+        return _FLASK_VALUE_OPTIONS
+    names: set[str] = set()
+    for param in group.params:
+        if isinstance(param, click.Option) and not param.is_flag and not param.count:
+            names.update(param.opts)
+            names.update(param.secondary_opts)
+    return names
+
+
+def _subcommand(args: Sequence[str], value_options: Collection[str]) -> str | None:
+    """The first argument that is neither an option nor an option's value."""
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return args[i + 1] if i + 1 < len(args) else None
+        if arg.startswith("-") and arg != "-":
+            i += 2 if arg in value_options else 1
+            continue
+        return arg
+    return None
+
+
+def _reloader_in_use(ctx: click.Context | None) -> bool:
+    """Whether ``flask run`` is about to start Werkzeug's reloader in this process."""
+    from flask.helpers import get_debug_flag
+
+    while ctx is not None:
+        if ctx.command.name == "run" and "reload" in ctx.params:
+            root = ctx.find_root()
+            if not _is_flask_group(root.command):
+                return False
+            reload = ctx.params["reload"]
+            return bool(get_debug_flag() if reload is None else reload)
+        ctx = ctx.parent
+    return False
