@@ -29,7 +29,6 @@ import ast
 import dataclasses
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +102,7 @@ def parse_blocks(path: Path) -> list[Block]:
 def parse_marker(block: Block) -> Step | None:
     """The scenario step a block's marker describes; ``None`` for ``skip``."""
     assert block.marker is not None
-    words = shlex.split(block.marker)
+    words = block.marker.split()
     if not words:
         raise AssertionError(f"{block.where}: empty example comment")
     name, rest = words[0], words[1:]
@@ -130,7 +129,10 @@ def scenarios() -> dict[str, list[Step]]:
     for block in all_blocks():
         if block.marker is None:
             continue
-        step = parse_marker(block)
+        try:
+            step = parse_marker(block)
+        except AssertionError:
+            continue  # reported by test_every_marker_is_valid, without breaking collection
         if step is not None:
             grouped.setdefault(f"{block.page}::{step.scenario}", []).append(step)
     return grouped
