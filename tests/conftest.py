@@ -192,6 +192,9 @@ class FlaskProject:
         """Run ``flask <args>`` on the app; with ``check``, fail on a non-zero exit."""
         full_env = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": self.database_url}
         full_env.pop("FLASK_DEBUG", None)
+        # A developer's checkout: "production" (the default without debug) would refuse
+        # downgrade base and stamp over history. Tests about environments override this.
+        full_env.setdefault("VERSIONING_ENV", "development")
         full_env.update(self.env)
         full_env.update(env)
         proc = subprocess.run(

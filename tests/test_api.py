@@ -26,6 +26,7 @@ def _make_app(tmp_path: Path, url: str, **config: object) -> tuple[Flask, Versio
         label = sa.Column(sa.String(40), nullable=False, unique=True)
 
     app = Flask("testapp", root_path=str(tmp_path))
+    app.testing = True  # not "production", where downgrade base and stamp are refused
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config.update(config)
     db.init_app(app)
