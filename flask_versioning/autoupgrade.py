@@ -101,14 +101,43 @@ def _upgrade_all(state: _AppState) -> list[Outcome]:
         _handle(settings.auto_upgrade_on_error, "the app's databases", exc)
         return outcomes
     try:
+        upgraded = True
         for database in databases:
             try:
                 outcomes.append(upgrade_database(database, settings.auto_upgrade_target))
             except Exception as exc:
+                upgraded = False
                 _handle(settings.auto_upgrade_on_error, f"the {database.name} database", exc)
+        if upgraded:
+            _seed(state)
     finally:
         _release_connections(databases)
     return outcomes
+
+
+def _seed(state: _AppState) -> None:
+    """Run the environment's pending seeds after the upgrade (``VERSIONING_AUTO_SEED``).
+
+    :func:`seeds.auto_seed` takes the same migration lock as the upgrade and reads the ledger
+    under it, so of many processes starting together exactly one seeds. Skipped when an
+    upgrade failed: seeds written for the new schema would fail on the old one.
+    """
+    from .seeds import auto_seed
+
+    try:
+        results = auto_seed(state)
+    except Exception as exc:
+        _handle(state.settings.auto_upgrade_on_error, "the seeds", exc)
+        return
+    for result in results:
+        if result.status == "applied":
+            logger.info(
+                "auto-seed: seeded %s (%s) on the %s database in %.0f ms",
+                result.name,
+                result.environment,
+                result.database,
+                result.duration * 1000,
+            )
 
 
 def _handle(on_error: str, what: str, exc: Exception) -> None:

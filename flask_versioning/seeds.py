@@ -657,12 +657,19 @@ def run_seeds(
 
 
 def _anything_due(state: _AppState, hooks: Sequence[SeedHook]) -> bool:
-    """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock."""
+    """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
+
+    Kept free of Alembic (no ``translate_errors``), like auto-upgrade's fast path: a ledger
+    that cannot be read counts as "something is due", and the locked path that follows reports
+    the real problem.
+    """
     if any(h.always for h in hooks):
         return True
     for database in _groups(state, hooks):
-        with runner.translate_errors(database, "'seed'"):
+        try:
             ledger = read_ledger(database.engine(), ledger_table(database.settings))
+        except sa.exc.DBAPIError:
+            return True
         if any(h.name not in ledger for h in hooks if _database_of(state, h) is database):
             return True
     return False
