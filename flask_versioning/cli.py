@@ -182,6 +182,17 @@ def _on(bind: str | None, *, shared: bool = False) -> Iterator[None]:
         ctx.meta["versioning.prefix"] = saved
 
 
+def _with_models(targets: list[str | None], *, explicit: bool) -> list[str | None]:
+    """For model comparisons: when acting on every database, leave out those without models
+    (e.g. a Flask-SQLAlchemy-Lite engine given no ``metadata``). If none has models, keep them
+    all so the user hears why nothing can be compared."""
+    if explicit:
+        return targets
+    versioning = _versioning()
+    found = [bind for bind in targets if versioning.database(bind).metadata is not None]
+    return found or targets
+
+
 def _bind(name: str | None) -> str | None:
     """A single ``--bind`` value as the API's ``bind`` (``None``: the default database)."""
     return None if name is None else _versioning().database(name).bind
@@ -307,14 +318,13 @@ def migrate_command(
     """
     versioning = _versioning()
     done: set[object] = set()
-    for bind in _targets(binds):
+    targets = _targets(binds)
+    for bind in _with_models(targets, explicit=bool(binds)):
         database = versioning.database(bind)
         if database.engine_name is not None:  # multidb layout: one file covers every database
             if database.directory in done:
                 continue
             done.add(database.directory)
-        elif database.metadata is None and not binds:
-            continue  # no models for this database: nothing to compare
         with _on(bind, shared=database.engine_name is not None):
             script = versioning.migrate(
                 message,
@@ -579,9 +589,7 @@ def check_command(binds: tuple[str, ...]) -> None:
     """Exit 1 if autogenerate would write anything: the models and database differ."""
     versioning = _versioning()
     total = 0
-    for bind in _targets(binds):
-        if versioning.database(bind).metadata is None and not binds:
-            continue  # no models for this database: nothing to compare
+    for bind in _with_models(_targets(binds), explicit=bool(binds)):
         with _on(bind):
             diffs = versioning.check(bind=bind)
             for diff in diffs:

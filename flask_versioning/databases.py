@@ -46,6 +46,11 @@ def discover(state: _AppState) -> list[Database]:
     """Every database the app has: the default first, then the binds in config order."""
     settings = state.settings
     db = state.db
+    if db is None:
+        # Flask-SQLAlchemy and -Lite register themselves here: use the app's one if not given.
+        db = current_app.extensions.get("sqlalchemy")
+        if not hasattr(db, "engines"):
+            db = None
     names = _bind_names(db, settings.bind_urls)
     metadatas = _metadata_map(state.metadata)
     for name in metadatas:

@@ -92,8 +92,8 @@ class Database:
         if self._own_engine is None:
             if self.url_override is None:
                 raise errors.ConfigurationError(
-                    "no database configured: pass a Flask-SQLAlchemy db to Versioning, or set "
-                    "SQLALCHEMY_DATABASE_URI or VERSIONING_DATABASE_URL"
+                    f"no database configured for {self.name!r}: use Flask-SQLAlchemy(-Lite) "
+                    "or set SQLALCHEMY_DATABASE_URI or VERSIONING_DATABASE_URL"
                 )
             # NullPool: migrations are rare, and a pooled connection made before a server
             # forks its workers must never be shared between them.
