@@ -169,3 +169,50 @@ def test_flask_sqlalchemy_lite_through_flask_db(tmp_path: Path, sqlite_url: str)
     assert "Applied" in db("upgrade")
     assert "notes" in table_names(sqlite_url)
     assert db("current").strip().endswith("(head)")
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_postgresql_schemas_and_a_filtered_table(tmp_path: Path, database_url: str) -> None:
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA meta")
+        conn.exec_driver_sql("CREATE SCHEMA sales")
+        conn.exec_driver_sql("CREATE TABLE legacy (id integer primary key)")
+    metadata = sa.MetaData()
+    sa.Table("things", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("orders", metadata, sa.Column("id", sa.Integer, primary_key=True), schema="sales")
+
+    def include_name(name: str | None, type_: str, parents: object) -> bool:
+        return not (type_ == "table" and name == "legacy")
+
+    app = _app(tmp_path)
+    app.config.update(
+        VERSIONING_DATABASE_URL=database_url,
+        VERSIONING_VERSION_TABLE="history",
+        VERSIONING_VERSION_TABLE_SCHEMA="meta",
+        VERSIONING_CONTEXT={"include_schemas": True, "include_name": include_name},
+    )
+    versioning = Versioning(app, metadata=metadata)
+    with app.app_context():
+        script = versioning.migrate("schemas")
+        assert script is not None
+        text = Path(script.path).read_text()
+        assert "op.create_table('orders'" in text and "schema='sales'" in text
+        assert "legacy" not in text and "history" not in text
+        versioning.upgrade()
+        assert versioning.current() == [script.revision]
+        assert sa.inspect(engine).get_table_names(schema="sales") == ["orders"]
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM meta.history").scalars().all()
+        assert rows == [script.revision]
+        assert versioning.check() == []
+        versioning.downgrade("base")
+    try:
+        inspector = sa.inspect(engine)
+        assert inspector.get_table_names(schema="meta") == ["history"]
+        assert inspector.get_table_names(schema="sales") == []
+        assert set(inspector.get_table_names()) == {"legacy"}
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM meta.history").scalar() == 0
+    finally:
+        engine.dispose()
