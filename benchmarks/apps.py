@@ -410,6 +410,11 @@ class BenchApp:
         return self.steps[-1].revision if self.steps else None
 
     @property
+    def script_dir(self) -> Path:
+        """The tool's script directory: revisions, plus ``env.py`` where the tool has one."""
+        return self.root / ("versioning" if self.tool == OURS else "migrations")
+
+    @property
     def versions_dir(self) -> Path:
         """Where this tool looks for revision files."""
         if self.tool == OURS:

@@ -11,6 +11,7 @@ warm-up run (not counted) compiles, as it would be on any server that has starte
 from __future__ import annotations
 
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -363,6 +364,8 @@ def start_at_head(ctx: Context) -> list[Case]:
     module is imported before the clock starts, and a second case adds that import back in,
     so a tool cannot look fast by merely moving work into import time. Each app's database is
     first brought to head by that same start code, so a start that never migrates cannot pass.
+    A third case deletes every ``__pycache__`` in the script directory before each run: the
+    bytecode of revisions and ``env.py`` and the heads cache ours keeps there are then missing.
     """
     cases: list[Case] = []
     for size in ctx.settings.head_sizes:
@@ -374,21 +377,12 @@ def start_at_head(ctx: Context) -> list[Case]:
             size=size,
         )
 
-        def measure(tool: str, app: BenchApp) -> Run:
-            outcome = app.probe(
-                START_PROBE, app.database_url, extra_env={"BENCH_AUTO_UPGRADE": "1"}
-            )
-            data = outcome.result()
-            if not outcome.ok or data is None:
-                return Run(None, False, outcome.error())
-            return Run(data["start"], True, extra={"import": data["import"]})
-
         def setup(tool: str, steps: list[Step] = steps) -> BenchApp:
             app = ctx.head_app(tool, steps, via_start=True)
             ctx.check_start(app)
             return app
 
-        _alternate(ctx, case, _migration_tools(ctx), setup, measure)
+        _alternate(ctx, case, _migration_tools(ctx), setup, _measure_start)
         with_import = Case(
             "start_at_head",
             f"N={size}, import + start",
@@ -408,8 +402,27 @@ def start_at_head(ctx: Context) -> list[Case]:
                 result.skipped,
                 result.setup_error,
             )
-        cases += [case, with_import]
+        cold = Case(
+            "start_at_head",
+            f"N={size}, cold",
+            "the same start after deleting every __pycache__ in the script directory (bytecode"
+            " and any cache a tool keeps there), as in an image built without them (s)",
+        )
+        _alternate(ctx, cold, _migration_tools(ctx), setup, partial(_measure_start, cold=True))
+        cases += [case, with_import, cold]
     return cases
+
+
+def _measure_start(tool: str, app: BenchApp, *, cold: bool = False) -> Run:
+    """One timed start on the app's database, which is already at head."""
+    if cold:
+        for cache in list(app.script_dir.rglob("__pycache__")):
+            shutil.rmtree(cache, ignore_errors=True)
+    outcome = app.probe(START_PROBE, app.database_url, extra_env={"BENCH_AUTO_UPGRADE": "1"})
+    data = outcome.result()
+    if not outcome.ok or data is None:
+        return Run(None, False, outcome.error())
+    return Run(data["start"], True, extra={"import": data["import"]})
 
 
 def fresh_upgrade(ctx: Context) -> list[Case]:
