@@ -356,12 +356,14 @@ def _is_flask_script(program: str) -> bool:
 def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
     """Whether the root click command is parsing this process's command line.
 
-    click names the root context after the program (``myapp`` for a ``myapp`` console script);
-    a test's ``CliRunner`` names it after the command instead, and its arguments are not in
-    :data:`sys.argv`.
+    click names the root context after the program (``myapp`` for a ``myapp`` console script,
+    ``python -m myapp.cli`` for a module run with ``-m``); a test's ``CliRunner`` names it after
+    the command instead, and its arguments are not in :data:`sys.argv`.
     """
     if root is None or not root.info_name:
         return False
+    if root.info_name.startswith("python") and " -m " in root.info_name:
+        return True
     program = Path(argv[0])
     return root.info_name in (program.name, program.stem)
 

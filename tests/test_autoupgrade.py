@@ -95,6 +95,18 @@ if __name__ == "__main__":
 # Creates the app once: a process start without the barrier.
 START_SOURCE = "import autoapp\nautoapp.create_app()\n"
 
+# A project's own command-line script built on Flask's CLI.
+MANAGE_SOURCE = """
+from flask.cli import FlaskGroup
+
+import autoapp
+
+cli = FlaskGroup(create_app=autoapp.create_app)
+
+if __name__ == "__main__":
+    cli()
+"""
+
 REVISION_SOURCE = '''\
 """create {table}"""
 import os
@@ -183,6 +195,7 @@ class AutoApp:
         (path / "autoapp.py").write_text(APP_SOURCE)
         (path / "spawner.py").write_text(SPAWNER_SOURCE)
         (path / "start.py").write_text(START_SOURCE)
+        (path / "manage.py").write_text(MANAGE_SOURCE)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "WERKZEUG_"))}
@@ -497,6 +510,11 @@ def test_flask_db_commands_are_left_alone(auto: AutoApp) -> None:
     assert version_rows(auto.url) == ["r002"]
 
     proc = auto.flask("--app=autoapp", "db", "current", "--verbose")
+    assert proc.returncode == 0, _failure(proc)
+    assert "r002" in proc.stdout
+    assert version_rows(auto.url) == ["r002"]
+
+    proc = auto.run("manage.py", "db", "current")  # the project's own FlaskGroup script
     assert proc.returncode == 0, _failure(proc)
     assert "r002" in proc.stdout
     assert version_rows(auto.url) == ["r002"]
