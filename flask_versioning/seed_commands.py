@@ -152,8 +152,8 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool) -> None:
         dropped = len(result.dropped.get(migration.database, ()))
         where = ", ".join(migration.after) or "base"
         click.echo(
-            f"Reset the {migration.database} database: dropped {dropped} table(s) and views, "
-            f"now at {where}."
+            f"Reset the {migration.database} database: dropped {dropped} "
+            f"table{'' if dropped == 1 else 's'}, now at {where}."
         )
     applied = sum(1 for r in result.seeds if r.status == "applied")
     click.echo(f"{applied} seed(s) applied.")
