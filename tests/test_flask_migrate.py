@@ -250,3 +250,47 @@ def test_a_flask_migrate_multidb_project_keeps_working(
     assert "def upgrade_():" in text and "def downgrade_users():" in text
     out = project.db("upgrade", **ours).stdout
     assert out.count("Applied") == 2
+
+
+def test_plain_alembic_commands_run_our_environment_on_their_folder(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """``alembic.command`` with ``alembic_config()`` (as pytest-alembic uses it) never runs
+    Flask-Migrate's env.py, which would need Flask-Migrate registered on the app."""
+    import shutil
+
+    import flask_migrate
+    import sqlalchemy as sa
+    from alembic import command
+    from flask import Flask
+
+    from flask_versioning import Versioning
+
+    folder = tmp_path / "migrations"
+    template = Path(flask_migrate.__file__).parent / "templates" / "flask"
+    shutil.copytree(template, folder, ignore=shutil.ignore_patterns("__pycache__", "*.mako"))
+    shutil.copy(template / "script.py.mako", folder)
+    (folder / "alembic.ini").write_text((template / "alembic.ini.mako").read_text())
+    (folder / "versions").mkdir()
+    (folder / "versions" / "aaa111_start.py").write_text(
+        'revision = "aaa111"\ndown_revision = None\nbranch_labels = None\ndepends_on = None\n\n'
+        "from alembic import op\nimport sqlalchemy as sa\n\n\n"
+        "def upgrade():\n"
+        '    op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True))\n\n\n'
+        'def downgrade():\n    op.drop_table("notes")\n'
+    )
+    app = Flask("plain", root_path=str(tmp_path))
+    app.config["VERSIONING_DATABASE_URL"] = sqlite_url
+    metadata = sa.MetaData()
+    sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    versioning = Versioning(app, metadata=metadata)
+    with app.app_context():
+        config = versioning.alembic_config()
+        command.upgrade(config, "heads")
+        assert version_rows(sqlite_url) == ["aaa111"]
+        assert "notes" in table_names(sqlite_url)
+        script = versioning.revision("by hand")[0]
+        assert Path(script.path).parent == folder / "versions"
+        assert "down_revision = 'aaa111'" in Path(script.path).read_text()
+        command.downgrade(config, "base")
+        assert "notes" not in table_names(sqlite_url)
