@@ -423,10 +423,16 @@ def ensure_ledger(engine: sa.Engine, table: sa.Table) -> bool:
     return True
 
 
-def read_ledger(engine: sa.Engine, table: sa.Table) -> dict[str, _LedgerEntry]:
-    """The ledger's rows by seed name; empty when the table does not exist yet."""
+def read_ledger(
+    engine: sa.Engine, table: sa.Table, *, check_exists: bool = True
+) -> dict[str, _LedgerEntry]:
+    """The ledger's rows by seed name; empty when the table does not exist yet.
+
+    ``check_exists=False`` skips the catalog query, for callers that treat any failure
+    (no table yet included) as "go and look under the lock".
+    """
     with engine.connect() as connection:
-        if not _has_table(connection, table):
+        if check_exists and not _has_table(connection, table):
             return {}
         rows = connection.execute(
             sa.select(table.c.name, table.c.environment, table.c.applied_at, table.c.runs)
@@ -660,14 +666,15 @@ def _anything_due(state: _AppState, hooks: Sequence[SeedHook]) -> bool:
     """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
 
     Kept free of Alembic (no ``translate_errors``), like auto-upgrade's fast path: a ledger
-    that cannot be read counts as "something is due", and the locked path that follows reports
-    the real problem.
+    that cannot be read (not created yet, or the server is down) counts as "something is due",
+    and the locked path that follows creates it or reports the real problem.
     """
     if any(h.always for h in hooks):
         return True
     for database in _groups(state, hooks):
         try:
-            ledger = read_ledger(database.engine(), ledger_table(database.settings))
+            table = ledger_table(database.settings)
+            ledger = read_ledger(database.engine(), table, check_exists=False)
         except sa.exc.DBAPIError:
             return True
         if any(h.name not in ledger for h in hooks if _database_of(state, h) is database):
