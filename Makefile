@@ -19,13 +19,14 @@ demo: $(STAMP)
 	FLASK_APP=example_app $(BIN)/flask db upgrade
 	FLASK_APP=example_app $(BIN)/flask run
 
-# The whole suite against SQLite, PostgreSQL and MariaDB, plus lint, types and docs.
+# The whole suite against SQLite, PostgreSQL and MariaDB, with branch coverage of the package
+# (fail_under in pyproject.toml: the run fails below 90%).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(STAMP)
-	$(BIN)/ruff check flask_versioning tests benchmarks example_app
-	$(BIN)/ruff format --check flask_versioning tests benchmarks example_app
+	$(BIN)/ruff check flask_versioning tests benchmarks example_app docs
+	$(BIN)/ruff format --check flask_versioning tests benchmarks example_app docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
