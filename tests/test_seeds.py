@@ -190,6 +190,7 @@ DEV_COUNTS = {"authors": 2, "books": 50, "countries": 3, "events": 0}
 
 
 def _write_project(root: Path, url: str) -> FlaskProject:
+    root.mkdir(parents=True, exist_ok=True)
     (root / "app.py").write_text(SEEDS_APP)
     versions = root / "migrations" / "versions"
     versions.mkdir(parents=True)
@@ -290,12 +291,19 @@ def missing_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 def test_prepare_creates_a_missing_database(tmp_path: Path, missing_database_url: str) -> None:
-    project = _write_project(tmp_path, missing_database_url)
-    out = project.db("prepare").stdout
-    assert "created it; now at 0001" in out
-    assert counts(missing_database_url) == DEV_COUNTS
+    # In this process first: the Python API does the same as the command.
+    app = _api_app(tmp_path / "api", missing_database_url, TESTING=True)
+    versioning = Versioning(app)
+    with app.app_context():
+        result = versioning.prepare()
+        versioning.database().engine().dispose()
+    assert result.created == ("default",) and result.migrations[0].after == ("0001",)
+    assert counts(missing_database_url) == {"authors": 0, "books": 0, "countries": 0, "events": 0}
+
+    project = _write_project(tmp_path / "cli", missing_database_url)
     out = project.db("prepare").stdout
     assert "already at 0001" in out and "created" not in out
+    assert counts(missing_database_url) == DEV_COUNTS
 
 
 # -- environments, --env, --list, --force -----------------------------------------------------
@@ -791,3 +799,123 @@ def test_reset_takes_apart_cycles_views_and_types(tmp_path: Path, database_url: 
             assert conn.execute(sa.text("SELECT COUNT(*) FROM players")).scalar() == 0
             assert conn.execute(sa.text("SELECT captain_id FROM teams")).all() == [(None,)]
         engine.dispose()
+
+
+def test_protected_environments_through_the_api(tmp_path: Path, sqlite_url: str) -> None:
+    app = _api_app(tmp_path, sqlite_url, VERSIONING_PROTECTED_ENVS=["production", "staging"])
+    versioning = Versioning(app)
+    with app.app_context():
+        assert versioning.environment_name() == "production"
+        versioning.stamp("0001")  # an empty version table may be stamped: adopting a database
+        assert versioning.current() == ["0001"]
+        refused: list[Any] = [
+            lambda: versioning.stamp("base"),
+            lambda: versioning.stamp("nosuchrev"),  # cannot tell what it would do: refused
+            lambda: versioning.downgrade("base"),
+            lambda: versioning.reset(env="development"),
+        ]
+        for call in refused:
+            with pytest.raises(ProtectedEnvironmentError, match="'production' is a protected"):
+                call()
+        assert versioning.current() == ["0001"]
+        versioning.stamp("heads", purge=True)  # what is already there: no change, allowed
+        assert versioning.downgrade("0001:base", sql=True).sql  # offline SQL changes nothing
+        versioning.stamp("base", allow_protected=True)
+        assert versioning.current() == []
+        app.config["VERSIONING_ENV"] = "x"  # settings are read once, at init_app
+        app.debug = True
+        with pytest.raises(ProtectedEnvironmentError, match="'staging' is a protected"):
+            versioning.run_seeds(env="staging", force=True)
+        versioning.database().engine().dispose()
+
+
+def _catalogue_metadata() -> sa.MetaData:
+    """The tables REVISION creates, as models would declare them."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "authors",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+    )
+    sa.Table(
+        "books",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("author_id", sa.Integer, sa.ForeignKey("authors.id"), nullable=False),
+    )
+    sa.Table(
+        "countries",
+        metadata,
+        sa.Column("code", sa.String(2), primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False),
+    )
+    sa.Table(
+        "events",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+    )
+    return metadata
+
+
+def test_autogenerate_does_not_see_the_ledger(tmp_path: Path, sqlite_url: str) -> None:
+    metadata = _catalogue_metadata()
+    app = _api_app(tmp_path, sqlite_url, TESTING=True)
+    versioning = Versioning(app, metadata=metadata)
+
+    @versioning.seed("testing")
+    def countries(session: Session) -> None:
+        versioning.bulk_insert(metadata.tables["countries"], [{"code": "FR", "name": "France"}])
+
+    with app.app_context():
+        versioning.prepare()
+        assert "versioning_seeds" in table_names(sqlite_url)
+        assert versioning.check() == []
+        assert versioning.migrate("nothing") is None
+        versioning.database().engine().dispose()
+
+
+def test_seeds_on_another_database(tmp_path: Path) -> None:
+    main, users = tmp_path / "main.db", tmp_path / "users.db"
+    app = _api_app(
+        tmp_path,
+        f"sqlite:///{main}",
+        TESTING=True,
+        VERSIONING_DATABASE_URL={"default": f"sqlite:///{main}", "users": f"sqlite:///{users}"},
+    )
+    bind_versions = tmp_path / "migrations" / "binds" / "users" / "versions"
+    bind_versions.mkdir(parents=True)
+    (bind_versions / "0001_first.py").write_text(REVISION)
+    versioning = Versioning(app)
+    events = sa.Table("events", sa.MetaData(), sa.Column("kind", sa.String(20)))
+
+    @versioning.seed("testing", bind="users")
+    def user_events(session: Session) -> None:
+        session.execute(events.insert().values(kind="users"))
+
+    @versioning.seed("testing")
+    def main_events(session: Session) -> None:
+        session.execute(events.insert().values(kind="main"))
+
+    with app.app_context():
+        result = versioning.prepare()
+        assert sorted(m.database for m in result.migrations) == ["default", "users"]
+        assert [(r.name, r.database) for r in result.seeds] == [
+            ("user_events", "users"),
+            ("main_events", "default"),
+        ]
+        assert versioning.prepare().seeds == ()
+        status = {s.name: s.bind for s in versioning.seeds_status()}
+        assert status == {"user_events": "users", "main_events": None}
+        reset = versioning.reset()
+        assert set(reset.dropped) == {"default", "users"}
+        assert [r.name for r in reset.seeds] == ["user_events", "main_events"]
+        for database in versioning.databases():
+            versioning.database(database).engine().dispose()
+    assert ledger(f"sqlite:///{users}") == {"user_events": ("testing", 1)}
+    assert ledger(f"sqlite:///{main}") == {"main_events": ("testing", 1)}
+    assert [r[0] for r in _scalar_query(f"sqlite:///{users}", "SELECT kind FROM events")] == [
+        "users"
+    ]
