@@ -236,7 +236,12 @@ def at_target(
             locations if locations is not None else version_locations(database),
             lambda: _alembic_heads(database),
         )
-        logger.debug("heads of the %s database: %s (%s)", database.name, found, found.source)
+        logger.debug(
+            "heads of the %s database: %s (source: %s)",
+            database.name,
+            _where(found.revisions),
+            found.source,
+        )
         if target == "head" and len(found.revisions) > 1:
             raise errors.MultipleHeadsError(
                 found.revisions, "VERSIONING_AUTO_UPGRADE_TARGET = 'head'"
@@ -264,15 +269,17 @@ def version_rows(database: Database) -> list[str] | None:
     path that follows creates the table, or reports the connection error properly.
     """
     s = database.settings
-    table = sa.Table(
-        s.version_table,
-        sa.MetaData(),
-        sa.Column("version_num", sa.String(32)),
-        schema=s.version_table_schema,
-    )
+    engine = database.engine()
+    # Plain SQL with the dialect's quoting: building a Table and compiling a select would
+    # cost more than the query itself on this path.
+    quote = engine.dialect.identifier_preparer
+    table = quote.quote(s.version_table)
+    if s.version_table_schema:
+        table = f"{quote.quote_schema(s.version_table_schema)}.{table}"
     try:
-        with database.engine().connect() as connection:
-            return [str(row[0]) for row in connection.execute(sa.select(table.c.version_num))]
+        with engine.connect() as connection:
+            result = connection.exec_driver_sql(f"SELECT version_num FROM {table}")
+            return [str(row[0]) for row in result]
     except sa.exc.DBAPIError as exc:
         logger.debug("cannot read the version table of the %s database: %s", database.name, exc)
         return None

@@ -2,15 +2,25 @@
 
 Alembic learns the heads by importing every revision file to build its revision map. That is
 right for a command that is about to run migrations, and wasteful at app start, where the
-question is only "is the database already at head?": with 1,000 revisions it costs most of a
-second on every start, to find that there is nothing to do.
+question is only "is the database already at head?": with 1,000 revisions it costs a good part
+of a second on every start, to find that there is nothing to do.
 
-The heads only change when the revision files change, so they are cached under a fingerprint of
-the files (their names, sizes and modification times: one directory scan and one ``stat`` per
-file, no file opened). On a miss, the files are read, not executed: the ``revision`` and
-``down_revision`` assignments Alembic's templates write are found with a regular expression,
-anything less plain with Python's ``ast``; only a file too unusual for both (a computed
-revision id, say) sends the whole computation to Alembic, which imports them.
+The heads only change when the revision files change, so they are cached, and checking the
+cache must not cost one system call per file either. An entry holds:
+
+- a digest of the revision files' *names* (one directory listing, no ``stat`` per file), which
+  changes when a file is added, removed or renamed: that is how new revisions arrive, whether by
+  ``flask db revision``, ``git pull``, a deploy or an image build;
+- the size and modification time of the *head* files: editing a head in place (its
+  ``down_revision``, say) is noticed too.
+
+An edit in place that does not touch a head file cannot hide a revision the database lacks: with
+the same set of files the same revisions exist, and a database at the old heads has them all.
+
+On a miss, the files are read, not executed: the ``revision`` and ``down_revision`` assignments
+Alembic's templates write are found with a regular expression, anything less plain with Python's
+``ast``; only a file too unusual for both (a computed revision id, say) sends the computation to
+Alembic, which imports them, and then every file's size and time is checked on later starts.
 
 The cache is one small JSON file, ``versions/__pycache__/flask_versioning-heads.json``: a place
 every ``.gitignore`` already ignores and Python already writes to. Where the package cannot be
@@ -32,17 +42,13 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Heads", "fingerprint", "script_heads"]
+__all__ = ["Heads", "script_heads"]
 
-#: Bump when the cache's content or the fingerprint's recipe changes.
-_FORMAT = 1
+#: Bump when the cache's content or how it is checked changes.
+_FORMAT = 2
 _CACHE_NAME = "flask_versioning-heads.json"
-
-# The files Alembic loads from a version location when ``sourceless`` is off (the default):
-# ``*.py`` except ``__init__*`` and editor lock files (``.#*``).
-_REVISION_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
 
 # A top-level ``revision = ...`` or ``down_revision: <annotation> = ...``, the whole value on
 # one line, as every Alembic template writes them. Indented lines (inside a function or an
@@ -54,14 +60,19 @@ _ASSIGNMENT = re.compile(
 
 Source = Literal["cache", "parsed", "imported"]
 
+#: One revision file: its folder and its name.
+_File = tuple[str, str]
+#: What is checked of a file on every start: folder, name, size, modification time (ns).
+_Signature = tuple[str, str, int, int]
+
 
 @dataclasses.dataclass(frozen=True)
 class Heads:
     """The head revisions of a script directory and how they were found."""
 
     revisions: tuple[str, ...]
-    #: ``"cache"``: stored under the current fingerprint; ``"parsed"``: read from the files
-    #: without importing them; ``"imported"``: computed by Alembic.
+    #: ``"cache"``: a valid cache entry; ``"parsed"``: read from the files without importing
+    #: them; ``"imported"``: computed by Alembic.
     source: Source
 
 
@@ -69,20 +80,31 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
     """The heads of the revision files in ``locations``, imported only as a last resort.
 
     ``compute`` is Alembic's answer (it imports every file); it is called only when a file
-    cannot be read without executing it. The result is cached under the files' fingerprint.
+    cannot be read without executing it. The result is cached, see the module's description.
     """
-    entries = _revision_files(locations)
-    key = fingerprint(locations, entries)
+    files = _revision_files(locations)
+    names = _names_digest(locations, files)
     stores = _cache_paths(locations)
     for path in stores:
-        cached = _read_cache(path, key)
+        cached = _read_cache(path, names)
         if cached is not None:
             return Heads(cached, "cache")
-    parsed = _parse_heads(entries)
-    heads = Heads(parsed, "parsed") if parsed is not None else Heads(_sorted(compute()), "imported")
-    for path in stores:
-        if _write_cache(path, key, heads.revisions):
-            break
+    # Sizes and times are taken before the files are read: a file that changes meanwhile
+    # then fails the check on the next start instead of leaving a stale entry.
+    signatures = [_signature(f) for f in files]
+    parsed = _parse_heads(files)
+    if parsed is not None:
+        revisions, head_files = parsed
+        watched = [sig for f, sig in zip(files, signatures, strict=True) if f in head_files]
+        heads = Heads(revisions, "parsed")
+    else:
+        heads = Heads(_sorted(compute()), "imported")
+        watched = signatures  # which file holds which head is unknown: watch them all
+    if None not in watched:
+        entry = {"format": _FORMAT, "names": names, "heads": heads.revisions, "watch": watched}
+        for path in stores:
+            if _write_cache(path, entry):
+                break
     return heads
 
 
@@ -90,80 +112,73 @@ def _sorted(revisions: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(revisions))
 
 
-# -- the fingerprint --------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _File:
-    location: Path
-    name: str
-    size: int
-    mtime_ns: int
-
-    @property
-    def path(self) -> Path:
-        return self.location / self.name
+# -- listing the files ------------------------------------------------------------------------
 
 
 def _revision_files(locations: Sequence[Path]) -> list[_File]:
-    """The revision files Alembic would load, with the ``stat`` data the fingerprint needs."""
+    """The revision files Alembic would load, sorted; one directory listing, no ``stat``.
+
+    Alembic's filter for source files: ``*.py``, except ``__init__*`` and editor lock files
+    ``.#*``. (A directory named ``*.py`` would be listed too; reading it fails, which sends
+    the computation to Alembic.)
+    """
     files: list[_File] = []
     for location in locations:
+        folder = os.fspath(location)
         try:
-            scan = os.scandir(location)
+            names = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        with scan:
-            for entry in scan:
-                if not _REVISION_FILE.match(entry.name):
-                    continue
-                try:
-                    if not entry.is_file():
-                        continue
-                    st = entry.stat()
-                except OSError:  # removed while we looked: the next start sees the new state
-                    continue
-                files.append(_File(location, entry.name, st.st_size, st.st_mtime_ns))
-    files.sort(key=lambda f: (str(f.location), f.name))
+        files.extend(
+            (folder, name)
+            for name in names
+            if name.endswith(".py") and not name.startswith(("__init__", ".#"))
+        )
+    files.sort()
     return files
 
 
-def fingerprint(locations: Sequence[Path], files: Sequence[_File] | None = None) -> str:
-    """A digest of the revision files' names, sizes and modification times.
+def _names_digest(locations: Sequence[Path], files: Sequence[_File]) -> str:
+    parts = [str(_FORMAT)]
+    parts.extend(f"L\0{Path(location).absolute()}" for location in locations)
+    parts.extend(f"F\0{folder}\0{name}" for folder, name in files)
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
-    Adding, removing, renaming or editing a revision file changes it; nothing is read from the
-    files themselves, so computing it costs one ``stat`` per file.
-    """
-    if files is None:
-        files = _revision_files(locations)
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{_FORMAT}\0".encode())
-    for location in locations:
-        digest.update(f"L\0{Path(location).absolute()}\0".encode())
-    for f in files:
-        digest.update(f"F\0{f.location}\0{f.name}\0{f.size}\0{f.mtime_ns}\0".encode())
-    return digest.hexdigest()
+
+def _signature(file: _File) -> _Signature | None:
+    try:
+        st = os.stat(os.path.join(*file))
+    except OSError:
+        return None
+    return (file[0], file[1], st.st_size, st.st_mtime_ns)
 
 
 # -- reading revision ids without importing ---------------------------------------------------
 
 
-def _parse_heads(files: Sequence[_File]) -> tuple[str, ...] | None:
-    """The heads from the files' own assignments; ``None`` if any file needs importing."""
+def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] | None:
+    """The heads and the files holding them, from the files' own assignments.
+
+    ``None`` when any file needs importing to be understood.
+    """
     parents: dict[str, tuple[str, ...]] = {}
-    for f in files:
+    holder: dict[str, _File] = {}
+    for file in files:
         try:
-            source = f.path.read_bytes()
+            with open(os.path.join(*file), "rb") as f:
+                source = f.read()
         except OSError:
             return None
         found = _parse_file(source)
         if found is None or found[0] in parents:
             return None  # unusual, or a duplicate id: let Alembic decide (and explain)
         parents[found[0]] = found[1]
+        holder[found[0]] = file
     referenced = {parent for down in parents.values() for parent in down}
     if not referenced <= parents.keys():
         return None  # a parent that does not exist: Alembic reports it properly
-    return _sorted(rev for rev in parents if rev not in referenced)
+    heads = _sorted(rev for rev in parents if rev not in referenced)
+    return heads, {holder[rev] for rev in heads}
 
 
 def _parse_file(source: bytes) -> tuple[str, tuple[str, ...]] | None:
@@ -257,24 +272,27 @@ def _user_cache_dir() -> Path | None:
         return None
 
 
-def _read_cache(path: Path, key: str) -> tuple[str, ...] | None:
+def _read_cache(path: Path, names: str) -> tuple[str, ...] | None:
+    """The cached heads if the entry is for these file names and its watched files are intact."""
     try:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+    try:
+        if data["format"] != _FORMAT or data["names"] != names:
+            return None
+        heads = tuple(str(h) for h in data["heads"])
+        for folder, name, size, mtime_ns in data["watch"]:
+            if _signature((folder, name)) != (folder, name, size, mtime_ns):
+                return None
+    except (KeyError, TypeError, ValueError):
         return None
-    heads = data.get("heads")
-    if data.get("fingerprint") != key or not isinstance(heads, list):
-        return None
-    if not all(isinstance(h, str) for h in heads):
-        return None
-    return tuple(heads)
+    return heads
 
 
-def _write_cache(path: Path, key: str, heads: Sequence[str]) -> bool:
-    """Store the heads atomically; ``False`` (and nothing left behind) when not writable."""
-    data = json.dumps({"format": _FORMAT, "fingerprint": key, "heads": list(heads)})
+def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
+    """Store ``entry`` atomically; ``False`` (and nothing left behind) when not writable."""
+    data = json.dumps(entry)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".heads-", suffix=".tmp")

@@ -337,15 +337,42 @@ def test_at_head_no_revision_file_is_imported(
     assert "upgraded the default database from r005 to r006 (1 revision)" in caplog.text
 
 
-def test_an_edited_revision_is_seen(tmp_path: Path, sqlite_url: str) -> None:
+def test_the_heads_cache_follows_the_files(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     versions = tmp_path / "migrations" / "versions"
-    write_chain(versions, 2)
+    write_chain(versions, 3)
     make_app(tmp_path, sqlite_url)
-    assert version_rows(sqlite_url) == ["r002"]
-    # Branch r003 off r001 by editing a file in place: r002 and r003 are now both heads.
-    write_revision(versions, "r003", "r001")
-    make_app(tmp_path, sqlite_url)
-    assert version_rows(sqlite_url) == ["r002", "r003"]
+    caplog.set_level(logging.DEBUG, logger="flask_versioning")
+
+    def start() -> str:
+        caplog.clear()
+        make_app(tmp_path, sqlite_url)
+        return caplog.text
+
+    assert "heads of the default database: r003 (source: cache)" in start()
+    # Editing a revision that is not a head cannot hide a missing revision: the cache stands.
+    with (versions / "r001_create_t_r001.py").open("a") as f:
+        f.write("# a comment\n")
+    assert "r003 (source: cache)" in start()
+    # Editing a head is noticed.
+    with (versions / "r003_create_t_r003.py").open("a") as f:
+        f.write("# a comment\n")
+    assert "r003 (source: parsed)" in start()
+    # A new file: a branch off r001, so r003 and r004 are both heads, and both are applied.
+    write_revision(versions, "r004", "r001")
+    log = start()
+    assert "r003, r004 (source: parsed)" in log
+    assert version_rows(sqlite_url) == ["r003", "r004"]
+
+    # A revision id that only running the file can tell: Alembic computes the heads, once.
+    (versions / "r005_merge.py").write_text(
+        'revision = "r00" + "5"\ndown_revision = ("r003", "r004")\n'
+        "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+    )
+    assert "r005 (source: imported)" in start()
+    assert version_rows(sqlite_url) == ["r005"]
+    assert "r005 (source: cache)" in start()
 
 
 # -- failures ---------------------------------------------------------------------------------
