@@ -861,8 +861,8 @@ def bulk_insert(
     does not.
 
     Inside a seed it writes in the seed's transaction; with ``session`` (a Session or a
-    Connection) in that one's; otherwise in one transaction of its own on the default database.
-    Returns the number of rows sent.
+    Connection) in that one's; otherwise in one transaction of its own on the table's database
+    (a Flask-SQLAlchemy bind key, else the default database). Returns the number of rows sent.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise errors.SeedError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -881,7 +881,8 @@ def bulk_insert(
         return _execute_batches(connection, statement, rows, batch_size, convert)
     if isinstance(using, sa.Connection):
         return _execute_batches(using, statement, rows, batch_size, convert)
-    database = state.database()
+    # Flask-SQLAlchemy marks a bind's tables (``__bind_key__``) in their MetaData's info.
+    database = state.database(table.metadata.info.get("bind_key"))
     with runner.translate_errors(database, "'bulk_insert'"), database.engine().begin() as conn:
         return _execute_batches(conn, statement, rows, batch_size, convert)
 

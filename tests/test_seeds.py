@@ -919,3 +919,27 @@ def test_seeds_on_another_database(tmp_path: Path) -> None:
     assert [r[0] for r in _scalar_query(f"sqlite:///{users}", "SELECT kind FROM events")] == [
         "users"
     ]
+
+
+def test_bulk_insert_writes_to_the_models_bind(tmp_path: Path) -> None:
+    from flask_sqlalchemy import SQLAlchemy
+
+    db = SQLAlchemy()
+
+    class Visit(db.Model):  # type: ignore[name-defined,misc]
+        __bind_key__ = "stats"
+        __tablename__ = "visits"
+        id = sa.Column(sa.Integer, primary_key=True)
+        path = sa.Column(sa.String(100), nullable=False)
+
+    main, stats = f"sqlite:///{tmp_path / 'main.db'}", f"sqlite:///{tmp_path / 'stats.db'}"
+    app = _api_app(tmp_path, main, TESTING=True, SQLALCHEMY_BINDS={"stats": stats})
+    db.init_app(app)
+    versioning = Versioning(app, db)
+    with app.app_context():
+        db.create_all(bind_key="stats")
+        assert versioning.bulk_insert(Visit, [{"path": f"/page/{i}"} for i in range(30)]) == 30
+        db.engines["stats"].dispose()
+        db.engine.dispose()
+    assert _scalar_query(stats, "SELECT COUNT(*) FROM visits") == [(30,)]
+    assert "visits" not in table_names(main)
