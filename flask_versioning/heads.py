@@ -35,6 +35,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -50,13 +51,21 @@ __all__ = ["Heads", "script_heads"]
 _FORMAT = 2
 _CACHE_NAME = "flask_versioning-heads.json"
 
-# A top-level ``revision = ...`` or ``down_revision: <annotation> = ...``, the whole value on
-# one line, as every Alembic template writes them. Indented lines (inside a function or an
-# ``if``) do not match; a file with more than one match per name is read with ``ast`` instead.
-_ASSIGNMENT = re.compile(
-    r"^(?P<name>revision|down_revision)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*(?P<value>.*?)[ \t]*\r?$",
-    re.MULTILINE,
-)
+
+@functools.cache
+def _assignment() -> re.Pattern[str]:
+    """A top-level ``revision = ...`` or ``down_revision: <annotation> = ...`` line.
+
+    The whole value on one line, as every Alembic template writes them. Indented lines (inside
+    a function or an ``if``) do not match; a file with more than one match per name is read
+    with ``ast`` instead. Compiled on first use: a start that finds the cache valid never
+    needs it.
+    """
+    return re.compile(
+        r"^(?P<name>revision|down_revision)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*(?P<value>.*?)[ \t]*\r?$",
+        re.MULTILINE,
+    )
+
 
 Source = Literal["cache", "parsed", "imported"]
 
@@ -189,7 +198,7 @@ def _parse_file(source: bytes) -> tuple[str, tuple[str, ...]] | None:
         text = None
     if text is not None:
         values: dict[str, list[str]] = {"revision": [], "down_revision": []}
-        for match in _ASSIGNMENT.finditer(text):
+        for match in _assignment().finditer(text):
             values[match["name"]].append(match["value"])
         if len(values["revision"]) == 1 and len(values["down_revision"]) == 1:
             found = _literals(values["revision"][0], values["down_revision"][0])
