@@ -91,13 +91,14 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
     ``compute`` is Alembic's answer (it imports every file); it is called only when a file
     cannot be read without executing it. The result is cached, see the module's description.
     """
-    files = _revision_files(locations)
-    names = _names_digest(locations, files)
+    listing = _list(locations)
+    names = _names_digest(listing)
     stores = _cache_paths(locations)
     for path in stores:
         cached = _read_cache(path, names)
         if cached is not None:
             return Heads(cached, "cache")
+    files = [(folder, name) for folder, names_in in listing for name in names_in]
     # Sizes and times are taken before the files are read: a file that changes meanwhile
     # then fails the check on the next start instead of leaving a stale entry.
     signatures = [_signature(f) for f in files]
@@ -124,34 +125,32 @@ def _sorted(revisions: Iterable[str]) -> tuple[str, ...]:
 # -- listing the files ------------------------------------------------------------------------
 
 
-def _revision_files(locations: Sequence[Path]) -> list[_File]:
-    """The revision files Alembic would load, sorted; one directory listing, no ``stat``.
+def _list(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
+    """Each folder with the revision files Alembic would load from it, sorted; no ``stat``.
 
     Alembic's filter for source files: ``*.py``, except ``__init__*`` and editor lock files
     ``.#*``. (A directory named ``*.py`` would be listed too; reading it fails, which sends
-    the computation to Alembic.)
+    the computation to Alembic.) This runs on every start: it is kept to plain strings.
     """
-    files: list[_File] = []
+    listing: list[tuple[str, list[str]]] = []
     for location in locations:
         folder = os.fspath(location)
         try:
-            names = os.listdir(folder)
+            entries = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        files.extend(
-            (folder, name)
-            for name in names
-            if name.endswith(".py") and not name.startswith(("__init__", ".#"))
-        )
-    files.sort()
-    return files
+        names = [n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#"))]
+        names.sort()
+        listing.append((folder, names))
+    return listing
 
 
-def _names_digest(locations: Sequence[Path], files: Sequence[_File]) -> str:
-    parts = [str(_FORMAT)]
-    parts.extend(f"L\0{Path(location).absolute()}" for location in locations)
-    parts.extend(f"F\0{folder}\0{name}" for folder, name in files)
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+def _names_digest(listing: Sequence[tuple[str, Sequence[str]]]) -> str:
+    digest = hashlib.blake2b(str(_FORMAT).encode(), digest_size=16)
+    for folder, names in listing:
+        digest.update(f"\0L\0{os.path.abspath(folder)}\0".encode())
+        digest.update("\0".join(names).encode())
+    return digest.hexdigest()
 
 
 def _signature(file: _File) -> _Signature | None:
