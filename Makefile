@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # Run example_app on an embedded SQLite database, migrated (and seeded) on start.
 demo: $(STAMP)
-	FLASK_APP=example_app $(BIN)/flask db upgrade
+	FLASK_APP=example_app $(BIN)/flask db prepare --env development
 	FLASK_APP=example_app $(BIN)/flask run
 
 # The whole suite against SQLite, PostgreSQL and MariaDB, with branch coverage of the package

@@ -12,10 +12,12 @@ from flask import Flask
 
 from flask_versioning import Versioning
 
+from . import seeds
 from .models import db
 from .views import bp
 
 versioning = Versioning()
+seeds.register(versioning)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
