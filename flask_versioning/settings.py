@@ -122,10 +122,10 @@ class Settings:
             context=dict(c["VERSIONING_CONTEXT"]),
             file_template=c["VERSIONING_FILE_TEMPLATE"],
             post_write_hooks=dict(c["VERSIONING_POST_WRITE_HOOKS"]),
-            auto_upgrade=bool(c["VERSIONING_AUTO_UPGRADE"]),
+            auto_upgrade=_flag("VERSIONING_AUTO_UPGRADE", c["VERSIONING_AUTO_UPGRADE"]),
             auto_upgrade_target=str(c["VERSIONING_AUTO_UPGRADE_TARGET"]),
             auto_upgrade_on_error=on_error,
-            lock=bool(c["VERSIONING_LOCK"]),
+            lock=_flag("VERSIONING_LOCK", c["VERSIONING_LOCK"]),
             lock_timeout=timeout,
             env=c["VERSIONING_ENV"],
             auto_seed=_optional_flag("VERSIONING_AUTO_SEED", c["VERSIONING_AUTO_SEED"]),
@@ -173,6 +173,14 @@ def _url_text(url: Any, key: str) -> str:
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(key: str, value: Any) -> bool:
+    """A bool, or a bool spelled as text; ``None`` is refused (it has no meaning here)."""
+    flag = _optional_flag(key, value)
+    if flag is None:
+        raise ConfigurationError(f"{key} must be True or False, not None")
+    return flag
 
 
 def _optional_flag(key: str, value: Any) -> bool | None:

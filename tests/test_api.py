@@ -223,3 +223,18 @@ def test_extra_context_options_reach_alembic(tmp_path: Path, sqlite_url: str) ->
         db.engine.dispose()
     assert version_rows(sqlite_url, "schema_history") == ["t1"]
     assert "alembic_version" not in table_names(sqlite_url)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("false", False), ("0", False), ("true", True)])
+def test_flags_spelled_as_text(tmp_path: Path, text: str, expected: bool) -> None:
+    # Values from environment variables arrive as text: "false" must not mean on.
+    app = Flask("flags", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'app.db'}"
+    app.config["VERSIONING_LOCK"] = text
+    versioning = Versioning(app)
+    with app.app_context():
+        assert versioning.settings.lock is expected
+    bad = Flask("badflag", root_path=str(tmp_path))
+    bad.config["VERSIONING_AUTO_UPGRADE"] = "maybe"
+    with pytest.raises(ConfigurationError, match="VERSIONING_AUTO_UPGRADE"):
+        Versioning(bad)
