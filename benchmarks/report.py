@@ -14,11 +14,11 @@ import platform
 import re
 import sqlite3
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
-from .apps import LABELS, OURS, REPO_ROOT
+from .apps import LABELS, OURS, RAW, REPO_ROOT
 from .databases import Postgres
 from .scenarios import DESCRIPTIONS, TARGETS, Case, OursStatus, Settings, ToolResult
 
@@ -33,6 +33,8 @@ PACKAGES = (
 )
 FLAT_LIMIT = 1.5
 """How much ours may grow from the smallest to the largest chain and still count as flat."""
+FINDINGS = REPO_ROOT / "benchmarks" / "FINDINGS.md"
+"""Hand-written profiling findings (why a target is or is not met), copied into full reports."""
 
 
 @dataclass
@@ -258,9 +260,16 @@ def _summary_table(tools: list[str], cases: Sequence[Case]) -> list[str]:
     return lines
 
 
-def _targets(cases: Sequence[Case]) -> list[str]:
-    """Check the issue's goals for app start against the measured medians."""
-    head = [c for c in cases if c.scenario == "start_at_head" and c.size is not None]
+def _targets(scenario: str, cases: Sequence[Case]) -> list[str]:
+    """Check one scenario's goal from the issue against the measured medians."""
+    members = [case for case in cases if case.scenario == scenario]
+    check = _TARGET_CHECKS.get(scenario)
+    return check(members) if check is not None else []
+
+
+def _start_targets(cases: Sequence[Case]) -> list[str]:
+    """App start: at least 20x faster than each peer at the largest N, and nearly flat."""
+    head = [c for c in cases if c.size is not None]
     ours = {c.size: c.tools[OURS].median for c in head if OURS in c.tools}
     if not head or not any(value is not None for value in ours.values()):
         return ["Not checked: no timings for ours in `start_at_head` in this run."]
@@ -286,6 +295,81 @@ def _targets(cases: Sequence[Case]) -> list[str]:
             f"(nearly flat, read here as ≤ {FLAT_LIMIT}x): {verdict}."
         )
     return lines
+
+
+def _ours_against(case: Case, limit: float, *, fastest_only: bool) -> str:
+    """``ours ÷ peer`` for each peer (or the fastest), with the verdict against ``limit``."""
+    ours = case.tools.get(OURS)
+    if ours is None or ours.median is None:
+        return f"- {case.name}: not checked (no timing for ours)."
+    peers = {
+        tool: result.median
+        for tool, result in case.tools.items()
+        if tool != OURS and result.median is not None and not result.failed
+    }
+    if not peers:
+        return f"- {case.name}: not checked (no successful peer to compare with)."
+    if fastest_only:
+        tool = min(peers, key=lambda t: peers[t] or 0.0)
+        peers = {tool: peers[tool]}
+    ratios = {tool: ours.median / median for tool, median in peers.items() if median}
+    verdict = "met" if all(r <= limit for r in ratios.values()) else "NOT met"
+    against = ", ".join(f"{r:.2f} against {LABELS[t]}" for t, r in ratios.items())
+    return f"- {case.name}: ours ÷ peer {against} (target ≤ {limit:.2f}): {verdict}."
+
+
+def _not_slower(cases: Sequence[Case]) -> list[str]:
+    return [_ours_against(case, 1.0, fastest_only=False) for case in cases]
+
+
+def _within_ten_percent(cases: Sequence[Case]) -> list[str]:
+    return [_ours_against(case, 1.10, fastest_only=True) for case in cases]
+
+
+def _no_failures(cases: Sequence[Case]) -> list[str]:
+    lines = []
+    for case in cases:
+        for tool, result in case.tools.items():
+            if result.skipped:
+                lines.append(f"- {case.name}, {LABELS[tool]}: {result.skipped}.")
+                continue
+            failed = [run.extra.get("failed processes") for run in result.runs]
+            total = sum(int(v) for v in failed if v is not None)
+            counts = ", ".join("—" if v is None else f"{v:g}" for v in failed) or "no runs"
+            if tool == OURS:
+                verdict = "met" if total == 0 and not result.failed else "NOT met"
+                lines.append(f"- {case.name}, ours: failed processes per run {counts}: {verdict}.")
+            else:
+                lines.append(
+                    f"- {case.name}, {LABELS[tool]}: failed processes per run {counts} "
+                    "(recorded, no target)."
+                )
+    return lines
+
+
+def _seeding_targets(cases: Sequence[Case]) -> list[str]:
+    lines = []
+    for case in cases:
+        ours, raw = case.tools.get(OURS), case.tools.get(RAW)
+        if ours is None or raw is None or not ours.median or not raw.median:
+            lines.append(f"- {case.name}: not checked (no timing for ours or raw).")
+            continue
+        speed = raw.median / ours.median
+        verdict = "met" if speed >= 0.8 else "NOT met"
+        lines.append(
+            f"- {case.name}: ours runs at {speed:.0%} of raw's speed (target ≥ 80%): {verdict}."
+        )
+    return lines
+
+
+_TARGET_CHECKS: dict[str, Callable[[Sequence[Case]], list[str]]] = {
+    "start_at_head": _start_targets,
+    "fresh_upgrade": _not_slower,
+    "cli_round_trip": _within_ten_percent,
+    "autogen_noop": _not_slower,
+    "concurrent_start": _no_failures,
+    "seeding": _seeding_targets,
+}
 
 
 def _load(value: tuple[float, float, float] | None) -> str:
@@ -336,7 +420,9 @@ def render(cases: Sequence[Case], env: Environment) -> str:
         lines += ["## Targets", ""]
         for scenario, target in TARGETS.items():
             if any(case.scenario == scenario for case in cases):
-                lines += [f"`{scenario}`: {target}", "", *_targets(cases), ""]
+                lines += [f"`{scenario}`: {target}", "", *_targets(scenario, cases), ""]
+    if FINDINGS.exists() and not s.smoke:
+        lines += ["## What profiling found", "", FINDINGS.read_text().strip(), ""]
     lines += ["## Scenarios", ""]
     for scenario in dict.fromkeys(case.scenario for case in cases):
         lines += [f"### {scenario}", "", " ".join(DESCRIPTIONS[scenario].split()), ""]

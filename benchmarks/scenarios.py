@@ -719,5 +719,11 @@ DESCRIPTIONS = {name: (func.__doc__ or "").strip() for name, func in SCENARIOS.i
 TARGETS = {
     "start_at_head": "ours at least 20x faster than each peer at N=1000, and nearly flat"
     " from N=100 to N=1000.",
+    "fresh_upgrade": "ours not slower than either peer (median against median), every size"
+    " and backend.",
+    "cli_round_trip": "ours within 10% of the fastest peer, each command.",
+    "autogen_noop": "ours not slower than either peer.",
+    "concurrent_start": "ours with 0 failed processes; what the peers do is recorded.",
+    "seeding": "ours at least 80% of raw executemany's speed (raw time ÷ ours ≥ 0.8).",
 }
 """Goals from the issue, repeated in the report next to the numbers they are about."""
