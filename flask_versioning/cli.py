@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from .errors import VersioningError, mask_url, scrub
 
@@ -654,24 +654,11 @@ COMMANDS = [
 
 
 def make_group() -> click.Group:
-    """A fresh ``db`` group per app, so two apps never share mutable click state."""
+    """A fresh ``db`` group with every command added, e.g. for documentation tools.
 
-    @click.group(cls=AppGroup, help="Database migrations (Flask-Versioning, on Alembic).")
-    @click.option(
-        "-x",
-        "x",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Extra argument for the revisions, as in 'alembic -x'; repeatable.",
-    )
-    @click.option("--traceback", is_flag=True, help="Show the full traceback on errors.")
-    @click.pass_context
-    def group(ctx: click.Context, x: tuple[str, ...], traceback: bool) -> None:
-        ctx.meta["versioning.x"] = list(x)
-        ctx.meta["versioning.traceback"] = traceback
+    ``init_app`` registers :func:`flask_versioning.cligroup.new_group` instead, which adds the
+    commands only when click first asks for one.
+    """
+    from .cligroup import new_group
 
-    from .seed_commands import COMMANDS as SEED_COMMANDS
-
-    for command in [*COMMANDS, *SEED_COMMANDS]:
-        group.add_command(command)
-    return group
+    return new_group(load=True)

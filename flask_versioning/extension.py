@@ -120,9 +120,10 @@ class Versioning:
         )
         app.extensions["versioning"] = state
 
-        from .cli import make_group
+        # Commands are defined when click first needs one, not on every app start.
+        from .cligroup import new_group
 
-        app.cli.add_command(make_group(), command or self.command)
+        app.cli.add_command(new_group(), command or self.command)
 
         if settings.auto_upgrade:
             from .autoupgrade import auto_upgrade
