@@ -563,7 +563,9 @@ def test_the_reloader_parent_does_not_upgrade(tmp_path: Path, sqlite_url: str) -
     )
     try:
         deadline = time.monotonic() + 60
-        while version_rows_or_none(sqlite_url) != ["r002"] or not _listening(port):
+        # The parent binds the port before the reloader starts the child, so wait for an
+        # answer to a request: the child serves only after creating the app (and logging).
+        while version_rows_or_none(sqlite_url) != ["r002"] or not _answers(port):
             assert server.poll() is None, server.communicate()[0]
             assert time.monotonic() < deadline, "the server never came up"
             time.sleep(0.05)
@@ -584,10 +586,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+def _answers(port: int) -> bool:
+    """Whether an HTTP request to the port gets any response (a 404 counts)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2):
+            return True
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return True
+    except OSError:
+        return False
 
 
 def version_rows_or_none(url: str) -> list[str] | None:
