@@ -279,21 +279,20 @@ def history(database: Database, rev_range: str | None = None) -> list[Script]:
             )
         base, head = (part or None for part in rev_range.split(":", 1))
     with translate_errors(database):
-        if base is not None and (base == "current" or _RELATIVE.match(base)):
-            base = _relative_to_current(database, script, base)
-        if head is not None and (head == "current" or _RELATIVE.match(head)):
-            head = _relative_to_current(database, script, head)
+        # Like Alembic: "current" is the database's revision; a relative start such as "-3"
+        # counts back from the end of the range, which Alembic resolves itself.
+        if base == "current":
+            base = _current_or_base(database)
+        if head == "current":
+            head = _current_or_base(database)
         return list(script.walk_revisions(base=base or "base", head=head or "heads"))
 
 
-def _relative_to_current(database: Database, script: ScriptDirectory, symbol: str) -> str:
+def _current_or_base(database: Database) -> str:
     heads_now = current(database)
-    if symbol == "current":
-        return heads_now[0] if heads_now else "base"
     if len(heads_now) > 1:
-        raise errors.MultipleHeadsError(heads_now, "a relative history range")
-    start = heads_now[0] if heads_now else "base"
-    return f"{start}{symbol}"
+        raise errors.MultipleHeadsError(heads_now, "a history range with 'current'")
+    return heads_now[0] if heads_now else "base"
 
 
 def show(database: Database, revision: str) -> list[Script]:
@@ -635,7 +634,7 @@ def merge(
 
 def edit(database: Database, revision: str = "current") -> list[Path]:
     """Open the revision file(s) in ``$EDITOR``; returns the paths opened."""
-    from alembic.util import open_in_editor
+    from alembic.util import CommandError, open_in_editor
 
     if revision == "current":
         scripts = [script_directory(database).get_revision(r) for r in current(database)]
@@ -647,8 +646,10 @@ def edit(database: Database, revision: str = "current") -> list[Path]:
     for path in paths:
         try:
             open_in_editor(str(path))
-        except OSError as exc:
-            raise errors.VersioningError(f"cannot open an editor: {_one_line(exc)}") from exc
+        except (OSError, CommandError) as exc:  # Alembic wraps a missing editor in CommandError
+            raise errors.VersioningError(
+                f"cannot open an editor for {path.name} (set $EDITOR): {_one_line(exc)}"
+            ) from exc
     return paths
 
 

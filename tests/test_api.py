@@ -238,3 +238,19 @@ def test_flags_spelled_as_text(tmp_path: Path, text: str, expected: bool) -> Non
     bad.config["VERSIONING_AUTO_UPGRADE"] = "maybe"
     with pytest.raises(ConfigurationError, match="VERSIONING_AUTO_UPGRADE"):
         Versioning(bad)
+
+
+def test_history_ranges_like_alembic(tmp_path: Path, sqlite_url: str) -> None:
+    app, versioning, db = _make_app(tmp_path, sqlite_url, VERSIONING_ENV="development")
+    with app.app_context():
+        for i in range(1, 5):
+            versioning.revision(f"r{i}", rev_id=f"r{i}")
+        versioning.upgrade("r3")
+        assert [s.revision for s in versioning.history("current:")] == ["r4", "r3"]
+        assert [s.revision for s in versioning.history(":current")] == ["r3", "r2", "r1"]
+        # relative starts are resolved by Alembic itself, as "alembic history -r-2:current"
+        assert [s.revision for s in versioning.history("-2:current")] == ["r3", "r2"]
+        assert [s.revision for s in versioning.history("r2:r3")] == ["r3", "r2"]
+        with pytest.raises(RevisionError, match=r"\[start\]:\[end\]"):
+            versioning.history("r2")
+        db.engine.dispose()

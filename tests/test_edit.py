@@ -119,6 +119,7 @@ def test_a_missing_editor_is_a_one_line_error(project: Project) -> None:
     proc = project.flask("db", "edit", "head", editor="/nonexistent/editor", path=bare_path)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "editor" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot open an editor for ")
+    assert "set $EDITOR" in lines[0]
     assert "Traceback" not in proc.stderr
     assert path.read_text() == before
