@@ -381,8 +381,19 @@ def _text(data: str | bytes | None) -> str:
 
 def base_env() -> dict[str, str]:
     """The harness's environment without variables that would select some other Flask app or
-    change how the benchmark apps behave."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "BENCH_"))}
+    change how the benchmark apps behave.
+
+    ``PYTHONDONTWRITEBYTECODE`` goes too: with it, no process ever writes bytecode, so every
+    run compiled the revision files again (whatever the warm-up did) and, worse for fairness,
+    compiled from source whichever of a working copy's modules changed since their ``.pyc``
+    was written, while the peers, installed by pip, came with theirs. A server that has
+    started before has both compiled.
+    """
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FLASK_", "BENCH_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
 
 
 def flask_command() -> list[str]:
