@@ -1,0 +1,237 @@
+"""The migration lock's edges (locking.py): where SQLite lock files go, keys that are long or
+unsafe for a file name, a lock whose connection dies under it, and a lock file that cannot be
+opened.
+
+Contention is checked between threads, which the lock treats as separate contenders exactly
+like separate processes (test_locking.py covers real processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import table_names
+from flask import Flask
+
+from flask_versioning import Versioning
+from flask_versioning.errors import DatabaseError, LockTimeout
+from flask_versioning.locking import migration_lock
+
+KEY = "flask_versioning.edges"
+
+
+@contextlib.contextmanager
+def held_elsewhere(url: str, key: str) -> Iterator[None]:
+    """Hold the lock on ``key`` in another thread for the duration of the block."""
+    taken, release = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def hold() -> None:
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        try:
+            with migration_lock(engine, key=key, timeout=10):
+                taken.set()
+                release.wait(30)
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+            taken.set()
+        finally:
+            engine.dispose()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert taken.wait(20) and not failure, failure
+        yield
+    finally:
+        release.set()
+        thread.join(20)
+
+
+def takes(url: str, key: str, timeout: float) -> bool:
+    """Whether this thread gets the lock within ``timeout`` seconds."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with migration_lock(engine, key=key, timeout=timeout):
+            return True
+    except LockTimeout:
+        return False
+    finally:
+        engine.dispose()
+
+
+def test_long_keys_that_share_a_prefix_are_different_locks(database_url: str) -> None:
+    prefix = "k" * 80
+    with held_elsewhere(database_url, prefix + ".one"):
+        assert not takes(database_url, prefix + ".one", timeout=0)
+        assert takes(database_url, prefix + ".two", timeout=2)
+
+
+def test_timeout_zero_tries_once_and_a_wait_is_logged_once(
+    backend: str, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="flask_versioning")
+    with held_elsewhere(database_url, KEY):
+        started = time.monotonic()
+        assert not takes(database_url, KEY, timeout=0)
+        assert time.monotonic() - started < 1
+        caplog.clear()
+        assert not takes(database_url, KEY, timeout=0.6)
+        waits = [r for r in caplog.records if "waiting for the migration lock" in r.getMessage()]
+        # MariaDB waits inside one GET_LOCK call (up to 5 s): a shorter wait ends in that
+        # call, before the line is due; the polling backends say it on their first retry.
+        assert len(waits) == (0 if backend == "mariadb" else 1)
+        assert all(repr(KEY) in w.getMessage() for w in waits)
+    assert takes(database_url, KEY, timeout=0)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_lock_connection_killed_while_held_does_not_fail_the_exit(database_url: str) -> None:
+    """The server drops the lock with its session; leaving the block must not raise."""
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    admin = sa.create_engine(database_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with migration_lock(engine, key=KEY, timeout=5), admin.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                pids = conn.exec_driver_sql(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = "
+                    "current_database())"
+                ).scalars()
+                killed = [
+                    conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": p}).scalar()
+                    for p in pids
+                ]
+            else:
+                database = conn.exec_driver_sql("SELECT DATABASE()").scalar()
+                holder = conn.execute(
+                    sa.text("SELECT IS_USED_LOCK(:n)"), {"n": f"flask_versioning.{database}.{KEY}"}
+                ).scalar()
+                conn.exec_driver_sql(f"KILL {int(holder)}")
+                killed = [True]
+            assert killed == [True]
+            # The server let go of it: another contender gets it at once.
+            deadline = time.monotonic() + 5
+            while not takes(database_url, KEY, timeout=0):
+                assert time.monotonic() < deadline, "the killed session kept the lock"
+                time.sleep(0.05)
+        assert takes(database_url, KEY, timeout=0)
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_sqlite_lock_files_sit_next_to_the_database_with_a_safe_name(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    url = f"sqlite:///{data / 'app.db'}"
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with migration_lock(engine, key="../../escape me", timeout=0):
+            pass
+        with migration_lock(engine, key="plain.key-1", timeout=0):
+            pass
+    finally:
+        engine.dispose()
+    names = sorted(p.name for p in data.iterdir())
+    assert "app.db.plain.key-1.versioning-lock" in names
+    odd = [n for n in names if n.startswith("app.db..._.._escape_me-")]
+    assert len(odd) == 1 and odd[0].endswith(".versioning-lock")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_every_spelling_of_one_sqlite_file_is_one_lock(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    plain = f"sqlite:///{real / 'app.db'}"
+    spellings = [
+        f"sqlite:///{tmp_path / 'link' / 'app.db'}",
+        f"sqlite:///file:{real / 'app.db'}?uri=true",
+        f"sqlite:///file://localhost{real / 'app.db'}?uri=true",
+    ]
+    with held_elsewhere(plain, KEY):
+        for url in spellings:
+            assert not takes(url, KEY, timeout=0), url
+    for url in spellings:
+        assert takes(url, KEY, timeout=0), url
+    assert sorted(p.name for p in real.iterdir()) == [f"app.db.{KEY}.versioning-lock"]
+
+
+def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'app.db'}"
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with (
+            pytest.raises(DatabaseError) as info,
+            migration_lock(engine, key=KEY, timeout=0),
+        ):
+            pytest.fail("the lock was taken without a lock file")
+    finally:
+        engine.dispose()
+    message = str(info.value)
+    assert message == (
+        f"cannot open the migration lock file {tmp_path / 'missing-dir' / 'app.db'}.{KEY}"
+        ".versioning-lock: No such file or directory; make its directory writable or set "
+        "VERSIONING_LOCK = False"
+    )
+
+
+def test_upgrade_stops_cleanly_when_its_lock_file_cannot_be_opened(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    metadata = sa.MetaData()
+    sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True))
+
+    def app(**config: object) -> tuple[Flask, Versioning]:
+        flask_app = Flask("lockapp", root_path=str(tmp_path))
+        flask_app.config.update(
+            VERSIONING_DATABASE_URL=sqlite_url, VERSIONING_ENV="development", **config
+        )
+        return flask_app, Versioning(flask_app, metadata=metadata)
+
+    flask_app, versioning = app()
+    with flask_app.app_context():
+        assert versioning.migrate("notes") is not None
+        versioning.upgrade()
+    # Whatever lock files the upgrade used: put a directory in their place.
+    locks = list(tmp_path.glob("app.db.*.versioning-lock"))
+    assert locks
+    for lock in locks:
+        lock.unlink()
+        lock.mkdir()
+    flask_app, versioning = app()
+    with flask_app.app_context(), pytest.raises(DatabaseError) as info:
+        versioning.downgrade("base")
+    message = str(info.value)
+    assert "cannot open the migration lock file" in message
+    assert "set VERSIONING_LOCK = False" in message and "\n" not in message
+    assert "notes" in table_names(sqlite_url)  # nothing was undone
+    # The way out the message gives works.
+    flask_app, versioning = app(VERSIONING_LOCK=False)
+    with flask_app.app_context():
+        versioning.downgrade("base")
+    assert "notes" not in table_names(sqlite_url)
+    assert all(lock.is_dir() for lock in locks)
+
+
+def test_the_lock_file_is_left_in_place_and_reused(tmp_path: Path, sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url, poolclass=sa.NullPool)
+    lock = Path(f"{tmp_path / 'app.db'}.{KEY}.versioning-lock")
+    try:
+        with migration_lock(engine, key=KEY, timeout=None):
+            assert lock.is_file()
+        inode = os.stat(lock).st_ino
+        with migration_lock(engine, key=KEY, timeout=None):
+            assert os.stat(lock).st_ino == inode
+    finally:
+        engine.dispose()
+    assert lock.is_file()
