@@ -315,7 +315,9 @@ def _sqlite_path(url: sa.URL) -> str | None:
     database = url.database or ""
     if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
         path, _, query = database[5:].partition("?")
-        if "mode=memory" in query.split("&"):
+        # SQLAlchemy moves the URI's query (mode=memory) into url.query; older spellings may
+        # leave it in the database part.
+        if "mode=memory" in query.split("&") or url.query.get("mode") == "memory":
             return None
         if path.startswith("//"):
             path = "/" + path[2:].partition("/")[2]
