@@ -122,6 +122,9 @@ def _seed(state: _AppState) -> None:
     under it, so of many processes starting together exactly one seeds. Skipped when an
     upgrade failed: seeds written for the new schema would fail on the old one.
     """
+    registry = state.extension._seed_registry
+    if registry is None or not len(registry):
+        return  # no seed declared: nothing to run, and the seeds module stays unloaded
     from .seeds import auto_seed
 
     try:

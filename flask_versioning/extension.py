@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from . import runner, seeds
-from .adopt import AdoptResult, adopt
+from . import runner
 from .errors import ConfigurationError
 from .runner import AppliedRevision, Database, MigrationResult
-from .seeds import PrepareResult, ResetResult, SeedRegistry, SeedResult, SeedStatus
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -30,7 +28,11 @@ if TYPE_CHECKING:
     from alembic.script import Script
     from sqlalchemy.orm import Session
 
-    from .seeds import F
+    from .adopt import AdoptResult
+    from .seeds import F, PrepareResult, ResetResult, SeedRegistry, SeedResult, SeedStatus
+
+# The seeds and adopt modules are imported where they are used: an app that declares no seeds
+# never loads them, which keeps them off the start-up path (see benchmarks/FINDINGS.md).
 
 __all__ = ["AppliedRevision", "MigrationResult", "Versioning"]
 
@@ -93,11 +95,19 @@ class Versioning:
         self.metadata = metadata
         self.directory = directory
         self.command = command
-        #: The ``@seed`` hooks, kept here (not per app) so hooks declared at import time serve
-        #: every app a factory creates.
-        self.seed_registry = SeedRegistry()
+        self._seed_registry: SeedRegistry | None = None
         if app is not None:
             self.init_app(app)
+
+    @property
+    def seed_registry(self) -> SeedRegistry:
+        """The ``@seed`` hooks, kept here (not per app) so that hooks declared at import time
+        serve every app a factory creates. Made on first use."""
+        if self._seed_registry is None:
+            from .seeds import SeedRegistry
+
+            self._seed_registry = SeedRegistry()
+        return self._seed_registry
 
     def init_app(
         self,
@@ -206,6 +216,8 @@ class Versioning:
 
         ``base`` is refused in a protected environment unless ``allow_protected``.
         """
+        from . import seeds
+
         seeds.guard_downgrade(self._state(), target, sql=sql, allow_protected=allow_protected)
         return runner.downgrade(
             self.database(bind), target, sql=sql, tag=tag, x_args=x_args, progress=progress
@@ -228,6 +240,8 @@ class Versioning:
         """
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
         database = self.database(bind)
+        from . import seeds
+
         seeds.guard_stamp(self._state(), database, revs, sql=sql, allow_protected=allow_protected)
         return runner.stamp(database, revs, sql=sql, tag=tag, purge=purge)
 
@@ -352,6 +366,8 @@ class Versioning:
         Refuses (changing nothing) when the directory already exists and is not empty.
         """
         state = self._state()
+        from .adopt import adopt
+
         result = adopt(self.database(), Path(source))
         state._databases = None  # the layout on disk changed: look again
         return result
@@ -380,6 +396,8 @@ class Versioning:
 
     def environment_name(self, env: str | None = None) -> str:
         """The environment seeds and guards act for (``env`` overrides, like ``--env``)."""
+        from . import seeds
+
         return seeds.environment_name(self._state(), env)
 
     def run_seeds(
@@ -397,6 +415,8 @@ class Versioning:
         unless ``allow_protected``). A failing seed raises
         :class:`~flask_versioning.errors.SeedFailed` after its changes were rolled back.
         """
+        from . import seeds
+
         return seeds.run_seeds(
             self._state(),
             names,
@@ -408,6 +428,8 @@ class Versioning:
 
     def seeds_status(self, env: str | None = None) -> list[SeedStatus]:
         """Every seed with its environments and whether (and when) it ran in this database."""
+        from . import seeds
+
         return seeds.status(self._state(), env)
 
     def reset(
@@ -424,6 +446,8 @@ class Versioning:
         Refused in a protected environment unless ``allow_protected``. ``confirm`` is called
         with the environment name before anything is dropped; raise in it to stop.
         """
+        from . import seeds
+
         return seeds.reset(
             self._state(),
             env=env,
@@ -441,6 +465,8 @@ class Versioning:
         seed_progress: Callable[[SeedResult], None] | None = None,
     ) -> PrepareResult:
         """Create the database if missing, upgrade to heads and seed; safe to repeat."""
+        from . import seeds
+
         return seeds.prepare(self._state(), env=env, progress=progress, seed_progress=seed_progress)
 
     def bulk_insert(
@@ -448,7 +474,7 @@ class Versioning:
         target: Any,
         rows: Iterable[Mapping[str, Any]],
         *,
-        batch_size: int = seeds.DEFAULT_BATCH_SIZE,
+        batch_size: int = 10_000,
         session: Session | sa.Connection | None = None,
     ) -> int:
         """Insert many ``rows`` (dicts) into a ``Table`` or model class, fast; returns the count.
@@ -456,6 +482,8 @@ class Versioning:
         Uses Core ``executemany`` in batches, not the ORM. Inside a seed it writes in the
         seed's transaction.
         """
+        from . import seeds
+
         return seeds.bulk_insert(
             self._state(), target, rows, batch_size=batch_size, session=session
         )

@@ -12,10 +12,7 @@ import contextlib
 import dataclasses
 import io
 import re
-import shutil
-from argparse import Namespace
 from collections.abc import Callable, Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -128,6 +125,8 @@ class Database:
         output_buffer: io.StringIO | None = None,
     ) -> Config:
         """A standard Alembic ``Config`` for this database's script directory."""
+        from argparse import Namespace
+
         from alembic.config import Config
 
         config = Config(
@@ -170,6 +169,9 @@ def ensure_directory(database: Database) -> bool:
     directory = database.directory
     written = False
     (directory / "versions").mkdir(parents=True, exist_ok=True)
+    import shutil  # here, not at the top: the start-up path never writes files
+    from importlib import resources
+
     templates = resources.files("flask_versioning") / "templates"
     for source, target in (("env.py.txt", "env.py"), ("script.py.mako", "script.py.mako")):
         path = directory / target
