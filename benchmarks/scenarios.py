@@ -402,6 +402,22 @@ def start_at_head(ctx: Context) -> list[Case]:
                 result.skipped,
                 result.setup_error,
             )
+        own = Case(
+            "start_at_head",
+            f"N={size}, the tool's own part",
+            "only the tool's lines of the above: ours Versioning(app, db) with its auto-upgrade, "
+            "the peers their set-up plus upgrade() (s)",
+        )
+        for tool, result in case.tools.items():
+            own.tools[tool] = ToolResult(
+                tool,
+                [
+                    Run(run.extra.get("tool") if run.ok else None, run.ok, run.error)
+                    for run in result.runs
+                ],
+                result.skipped,
+                result.setup_error,
+            )
         cold = Case(
             "start_at_head",
             f"N={size}, cold",
@@ -409,7 +425,7 @@ def start_at_head(ctx: Context) -> list[Case]:
             " and any cache a tool keeps there), as in an image built without them (s)",
         )
         _alternate(ctx, cold, _migration_tools(ctx), setup, partial(_measure_start, cold=True))
-        cases += [case, with_import, cold]
+        cases += [case, own, with_import, cold]
     return cases
 
 
@@ -422,7 +438,7 @@ def _measure_start(tool: str, app: BenchApp, *, cold: bool = False) -> Run:
     data = outcome.result()
     if not outcome.ok or data is None:
         return Run(None, False, outcome.error())
-    return Run(data["start"], True, extra={"import": data["import"]})
+    return Run(data["start"], True, extra={"import": data["import"], "tool": data["tool"]})
 
 
 def fresh_upgrade(ctx: Context) -> list[Case]:
