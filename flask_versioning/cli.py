@@ -118,6 +118,27 @@ bind_option = click.option(
 )
 
 
+def new_revision_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options ``revision`` and ``migrate`` share, declared once (Alembic's own names)."""
+    for option in reversed(
+        [
+            click.option(
+                "--head", default="head", show_default=True, help="Base revision of the new one."
+            ),
+            click.option("--splice", is_flag=True, help="Allow a non-head revision as the base."),
+            click.option("--branch-label", help="Branch label for the new revision."),
+            click.option("--version-path", help="Directory (inside migrations) for the file."),
+            click.option("--rev-id", help="Revision id to use instead of a generated one."),
+            click.option(
+                "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
+            ),
+            x_option,
+        ]
+    ):
+        f = option(f)
+    return f
+
+
 # -- several databases ------------------------------------------------------------------------
 
 
@@ -249,13 +270,7 @@ def init_command(binds: tuple[str, ...]) -> None:
 @click.option("-m", "--message", help="Revision message.")
 @click.option("--autogenerate", is_flag=True, help="Fill it by comparing models and database.")
 @sql_option
-@click.option("--head", default="head", show_default=True, help="Base revision of the new one.")
-@click.option("--splice", is_flag=True, help="Allow a non-head revision as the base.")
-@click.option("--branch-label", help="Branch label for the new revision.")
-@click.option("--version-path", help="Directory (inside migrations) for the file.")
-@click.option("--rev-id", help="Revision id to use instead of a generated one.")
-@click.option("--depends-on", multiple=True, help="Revision this one depends on; repeatable.")
-@x_option
+@new_revision_options
 @bind_option
 def revision_command(
     message: str | None,
@@ -291,13 +306,7 @@ def revision_command(
 @_command("migrate", short_help="Autogenerate a revision from the models.")
 @click.option("-m", "--message", help="Revision message.")
 @click.option("--allow-empty", is_flag=True, help="Write a revision even if nothing changed.")
-@click.option("--head", default="head", show_default=True, help="Base revision of the new one.")
-@click.option("--splice", is_flag=True, help="Allow a non-head revision as the base.")
-@click.option("--branch-label", help="Branch label for the new revision.")
-@click.option("--version-path", help="Directory (inside migrations) for the file.")
-@click.option("--rev-id", help="Revision id to use instead of a generated one.")
-@click.option("--depends-on", multiple=True, help="Revision this one depends on; repeatable.")
-@x_option
+@new_revision_options
 @binds_option
 def migrate_command(
     message: str | None,
