@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from conftest import FLASK, table_names, version_rows
 from flask import Flask
 
-from flask_versioning import Versioning
-from flask_versioning.adopt import AdoptError
+from flask_versioning import AdoptError, Versioning
 
 FOREIGN_ENV = "from flask import current_app\n# Flask-Migrate's env.py\nmigrate = None\n"
 SINGLE_README = "Single-database configuration for Flask.\n"

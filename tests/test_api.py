@@ -12,9 +12,13 @@ from conftest import table_names, version_rows
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_versioning import Versioning, VersioningError
-from flask_versioning.errors import ConfigurationError, RevisionError
-from flask_versioning.runner import AppliedRevision
+from flask_versioning import (
+    AppliedRevision,
+    ConfigurationError,
+    RevisionError,
+    Versioning,
+    VersioningError,
+)
 
 
 def _make_app(tmp_path: Path, url: str, **config: object) -> tuple[Flask, Versioning, SQLAlchemy]:

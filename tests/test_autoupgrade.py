@@ -24,10 +24,9 @@ from conftest import FLASK, table_names, version_rows
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_versioning import Versioning
-from flask_versioning.autoupgrade import skip_reason
-from flask_versioning.errors import MigrationFailed, MultipleHeadsError
-from flask_versioning.locking import migration_lock
+from flask_versioning import MigrationFailed, MultipleHeadsError, Versioning
+from flask_versioning._autoupgrade import skip_reason
+from flask_versioning._locking import migration_lock
 
 LOCK_KEY = "flask_versioning:alembic_version"
 
@@ -503,7 +502,7 @@ def test_lock_timeout_names_the_lock(auto: AutoApp) -> None:
         elapsed = time.monotonic() - started
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("flask_versioning.errors.LockTimeout: could not acquire the migration")
+    assert last.startswith("flask_versioning.LockTimeout: could not acquire the migration")
     assert f"lock {LOCK_KEY!r}" in last and "after waiting 1." in last
     assert "VERSIONING_LOCK_TIMEOUT" in last
     assert elapsed >= 1
@@ -625,7 +624,7 @@ def version_rows_or_none(url: str) -> list[str] | None:
     ],
 )
 def test_which_command_lines_skip(argv: list[str], skipped: bool) -> None:
-    assert (skip_reason("db", argv, {}) is not None) is skipped
+    assert (skip_reason("db", argv) is not None) is skipped
 
 
 # -- Flask-SQLAlchemy --------------------------------------------------------------------------

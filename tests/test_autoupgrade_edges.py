@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from conftest import table_names, version_rows
 from flask import Flask
 
-from flask_versioning import Versioning
-from flask_versioning.errors import ConfigurationError
+from flask_versioning import ConfigurationError, Versioning
 
 STEP = '''"""step {rev}"""
 import sqlalchemy as sa

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from flask_versioning.settings import DEFAULTS
+from flask_versioning._settings import DEFAULTS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BIN = Path(sys.executable).parent

@@ -15,8 +15,7 @@ from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy_lite import SQLAlchemy as LiteSQLAlchemy
 
-from flask_versioning import Versioning
-from flask_versioning.errors import ConfigurationError
+from flask_versioning import ConfigurationError, Versioning
 
 
 def _tables() -> tuple[sa.MetaData, sa.MetaData]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from flask_versioning.heads import Heads, script_heads
+from flask_versioning._alembic.heads import Heads, script_heads
 
 CACHE = Path("__pycache__") / "flask_versioning-heads.json"
 

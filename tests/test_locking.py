@@ -20,8 +20,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import _server_database
 
-from flask_versioning.errors import LockTimeout, mask_url
-from flask_versioning.locking import migration_lock
+from flask_versioning import LockTimeout, mask_url
+from flask_versioning._locking import migration_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "flask_versioning.test"
@@ -33,7 +33,7 @@ CHILD = """
 import os, sys, time
 from pathlib import Path
 import sqlalchemy as sa
-from flask_versioning.locking import migration_lock
+from flask_versioning._locking import migration_lock
 
 url, key, mode, work = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
 engine = sa.create_engine(url, poolclass=sa.NullPool)

@@ -21,9 +21,8 @@ import sqlalchemy as sa
 from conftest import table_names
 from flask import Flask
 
-from flask_versioning import Versioning
-from flask_versioning.errors import DatabaseError, LockTimeout
-from flask_versioning.locking import migration_lock
+from flask_versioning import DatabaseError, LockTimeout, Versioning
+from flask_versioning._locking import migration_lock
 
 KEY = "flask_versioning.edges"
 

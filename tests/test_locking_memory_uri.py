@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flask_versioning.locking import migration_lock
+from flask_versioning._locking import migration_lock
 
 
 def test_in_memory_uri_database_leaves_no_lock_file(

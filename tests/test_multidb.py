@@ -13,8 +13,7 @@ from conftest import FLASK, _server_database, table_names, version_rows
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
-from flask_versioning import Versioning
-from flask_versioning.errors import ConfigurationError
+from flask_versioning import ConfigurationError, Versioning
 
 
 def _make_app(

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from conftest import MYSQL_URL, POSTGRES_URL, table_names
 from flask import Flask
 
-from flask_versioning import Versioning
-from flask_versioning.errors import DatabaseError
+from flask_versioning import DatabaseError, Versioning
 
 REVISION = '''"""notes"""
 import sqlalchemy as sa

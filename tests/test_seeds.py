@@ -29,12 +29,12 @@ from conftest import (
 from flask import Flask
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from flask_versioning import Versioning
-from flask_versioning.errors import (
+from flask_versioning import (
     ConfigurationError,
     ProtectedEnvironmentError,
     SeedError,
     SeedFailed,
+    Versioning,
 )
 
 # The app under test: authors and books for development, countries as reference data for

@@ -15,15 +15,15 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from flask_versioning import Versioning
-from flask_versioning.errors import (
+from flask_versioning import (
     ConfigurationError,
     MigrationFailed,
     MultipleHeadsError,
+    Versioning,
     mask_url,
-    scrub,
 )
-from flask_versioning.settings import DEFAULTS
+from flask_versioning._errors import scrub
+from flask_versioning._settings import DEFAULTS
 
 
 def _init(tmp_path: Path, **config: Any) -> Flask:

@@ -4,6 +4,6 @@ Flask-Versioning owns this file: it only hands over to the extension, which read
 and models from the app. Plain Alembic tools run it through ``Versioning.alembic_config()``.
 """
 
-from flask_versioning.environment import run_migrations
+from flask_versioning import run_migrations
 
 run_migrations()

@@ -1,3 +1,3 @@
 <%!
-from flask_versioning.layout import render_user_template
+from flask_versioning._alembic.layout import render_user_template
 %>${render_user_template(context)}

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-from .errors import ConfigurationError
+from ._errors import ConfigurationError
 
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
 #: configuration can be read back from ``app.config``.
@@ -65,6 +65,11 @@ class Settings:
     bind_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The binds to manage (``VERSIONING_BINDS``); ``None``: every bind the app has.
     binds: tuple[str, ...] | None = None
+
+    @property
+    def own_tables(self) -> tuple[str, ...]:
+        """Tables of ours besides Alembic's version table: autogenerate must never see them."""
+        return (self.seed_table,)
 
     @classmethod
     def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:

@@ -26,19 +26,25 @@ import re
 import sys
 import time
 import weakref
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.serving import is_running_from_reloader
 
-from . import errors, heads, runner
-from .runner import Database
+from . import _errors as errors
+from ._alembic import heads
+from ._alembic.database import Database
+from ._alembic.errors import translate_errors
+from ._alembic.scripts import script_heads
+from ._ledgers.versions import version_rows
+from ._operations.migrate import upgrade
 
 if TYPE_CHECKING:
-    from .extension import _AppState
+    from ._state import VersioningState
 
 __all__ = ["Outcome", "auto_upgrade", "skip_reason"]
 
@@ -46,10 +52,6 @@ logger = logging.getLogger("flask_versioning")
 
 #: Apps this process has already auto-upgraded, with the process id that did it.
 _done: weakref.WeakKeyDictionary[Flask, int] = weakref.WeakKeyDictionary()
-
-#: The options of Flask's own ``flask`` command that take a value, for when the command line is
-#: read without a click context to ask (the app created before the CLI parses its arguments).
-_FLASK_VALUE_OPTIONS = frozenset({"--app", "-A", "--env-file", "-e"})
 
 # A target that names one revision exactly; anything else (``+2``, ``abc@head``, a partial id)
 # needs Alembic to resolve, so it always takes the locked path.
@@ -70,7 +72,7 @@ class Outcome:
     seconds: float
 
 
-def auto_upgrade(app: Flask, state: _AppState, *, command: str) -> list[Outcome]:
+def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> list[Outcome]:
     """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``.
 
     ``command`` is the name the CLI group is registered under, so that ``flask <command> ...``
@@ -92,7 +94,7 @@ def auto_upgrade(app: Flask, state: _AppState, *, command: str) -> list[Outcome]
         return _upgrade_all(state)
 
 
-def _upgrade_all(state: _AppState) -> list[Outcome]:
+def _upgrade_all(state: VersioningState) -> list[Outcome]:
     settings = state.settings
     outcomes: list[Outcome] = []
     try:
@@ -115,17 +117,16 @@ def _upgrade_all(state: _AppState) -> list[Outcome]:
     return outcomes
 
 
-def _seed(state: _AppState) -> None:
+def _seed(state: VersioningState) -> None:
     """Run the environment's pending seeds after the upgrade (``VERSIONING_AUTO_SEED``).
 
     :func:`seeds.auto_seed` takes the same migration lock as the upgrade and reads the ledger
     under it, so of many processes starting together exactly one seeds. Skipped when an
     upgrade failed: seeds written for the new schema would fail on the old one.
     """
-    registry = state.extension._seed_registry
-    if registry is None or not len(registry):
-        return  # no seed declared: nothing to run, and the seeds module stays unloaded
-    from .seeds import auto_seed
+    if not len(state.seeds):
+        return  # no seed declared: nothing to run, and the seeds modules stay unloaded
+    from ._seeds.run import auto_seed
 
     try:
         results = auto_seed(state)
@@ -147,7 +148,7 @@ def _handle(on_error: str, what: str, exc: Exception) -> None:
     """Raise ``exc``, or with ``on_error == "log"`` log it so that the app can start."""
     if on_error != "log":
         raise exc
-    message = errors.scrub(" ".join(str(exc).split()))
+    message = errors.scrub(errors.one_line(exc))
     # Our own errors say all there is to say; anything else gets its traceback in the log.
     logger.error(
         "auto-upgrade of %s failed, starting anyway (VERSIONING_AUTO_UPGRADE_ON_ERROR = 'log'): "
@@ -182,7 +183,7 @@ def upgrade_database(database: Database, target: str) -> Outcome:
         )
         return Outcome(database.name, found, found, 0, True, elapsed)
 
-    result = runner.upgrade(database, target)
+    result = upgrade(database, target)
     elapsed = time.perf_counter() - started
     applied = sum(1 for step in result.steps if step.direction == "upgrade")
     if result.steps:
@@ -261,31 +262,8 @@ def at_target(
 
 
 def _alembic_heads(database: Database) -> list[str]:
-    with runner.translate_errors(database):
-        return runner.script_heads(database)
-
-
-def version_rows(database: Database) -> list[str] | None:
-    """The rows of the version table, read with one ``SELECT``; ``None`` if it cannot be read.
-
-    A missing table (a new database) and an unreachable server both give ``None``; the locked
-    path that follows creates the table, or reports the connection error properly.
-    """
-    s = database.settings
-    engine = database.engine()
-    # Plain SQL with the dialect's quoting: building a Table and compiling a select would
-    # cost more than the query itself on this path.
-    quote = engine.dialect.identifier_preparer
-    table = quote.quote(s.version_table)
-    if s.version_table_schema:
-        table = f"{quote.quote_schema(s.version_table_schema)}.{table}"
-    try:
-        with engine.connect() as connection:
-            result = connection.exec_driver_sql(f"SELECT version_num FROM {table}")
-            return [str(row[0]) for row in result]
-    except sa.exc.DBAPIError as exc:
-        logger.debug("cannot read the version table of the %s database: %s", database.name, exc)
-        return None
+    with translate_errors(database):
+        return script_heads(database)
 
 
 def _release_connections(databases: Sequence[Database]) -> None:
@@ -310,11 +288,7 @@ def _release_connections(databases: Sequence[Database]) -> None:
 # -- when not to run --------------------------------------------------------------------------
 
 
-def skip_reason(
-    command: str,
-    argv: Sequence[str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> str | None:
+def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     """Why this process must not auto-upgrade, or ``None`` when it should.
 
     The rule, in order:
@@ -330,11 +304,9 @@ def skip_reason(
        it is the reloader's parent, which only watches files; skip, its child upgrades.
 
     Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
-    script) upgrades. ``argv`` and ``environ`` default to :data:`sys.argv` and
-    :data:`os.environ`.
+    script) upgrades. ``argv`` defaults to :data:`sys.argv`.
     """
     argv = list(sys.argv if argv is None else argv)
-    environ = os.environ if environ is None else environ
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx is not None else None
     group = root.command if root is not None and _is_flask_group(root.command) else None
@@ -344,7 +316,7 @@ def skip_reason(
             return f"the process is running 'flask {command} ...'"
         if name is None:
             return "the flask command was run without a command"
-    if environ.get("WERKZEUG_RUN_MAIN") != "true" and _reloader_in_use(ctx):
+    if not is_running_from_reloader() and _reloader_in_use(ctx):
         return "this is the file-watching parent of 'flask run'; its child process upgrades"
     return None
 
@@ -379,9 +351,15 @@ def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
 
 
 def _value_options(group: click.Command | None) -> Collection[str]:
-    """The group's options that take a value (``--app NAME``), so their value is skipped."""
+    """The group's options that take a value (``--app NAME``), so their value is skipped.
+
+    Without a click context to ask (the app created before the CLI parses its arguments),
+    Flask's own ``flask`` command is the group.
+    """
     if group is None:
-        return _FLASK_VALUE_OPTIONS
+        from flask.cli import cli
+
+        group = cli
     names: set[str] = set()
     for param in group.params:
         if isinstance(param, click.Option) and not param.is_flag and not param.count:

@@ -23,19 +23,24 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import sqlalchemy as sa
 
-from .errors import DatabaseError, LockTimeout, mask_url
+from ._alembic.errors import database_errors
+from ._errors import DatabaseError, LockTimeout, mask_url
+
+if TYPE_CHECKING:
+    from ._alembic.database import Database
 
 if sys.platform == "win32":
     import msvcrt
 else:
     import fcntl
 
-__all__ = ["migration_lock"]
+__all__ = ["database_lock", "migration_lock", "sqlite_path"]
 
 logger = logging.getLogger("flask_versioning")
 
@@ -118,6 +123,29 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
             _release_held(held_key)
 
 
+@contextmanager
+def database_lock(database: Database) -> Iterator[None]:
+    """Hold the migration lock of ``database``, unless the app turned locking off.
+
+    The key is the version table's name, so two apps sharing a database with different
+    version tables (two histories) do not wait for each other.
+    """
+    s = database.settings
+    if not s.lock:
+        yield
+        return
+    with ExitStack() as stack:
+        with database_errors(database):  # the lock's connection is the first one made
+            stack.enter_context(
+                migration_lock(
+                    database.engine(),
+                    key=f"flask_versioning:{s.version_table}",
+                    timeout=s.lock_timeout,
+                )
+            )
+        yield
+
+
 def _release_held(held_key: tuple[str, str, int]) -> None:
     with _held_guard:
         depth = _held[held_key] - 1
@@ -135,7 +163,7 @@ def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> AbstractCont
     if name in ("mysql", "mariadb"):
         return _mysql_lock(engine, key, timeout)
     if name == "sqlite":
-        path = _sqlite_path(engine.url)
+        path = sqlite_path(engine.url)
         if path is None:
             return _memory_lock(engine, key, timeout)
         return _file_lock(engine, key, timeout, path)
@@ -306,7 +334,7 @@ def _mysql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[
         logger.debug("released %s for %r", lock_name, key)
 
 
-def _sqlite_path(url: sa.URL) -> str | None:
+def sqlite_path(url: sa.URL) -> str | None:
     """The absolute path of the SQLite database file, or None for an in-memory database.
 
     Handles plain paths as well as ``file:`` URIs (``?uri=true``), including ``mode=memory``.

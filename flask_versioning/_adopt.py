@@ -15,17 +15,17 @@ layout ``script.py.mako`` becomes ours, which names the databases without Flask-
 from __future__ import annotations
 
 import configparser
-import dataclasses
 import filecmp
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import layout
-from .errors import VersioningError
+from ._alembic import layout
+from ._errors import AdoptError, one_line
+from ._types import AdoptResult
 
 if TYPE_CHECKING:
-    from .runner import Database
+    from ._alembic.database import Database
 
 #: ``[alembic]`` options of alembic.ini and the setting that replaces each.
 _OPTION_KEYS = {
@@ -38,25 +38,6 @@ _FLASK_MIGRATE_READMES = (
     "Single-database configuration for aioflask.",
     "Multi-database configuration for aioflask.",
 )
-
-
-class AdoptError(VersioningError):
-    """The folder cannot be adopted as asked; nothing was changed."""
-
-
-@dataclasses.dataclass(frozen=True)
-class AdoptResult:
-    """What :meth:`Versioning.adopt` did."""
-
-    source: Path
-    directory: Path
-    #: The revision files, now in ``directory/versions``, unchanged.
-    revisions: tuple[Path, ...]
-    #: Files of the old tool replaced by ours or removed, relative to ``directory``.
-    replaced: tuple[str, ...]
-    removed: tuple[str, ...]
-    #: Options found in the old ``alembic.ini`` that need a ``VERSIONING_*`` key now.
-    notes: tuple[str, ...]
 
 
 def adopt(database: Database, source: str | Path) -> AdoptResult:
@@ -128,7 +109,7 @@ def _ini_notes(ini: Path) -> tuple[str, ...]:
     try:
         parser.read(ini, encoding="utf-8")
     except configparser.Error as exc:
-        return (f"alembic.ini could not be read ({' '.join(str(exc).split())}); check it by hand",)
+        return (f"alembic.ini could not be read ({one_line(exc)}); check it by hand",)
     if not parser.has_section("alembic"):
         return ()
     notes = []

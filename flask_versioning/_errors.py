@@ -38,6 +38,18 @@ def scrub(text: str) -> str:
     return _URL_PASSWORD.sub(r"\g<head>***@", text)
 
 
+def one_line(value: BaseException | str, limit: int | None = None) -> str:
+    """``value`` as one line: whitespace (newlines from drivers, SQL) folded to single spaces.
+
+    Every message the CLI prints is one line, so a driver's multi-line error must not break
+    it; ``limit`` shortens very long details (a whole statement echoed back) with ``...``.
+    """
+    text = " ".join(str(value).split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
 class VersioningError(Exception):
     """Base class of every error Flask-Versioning raises on purpose."""
 
@@ -88,9 +100,7 @@ class MigrationFailed(VersioningError):
             where = "unknown (the version table could not be read back)"
         else:
             where = ", ".join(self.current) or "base (no revision)"
-        detail = " ".join(str(cause).split())
-        if len(detail) > 300:
-            detail = detail[:297] + "..."
+        detail = one_line(cause, 300)
         if transactional:
             state = f"its changes were rolled back; the database is at {where}"
         else:
@@ -101,6 +111,10 @@ class MigrationFailed(VersioningError):
         super().__init__(
             f"revision {revision or '?'} failed: {type(cause).__name__}: {detail} ({state})"
         )
+
+
+class AdoptError(VersioningError):
+    """A migrations folder cannot be adopted as asked; nothing was changed."""
 
 
 class LockTimeout(VersioningError):
@@ -140,9 +154,7 @@ class SeedFailed(SeedError):
         self.cause = cause
         self.results = tuple(results)
         self.not_run = tuple(not_run)
-        detail = " ".join(str(cause).split())
-        if len(detail) > 300:
-            detail = detail[:297] + "..."
+        detail = one_line(cause, 300)
         message = (
             f"seed {name!r} ({environment}) failed: {type(cause).__name__}: {detail}; "
             "its changes were rolled back"

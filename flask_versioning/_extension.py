@@ -1,71 +1,54 @@
-"""The :class:`Versioning` extension: configuration, per-app state and the Python API.
+"""The :class:`Versioning` extension: set-up, and the Python API, one method per command.
 
-Every ``flask db`` command is a thin layer over a method here, so anything a command does, app
-code and tests can do too. Methods act on :data:`flask.current_app`, like Flask-SQLAlchemy's, and
-return data instead of printing.
+This is the top of the package: ``init_app`` wires the settings, the per-app state, the
+``flask db`` group and the automatic upgrade together, and every method is one call into the
+operations below, on :data:`flask.current_app`, like Flask-SQLAlchemy's. Methods return data and
+print nothing; commands, pages and tests get the same answers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 
-from . import runner
-from .errors import ConfigurationError
-from .runner import AppliedRevision, Database, MigrationResult
-from .settings import Settings
+from . import _protection as protection
+from ._alembic.scripts import ensure_directory
+from ._errors import ConfigurationError
+from ._ledgers.versions import current
+from ._operations import inspect, migrate
+from ._operations import revisions as revision_files
+from ._seeds.registry import F, SeedRegistry
+from ._settings import Settings
+from ._state import VersioningState, get_state
+from ._types import (
+    AdoptResult,
+    AppliedRevision,
+    MigrationResult,
+    PrepareResult,
+    ResetResult,
+    RevisionOptions,
+    RunOptions,
+    SeedResult,
+    SeedStatus,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from alembic.config import Config
     from alembic.script import Script
     from sqlalchemy.orm import Session
 
-    from .adopt import AdoptResult
-    from .seeds import F, PrepareResult, ResetResult, SeedRegistry, SeedResult, SeedStatus
+    from ._alembic.database import Database
 
-# The seeds and adopt modules are imported where they are used: an app that declares no seeds
-# never loads them, which keeps them off the start-up path (see benchmarks/FINDINGS.md).
+# The seed runner, provisioning and adopt modules are imported where they are used: an app
+# that declares no seeds never loads them, which keeps them off the start-up path (see
+# benchmarks/FINDINGS.md).
 
-__all__ = ["AppliedRevision", "MigrationResult", "Versioning"]
-
-
-@dataclasses.dataclass(eq=False)
-class _AppState:
-    """What the extension knows about one app, kept in ``app.extensions["versioning"]``."""
-
-    extension: Versioning
-    settings: Settings
-    db: Any
-    metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None
-    _databases: list[Database] | None = None
-
-    def databases(self) -> list[Database]:
-        """Every database of the app: the default first, then the binds in config order."""
-        if self._databases is None:
-            from .databases import discover
-
-            self._databases = discover(self)
-        return list(self._databases)
-
-    def database(self, name: str | None = None) -> Database:
-        """The :class:`~flask_versioning.runner.Database` for a bind (``None``: the default)."""
-        from .databases import DEFAULT
-
-        wanted = None if name == DEFAULT else name
-        databases = self.databases()
-        for database in databases:
-            if database.bind == wanted:
-                return database
-        known = ", ".join(d.name for d in databases)
-        raise ConfigurationError(f"unknown database {name!r} (this app has: {known})")
+__all__ = ["Versioning"]
 
 
 class Versioning:
@@ -95,19 +78,11 @@ class Versioning:
         self.metadata = metadata
         self.directory = directory
         self.command = command
-        self._seed_registry: SeedRegistry | None = None
+        #: The ``@seed`` hooks, kept here (not per app) so that hooks declared at import time
+        #: serve every app a factory creates.
+        self.seed_registry = SeedRegistry()
         if app is not None:
             self.init_app(app)
-
-    @property
-    def seed_registry(self) -> SeedRegistry:
-        """The ``@seed`` hooks, kept here (not per app) so that hooks declared at import time
-        serve every app a factory creates. Made on first use."""
-        if self._seed_registry is None:
-            from .seeds import SeedRegistry
-
-            self._seed_registry = SeedRegistry()
-        return self._seed_registry
 
     def init_app(
         self,
@@ -122,7 +97,7 @@ class Versioning:
         if "versioning" in app.extensions:
             raise ConfigurationError("Versioning is already registered on this app")
         settings = Settings.from_app(app, directory if directory is not None else self.directory)
-        state = _AppState(
+        state = VersioningState(
             extension=self,
             settings=settings,
             db=db if db is not None else self.db,
@@ -130,39 +105,53 @@ class Versioning:
         )
         app.extensions["versioning"] = state
 
-        # Commands are defined when click first needs one, not on every app start.
-        from .cligroup import new_group
+        # A group whose commands are defined when click first needs one, not on every start.
+        from .cli import new_group
 
         app.cli.add_command(new_group(), command or self.command)
 
         if settings.auto_upgrade:
-            from .autoupgrade import auto_upgrade
+            from ._autoupgrade import auto_upgrade
 
             auto_upgrade(app, state, command=command or self.command)
 
-    # -- state ---------------------------------------------------------------------------------
+    # -- databases ------------------------------------------------------------------------------
 
-    def _state(self) -> _AppState:
-        try:
-            state: _AppState = current_app.extensions["versioning"]
-        except KeyError:
-            raise ConfigurationError(
-                "Versioning is not initialised on this app: call init_app(app) first"
-            ) from None
-        return state
-
-    def database(self, name: str | None = None) -> Database:
-        """The :class:`~flask_versioning.runner.Database` the API acts on."""
-        return self._state().database(name)
-
-    def databases(self) -> list[str | None]:
-        """The app's databases as ``bind`` values: ``None`` (the default) first, then binds."""
-        return [database.bind for database in self._state().databases()]
+    @property
+    def state(self) -> VersioningState:
+        """The current app's :class:`VersioningState` (``app.extensions["versioning"]``)."""
+        return get_state()
 
     @property
     def settings(self) -> Settings:
         """The validated ``VERSIONING_*`` settings of the current app."""
-        return self._state().settings
+        return get_state().settings
+
+    def database(self, name: str | None = None) -> Database:
+        """The :class:`~flask_versioning.Database` the API acts on for a bind name."""
+        return get_state().database(name)
+
+    def databases(self) -> list[str | None]:
+        """The app's databases as ``bind`` values: ``None`` (the default) first, then binds."""
+        return [database.bind for database in get_state().databases()]
+
+    def select(
+        self,
+        binds: Sequence[str] = (),
+        *,
+        revisions: Sequence[str] = (),
+        models: bool = False,
+        histories: bool = False,
+    ) -> list[str | None]:
+        """The databases a command acts on, as ``bind`` values: ``binds``, or every one.
+
+        Without ``binds``: only the databases whose history has the revision ids in
+        ``revisions``; with ``models``, only those with models to compare; with ``histories``,
+        one per script directory. This is how ``flask db upgrade`` without ``--bind`` picks its
+        databases, usable from Python.
+        """
+        chosen = inspect.select(get_state(), binds, revisions, models=models, histories=histories)
+        return [database.bind for database in chosen]
 
     def alembic_config(self, *, bind: str | None = None) -> Config:
         """A standard :class:`alembic.config.Config` for the current app's migrations.
@@ -171,7 +160,7 @@ class Versioning:
         ``config.attributes["connection"]`` to make the environment use it.
         """
         database = self.database(bind)
-        runner.ensure_directory(database)
+        ensure_directory(database)
         return database.alembic_config()
 
     # -- the API, one method per command --------------------------------------------------------
@@ -179,7 +168,7 @@ class Versioning:
     def init(self, *, bind: str | None = None) -> Path:
         """Create the script directory (``env.py``, template, ``versions/``) if missing."""
         database = self.database(bind)
-        runner.ensure_directory(database)
+        ensure_directory(database)
         return database.directory
 
     def upgrade(
@@ -187,51 +176,43 @@ class Versioning:
         target: str = "heads",
         *,
         bind: str | None = None,
-        sql: bool = False,
-        tag: str | None = None,
-        x_args: Sequence[str] | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
+        **options: Unpack[RunOptions],
     ) -> MigrationResult:
         """Upgrade the database to ``target`` (``heads``, ``head``, ``+1``, a revision id).
 
-        ``progress`` is called with each revision as soon as it has been applied. With
-        ``sql=True`` nothing touches the database and the result carries the SQL.
+        ``progress`` is called with each revision as soon as it has been applied. Options:
+        ``sql=True`` touches nothing and returns the SQL; ``tag``; ``x_args`` (``-x``).
         """
-        return runner.upgrade(
-            self.database(bind), target, sql=sql, tag=tag, x_args=x_args, progress=progress
-        )
+        return migrate.upgrade(self.database(bind), target, options, progress)
 
     def downgrade(
         self,
         target: str = "-1",
         *,
         bind: str | None = None,
-        sql: bool = False,
-        tag: str | None = None,
-        x_args: Sequence[str] | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
         allow_protected: bool = False,
+        **options: Unpack[RunOptions],
     ) -> MigrationResult:
         """Revert the database to ``target`` (``-1``, ``base``, a revision id).
 
-        ``base`` is refused in a protected environment unless ``allow_protected``.
+        ``base`` is refused in a protected environment unless ``allow_protected``. Options as
+        for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range.
         """
-        from . import seeds
-
-        seeds.guard_downgrade(self._state(), target, sql=sql, allow_protected=allow_protected)
-        return runner.downgrade(
-            self.database(bind), target, sql=sql, tag=tag, x_args=x_args, progress=progress
+        protection.guard_downgrade(
+            get_state(), target, sql=bool(options.get("sql")), allow_protected=allow_protected
         )
+        return migrate.downgrade(self.database(bind), target, options, progress)
 
     def stamp(
         self,
         revisions: str | Sequence[str] = "heads",
         *,
         bind: str | None = None,
-        sql: bool = False,
-        tag: str | None = None,
         purge: bool = False,
         allow_protected: bool = False,
+        **options: Unpack[RunOptions],
     ) -> MigrationResult:
         """Write ``revisions`` to the version table without running any migration.
 
@@ -240,10 +221,14 @@ class Versioning:
         """
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
         database = self.database(bind)
-        from . import seeds
-
-        seeds.guard_stamp(self._state(), database, revs, sql=sql, allow_protected=allow_protected)
-        return runner.stamp(database, revs, sql=sql, tag=tag, purge=purge)
+        protection.guard_stamp(
+            get_state(),
+            database,
+            revs,
+            sql=bool(options.get("sql")),
+            allow_protected=allow_protected,
+        )
+        return migrate.stamp(database, revs, options, purge=purge)
 
     def revision(
         self,
@@ -252,27 +237,15 @@ class Versioning:
         bind: str | None = None,
         autogenerate: bool = False,
         sql: bool = False,
-        head: str = "head",
-        splice: bool = False,
-        branch_label: str | Sequence[str] | None = None,
-        version_path: str | None = None,
-        rev_id: str | None = None,
-        depends_on: str | Sequence[str] | None = None,
-        x_args: Sequence[str] | None = None,
+        **options: Unpack[RevisionOptions],
     ) -> list[Script]:
-        """Write a new revision file and return it (a list: one per database touched)."""
-        return runner.revision(
-            self.database(bind),
-            message,
-            autogenerate=autogenerate,
-            sql=sql,
-            head=head,
-            splice=splice,
-            branch_label=branch_label,
-            version_path=version_path,
-            rev_id=rev_id,
-            depends_on=depends_on,
-            x_args=x_args,
+        """Write a new revision file and return it (a list: one per database touched).
+
+        Options, as Alembic names them: ``head``, ``splice``, ``branch_label``,
+        ``version_path``, ``rev_id``, ``depends_on``, ``x_args``.
+        """
+        return revision_files.revision(
+            self.database(bind), message, options, autogenerate=autogenerate, sql=sql
         )
 
     def migrate(
@@ -281,37 +254,25 @@ class Versioning:
         *,
         bind: str | None = None,
         allow_empty: bool = False,
-        head: str = "head",
-        splice: bool = False,
-        branch_label: str | Sequence[str] | None = None,
-        version_path: str | None = None,
-        rev_id: str | None = None,
-        depends_on: str | Sequence[str] | None = None,
-        x_args: Sequence[str] | None = None,
+        **options: Unpack[RevisionOptions],
     ) -> Script | None:
         """Autogenerate a revision from the models; ``None`` when nothing changed.
 
         In Flask-Migrate's multidb layout one revision file holds every database's changes,
-        whichever ``bind`` is named.
+        whichever ``bind`` is named. Options as for :meth:`revision`.
         """
         database = self.database(bind)
         together = (
-            [d for d in self._state().databases() if d.engine_name is not None]
+            [d for d in get_state().databases() if d.engine_name is not None]
             if database.engine_name is not None
             else []
         )
-        scripts = runner.revision(
+        scripts = revision_files.revision(
             database,
             message,
+            options,
             autogenerate=True,
-            head=head,
-            splice=splice,
-            branch_label=branch_label,
-            version_path=version_path,
-            rev_id=rev_id,
-            depends_on=depends_on,
             allow_empty=allow_empty,
-            x_args=x_args,
             together=together,
         )
         return scripts[0] if scripts else None
@@ -327,37 +288,37 @@ class Versioning:
     ) -> Script:
         """Write a merge revision joining ``revisions`` (default: all heads)."""
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        return runner.merge(
+        return revision_files.merge(
             self.database(bind), revs, message=message, branch_label=branch_label, rev_id=rev_id
         )
 
     def edit(self, revision: str = "current", *, bind: str | None = None) -> list[Path]:
         """Open a revision file in ``$EDITOR``."""
-        return runner.edit(self.database(bind), revision)
+        return revision_files.edit(self.database(bind), revision)
 
     def current(self, *, bind: str | None = None) -> list[str]:
         """The revision ids the database is at (empty at base)."""
-        return runner.current(self.database(bind))
+        return current(self.database(bind))
 
     def heads(self, *, bind: str | None = None) -> list[Script]:
         """The head revisions of the script directory."""
-        return runner.heads(self.database(bind))
+        return inspect.heads(self.database(bind))
 
     def branches(self, *, bind: str | None = None) -> list[Script]:
         """The revisions where history branches."""
-        return runner.branches(self.database(bind))
+        return inspect.branches(self.database(bind))
 
     def history(self, rev_range: str | None = None, *, bind: str | None = None) -> list[Script]:
         """Revisions, newest first; ``rev_range`` like ``"base:head"``, ``"-3:"``."""
-        return runner.history(self.database(bind), rev_range)
+        return inspect.history(self.database(bind), rev_range)
 
     def show(self, revision: str = "head", *, bind: str | None = None) -> list[Script]:
         """The revision(s) a symbol names (an id, a partial id, ``head``, ``current``)."""
-        return runner.show(self.database(bind), revision)
+        return inspect.show(self.database(bind), revision)
 
     def check(self, *, bind: str | None = None) -> list[Any]:
         """Differences between the models and an up-to-date database (empty when none)."""
-        return runner.check(self.database(bind))
+        return inspect.check(self.database(bind))
 
     def adopt(self, source: str | os.PathLike[str]) -> AdoptResult:
         """Move a Flask-Migrate ``migrations`` folder to the configured directory and make it
@@ -365,11 +326,11 @@ class Versioning:
 
         Refuses (changing nothing) when the directory already exists and is not empty.
         """
-        state = self._state()
-        from .adopt import adopt
+        from ._adopt import adopt
 
+        state = get_state()
         result = adopt(self.database(), Path(source))
-        state._databases = None  # the layout on disk changed: look again
+        state.forget_databases()  # the layout on disk changed: look again
         return result
 
     # -- seeds ------------------------------------------------------------------------------------
@@ -396,9 +357,7 @@ class Versioning:
 
     def environment_name(self, env: str | None = None) -> str:
         """The environment seeds and guards act for (``env`` overrides, like ``--env``)."""
-        from . import seeds
-
-        return seeds.environment_name(self._state(), env)
+        return protection.environment_name(get_state(), env)
 
     def run_seeds(
         self,
@@ -413,12 +372,12 @@ class Versioning:
 
         ``force`` runs them again even if they ran before (refused in a protected environment
         unless ``allow_protected``). A failing seed raises
-        :class:`~flask_versioning.errors.SeedFailed` after its changes were rolled back.
+        :class:`~flask_versioning.SeedFailed` after its changes were rolled back.
         """
-        from . import seeds
+        from ._seeds.run import run_seeds
 
-        return seeds.run_seeds(
-            self._state(),
+        return run_seeds(
+            get_state(),
             names,
             env=env,
             force=force,
@@ -428,9 +387,9 @@ class Versioning:
 
     def seeds_status(self, env: str | None = None) -> list[SeedStatus]:
         """Every seed with its environments and whether (and when) it ran in this database."""
-        from . import seeds
+        from ._seeds.run import status
 
-        return seeds.status(self._state(), env)
+        return status(get_state(), env)
 
     def reset(
         self,
@@ -446,10 +405,10 @@ class Versioning:
         Refused in a protected environment unless ``allow_protected``. ``confirm`` is called
         with the environment name before anything is dropped; raise in it to stop.
         """
-        from . import seeds
+        from ._provision import reset
 
-        return seeds.reset(
-            self._state(),
+        return reset(
+            get_state(),
             env=env,
             allow_protected=allow_protected,
             confirm=confirm,
@@ -465,9 +424,9 @@ class Versioning:
         seed_progress: Callable[[SeedResult], None] | None = None,
     ) -> PrepareResult:
         """Create the database if missing, upgrade to heads and seed; safe to repeat."""
-        from . import seeds
+        from ._provision import prepare
 
-        return seeds.prepare(self._state(), env=env, progress=progress, seed_progress=seed_progress)
+        return prepare(get_state(), env=env, progress=progress, seed_progress=seed_progress)
 
     def bulk_insert(
         self,
@@ -479,11 +438,10 @@ class Versioning:
     ) -> int:
         """Insert many ``rows`` (dicts) into a ``Table`` or model class, fast; returns the count.
 
-        Uses Core ``executemany`` in batches, not the ORM. Inside a seed it writes in the
+        Core ``executemany`` for a table, SQLAlchemy's ORM bulk ``INSERT`` for a model (attribute
+        names, inheritance), in batches; no objects are built. Inside a seed it writes in the
         seed's transaction.
         """
-        from . import seeds
+        from ._seeds.bulk import bulk_insert
 
-        return seeds.bulk_insert(
-            self._state(), target, rows, batch_size=batch_size, session=session
-        )
+        return bulk_insert(get_state(), target, rows, batch_size=batch_size, session=session)

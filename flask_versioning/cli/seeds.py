@@ -2,8 +2,7 @@
 
 Like every command, each is one call into :class:`~flask_versioning.Versioning` (``run_seeds``,
 ``seeds_status``, ``reset``, ``prepare``); what they print comes from the data returned. They
-live apart from :mod:`flask_versioning.cli` to keep that module about migrations, and are added
-to the same ``db`` group by :func:`flask_versioning.cli.make_group`.
+are added to the same ``db`` group as the migration commands.
 """
 
 from __future__ import annotations
@@ -12,16 +11,9 @@ from collections.abc import Sequence
 
 import click
 
-from .cli import _command, _duration, _print_step, _versioning, allow_protected_option
-from .errors import mask_url
-from .seeds import SeedResult, SeedStatus
-
-env_option = click.option(
-    "--env",
-    "env",
-    metavar="NAME",
-    help="Act for this environment instead of the app's (VERSIONING_ENV, testing, debug).",
-)
+from .._errors import mask_url
+from .._types import SeedResult, SeedStatus
+from ._common import allow_protected_option, command, duration, env_option, print_step, versioning
 
 
 def _print_seed(result: SeedResult) -> None:
@@ -29,7 +21,7 @@ def _print_seed(result: SeedResult) -> None:
     where = "" if result.database == "default" else f", {result.database} database"
     rows = "" if result.rows is None else f": {result.rows} row{'' if result.rows == 1 else 's'}"
     click.echo(
-        f"Seeded {result.name} ({result.environment}{where}){rows} in {_duration(result.duration)}"
+        f"Seeded {result.name} ({result.environment}{where}){rows} in {duration(result.duration)}"
     )
 
 
@@ -85,7 +77,7 @@ def _print_status(statuses: Sequence[SeedStatus], environment: str) -> None:
         click.echo(f"  {name:<{width_name}}  {envs:<{width_envs}}  {text}")
 
 
-@_command("seed", short_help="Run the environment's seeds.")
+@command("seed", short_help="Run the environment's seeds.")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @env_option
 @click.option("--force", is_flag=True, help="Run the seeds again even if they ran before.")
@@ -102,15 +94,15 @@ def seed_command(
     seed leaves nothing behind, stops the run and exits 1. --force in a protected environment
     needs --allow-protected.
     """
-    versioning = _versioning()
-    environment = versioning.environment_name(env)
+    v = versioning()
+    environment = v.environment_name(env)
     if list_:
-        statuses = versioning.seeds_status(env)
+        statuses = v.seeds_status(env)
         if names:
             statuses = [s for s in statuses if s.name in names]
         _print_status(statuses, environment)
         return
-    results = versioning.run_seeds(
+    results = v.run_seeds(
         list(names) or None,
         env=env,
         force=force,
@@ -120,7 +112,7 @@ def seed_command(
     _print_seed_summary(results, environment, bool(names))
 
 
-@_command("reset", short_help="Drop everything, upgrade to heads and seed.")
+@command("reset", short_help="Drop everything, upgrade to heads and seed.")
 @env_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @allow_protected_option
@@ -131,21 +123,21 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool) -> None:
     Asks for confirmation unless --yes. Refused in a protected environment unless
     --allow-protected.
     """
-    versioning = _versioning()
+    v = versioning()
 
     def confirm(environment: str) -> None:
         if yes:
             return
-        urls = ", ".join(mask_url(versioning.database(b).url) for b in versioning.databases())
+        urls = ", ".join(mask_url(v.database(b).url) for b in v.databases())
         click.confirm(
             f"Drop every table in {urls} ({environment}) and rebuild it?", abort=True, err=True
         )
 
-    result = versioning.reset(
+    result = v.reset(
         env=env,
         allow_protected=allow_protected,
         confirm=confirm,
-        progress=_print_step,
+        progress=print_step,
         seed_progress=_print_seed,
     )
     for migration in result.migrations:
@@ -159,7 +151,7 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool) -> None:
     click.echo(f"{applied} seed(s) applied.")
 
 
-@_command("prepare", short_help="Create the database if missing, upgrade and seed.")
+@command("prepare", short_help="Create the database if missing, upgrade and seed.")
 @env_option
 def prepare_command(env: str | None) -> None:
     """Make the database ready, whatever state it is in: create it if the backend allows and it
@@ -168,8 +160,8 @@ def prepare_command(env: str | None) -> None:
     Safe to run any number of times, from any number of processes at once: the command for a
     container entrypoint or a fresh checkout.
     """
-    versioning = _versioning()
-    result = versioning.prepare(env=env, progress=_print_step, seed_progress=_print_seed)
+    v = versioning()
+    result = v.prepare(env=env, progress=print_step, seed_progress=_print_seed)
     for migration in result.migrations:
         where = ", ".join(migration.after) or "base"
         created = "created it; " if migration.database in result.created else ""

@@ -1,9 +1,10 @@
 """The ``flask db`` group registered by ``init_app``, with its commands loaded on first use.
 
 ``init_app`` runs on every app start, where nobody types a command: a web server, a worker,
-a test. Defining the twenty-odd commands means importing :mod:`flask_versioning.cli` and
-:mod:`flask_versioning.seed_commands` and running their click decorators, a millisecond or more
-that a start which only checks the database would otherwise spend for nothing. So the group
+a test. Defining the twenty-odd commands means importing the command modules of this
+package (:mod:`.migrate`, :mod:`.inspect`, :mod:`.seeds`) and running their click decorators,
+a millisecond or more that a start which only checks the database would otherwise spend for
+nothing. So the group
 holds its own options (``-x``, ``--traceback``) and looks up its commands only when click asks
 for one or for their list: ``flask db upgrade``, ``flask db --help`` and shell completion all
 go through :meth:`LazyGroup.get_command` or :meth:`LazyGroup.list_commands`.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-__all__ = ["LazyGroup", "new_group"]
+from ._common import x_option
+
+__all__ = ["LazyGroup", "make_group", "new_group"]
 
 HELP = "Database migrations (Flask-Versioning, on Alembic)."
 
@@ -32,10 +35,9 @@ class LazyGroup(AppGroup):
         if self._loaded:
             return
         self._loaded = True
-        from .cli import COMMANDS
-        from .seed_commands import COMMANDS as SEED_COMMANDS
+        from . import inspect, migrate, seeds
 
-        for command in [*COMMANDS, *SEED_COMMANDS]:
+        for command in [*migrate.COMMANDS, *inspect.COMMANDS, *seeds.COMMANDS]:
             if command.name not in self.commands:
                 self.add_command(command)
 
@@ -56,13 +58,7 @@ def new_group(*, load: bool = False) -> LazyGroup:
     """
 
     @click.group(cls=LazyGroup, help=HELP)
-    @click.option(
-        "-x",
-        "x",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Extra argument for the revisions, as in 'alembic -x'; repeatable.",
-    )
+    @x_option
     @click.option("--traceback", is_flag=True, help="Show the full traceback on errors.")
     @click.pass_context
     def group(ctx: click.Context, x: tuple[str, ...], traceback: bool) -> None:
@@ -73,3 +69,8 @@ def new_group(*, load: bool = False) -> LazyGroup:
     if load:
         group._load()
     return group
+
+
+def make_group() -> click.Group:
+    """A fresh ``db`` group with every command added, e.g. for documentation tools."""
+    return new_group(load=True)

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from flask import current_app
 
-from . import layout
-from .errors import ConfigurationError
-from .runner import Database
+from ._alembic import layout
+from ._alembic.database import Database
+from ._errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .extension import _AppState
+    from ._state import VersioningState
 
 #: What the default database is called in output and in ``--bind``.
 DEFAULT = "default"
@@ -42,7 +42,7 @@ BINDS_DIRECTORY = "binds"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
-def discover(state: _AppState) -> list[Database]:
+def discover(state: VersioningState) -> list[Database]:
     """Every database the app has: the default first, then the binds in config order."""
     settings = state.settings
     db = state.db

@@ -10,19 +10,19 @@ it unchanged, and a tool that already holds a connection or engine hands it over
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable, Collection, Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .errors import ConfigurationError
+from .._errors import ConfigurationError
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.migration import MigrationContext, MigrationInfo
     from alembic.operations.ops import MigrationScript
 
-    from .runner import Database
+    from .database import Database
 
 #: Key in ``Config.attributes`` holding the :class:`~flask_versioning.runner.Database`.
 DATABASE_KEY = "versioning_database"
@@ -126,10 +126,34 @@ def _options(context: Any, database: Database, expected: int = 1) -> dict[str, A
     options["process_revision_directives"] = _skip_empty_hook(
         config, options.get("process_revision_directives"), expected
     )
-    from .seeds import hide_ledger
-
-    options["include_name"] = hide_ledger(database.settings, options.get("include_name"))
+    settings = database.settings
+    options["include_name"] = hide_tables(
+        settings.own_tables, settings.version_table_schema, options.get("include_name")
+    )
     return options
+
+
+def hide_tables(
+    tables: Collection[str],
+    schema: str | None,
+    user_hook: Callable[[str | None, str, Mapping[str, Any]], bool] | None,
+) -> Callable[[str | None, str, Mapping[str, Any]], bool]:
+    """An ``include_name`` hook that hides our own tables (the ledgers) from autogenerate.
+
+    They are ours, like Alembic's version table, and in no model: without this, ``flask db
+    migrate`` would write a revision dropping them and ``flask db check`` would report them.
+    The app's own ``include_name`` (from ``VERSIONING_CONTEXT``) still decides about every
+    other name.
+    """
+    hidden = frozenset(tables)
+    schemas = {None, schema}
+
+    def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+        if type_ == "table" and name in hidden and parent_names.get("schema_name") in schemas:
+            return False
+        return user_hook(name, type_, parent_names) if user_hook is not None else True
+
+    return include_name
 
 
 def run_migrations() -> None:

@@ -1,0 +1,123 @@
+"""One database of the app, as Alembic sees it: engine, models, script directory and ``Config``.
+
+A :class:`Database` is what every operation acts on. It knows how to reach the database (the
+app's own engine, or one made for an explicit URL), which ``MetaData`` autogenerate compares
+with, where its revisions live, and how to build a standard Alembic ``Config`` for them without
+an ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .. import _errors as errors
+from . import layout
+from .environment import DATABASE_KEY, ENGINE_NAMES_KEY
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from .._settings import Settings
+
+__all__ = ["Database"]
+
+
+@dataclasses.dataclass(eq=False)
+class Database:
+    """One database of the app: where it is, its models and its script directory."""
+
+    name: str
+    settings: Settings
+    metadata: sa.MetaData | None
+    directory: Path
+    get_engine: Callable[[], sa.Engine] | None = None
+    url_override: str | None = None
+    #: The bind key (``None`` for the default database).
+    bind: str | None = None
+    #: In Flask-Migrate's multidb layout (one directory whose revisions take ``engine_name``):
+    #: the name passed for this database, ``""`` for the default. ``None`` otherwise.
+    engine_name: str | None = None
+    #: Every engine name of the multidb layout, for the revision template.
+    engine_names: tuple[str, ...] = ()
+    _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
+
+    def engine(self) -> sa.Engine:
+        """The engine migrations run on: the app's own, or one made for an explicit URL."""
+        if self.url_override is None and self.get_engine is not None:
+            return self.get_engine()
+        if self._own_engine is None:
+            if self.url_override is None:
+                raise errors.ConfigurationError(
+                    f"no database configured for {self.name!r}: use Flask-SQLAlchemy(-Lite) "
+                    "or set SQLALCHEMY_DATABASE_URI or VERSIONING_DATABASE_URL"
+                )
+            # NullPool: migrations are rare, and a pooled connection made before a server
+            # forks its workers must never be shared between them.
+            self._own_engine = sa.create_engine(self.url_override, poolclass=sa.NullPool)
+        return self._own_engine
+
+    @property
+    def url(self) -> sa.URL:
+        if self.url_override is not None:
+            return sa.make_url(self.url_override)
+        return self.engine().url
+
+    def configure_options(self) -> dict[str, Any]:
+        """Options for ``context.configure()``: our defaults, then the app's own."""
+        s = self.settings
+        options: dict[str, Any] = {
+            "target_metadata": self.metadata,
+            "version_table": s.version_table,
+            "version_table_schema": s.version_table_schema,
+            "compare_type": True,
+            "compare_server_default": True,
+            "transaction_per_migration": True,
+        }
+        options.update(s.context)
+        return options
+
+    def alembic_config(
+        self,
+        *,
+        x_args: Sequence[str] | None = None,
+        stdout: io.TextIOBase | None = None,
+        output_buffer: io.StringIO | None = None,
+    ) -> Config:
+        """A standard Alembic ``Config`` for this database's script directory."""
+        from argparse import Namespace
+
+        from alembic.config import Config
+
+        config = Config(
+            stdout=stdout or io.StringIO(),  # type: ignore[arg-type]
+            output_buffer=output_buffer,
+            cmd_opts=Namespace(x=list(x_args or ()), quiet=True),
+        )
+        if layout.has_foreign_env(self.directory):
+            # Another tool's env.py (e.g. Flask-Migrate's): run ours, read the same revisions.
+            config.set_main_option("script_location", _escape(layout.delegate_directory()))
+            config.set_main_option("path_separator", "os")
+            config.set_main_option("version_locations", _escape(self.directory / "versions"))
+        else:
+            config.set_main_option("script_location", _escape(self.directory))
+        if self.engine_name is not None:
+            config.attributes[ENGINE_NAMES_KEY] = list(self.engine_names)
+        if self.settings.file_template:
+            config.set_main_option("file_template", _escape(self.settings.file_template))
+        hooks = self.settings.post_write_hooks
+        if hooks:
+            for key, value in hooks.items():
+                config.set_section_option("post_write_hooks", key, _escape(value))
+        config.attributes[DATABASE_KEY] = self
+        return config
+
+
+def _escape(value: object) -> str:
+    # Config values go through ConfigParser interpolation, where "%" is special.
+    return str(value).replace("%", "%%")

@@ -1,0 +1,67 @@
+"""Alembic's version table, read with plain SQL.
+
+Alembic reads it through a ``MigrationContext``, which means importing Alembic: tens of
+milliseconds that the start-up check and the read-only commands (``current``, ``status``)
+would spend to run one ``SELECT``. The table's shape is Alembic's documented one (a single
+``version_num`` column), so reading it directly is safe; writing it stays Alembic's job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+from .._alembic.database import Database
+from .._alembic.errors import database_errors
+
+__all__ = ["current", "version_rows"]
+
+logger = logging.getLogger("flask_versioning")
+
+
+def _select(database: Database, engine: sa.Engine) -> str:
+    # Plain SQL with the dialect's quoting: building a Table and compiling a select would
+    # cost more than the query itself on the start-up path.
+    s = database.settings
+    quote = engine.dialect.identifier_preparer
+    table = quote.quote(s.version_table)
+    if s.version_table_schema:
+        table = f"{quote.quote_schema(s.version_table_schema)}.{table}"
+    return f"SELECT version_num FROM {table}"
+
+
+def version_rows(database: Database) -> list[str] | None:
+    """The rows of the version table, read with one ``SELECT``; ``None`` if it cannot be read.
+
+    A missing table (a new database) and an unreachable server both give ``None``: callers
+    on the start-up path then take the locked path, which creates the table or reports the
+    connection error properly.
+    """
+    engine = database.engine()
+    try:
+        with engine.connect() as connection:
+            result = connection.exec_driver_sql(_select(database, engine))
+            return [str(row[0]) for row in result]
+    except sa.exc.DBAPIError as exc:
+        logger.debug("cannot read the version table of the %s database: %s", database.name, exc)
+        return None
+
+
+def current(database: Database) -> list[str]:
+    """The revision ids recorded in the database's version table (empty at base).
+
+    One ``SELECT`` when the table exists; a catalog query only when that fails, to tell a
+    database that has no version table yet (base) from one that cannot be read.
+    """
+    engine = database.engine()
+    s = database.settings
+    with database_errors(database), engine.connect() as connection:
+        try:
+            result = connection.exec_driver_sql(_select(database, engine))
+            return [str(row[0]) for row in result]
+        except sa.exc.DBAPIError:
+            connection.rollback()
+            if not sa.inspect(connection).has_table(s.version_table, schema=s.version_table_schema):
+                return []
+            raise

@@ -1,0 +1,162 @@
+"""Reading: the history (heads, branches, history, show), the models against the database
+(check), and which of an app's databases a command acts on."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import _errors as errors
+from .._alembic.errors import translate_errors
+from .._alembic.scripts import script_directory
+from .._ledgers.versions import current
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+
+    from .._alembic.database import Database
+    from .._state import VersioningState
+
+__all__ = ["branches", "check", "heads", "history", "select", "show"]
+
+
+def heads(database: Database) -> list[Script]:
+    script = script_directory(database)
+    with translate_errors(database):
+        return [script.get_revision(rev) for rev in script.get_heads()]
+
+
+def branches(database: Database) -> list[Script]:
+    script = script_directory(database)
+    with translate_errors(database):
+        return [s for s in script.walk_revisions() if s.is_branch_point]
+
+
+def history(database: Database, rev_range: str | None = None) -> list[Script]:
+    """Revisions newest first, optionally limited to ``base:head`` style ranges."""
+    script = script_directory(database)
+    base = head = None
+    if rev_range:
+        if ":" not in rev_range:
+            raise errors.RevisionError(
+                f"history range {rev_range!r} must be '[start]:[end]', e.g. 'base:head' or '-3:'"
+            )
+        base, head = (part or None for part in rev_range.split(":", 1))
+    with translate_errors(database):
+        # Like Alembic: "current" is the database's revision; a relative start such as "-3"
+        # counts back from the end of the range, which Alembic resolves itself.
+        if base == "current":
+            base = _current_or_base(database)
+        if head == "current":
+            head = _current_or_base(database)
+        return list(script.walk_revisions(base=base or "base", head=head or "heads"))
+
+
+def _current_or_base(database: Database) -> str:
+    heads_now = current(database)
+    if len(heads_now) > 1:
+        raise errors.MultipleHeadsError(heads_now, "a history range with 'current'")
+    return heads_now[0] if heads_now else "base"
+
+
+def show(database: Database, revision: str) -> list[Script]:
+    script = script_directory(database)
+    with translate_errors(database):
+        if revision == "current":
+            return [script.get_revision(r) for r in current(database)]
+        found = script.get_revisions(revision)
+    if not found:
+        raise errors.RevisionError(f"no revision matches {revision!r}")
+    return [s for s in found if s is not None]
+
+
+def check(database: Database) -> list[Any]:
+    """The differences between the models and the database (empty when they match)."""
+    from alembic.autogenerate import produce_migrations
+    from alembic.runtime.environment import EnvironmentContext
+
+    if database.metadata is None:
+        raise errors.ConfigurationError(
+            "check needs the app's models: pass a Flask-SQLAlchemy db or metadata= to Versioning"
+        )
+    config = database.alembic_config()
+    script = script_directory(database, config)
+    with translate_errors(database, "'check'"):
+        behind = set(script.get_heads()) - set(current(database))
+    if behind:
+        raise errors.RevisionError(
+            f"the database is not up to date (missing {', '.join(sorted(behind))}): "
+            "run 'flask db upgrade' before checking the models"
+        )
+    diffs: list[Any] = []
+
+    def compare(rev: Any, context: Any) -> list[Any]:
+        migration = produce_migrations(context, database.metadata)  # type: ignore[arg-type]
+        for ops in migration.upgrade_ops_list:
+            diffs.extend(ops.as_diffs())
+        return []
+
+    with (
+        translate_errors(database, "'check'"),
+        EnvironmentContext(config, script, fn=compare, dont_mutate=True),
+    ):
+        script.run_env()
+    return diffs
+
+
+# -- which databases ----------------------------------------------------------------------------
+
+
+def select(
+    state: VersioningState,
+    binds: Sequence[str] = (),
+    revisions: Sequence[str] = (),
+    *,
+    models: bool = False,
+    histories: bool = False,
+) -> list[Database]:
+    """The databases a command acts on: those named in ``binds``, or every one.
+
+    Without ``binds``:
+
+    - given revision ids (not ``heads``, ``-1``...), only the databases whose history has
+      them, since each database has its own revisions;
+    - ``models``: for comparisons with the models, leave out databases without models (a
+      Flask-SQLAlchemy-Lite engine given no ``metadata``), unless none has any, so the user
+      hears why nothing can be compared;
+    - ``histories``: one database per script directory (Flask-Migrate's multidb layout
+      shares one between every database), for commands that show a history.
+    """
+    if binds:
+        chosen = [state.database(name) for name in dict.fromkeys(binds)]
+    else:
+        chosen = state.databases()
+        named = [part for r in revisions for part in r.split(":") if _names_a_revision(part)]
+        if len(chosen) > 1 and named:
+            knowing = [d for d in chosen if all(_knows(d, rev) for rev in named)]
+            chosen = knowing or chosen
+        if models:
+            chosen = [d for d in chosen if d.metadata is not None] or chosen
+    if histories:
+        seen: set[object] = set()
+        distinct = []
+        for database in chosen:
+            if database.directory not in seen:
+                seen.add(database.directory)
+                distinct.append(database)
+        chosen = distinct
+    return chosen
+
+
+def _names_a_revision(target: str) -> bool:
+    match = re.match(r"^(.*?)([+-]\d+)?$", target)
+    base = match.group(1) if match else target
+    return base not in ("", "head", "heads", "base", "current")
+
+
+def _knows(database: Database, revision: str) -> bool:
+    try:
+        return bool(show(database, revision))
+    except errors.VersioningError:
+        return False

@@ -1,0 +1,120 @@
+"""Which environment an app acts for, and the guards that protect some environments.
+
+Destructive commands (``reset``, ``downgrade base``, ``stamp`` over an applied history,
+``seed --force``) are refused in a protected environment (``VERSIONING_PROTECTED_ENVS``) unless
+the caller says ``allow_protected``. Every guard runs before anything changes, so a refusal
+leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from . import _errors as errors
+from ._alembic.scripts import script_directory
+from ._ledgers.versions import current
+
+if TYPE_CHECKING:
+    from ._alembic.database import Database
+    from ._state import VersioningState
+
+__all__ = ["ensure_allowed", "environment_name", "guard_downgrade", "guard_stamp"]
+
+_OVERRIDE_HINT = "pass --allow-protected (allow_protected=True in Python) if you really mean it"
+
+
+def environment_name(state: VersioningState, override: str | None = None) -> str:
+    """The environment seeds and guards act for.
+
+    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; otherwise ``testing`` when the app
+    is in testing mode, ``development`` in debug mode and ``production`` otherwise. The app's
+    flags are read now rather than at ``init_app`` because ``flask --debug`` and test fixtures
+    set them afterwards.
+    """
+    if override is not None:
+        name = override.strip()
+        if not name:
+            raise errors.ConfigurationError("the environment name must not be empty")
+        return name
+    configured = state.settings.env
+    if configured:
+        return str(configured)
+    app = current_app
+    if app.testing:
+        return "testing"
+    if app.debug:
+        return "development"
+    return "production"
+
+
+def ensure_allowed(
+    state: VersioningState, action: str, environments: Iterable[str], *, allow_protected: bool
+) -> None:
+    """Refuse ``action`` when any of ``environments`` is protected, before anything changes.
+
+    Callers pass both the app's own environment and any ``--env`` override, so that
+    ``flask db reset --env development`` on a production app is refused too.
+    """
+    if allow_protected:
+        return
+    protected = set(state.settings.protected_envs)
+    for environment in dict.fromkeys(environments):
+        if environment in protected:
+            raise errors.ProtectedEnvironmentError(
+                f"refusing to {action}: {environment!r} is a protected environment "
+                f"(VERSIONING_PROTECTED_ENVS) and nothing was changed; {_OVERRIDE_HINT}"
+            )
+
+
+def guard_downgrade(
+    state: VersioningState, target: str, *, sql: bool, allow_protected: bool
+) -> None:
+    """Refuse ``downgrade base`` in a protected environment (offline ``--sql`` is harmless)."""
+    if sql or allow_protected:
+        return
+    if target == "base" or target.endswith("@base"):
+        ensure_allowed(
+            state,
+            f"downgrade to {target} (it reverts every migration)",
+            [environment_name(state)],
+            allow_protected=False,
+        )
+
+
+def guard_stamp(
+    state: VersioningState,
+    database: Database,
+    revisions: Sequence[str],
+    *,
+    sql: bool,
+    allow_protected: bool,
+) -> None:
+    """Refuse a stamp that would rewrite an applied history in a protected environment.
+
+    Stamping an empty version table (adopting an existing database) and stamping exactly what
+    is already there stay allowed; anything else rewrites the record of what was applied. A
+    target that cannot be resolved counts as a rewrite: refusing is the safe answer.
+    """
+    if sql or allow_protected:
+        return
+    environment = environment_name(state)
+    if environment not in state.settings.protected_envs:
+        return
+    now = set(current(database))
+    if not now:
+        return
+    try:
+        script = script_directory(database)
+        target = {r.revision for r in script.get_revisions(list(revisions)) if r is not None}
+    except Exception:
+        target = None
+    if target != now:
+        ensure_allowed(
+            state,
+            f"stamp {' '.join(revisions)} over the applied history ({', '.join(sorted(now))})",
+            [environment],
+            allow_protected=False,
+        )

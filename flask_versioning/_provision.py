@@ -1,0 +1,305 @@
+"""Getting a database into a known state: ``prepare`` (create it if missing, upgrade, seed)
+and ``reset`` (drop everything, upgrade, seed)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import sqlalchemy as sa
+
+from . import _errors as errors
+from ._alembic.errors import translate_errors
+from ._locking import database_lock, sqlite_path
+from ._operations.migrate import upgrade
+from ._protection import ensure_allowed, environment_name
+from ._seeds.run import run_pending
+from ._types import AppliedRevision, MigrationResult, PrepareResult, ResetResult, SeedResult
+
+if TYPE_CHECKING:
+    from ._alembic.database import Database
+    from ._state import VersioningState
+
+__all__ = ["drop_everything", "ensure_database", "prepare", "reset"]
+
+
+def _quote(connection: sa.Connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote(name)
+
+
+def _drop_postgresql(connection: sa.Connection) -> list[str]:
+    """Drop the current schema's views, tables, sequences and enum/domain types.
+
+    One transaction (PostgreSQL's DDL is transactional): either all of it is gone or none.
+    ``CASCADE`` takes foreign keys, cycles included, with it. Objects that belong to an
+    extension (PostGIS's ``spatial_ref_sys``, ...) are left alone: they are not the app's, and
+    dropping them fails anyway. Enum types and sequences must go too, or re-running the first
+    migration fails on ``CREATE TYPE``/``CREATE SEQUENCE``.
+    """
+    relations = connection.execute(
+        sa.text(
+            "SELECT c.relkind, c.relname FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+            "AND d.objid = c.oid AND d.deptype = 'e') ORDER BY c.relname"
+        )
+    ).all()
+    types = connection.execute(
+        sa.text(
+            "SELECT t.typtype, t.typname FROM pg_type t "
+            "JOIN pg_namespace n ON n.oid = t.typnamespace "
+            "WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass "
+            "AND d.objid = t.oid AND d.deptype = 'e') ORDER BY t.typname"
+        )
+    ).all()
+    by_kind: dict[str, list[str]] = {}
+    for kind, name in relations:
+        by_kind.setdefault(kind, []).append(name)
+    statements = [
+        ("MATERIALIZED VIEW", by_kind.get("m", [])),
+        ("VIEW", by_kind.get("v", [])),
+        ("TABLE", by_kind.get("r", []) + by_kind.get("p", [])),
+        ("SEQUENCE", by_kind.get("S", [])),
+        ("TYPE", [name for kind, name in types if kind == "e"]),
+        ("DOMAIN", [name for kind, name in types if kind == "d"]),
+    ]
+    dropped: list[str] = []
+    for what, names in statements:
+        if names:
+            quoted = ", ".join(_quote(connection, n) for n in names)
+            connection.exec_driver_sql(f"DROP {what} IF EXISTS {quoted} CASCADE")
+            if what in ("VIEW", "MATERIALIZED VIEW", "TABLE"):
+                dropped.extend(names)
+    return dropped
+
+
+def _drop_in_dependency_order(connection: sa.Connection, schema: str | None = None) -> list[str]:
+    """Drop the views, then the tables, children before parents (MariaDB, SQLite, others)."""
+    inspector = sa.inspect(connection)
+    views = inspector.get_view_names(schema=schema)
+    ordered = [t for t, _ in inspector.get_sorted_table_and_fkc_names(schema=schema) if t]
+    prefix = f"{_quote(connection, schema)}." if schema else ""
+    for view in views:
+        connection.exec_driver_sql(f"DROP VIEW IF EXISTS {prefix}{_quote(connection, view)}")
+    for table in reversed(ordered):
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{_quote(connection, table)}")
+    if connection.dialect.name in ("mysql", "mariadb"):
+        with contextlib.suppress(NotImplementedError):
+            for sequence in inspector.get_sequence_names(schema=schema):
+                connection.exec_driver_sql(
+                    f"DROP SEQUENCE IF EXISTS {prefix}{_quote(connection, sequence)}"
+                )
+    return [*views, *reversed(ordered)]
+
+
+def drop_everything(database: Database) -> list[str]:
+    """Drop every view and table of the database's default schema, ours included.
+
+    Foreign keys decide the order; on MariaDB the checks are switched off for the session as
+    well, because a cycle of foreign keys has no valid order there; on SQLite likewise with
+    ``PRAGMA foreign_keys``. When the version table lives in another schema
+    (``VERSIONING_VERSION_TABLE_SCHEMA``), it and the seed ledger are dropped there too.
+    """
+    engine = database.engine()
+    settings = database.settings
+    dialect = engine.dialect.name
+    with translate_errors(database, "'reset'"), engine.connect() as connection:
+        if dialect == "postgresql":
+            with connection.begin():
+                dropped = _drop_postgresql(connection)
+        elif dialect in ("mysql", "mariadb"):
+            connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
+            try:
+                dropped = _drop_in_dependency_order(connection)
+            finally:
+                connection.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+            connection.commit()
+        elif dialect == "sqlite":
+            before = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+            connection.commit()  # the pragma is ignored inside a transaction
+            connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            try:
+                dropped = _drop_in_dependency_order(connection)
+                connection.commit()
+            finally:
+                connection.exec_driver_sql(f"PRAGMA foreign_keys = {1 if before else 0}")
+                connection.commit()
+        else:
+            dropped = _drop_in_dependency_order(connection)
+            connection.commit()
+        schema = settings.version_table_schema
+        if schema:
+            for name in (settings.version_table, settings.seed_table):
+                table = sa.Table(name, sa.MetaData(), schema=schema)
+                if sa.inspect(connection).has_table(name, schema=schema):
+                    connection.execute(sa.schema.DropTable(table))
+                    dropped.append(f"{schema}.{name}")
+            connection.commit()
+    return dropped
+
+
+def reset(
+    state: VersioningState,
+    *,
+    env: str | None = None,
+    allow_protected: bool = False,
+    confirm: Callable[[str], None] | None = None,
+    progress: Callable[[AppliedRevision], None] | None = None,
+    seed_progress: Callable[[SeedResult], None] | None = None,
+) -> ResetResult:
+    """Drop everything in every database of the app, upgrade them to heads, run the seeds.
+
+    The whole sequence holds the migration locks, so no other process migrates or seeds in
+    between. A protected environment (the app's or ``env``) refuses before anything is dropped.
+    ``confirm`` is called with the environment after that check and before the locks are
+    taken (nobody waits on a lock while a person reads a prompt); it raises to stop.
+    """
+    environment = environment_name(state, env)
+    ensure_allowed(
+        state,
+        "reset the database (drop every table)",
+        [environment_name(state), environment],
+        allow_protected=allow_protected,
+    )
+    if confirm is not None:
+        confirm(environment)
+    databases = state.databases()
+    dropped: dict[str, tuple[str, ...]] = {}
+    migrations: list[MigrationResult] = []
+    with contextlib.ExitStack() as stack:
+        for database in databases:
+            stack.enter_context(database_lock(database))
+        for database in databases:
+            dropped[database.name] = tuple(drop_everything(database))
+        for database in databases:
+            migrations.append(upgrade(database, "heads", progress=progress))
+        seeds = run_pending(state, env=environment, progress=seed_progress)
+    return ResetResult(dropped, tuple(migrations), tuple(seeds))
+
+
+def _server_urls(url: sa.URL) -> list[sa.URL]:
+    """Where to connect to run ``CREATE DATABASE``: the server's maintenance database."""
+    if url.get_backend_name() == "postgresql":
+        return [url.set(database="postgres"), url.set(database="template1")]
+    # ``URL.set(database=None)`` means "unchanged", so build the URL without a database.
+    return [
+        sa.URL.create(
+            url.drivername,
+            username=url.username,
+            password=url.password,
+            host=url.host,
+            port=url.port,
+            query=url.query,
+        )
+    ]
+
+
+def _server_has_database(connection: sa.Connection, dialect: str, name: str) -> bool:
+    if dialect == "postgresql":
+        query = sa.text("SELECT 1 FROM pg_database WHERE datname = :n")
+    else:
+        query = sa.text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :n")
+    return connection.execute(query.bindparams(n=name)).first() is not None
+
+
+def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIError) -> bool:
+    """After connecting to the database failed: create it if the server says it is missing.
+
+    The server is asked (``pg_database``, ``information_schema.schemata``) rather than the
+    error message parsed, because drivers do not report the error code on a failed connect and
+    the message is translated by the server's locale. If the server cannot be reached either,
+    or the database exists (the failure was something else), the original error is raised.
+    Several processes may run ``prepare`` at once: losing the race to create it is fine.
+    """
+    dialect = url.get_backend_name()
+    name = url.database or ""
+    for server_url in _server_urls(url):
+        engine = sa.create_engine(server_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            try:
+                connection = engine.connect()
+            except sa.exc.DBAPIError:
+                continue
+            with connection:
+                if _server_has_database(connection, dialect, name):
+                    break
+                quoted = _quote(connection, name)
+                try:
+                    connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
+                except sa.exc.DBAPIError as exc:
+                    if not _server_has_database(connection, dialect, name):
+                        raise _cannot_create(database, name, exc) from exc
+                    return False
+                return True
+        finally:
+            engine.dispose()
+    _reraise(database, original)
+
+
+def _cannot_create(database: Database, name: str, exc: Exception) -> errors.DatabaseError:
+    orig = getattr(exc, "orig", None) or exc
+    detail = " ".join(str(orig).split())
+    return errors.DatabaseError(
+        f"the database {name!r} does not exist and could not be created at "
+        f"{errors.mask_url(database.url)}: {errors.scrub(detail)}; create it yourself or "
+        "give the user the right to create databases"
+    )
+
+
+def ensure_database(database: Database) -> bool:
+    """Create the database if the backend allows it and it is missing; ``True`` if created.
+
+    SQLite creates the file on first connection (its directory is made here if missing);
+    PostgreSQL and MariaDB/MySQL need ``CREATE DATABASE`` on a server-level connection. Other
+    backends are only connected to.
+    """
+    url = database.url
+    dialect = url.get_backend_name()
+    if dialect == "sqlite":
+        path = sqlite_path(url)
+        if path is None:
+            return False
+        existed = Path(path).exists()
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with translate_errors(database, "'prepare'"), database.engine().connect():
+            pass
+        return not existed
+    try:
+        with database.engine().connect():
+            return False
+    except sa.exc.DBAPIError as exc:
+        if dialect not in ("postgresql", "mysql", "mariadb") or not url.database:
+            _reraise(database, exc)
+        return _create_if_missing(database, url, exc)
+
+
+def _reraise(database: Database, exc: Exception, action: str = "'prepare'") -> NoReturn:
+    """Raise ``exc`` as the rest of the API would: connection errors as one masked line."""
+    with translate_errors(database, action):
+        raise exc
+    raise AssertionError("unreachable")  # pragma: no cover - the block always raises
+
+
+def prepare(
+    state: VersioningState,
+    *,
+    env: str | None = None,
+    progress: Callable[[AppliedRevision], None] | None = None,
+    seed_progress: Callable[[SeedResult], None] | None = None,
+) -> PrepareResult:
+    """Create missing databases, upgrade every database to heads and seed; idempotent.
+
+    Each upgrade holds its database's migration lock and the seeds take them again before
+    reading the ledger, so a fleet of containers running this at once migrates and seeds
+    exactly once.
+    """
+    environment = environment_name(state, env)
+    databases = state.databases()
+    created = tuple(d.name for d in databases if ensure_database(d))
+    migrations = tuple(upgrade(d, "heads", progress=progress) for d in databases)
+    seeds = run_pending(state, env=environment, progress=seed_progress)
+    return PrepareResult(created, migrations, tuple(seeds))

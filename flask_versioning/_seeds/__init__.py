@@ -1,0 +1,1 @@
+"""Seed data per environment: declaring seeds, running them once, inserting rows in bulk."""

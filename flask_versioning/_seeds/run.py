@@ -1,0 +1,343 @@
+"""Running seeds: once per database, recorded in the ledger in the seed's own transaction.
+
+A hook gets a :class:`~sqlalchemy.orm.Session` on a connection whose transaction belongs to
+us: the seed's rows and its ledger row are committed together or not at all, so "the seed ran"
+and "its data is there" can never disagree. Everything that writes runs under the database's
+migration lock and reads the ledger after taking it, so eight workers starting at once seed
+exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from .. import _errors as errors
+from .._alembic.errors import translate_errors
+from .._ledgers.seeds import LedgerEntry, ledger_table, read_ledger, record
+from .._ledgers.tables import ensure_table
+from .._locking import database_lock
+from .._protection import ensure_allowed, environment_name
+from .._types import SeedResult, SeedStatus
+from .bulk import active_session
+from .registry import SeedHook
+
+if TYPE_CHECKING:
+    from .._alembic.database import Database
+    from .._settings import Settings
+    from .._state import VersioningState
+
+__all__ = ["auto_seed", "auto_seed_enabled", "run_pending", "run_seeds", "status"]
+
+#: Environments in which seeds run after an auto-upgrade when ``VERSIONING_AUTO_SEED`` is unset.
+AUTO_SEED_ENVIRONMENTS = ("development", "testing")
+
+
+def auto_seed_enabled(settings: Settings, environment: str) -> bool:
+    """Whether seeds follow an auto-upgrade: ``VERSIONING_AUTO_SEED``, else dev and testing."""
+    if settings.auto_seed is None:
+        return environment in AUTO_SEED_ENVIRONMENTS
+    return bool(settings.auto_seed)
+
+
+class _InsertCounter:
+    """Counts the rows a seed inserts, from the ``INSERT`` statements its connection runs.
+
+    Counted per statement from its parameter sets rather than the cursor's ``rowcount``,
+    which drivers report as -1 or 0 for ``executemany`` and ``RETURNING``.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.active = True
+
+    def __call__(
+        self,
+        connection: sa.Connection,
+        clause: Any,
+        multiparams: Any,
+        params: Any,
+        execution_options: Any,
+        result: sa.CursorResult[Any],
+    ) -> None:
+        if not self.active or not isinstance(clause, sa.Insert):
+            return
+        if clause.select is not None:  # INSERT ... SELECT: only the driver knows
+            if result.rowcount >= 0:
+                self.rows += result.rowcount
+        elif isinstance(multiparams, Sequence) and multiparams:
+            self.rows += len(multiparams)
+        else:
+            self.rows += 1
+
+
+def _database_of(state: VersioningState, hook: SeedHook) -> Database:
+    return state.database(hook.bind)
+
+
+def _groups(state: VersioningState, hooks: Sequence[SeedHook]) -> list[Database]:
+    """The databases ``hooks`` write to, in the app's order (the default first).
+
+    Locks are always taken in this order, so two processes never wait for each other in a
+    cycle.
+    """
+    wanted = {id(_database_of(state, h)) for h in hooks}
+    return [d for d in state.databases() if id(d) in wanted]
+
+
+def _due(hook: SeedHook, ledger: Mapping[str, LedgerEntry], force: bool) -> bool:
+    return force or hook.always or hook.name not in ledger
+
+
+def _run_one(
+    database: Database,
+    table: sa.Table,
+    hook: SeedHook,
+    environment: str,
+    previous: LedgerEntry | None,
+) -> SeedResult:
+    """Run one hook in a transaction of ours and record it in the same transaction.
+
+    The session joins our transaction in ``rollback_only`` mode: a ``session.commit()`` in the
+    hook only flushes, so nothing is committed until the hook has returned and its ledger row
+    is written.
+    """
+    from sqlalchemy.orm import Session
+
+    counter = _InsertCounter()
+    started = time.perf_counter()
+    with database.engine().connect() as connection:
+        event.listen(connection, "after_execute", counter)
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="rollback_only")
+        token = active_session.set(session)
+        try:
+            returned = hook.function(session)
+            session.flush()
+            if not transaction.is_active:
+                raise errors.SeedError(
+                    f"seed {hook.name!r} ended the seed's transaction itself "
+                    "(session.rollback()?); let the extension commit or roll back"
+                )
+            duration = time.perf_counter() - started
+            counter.active = False
+            record(connection, table, hook.name, environment, duration, previous)
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+        finally:
+            active_session.reset(token)
+            session.close()
+    if isinstance(returned, int) and not isinstance(returned, bool):
+        rows: int | None = returned
+    else:
+        rows = counter.rows or None
+    return SeedResult(hook.name, environment, "applied", rows, duration, database.name)
+
+
+def _run(
+    state: VersioningState,
+    hooks: Sequence[SeedHook],
+    environment: str,
+    *,
+    force: bool,
+    progress: Callable[[SeedResult], None] | None,
+) -> list[SeedResult]:
+    """Run the due ``hooks`` in order, holding every involved database's migration lock.
+
+    The ledger is read after the locks are taken, so a process that waited for another one
+    finds the seeds already recorded and skips them: exactly once, however many start.
+    """
+    if not hooks:
+        return []
+    databases = _groups(state, hooks)
+    results: list[SeedResult] = []
+    with contextlib.ExitStack() as stack:
+        ledgers: dict[int, tuple[sa.Table, dict[str, LedgerEntry]]] = {}
+        for database in databases:
+            stack.enter_context(database_lock(database))
+            table = ledger_table(database.settings)
+            with translate_errors(database, "'seed'"):
+                ensure_table(database.engine(), table)
+                ledgers[id(database)] = (table, read_ledger(database.engine(), table))
+        for index, hook in enumerate(hooks):
+            database = _database_of(state, hook)
+            table, ledger = ledgers[id(database)]
+            if not _due(hook, ledger, force):
+                results.append(
+                    SeedResult(hook.name, environment, "skipped", None, 0.0, database.name)
+                )
+                continue
+            try:
+                result = _run_one(database, table, hook, environment, ledger.get(hook.name))
+            except Exception as exc:
+                not_run = [
+                    h.name
+                    for h in hooks[index + 1 :]
+                    if _due(h, ledgers[id(_database_of(state, h))][1], force)
+                ]
+                raise errors.SeedFailed(
+                    hook.name, environment, exc, results=results, not_run=not_run
+                ) from exc
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return results
+
+
+def _select(
+    state: VersioningState, names: Sequence[str] | None, environment: str
+) -> list[SeedHook]:
+    registry = state.seeds
+    if names is None:
+        return registry.for_environment(environment)
+    chosen: list[str] = []
+    for name in names:
+        hook = registry.get(name)
+        if hook is None:
+            known = ", ".join(h.name for h in registry) or "none are registered"
+            raise errors.SeedError(f"unknown seed {name!r} (known: {known})")
+        if not hook.applies_to(environment):
+            raise errors.SeedError(
+                f"seed {name!r} is not for {environment!r} (it is for "
+                f"{', '.join(hook.environments)}); choose the environment with --env"
+            )
+        chosen.append(name)
+    wanted = set(chosen)
+    return [hook for hook in registry if hook.name in wanted]
+
+
+def run_seeds(
+    state: VersioningState,
+    names: Sequence[str] | None = None,
+    *,
+    env: str | None = None,
+    force: bool = False,
+    allow_protected: bool = False,
+    progress: Callable[[SeedResult], None] | None = None,
+) -> list[SeedResult]:
+    """Run the environment's due seeds (or the named ones); ``force`` re-runs applied ones."""
+    environment = environment_name(state, env)
+    if force:
+        ensure_allowed(
+            state,
+            "re-run seeds with --force",
+            [environment_name(state), environment],
+            allow_protected=allow_protected,
+        )
+    hooks = _select(state, names, environment)
+    return _run(state, hooks, environment, force=force, progress=progress)
+
+
+def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
+    """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
+
+    Kept free of Alembic (no ``translate_errors``), like auto-upgrade's fast path: a ledger
+    that cannot be read (not created yet, or the server is down) counts as "something is due",
+    and the locked path that follows creates it or reports the real problem.
+    """
+    if any(h.always for h in hooks):
+        return True
+    for database in _groups(state, hooks):
+        try:
+            table = ledger_table(database.settings)
+            ledger = read_ledger(database.engine(), table, check_exists=False)
+        except sa.exc.DBAPIError:
+            return True
+        if any(h.name not in ledger for h in hooks if _database_of(state, h) is database):
+            return True
+    return False
+
+
+def run_pending(
+    state: VersioningState,
+    database: Database | None = None,
+    env: str | None = None,
+    progress: Callable[[SeedResult], None] | None = None,
+) -> list[SeedResult]:
+    """Run the seeds of ``env`` that have not run yet (and the ``always`` ones).
+
+    This is what runs after an auto-upgrade and in ``prepare``/``reset``. With ``database``,
+    only the seeds that write to that database. It takes the migration lock itself; the lock
+    is re-entrant, so calling it while already holding the lock (inside an auto-upgrade) is
+    safe. An app without seeds for the environment never touches the database here.
+    """
+    environment = environment_name(state, env)
+    hooks = state.seeds.for_environment(environment)
+    if database is not None:
+        hooks = [h for h in hooks if _database_of(state, h) is database]
+    if not hooks or not _anything_due(state, hooks):
+        return []
+    return _run(state, hooks, environment, force=False, progress=progress)
+
+
+def auto_seed(state: VersioningState, database: Database | None = None) -> list[SeedResult]:
+    """The step after an auto-upgrade: run pending seeds if ``VERSIONING_AUTO_SEED`` says so.
+
+    Hooks must be registered before ``init_app`` for this to see them (the app factory pattern
+    does that naturally); one registered later is logged as missed.
+    """
+    environment = environment_name(state)
+    if not auto_seed_enabled(state.settings, environment):
+        return []
+    registry = state.seeds
+    try:
+        return run_pending(state, database, environment)
+    finally:
+        registry.auto_seeded = True
+
+
+def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
+    """Every declared seed with its environments and whether it has run in this database.
+
+    Seeds the ledger remembers but no code declares any more (renamed or deleted) come last.
+    """
+    environment = environment_name(state, env)
+    hooks = list(state.seeds)
+    ledgers: dict[int, dict[str, LedgerEntry]] = {}
+    databases = _groups(state, hooks) if hooks else [state.database()]
+    for database in databases:
+        with translate_errors(database, "'seed --list'"):
+            ledgers[id(database)] = read_ledger(database.engine(), ledger_table(database.settings))
+    out: list[SeedStatus] = []
+    for hook in hooks:
+        entry = ledgers[id(_database_of(state, hook))].get(hook.name)
+        out.append(
+            SeedStatus(
+                name=hook.name,
+                environments=hook.environments,
+                order=hook.order,
+                always=hook.always,
+                bind=hook.bind,
+                selected=hook.applies_to(environment),
+                applied_at=entry.applied_at if entry else None,
+                applied_environment=entry.environment if entry else None,
+                runs=entry.runs if entry else 0,
+            )
+        )
+    declared = {h.name for h in hooks}
+    for database in databases:
+        for name, entry in sorted(ledgers[id(database)].items()):
+            if name not in declared:
+                out.append(
+                    SeedStatus(
+                        name=name,
+                        environments=(),
+                        order=0,
+                        always=False,
+                        bind=None if database is databases[0] else database.name,
+                        selected=False,
+                        applied_at=entry.applied_at,
+                        applied_environment=entry.environment,
+                        runs=entry.runs,
+                        defined=False,
+                    )
+                )
+    return out

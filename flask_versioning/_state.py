@@ -1,0 +1,77 @@
+"""What the extension knows about one app: the object in ``app.extensions["versioning"]``.
+
+One :class:`~flask_versioning.Versioning` can serve many apps (app factories, tests), so
+nothing per app is kept on the extension object. Commands, pages and the pytest plugin find
+this state through the app and reach the API through :attr:`VersioningState.extension`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ._databases import DEFAULT, discover
+from ._errors import ConfigurationError
+from ._settings import Settings
+
+if TYPE_CHECKING:
+    from ._alembic.database import Database
+    from ._extension import Versioning
+    from ._seeds.registry import SeedRegistry
+
+__all__ = ["VersioningState", "get_state"]
+
+
+@dataclasses.dataclass(eq=False)
+class VersioningState:
+    """The extension's state for one app, kept in ``app.extensions["versioning"]``."""
+
+    #: The :class:`~flask_versioning.Versioning` object the app was initialised with.
+    extension: Versioning
+    #: The validated ``VERSIONING_*`` configuration.
+    settings: Settings
+    #: The SQLAlchemy extension (Flask-SQLAlchemy or -Lite) given to ``init_app``, if any.
+    db: Any
+    #: The models' ``MetaData`` given to ``init_app``, if any (one, or one per database).
+    metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None
+    _databases: list[Database] | None = dataclasses.field(default=None, repr=False)
+
+    def databases(self) -> list[Database]:
+        """Every database of the app: the default first, then the binds in config order."""
+        if self._databases is None:
+            self._databases = discover(self)
+        return list(self._databases)
+
+    def database(self, name: str | None = None) -> Database:
+        """The database of a bind name (``None`` or ``"default"``: the default database)."""
+        wanted = None if name == DEFAULT else name
+        databases = self.databases()
+        for database in databases:
+            if database.bind == wanted:
+                return database
+        known = ", ".join(d.name for d in databases)
+        raise ConfigurationError(f"unknown database {name!r} (this app has: {known})")
+
+    @property
+    def seeds(self) -> SeedRegistry:
+        """The seed hooks declared on the extension (shared by every app it serves)."""
+        return self.extension.seed_registry
+
+    def forget_databases(self) -> None:
+        """Look for the databases again on next use (the layout on disk has changed)."""
+        self._databases = None
+
+
+def get_state() -> VersioningState:
+    """The state of the current app, or a one-line error if the extension is not set up."""
+    try:
+        state: VersioningState = current_app.extensions["versioning"]
+    except KeyError:
+        raise ConfigurationError(
+            "Versioning is not initialised on this app: call init_app(app) first"
+        ) from None
+    return state

@@ -1,0 +1,272 @@
+"""What every command shares: error handling, the options declared once, and output.
+
+A command is ``@command(...)`` plus one call into :class:`~flask_versioning.Versioning` and the
+formatting of what it returns. Options that several commands take are declared here once and
+reach the command as one typed object (:class:`~flask_versioning.RunOptions`,
+:class:`~flask_versioning.RevisionOptions`), which goes to the API as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .._errors import VersioningError, one_line, scrub
+from .._types import AppliedRevision, MigrationResult, RevisionOptions, RunOptions
+
+if TYPE_CHECKING:
+    from alembic.script import Script
+
+    from .._extension import Versioning
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Commands whose revision arguments may look like options (``downgrade -1``).
+REVISION_ARGS = {"ignore_unknown_options": True}
+
+
+def versioning() -> Versioning:
+    """The extension of the current app, whose methods the commands call."""
+    from .._state import get_state
+
+    return get_state().extension
+
+
+class CommandFailed(click.ClickException):
+    """A one-line error: ``Error: <message>`` on stderr and exit code 1, password masked."""
+
+    def format_message(self) -> str:
+        return scrub(self.message)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.secho(f"Error: {self.format_message()}", err=True, fg="red", file=file)
+
+
+def handle_errors(f: Callable[P, R]) -> Callable[P, R]:
+    """Turn exceptions into one-line messages and a non-zero exit code.
+
+    ``--traceback`` (or the app's debug mode) lets them through with their traceback.
+    """
+
+    @functools.wraps(f)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = click.get_current_context()
+        if ctx.meta.get("versioning.traceback", False) or current_app.debug:
+            return f(*args, **kwargs)
+        try:
+            return f(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except VersioningError as exc:
+            raise CommandFailed(str(exc)) from exc
+        except Exception as exc:
+            raise CommandFailed(
+                f"{type(exc).__name__}: {one_line(exc)} (run with --traceback for details)"
+            ) from exc
+
+    return wrapper
+
+
+def command(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """``@click.command`` run in the app context, with our error handling."""
+
+    def decorator(f: Callable[..., Any]) -> click.Command:
+        make: Callable[[Callable[..., Any]], click.Command] = click.command(name, **kwargs)
+        return make(with_appcontext(handle_errors(f)))
+
+    return decorator
+
+
+# -- options declared once ----------------------------------------------------------------------
+
+x_option = click.option(
+    "-x",
+    "x",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra argument for the revisions, as in 'alembic -x' (context.get_x_argument()); "
+    "repeatable.",
+)
+allow_protected_option = click.option(
+    "--allow-protected",
+    is_flag=True,
+    help="Allow this in a protected environment (VERSIONING_PROTECTED_ENVS).",
+)
+binds_option = click.option(
+    "--bind",
+    "binds",
+    multiple=True,
+    metavar="NAME",
+    help="Only this database ('default' or a bind name); repeatable. Default: every database.",
+)
+bind_option = click.option(
+    "--bind",
+    "bind",
+    metavar="NAME",
+    help="The database: 'default' (the default) or a bind name.",
+)
+env_option = click.option(
+    "--env",
+    "env",
+    metavar="NAME",
+    help="Act for this environment instead of the app's (VERSIONING_ENV, testing, debug).",
+)
+
+
+def x_args(x: Sequence[str]) -> list[str]:
+    """``-x`` given to the group (Alembic's order) and to the command, in that order."""
+    group_x: list[str] = click.get_current_context().meta.get("versioning.x", [])
+    return [*group_x, *x]
+
+
+def _apply(f: Callable[..., Any], options: Sequence[Callable[[Any], Any]]) -> Callable[..., Any]:
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--sql``, ``--tag`` and ``-x``, handed to the command as ``options: RunOptions``."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, sql: bool, tag: str | None, x: Sequence[str], **kwargs: Any) -> Any:
+        options: RunOptions = {"sql": sql, "tag": tag, "x_args": x_args(x)}
+        return f(*args, options=options, **kwargs)
+
+    return _apply(
+        wrapper,
+        [
+            click.option(
+                "--sql", is_flag=True, help="Print the SQL instead of running it (offline mode)."
+            ),
+            click.option("--tag", help="Arbitrary tag passed to the migration environment."),
+            x_option,
+        ],
+    )
+
+
+def revision_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """What ``revision`` and ``migrate`` share (Alembic's names), as ``options:
+    RevisionOptions``."""
+
+    @functools.wraps(f)
+    def wrapper(
+        *args: Any,
+        head: str,
+        splice: bool,
+        branch_label: str | None,
+        version_path: str | None,
+        rev_id: str | None,
+        depends_on: Sequence[str],
+        x: Sequence[str],
+        **kwargs: Any,
+    ) -> Any:
+        options: RevisionOptions = {
+            "head": head,
+            "splice": splice,
+            "branch_label": branch_label,
+            "version_path": version_path,
+            "rev_id": rev_id,
+            "depends_on": list(depends_on) or None,
+            "x_args": x_args(x),
+        }
+        return f(*args, options=options, **kwargs)
+
+    return _apply(
+        wrapper,
+        [
+            click.option(
+                "--head", default="head", show_default=True, help="Base revision of the new one."
+            ),
+            click.option("--splice", is_flag=True, help="Allow a non-head revision as the base."),
+            click.option("--branch-label", help="Branch label for the new revision."),
+            click.option("--version-path", help="Directory (inside migrations) for the file."),
+            click.option("--rev-id", help="Revision id to use instead of a generated one."),
+            click.option(
+                "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
+            ),
+            x_option,
+        ],
+    )
+
+
+def bind_value(name: str | None) -> str | None:
+    """A single ``--bind`` value as the API's ``bind`` (``None``: the default database)."""
+    return None if name is None else versioning().database(name).bind
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def echo(text: str = "", **kwargs: Any) -> None:
+    """``click.echo``, with every line prefixed by the database name when the app has several."""
+    prefix: str = click.get_current_context().meta.get("versioning.prefix", "")
+    if prefix and text:
+        text = "\n".join(f"{prefix}{line}" if line else line for line in text.split("\n"))
+    click.echo(text, **kwargs)
+
+
+def prefix() -> str:
+    """The ``[name] `` prefix of the database being reported on, or ``""``."""
+    value: str = click.get_current_context().meta.get("versioning.prefix", "")
+    return value
+
+
+@contextlib.contextmanager
+def on(bind: str | None, *, shared: bool = False) -> Iterator[None]:
+    """Output (and errors) inside the block name the database, when the app has several.
+
+    ``shared``: what follows is about a directory every database shares (Flask-Migrate's
+    multidb layout), so no single database is named.
+    """
+    ctx = click.get_current_context()
+    name = bind or "default"
+    several = len(versioning().databases()) > 1
+    tag = f"[{name}] " if several and not shared else ""
+    saved = ctx.meta.get("versioning.prefix", "")
+    ctx.meta["versioning.prefix"] = tag
+    try:
+        yield
+    except VersioningError as exc:
+        if tag and exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"{tag}{exc.args[0]}", *exc.args[1:])
+        raise
+    finally:
+        ctx.meta["versioning.prefix"] = saved
+
+
+def duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def print_step(step: AppliedRevision) -> None:
+    verb = {"upgrade": "Applied", "downgrade": "Reverted", "stamp": "Stamped"}[step.direction]
+    message = f" ({step.message})" if step.message else ""
+    echo(f"{verb} {step.revision}{message} in {duration(step.duration)}")
+
+
+def print_position(result: MigrationResult) -> None:
+    where = ", ".join(result.after) or "base"
+    if not result.steps and result.before == result.after:
+        echo(f"Nothing to do: the database is at {where}.")
+    else:
+        echo(f"The database is now at {where}.")
+
+
+def print_sql(result: MigrationResult) -> None:
+    tag = prefix()
+    if tag:  # SQL stays runnable: name the database in a comment, not on every line
+        click.echo(f"-- database: {tag.strip()[1:-1]}")
+    click.echo(result.sql or "", nl=False)
+
+
+def print_scripts(scripts: Sequence[Script], verbose: bool, **fmt: Any) -> None:
+    for script in scripts:
+        echo(script.cmd_format(verbose, **fmt))

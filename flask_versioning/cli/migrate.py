@@ -1,0 +1,225 @@
+"""Commands that change the database or write revision files."""
+
+from __future__ import annotations
+
+import click
+
+from .._types import RevisionOptions, RunOptions
+from ._common import (
+    REVISION_ARGS,
+    allow_protected_option,
+    bind_option,
+    bind_value,
+    binds_option,
+    command,
+    echo,
+    on,
+    print_position,
+    print_sql,
+    print_step,
+    revision_options,
+    run_options,
+    versioning,
+)
+
+
+@command("init", short_help="Create the migrations directory.")
+@binds_option
+def init_command(binds: tuple[str, ...]) -> None:
+    """Create the migrations directory inside the app package (optional: every command that
+    needs it creates it)."""
+    v = versioning()
+    for bind in v.select(binds):
+        with on(bind):
+            echo(f"Migrations directory: {v.init(bind=bind)}")
+
+
+@command("revision", short_help="Create a new revision file.")
+@click.option("-m", "--message", help="Revision message.")
+@click.option("--autogenerate", is_flag=True, help="Fill it by comparing models and database.")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it (offline mode).")
+@revision_options
+@bind_option
+def revision_command(
+    message: str | None,
+    autogenerate: bool,
+    sql: bool,
+    options: RevisionOptions,
+    bind: str | None,
+) -> None:
+    """Create a new revision file."""
+    scripts = versioning().revision(
+        message, bind=bind_value(bind), autogenerate=autogenerate, sql=sql, **options
+    )
+    for script in scripts:
+        click.echo(f"Generated {script.path}")
+
+
+@command("migrate", short_help="Autogenerate a revision from the models.")
+@click.option("-m", "--message", help="Revision message.")
+@click.option("--allow-empty", is_flag=True, help="Write a revision even if nothing changed.")
+@revision_options
+@binds_option
+def migrate_command(
+    message: str | None, allow_empty: bool, options: RevisionOptions, binds: tuple[str, ...]
+) -> None:
+    """Autogenerate a revision file from the differences between the models and the database.
+
+    When nothing changed, no file is written (unless --allow-empty) and the exit code is 0.
+    Each database gets its own revision; a Flask-Migrate multidb directory gets one for all.
+    """
+    v = versioning()
+    for bind in v.select(binds, models=not binds, histories=True):
+        with on(bind, shared=v.database(bind).engine_name is not None):
+            script = v.migrate(message, bind=bind, allow_empty=allow_empty, **options)
+            if script is None:
+                echo("No changes in the models were detected; no revision was written.")
+            else:
+                echo(f"Generated {script.path}")
+
+
+@command("edit", short_help="Open a revision file in $EDITOR.", context_settings=REVISION_ARGS)
+@click.argument("revision", default="current")
+@bind_option
+def edit_command(revision: str, bind: str | None) -> None:
+    """Open the revision file for REVISION (default: current) in $EDITOR."""
+    versioning().edit(revision, bind=bind_value(bind))
+
+
+@command("merge", short_help="Join several heads in a merge revision.")
+@click.argument("revisions", nargs=-1)
+@click.option("-m", "--message", help="Revision message.")
+@click.option("--branch-label", help="Branch label for the merge revision.")
+@click.option("--rev-id", help="Revision id to use instead of a generated one.")
+@bind_option
+def merge_command(
+    revisions: tuple[str, ...],
+    message: str | None,
+    branch_label: str | None,
+    rev_id: str | None,
+    bind: str | None,
+) -> None:
+    """Write a revision that merges REVISIONS (default: all heads)."""
+    script = versioning().merge(
+        list(revisions) or "heads",
+        bind=bind_value(bind),
+        message=message,
+        branch_label=branch_label,
+        rev_id=rev_id,
+    )
+    click.echo(f"Generated {script.path}")
+
+
+@command("upgrade", short_help="Upgrade the database.", context_settings=REVISION_ARGS)
+@click.argument("revision", default="heads")
+@run_options
+@binds_option
+def upgrade_command(revision: str, options: RunOptions, binds: tuple[str, ...]) -> None:
+    """Upgrade the database to REVISION (default: heads). Accepts head, +1, ids, branch@head.
+
+    Every database is upgraded, one after the other, unless --bind names some.
+    """
+    v = versioning()
+    sql = options.get("sql")
+    for bind in v.select(binds, revisions=[revision]):
+        with on(bind):
+            result = v.upgrade(revision, bind=bind, progress=None if sql else print_step, **options)
+            if sql:
+                print_sql(result)
+            else:
+                print_position(result)
+
+
+@command("downgrade", short_help="Revert the database.", context_settings=REVISION_ARGS)
+@click.argument("revision", default="-1")
+@run_options
+@binds_option
+@allow_protected_option
+def downgrade_command(
+    revision: str, options: RunOptions, binds: tuple[str, ...], allow_protected: bool
+) -> None:
+    """Revert the database to REVISION (default: -1). Accepts -N, base, ids.
+
+    Every database is reverted, one after the other, unless --bind names some. 'base' is
+    refused in a protected environment unless --allow-protected.
+    """
+    v = versioning()
+    sql = options.get("sql")
+    for bind in v.select(binds, revisions=[revision]):
+        with on(bind):
+            result = v.downgrade(
+                revision,
+                bind=bind,
+                progress=None if sql else print_step,
+                allow_protected=allow_protected,
+                **options,
+            )
+            if sql:
+                print_sql(result)
+            else:
+                print_position(result)
+
+
+@command("stamp", short_help="Set the revision without migrating.", context_settings=REVISION_ARGS)
+@click.argument("revisions", nargs=-1)
+@run_options
+@click.option("--purge", is_flag=True, help="Empty the version table first.")
+@binds_option
+@allow_protected_option
+def stamp_command(
+    revisions: tuple[str, ...],
+    options: RunOptions,
+    purge: bool,
+    binds: tuple[str, ...],
+    allow_protected: bool,
+) -> None:
+    """Write REVISIONS (default: heads) to the version table without running migrations.
+
+    Rewriting an applied history is refused in a protected environment unless
+    --allow-protected.
+    """
+    v = versioning()
+    for bind in v.select(binds, revisions=revisions):
+        with on(bind):
+            result = v.stamp(
+                list(revisions) or "heads",
+                bind=bind,
+                purge=purge,
+                allow_protected=allow_protected,
+                **options,
+            )
+            if options.get("sql"):
+                print_sql(result)
+            else:
+                echo(f"The database is now stamped at {', '.join(result.after) or 'base'}.")
+
+
+@command("adopt", short_help="Take over a Flask-Migrate migrations folder.")
+@click.argument("source", type=click.Path(file_okay=False, exists=True), default="migrations")
+def adopt_command(source: str) -> None:
+    """Move SOURCE (default: ./migrations), a folder made by Flask-Migrate, to the configured
+    migrations directory and replace its env.py with ours. Revision files stay byte for byte;
+    refuses if the destination exists and is not empty."""
+    result = versioning().adopt(source)
+    if result.source != result.directory:
+        click.echo(f"Moved {result.source} to {result.directory}")
+    click.echo(f"Kept {len(result.revisions)} revision file(s) unchanged.")
+    for name in result.replaced:
+        click.echo(f"Replaced {name} with Flask-Versioning's.")
+    for name in result.removed:
+        click.echo(f"Removed {name} (not used by Flask-Versioning).")
+    for note in result.notes:
+        click.echo(f"Note: {note}")
+
+
+COMMANDS = [
+    init_command,
+    revision_command,
+    migrate_command,
+    edit_command,
+    merge_command,
+    upgrade_command,
+    downgrade_command,
+    stamp_command,
+    adopt_command,
+]
