@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # for _cli.py, the click group sphinx-click documents
+sys.path.insert(0, str(HERE))  # for _cli.py (sphinx-click's group) and _layers.py (the picture)
 
 import flask_versioning  # noqa: E402
 
@@ -29,6 +29,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_click",
     "myst_parser",
+    "_layers",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

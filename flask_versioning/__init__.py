@@ -39,36 +39,6 @@ from ._types import (
 
 __version__ = "0.1.0"
 
-# The public classes are documented, printed in tracebacks and pickled under the package's
-# name, not under the private module that happens to define them.
-for _name in (
-    "AdoptError",
-    "AdoptResult",
-    "AppliedRevision",
-    "ConfigurationError",
-    "Database",
-    "DatabaseError",
-    "LockTimeout",
-    "MigrationFailed",
-    "MigrationResult",
-    "MultipleHeadsError",
-    "PrepareResult",
-    "ProtectedEnvironmentError",
-    "ResetResult",
-    "RevisionError",
-    "SeedError",
-    "SeedFailed",
-    "SeedHook",
-    "SeedRegistry",
-    "SeedResult",
-    "SeedStatus",
-    "Settings",
-    "Versioning",
-    "VersioningError",
-    "VersioningState",
-):
-    globals()[_name].__module__ = __name__
-del _name
 __all__ = [
     "AdoptError",
     "AdoptResult",
@@ -99,3 +69,10 @@ __all__ = [
     "mask_url",
     "run_migrations",
 ]
+
+# The public classes are documented, printed in tracebacks and pickled under the package's
+# name, not under the private module that happens to define them.
+for _name in __all__:
+    if isinstance(globals()[_name], type):
+        globals()[_name].__module__ = __name__
+del _name

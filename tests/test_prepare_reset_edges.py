@@ -45,7 +45,7 @@ def _app(tmp_path: Path, url: str, **config: object) -> tuple[Flask, Versioning]
 
 
 def _dispose(versioning: Versioning) -> None:
-    for database in versioning._state().databases():
+    for database in versioning.state.databases():
         database.engine().dispose()
 
 

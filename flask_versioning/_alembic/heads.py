@@ -41,7 +41,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,8 +93,7 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
     """
     listing = _list(locations)
     names = _names_digest(listing)
-    stores = _cache_paths(locations)
-    for path in stores:
+    for path in _cache_paths(locations):
         cached = _read_cache(path, names)
         if cached is not None:
             return Heads(cached, "cache")
@@ -112,7 +111,7 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
         watched = signatures  # which file holds which head is unknown: watch them all
     if None not in watched:
         entry = {"format": _FORMAT, "names": names, "heads": heads.revisions, "watch": watched}
-        for path in stores:
+        for path in _cache_paths(locations):
             if _write_cache(path, entry):
                 break
     return heads
@@ -257,27 +256,18 @@ def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
 # -- the cache file ---------------------------------------------------------------------------
 
 
-def _cache_paths(locations: Sequence[Path]) -> list[Path]:
-    """Where the cache may live, best first: next to the revisions, then the user's cache."""
-    paths: list[Path] = []
+def _cache_paths(locations: Sequence[Path]) -> Iterator[Path]:
+    """Where the cache may live, best first: next to the revisions, then the user's cache.
+
+    A generator: the user's cache directory is only worked out when the first place fails.
+    """
     if locations:
-        paths.append(Path(locations[0]) / "__pycache__" / _CACHE_NAME)
-    user = _user_cache_dir()
-    if user is not None:
-        where = "\0".join(str(Path(loc).absolute()) for loc in locations)
-        digest = hashlib.blake2b(where.encode(), digest_size=12).hexdigest()
-        paths.append(user / f"heads-{digest}.json")
-    return paths
+        yield Path(locations[0]) / "__pycache__" / _CACHE_NAME
+    from platformdirs import user_cache_path
 
-
-def _user_cache_dir() -> Path | None:
-    base = os.environ.get("XDG_CACHE_HOME")
-    if base:
-        return Path(base) / "flask-versioning"
-    try:
-        return Path.home() / ".cache" / "flask-versioning"
-    except (RuntimeError, KeyError):  # no home directory for this user
-        return None
+    where = "\0".join(str(Path(loc).absolute()) for loc in locations)
+    digest = hashlib.blake2b(where.encode(), digest_size=12).hexdigest()
+    yield user_cache_path("flask-versioning", appauthor=False) / f"heads-{digest}.json"
 
 
 def _read_cache(path: Path, names: str) -> tuple[str, ...] | None:
