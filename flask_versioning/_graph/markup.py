@@ -19,6 +19,9 @@ from .model import Graph
 from .text import clean, describe, elsewhere_notes, omitted_note
 
 MESSAGE_WIDTH = 60
+MERMAID_MAX_LINKS = 500
+"""Mermaid's ``maxEdges`` default: a longer diagram shows "Syntax error" on GitHub, and the limit
+is a secure setting no diagram can raise. The output then opens with a comment saying so."""
 _MERMAID_PLAIN = frozenset(string.ascii_letters + string.digits + " .,:_-/()'!?+=")
 
 
@@ -87,6 +90,13 @@ def render_mermaid(graph: Graph, layout: Layout) -> str:
     for number, note in enumerate(elsewhere_notes(graph), 1):
         databases.append(f"e_{number}")
         lines.append(f'  e_{number}(["{mermaid_text(note)}"])')
+    links = sum(" --> " in line or " -.- " in line or " -.-> " in line for line in lines)
+    if links > MERMAID_MAX_LINKS:
+        lines.insert(
+            1,
+            f"%% {links} links: Mermaid draws at most {MERMAID_MAX_LINKS} unless configured;"
+            " show fewer revisions (--last)",
+        )
     heads = [ids[row.node.revision] for row in layout.rows if graph.is_head(row.node.revision)]
     lines.append("  classDef head stroke-width:3px")
     lines.append("  classDef database fill:#ddf4ff,stroke:#0969da,color:#0a3069")
