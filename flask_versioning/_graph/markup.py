@@ -108,8 +108,13 @@ def render_mermaid(graph: Graph, layout: Layout) -> str:
 
 
 def dot_text(text: str) -> str:
-    """A DOT double-quoted string: backslashes doubled (no ``\\N`` or ``\\l`` from a message)."""
-    return '"' + clean(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT double-quoted string that Graphviz shows exactly as ``text``.
+
+    Backslashes are doubled (no ``\\N`` or ``\\l`` from a message) and ``&`` becomes
+    ``&amp;``, because Graphviz decodes HTML entities even in plain labels.
+    """
+    escaped = clean(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def render_dot(graph: Graph, layout: Layout) -> str:

@@ -119,7 +119,7 @@ class Graph:
         for revision, names in (marks or {}).items():
             if names:
                 target = self.marks if revision in self.nodes else self.elsewhere
-                target[revision] = tuple(names)
+                target[revision] = (names,) if isinstance(names, str) else tuple(names)
         self.generation = self._generations()
 
     def _generations(self) -> dict[str, int]:
