@@ -106,8 +106,16 @@ def test_two_databases_on_one_revision_are_named_in_every_format() -> None:
     dot = render(g, "dot")
     assert '"database 1" -> "c" [style=dashed' in dot
     assert '{ rank=same; "database 1"; "c"; }' in dot
-    assert "default" in svg_texts(render(g, "svg"))
-    assert "analytics" in svg_texts(render(g, "svg"))
+    root = ET.fromstring(render(g, "svg"))
+    texts = {"".join(t.itertext()): t.get("class", "") for t in root.iter(f"{SVG}text")}
+    assert "default" in texts
+    assert "analytics" in texts
+    # Heads are bold; the marked revision has a ring around its circle.
+    assert "fvg-head" in texts["c"].split()
+    assert "fvg-head" in texts["d"].split()
+    assert "fvg-head" not in texts["b"].split()
+    rings = [c for c in root.iter(f"{SVG}circle") if c.get("fill") == "none"]
+    assert len(rings) == 1
 
 
 def test_a_lane_that_crosses_another_to_join_its_branch_point() -> None:
