@@ -1,0 +1,177 @@
+"""What a revision graph is made of: revisions, their down revisions, and marked databases.
+
+The renderers never see Alembic. A :class:`Node` carries only what a picture shows, so a graph
+can be built from ``Script`` objects (:func:`nodes_from_scripts`), from a heads cache or from
+plain tuples in a test, and the same checks (unknown down revision, cycle, duplicate) run once
+here instead of in every renderer.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+from flask_versioning.errors import RevisionError
+
+DownRevision: TypeAlias = "str | Sequence[str] | None"
+
+#: Alembic's name for "no revision applied": a database marked here stands below every revision.
+BASE = "base"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One revision as the picture shows it.
+
+    Whether it is a head or a branch point depends on the other revisions, so those answers
+    live on :class:`Graph`; being a merge depends on this revision alone.
+    """
+
+    revision: str
+    down_revisions: tuple[str, ...]
+    message: str = ""
+    branch_labels: tuple[str, ...] = ()
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.down_revisions) > 1
+
+    @property
+    def is_base(self) -> bool:
+        return not self.down_revisions
+
+
+class ScriptLike(Protocol):
+    """The public attributes of ``alembic.script.Script`` that a picture needs."""
+
+    @property
+    def revision(self) -> str: ...
+    @property
+    def down_revision(self) -> DownRevision: ...
+    @property
+    def doc(self) -> str: ...
+    @property
+    def branch_labels(self) -> Iterable[str]: ...
+
+
+def _down(value: DownRevision) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
+
+
+def nodes_from_scripts(scripts: Iterable[ScriptLike]) -> list[Node]:
+    """Nodes from Alembic ``Script`` objects (``ScriptDirectory.walk_revisions()``).
+
+    Branch labels are taken as the revision file declares them (``module.branch_labels``, a
+    public attribute of ``Script``): once the revision map is built, Alembic copies each label
+    onto every revision of its branch, and a picture with the label on every row says nothing.
+    ``depends_on`` links are not history and are left out, as ``alembic history`` does.
+    """
+    nodes = []
+    for script in scripts:
+        module = getattr(script, "module", None)
+        declared = getattr(module, "branch_labels", None) if module is not None else None
+        labels = _down(declared) if module is not None else tuple(script.branch_labels)
+        nodes.append(
+            Node(script.revision, _down(script.down_revision), script.doc, tuple(sorted(labels)))
+        )
+    return nodes
+
+
+def nodes_from_tuples(rows: Iterable[tuple[str, DownRevision, str]]) -> list[Node]:
+    """Nodes from ``(revision, down_revision, message)`` tuples, ``down_revision`` as in a file."""
+    return [Node(revision, _down(down), message) for revision, down, message in rows]
+
+
+class Graph:
+    """A checked revision history and the databases standing on it.
+
+    ``marks`` maps a revision to the names of the databases at it; a database at several heads
+    is listed under each. A revision that is not in the history (a database upgraded from
+    another branch of the code) or :data:`BASE` is kept in :attr:`elsewhere` so the picture can
+    say so instead of failing: that is exactly when a developer needs it.
+    """
+
+    def __init__(
+        self, nodes: Iterable[Node], marks: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        self.nodes: dict[str, Node] = {}
+        for node in nodes:
+            if node.revision in self.nodes:
+                raise RevisionError(f"revision {node.revision} appears twice in the history")
+            self.nodes[node.revision] = node
+        self.children: dict[str, list[str]] = {revision: [] for revision in self.nodes}
+        for node in self.nodes.values():
+            for down in node.down_revisions:
+                if down not in self.children:
+                    raise RevisionError(
+                        f"revision {node.revision} names down revision {down}, "
+                        "which is not in the history"
+                    )
+                self.children[down].append(node.revision)
+        self.marks: dict[str, tuple[str, ...]] = {}
+        self.elsewhere: dict[str, tuple[str, ...]] = {}
+        for revision, names in (marks or {}).items():
+            if names:
+                target = self.marks if revision in self.nodes else self.elsewhere
+                target[revision] = (names,) if isinstance(names, str) else tuple(names)
+        self.generation = self._generations()
+
+    def _generations(self) -> dict[str, int]:
+        """Longest distance from a base per revision; fails on a cycle.
+
+        Kahn's walk from the bases, smallest id first so the numbering is deterministic.
+        """
+        waiting = {revision: len(node.down_revisions) for revision, node in self.nodes.items()}
+        ready = [revision for revision, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        generation: dict[str, int] = {}
+        while ready:
+            revision = heapq.heappop(ready)
+            downs = self.nodes[revision].down_revisions
+            generation[revision] = 1 + max((generation[d] for d in downs), default=0)
+            for child in self.children[revision]:
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, child)
+        if len(generation) < len(self.nodes):
+            stuck = sorted(set(self.nodes) - set(generation))
+            raise RevisionError(f"the history has a cycle through {', '.join(stuck[:5])}")
+        return generation
+
+    @property
+    def heads(self) -> list[str]:
+        """Revisions nothing builds on, the deepest first."""
+        heads = [revision for revision, children in self.children.items() if not children]
+        return sorted(heads, key=lambda revision: (-self.generation[revision], revision))
+
+    def is_head(self, revision: str) -> bool:
+        return not self.children[revision]
+
+    def is_branch_point(self, revision: str) -> bool:
+        return len(self.children[revision]) > 1
+
+    def order(self) -> list[str]:
+        """Every revision, newest first, each before its down revisions (``git log --topo-order``).
+
+        A revision is emitted once all its children are; among the ready ones the most recently
+        readied goes first, which keeps each line of work together instead of interleaving
+        branches row by row. Heads go deepest first, a merge's first down revision before the
+        others.
+        """
+        waiting = {revision: len(children) for revision, children in self.children.items()}
+        stack = list(reversed(self.heads))
+        order: list[str] = []
+        while stack:
+            revision = stack.pop()
+            order.append(revision)
+            for down in reversed(self.nodes[revision].down_revisions):
+                waiting[down] -= 1
+                if waiting[down] == 0:
+                    stack.append(down)
+        return order

@@ -1,0 +1,114 @@
+"""The graph as text, like ``git log --graph``: one line per revision, newest first.
+
+Each lane takes two columns: the lane itself (``|``, or ``*`` on its revision's line) and the
+gap on its right, where ``/`` and ``\\`` are drawn when a lane moves. A lane that must move
+further than one step moves one step per line, so lines never need characters git would not
+use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .layout import Layout, Move
+from .model import BASE, Graph, Node
+
+
+def clean(text: str) -> str:
+    """One line of printable text: whitespace runs (newlines too) become one space.
+
+    Control characters are dropped, so a revision message cannot move the cursor or recolour a
+    terminal, nor break the one-line-per-revision shape every renderer relies on.
+    """
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(text.split())
+
+
+def describe(graph: Graph, node: Node) -> list[str]:
+    """The words after a revision id, in ``alembic history``'s terms.
+
+    ``(base)`` matters in text: a base followed by another history's head would otherwise read
+    as one line of revisions.
+    """
+    words = []
+    if node.is_base:
+        words.append("(base)")
+    if graph.is_head(node.revision):
+        words.append("(head)")
+    if graph.is_branch_point(node.revision):
+        words.append("(branchpoint)")
+    if node.is_merge:
+        words.append("(mergepoint)")
+    return words
+
+
+def elsewhere_notes(graph: Graph) -> list[str]:
+    """One sentence per database that stands on no revision of this history."""
+    notes = []
+    for revision, names in graph.elsewhere.items():
+        who = ", ".join(clean(name) for name in names)
+        if revision == BASE:
+            notes.append(f"{who}: no revision applied")
+        else:
+            notes.append(f"{who}: at {clean(revision)}, which is not in this history")
+    return notes
+
+
+def omitted_note(count: int, graph: Graph, shown: Iterable[str]) -> str:
+    """How many older revisions ``last`` left out, and which databases stand among them."""
+    visible = set(shown)
+    marked = [
+        f"{', '.join(clean(n) for n in names)} at {clean(revision)}"
+        for revision, names in graph.marks.items()
+        if revision not in visible
+    ]
+    plural = "revision" if count == 1 else "revisions"
+    note = f"{count} older {plural} not shown"
+    return "; ".join([note, *marked])
+
+
+def _steps(moves: tuple[Move, ...]) -> list[str]:
+    """The lines that take every lane from its place before a transition to its place after."""
+    places = [list(move) for move in moves]
+    lines = []
+    while any(now != goal for now, goal in places):
+        chars = [" "] * (2 * max(max(p) for p in places) + 2)
+        for place in places:
+            now, goal = place
+            if now == goal:
+                chars[2 * now] = "|"
+            elif goal < now:
+                chars[2 * now - 1] = "/"
+                place[0] = now - 1
+            else:
+                chars[2 * now + 1] = "\\"
+                place[0] = now + 1
+        lines.append("".join(chars).rstrip())
+    return lines
+
+
+def render_text(graph: Graph, layout: Layout) -> str:
+    lines: list[str] = []
+    for row in layout.rows:
+        lines.extend(_steps(row.converge))
+        lanes = " ".join("*" if i == row.column else "|" for i in range(row.lanes))
+        node = row.node
+        words = [clean(node.revision), *describe(graph, node)]
+        words += [f"[{clean(label)}]" for label in node.branch_labels]
+        message = clean(node.message)
+        if message:
+            words.append(message)
+        names = graph.marks.get(node.revision)
+        if names:
+            words.append(" <- " + ", ".join(clean(name) for name in names))
+        lines.append(f"{lanes} {' '.join(words)}")
+        lines.extend(_steps(row.spread))
+    if layout.omitted:
+        lanes = " ".join("~" * layout.open_lanes)
+        note = omitted_note(layout.omitted, graph, (row.node.revision for row in layout.rows))
+        lines.append(f"{lanes} ({note})" if lanes else f"({note})")
+    if not layout.rows:
+        lines.append("(no revisions)")
+    lines.extend(f"({note})" for note in elsewhere_notes(graph))
+    return "\n".join(lines) + "\n"
