@@ -25,7 +25,7 @@ from flask_versioning._graph import (
     nodes_from_tuples,
     render,
 )
-from flask_versioning.errors import RevisionError, VersioningError
+from flask_versioning import RevisionError, VersioningError
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask_versioning.errors import VersioningError
-
+from .._errors import VersioningError
 from .layout import lay_out
 from .markup import render_dot, render_mermaid
 from .model import BASE, Graph, Node, nodes_from_scripts, nodes_from_tuples

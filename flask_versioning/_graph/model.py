@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
-from flask_versioning.errors import RevisionError
+from .._errors import RevisionError
 
 DownRevision: TypeAlias = "str | Sequence[str] | None"
 
