@@ -18,7 +18,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from .._errors import VersioningError, one_line, scrub
-from .._types import AppliedRevision, MigrationResult, RevisionOptions, RunOptions
+from .._types import AppliedRevision, MigrationResult
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -126,75 +126,52 @@ def x_args(x: Sequence[str]) -> list[str]:
     return [*group_x, *x]
 
 
-def _apply(f: Callable[..., Any], options: Sequence[Callable[[Any], Any]]) -> Callable[..., Any]:
-    for option in reversed(options):
-        f = option(f)
-    return f
+def _bundle(
+    options: Sequence[Callable[[Any], Any]], names: Sequence[str]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add ``options`` to a command and hand it their values as one ``options`` dict.
+
+    Empty values are left out, so the API's own defaults apply; ``-x`` gains the group's.
+    """
+
+    def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in names}
+            bundle = {k: v for k, v in given.items() if k != "x" and v not in (None, (), False)}
+            bundle["x_args"] = x_args(given["x"])
+            return f(*args, options=bundle, **kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorator
 
 
-def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--sql``, ``--tag`` and ``-x``, handed to the command as ``options: RunOptions``."""
+#: ``--sql``, ``--tag`` and ``-x``, handed to the command as ``options: RunOptions``.
+run_options = _bundle(
+    [
+        click.option("--sql", is_flag=True, help="Print the SQL instead of running it (offline)."),
+        click.option("--tag", help="Arbitrary tag passed to the migration environment."),
+        x_option,
+    ],
+    ["sql", "tag", "x"],
+)
 
-    @functools.wraps(f)
-    def wrapper(*args: Any, sql: bool, tag: str | None, x: Sequence[str], **kwargs: Any) -> Any:
-        options: RunOptions = {"sql": sql, "tag": tag, "x_args": x_args(x)}
-        return f(*args, options=options, **kwargs)
-
-    return _apply(
-        wrapper,
-        [
-            click.option(
-                "--sql", is_flag=True, help="Print the SQL instead of running it (offline mode)."
-            ),
-            click.option("--tag", help="Arbitrary tag passed to the migration environment."),
-            x_option,
-        ],
-    )
-
-
-def revision_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """What ``revision`` and ``migrate`` share (Alembic's names), as ``options:
-    RevisionOptions``."""
-
-    @functools.wraps(f)
-    def wrapper(
-        *args: Any,
-        head: str,
-        splice: bool,
-        branch_label: str | None,
-        version_path: str | None,
-        rev_id: str | None,
-        depends_on: Sequence[str],
-        x: Sequence[str],
-        **kwargs: Any,
-    ) -> Any:
-        options: RevisionOptions = {
-            "head": head,
-            "splice": splice,
-            "branch_label": branch_label,
-            "version_path": version_path,
-            "rev_id": rev_id,
-            "depends_on": list(depends_on) or None,
-            "x_args": x_args(x),
-        }
-        return f(*args, options=options, **kwargs)
-
-    return _apply(
-        wrapper,
-        [
-            click.option(
-                "--head", default="head", show_default=True, help="Base revision of the new one."
-            ),
-            click.option("--splice", is_flag=True, help="Allow a non-head revision as the base."),
-            click.option("--branch-label", help="Branch label for the new revision."),
-            click.option("--version-path", help="Directory (inside migrations) for the file."),
-            click.option("--rev-id", help="Revision id to use instead of a generated one."),
-            click.option(
-                "--depends-on", multiple=True, help="Revision this one depends on; repeatable."
-            ),
-            x_option,
-        ],
-    )
+#: What ``revision`` and ``migrate`` share, with Alembic's names, as ``options: RevisionOptions``.
+revision_options = _bundle(
+    [
+        click.option("--head", default="head", show_default=True, help="Base of the new one."),
+        click.option("--splice", is_flag=True, help="Allow a non-head revision as the base."),
+        click.option("--branch-label", help="Branch label for the new revision."),
+        click.option("--version-path", help="Directory (inside migrations) for the file."),
+        click.option("--rev-id", help="Revision id to use instead of a generated one."),
+        click.option("--depends-on", multiple=True, help="Revision this one depends on."),
+        x_option,
+    ],
+    ["head", "splice", "branch_label", "version_path", "rev_id", "depends_on", "x"],
+)
 
 
 def bind_value(name: str | None) -> str | None:
