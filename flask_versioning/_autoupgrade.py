@@ -40,8 +40,10 @@ from ._alembic import heads
 from ._alembic.database import Database
 from ._alembic.errors import translate_errors
 from ._alembic.scripts import script_heads
+from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.migrate import upgrade
+from ._protection import run_for
 
 if TYPE_CHECKING:
     from ._state import VersioningState
@@ -91,7 +93,12 @@ def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> list[Ou
         return []
     _done[app] = os.getpid()
     with app.app_context():
-        return _upgrade_all(state)
+        run = run_for(state)
+        if not app.debug and not app.testing:
+            # A served production start: what it migrates is production's from now on.
+            run = dataclasses.replace(run, protect=True)
+        with recording(run):
+            return _upgrade_all(state)
 
 
 def _upgrade_all(state: VersioningState) -> list[Outcome]:

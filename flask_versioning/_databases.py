@@ -31,6 +31,7 @@ from flask import current_app
 from ._alembic import layout
 from ._alembic.database import Database
 from ._errors import ConfigurationError
+from ._ledgers.history import StepWriter
 
 if TYPE_CHECKING:
     from ._state import VersioningState
@@ -91,6 +92,7 @@ def discover(state: VersioningState) -> list[Database]:
                 bind=bind,
                 engine_name=(bind or "") if multidb else None,
                 engine_names=engine_names,
+                history=StepWriter,
             )
         )
     return out

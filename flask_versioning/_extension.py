@@ -197,13 +197,18 @@ class Versioning:
     ) -> MigrationResult:
         """Revert the database to ``target`` (``-1``, ``base``, a revision id).
 
-        ``base`` is refused in a protected environment unless ``allow_protected``. Options as
+        ``base`` is refused for a protected database unless ``allow_protected``. Options as
         for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range.
         """
+        database = self.database(bind)
         protection.guard_downgrade(
-            get_state(), target, sql=bool(options.get("sql")), allow_protected=allow_protected
+            get_state(),
+            database,
+            target,
+            sql=bool(options.get("sql")),
+            allow_protected=allow_protected,
         )
-        return migrate.downgrade(self.database(bind), target, options, progress)
+        return migrate.downgrade(database, target, options, progress)
 
     def stamp(
         self,
@@ -216,7 +221,7 @@ class Versioning:
     ) -> MigrationResult:
         """Write ``revisions`` to the version table without running any migration.
 
-        Rewriting an applied history is refused in a protected environment unless
+        Rewriting the applied history of a protected database is refused unless
         ``allow_protected``; stamping an empty version table is always allowed.
         """
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
@@ -358,6 +363,17 @@ class Versioning:
     def environment_name(self, env: str | None = None) -> str:
         """The environment seeds and guards act for (``env`` overrides, like ``--env``)."""
         return protection.environment_name(get_state(), env)
+
+    def unprotect(self, *, bind: str | None = None) -> list[str]:
+        """Lift the protection the history ledger records for the database(s).
+
+        For a database that is no longer production's (a copy restored into staging, say). The
+        lifting is itself recorded in the ledger. Every database unless ``bind`` names one;
+        returns the names of the databases that were protected.
+        """
+        state = get_state()
+        databases = [self.database(bind)] if bind is not None else state.databases()
+        return protection.unprotect(state, databases)
 
     def run_seeds(
         self,

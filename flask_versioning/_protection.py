@@ -1,85 +1,156 @@
-"""Which environment an app acts for, and the guards that protect some environments.
+"""Which environment an app acts for, and protection that follows the database.
 
 Destructive commands (``reset``, ``downgrade base``, ``stamp`` over an applied history,
-``seed --force``) are refused in a protected environment (``VERSIONING_PROTECTED_ENVS``) unless
-the caller says ``allow_protected``. Every guard runs before anything changes, so a refusal
-leaves the database exactly as it was.
+``seed --force``, ``validate --repair``) are refused for a database that is protected, before
+anything changes. A database is protected when
+
+- the app declares a protected environment (``VERSIONING_ENV``, or ``--env``, is in
+  ``VERSIONING_PROTECTED_ENVS``), or
+- its history ledger says so: it was migrated, seeded or auto-upgraded by such an app, or
+  auto-upgraded by a served, non-debug process, and nobody ran ``flask db unprotect`` since.
+
+The second rule is the one that matters: a developer's shell, configured for development and
+pointed at the production URL by mistake, still meets the production database's record. An app
+that declares nothing, on a database with no such record, is not protected: the Alembic
+tutorials' ``downgrade base`` works there, as with Alembic itself. ``allow_protected``
+(``--allow-protected``) overrides both rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from flask import current_app
 
 from . import _errors as errors
 from ._alembic.scripts import script_directory
+from ._ledgers import history
 from ._ledgers.versions import current
 
 if TYPE_CHECKING:
     from ._alembic.database import Database
     from ._state import VersioningState
 
-__all__ = ["ensure_allowed", "environment_name", "guard_downgrade", "guard_stamp"]
+__all__ = [
+    "check_allowed",
+    "environment_name",
+    "guard_downgrade",
+    "guard_stamp",
+    "mark_protected",
+    "run_for",
+    "unprotect",
+]
 
 _OVERRIDE_HINT = "pass --allow-protected (allow_protected=True in Python) if you really mean it"
 
 
-def environment_name(state: VersioningState, override: str | None = None) -> str:
-    """The environment seeds and guards act for.
+def run_for(state: VersioningState, override: str | None = None) -> history.Run:
+    """The environment the app acts for, whether it was declared, and whether it protects.
 
-    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; otherwise ``testing`` when the app
-    is in testing mode, ``development`` in debug mode and ``production`` otherwise. The app's
-    flags are read now rather than at ``init_app`` because ``flask --debug`` and test fixtures
-    set them afterwards.
+    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; both are declared. Otherwise the
+    name is guessed: ``testing`` in testing mode, ``development`` in debug mode, else
+    ``production``, which chooses the seeds but protects nothing. The app's flags are read now
+    rather than at ``init_app`` because ``flask --debug`` and test fixtures set them later.
     """
+    protected = state.settings.protected_envs
     if override is not None:
         name = override.strip()
         if not name:
             raise errors.ConfigurationError("the environment name must not be empty")
-        return name
-    configured = state.settings.env
-    if configured:
-        return str(configured)
+        return history.Run(name, declared=True, protect=name in protected)
+    if state.settings.env:
+        name = str(state.settings.env)
+        return history.Run(name, declared=True, protect=name in protected)
     app = current_app
-    if app.testing:
-        return "testing"
-    if app.debug:
-        return "development"
-    return "production"
+    guessed = "testing" if app.testing else "development" if app.debug else "production"
+    return history.Run(guessed)
 
 
-def ensure_allowed(
-    state: VersioningState, action: str, environments: Iterable[str], *, allow_protected: bool
+def environment_name(state: VersioningState, override: str | None = None) -> str:
+    """The environment seeds are chosen for (``override`` is ``--env``)."""
+    return run_for(state, override).environment
+
+
+def check_allowed(
+    state: VersioningState,
+    action: str,
+    databases: Sequence[Database],
+    *,
+    env: str | None = None,
+    allow_protected: bool,
 ) -> None:
-    """Refuse ``action`` when any of ``environments`` is protected, before anything changes.
+    """Refuse ``action`` on ``databases`` if the app or any of them is protected.
 
-    Callers pass both the app's own environment and any ``--env`` override, so that
+    Both the app's own environment and an ``--env`` override count, so that
     ``flask db reset --env development`` on a production app is refused too.
     """
     if allow_protected:
         return
-    protected = set(state.settings.protected_envs)
-    for environment in dict.fromkeys(environments):
-        if environment in protected:
-            raise errors.ProtectedEnvironmentError(
-                f"refusing to {action}: {environment!r} is a protected environment "
-                f"(VERSIONING_PROTECTED_ENVS) and nothing was changed; {_OVERRIDE_HINT}"
+    reason = _protected(state, databases, env)
+    if reason is not None:
+        raise errors.ProtectedEnvironmentError(
+            f"refusing to {action}: {reason}; nothing was changed; {_OVERRIDE_HINT}"
+        )
+
+
+def _protected(
+    state: VersioningState, databases: Sequence[Database], env: str | None = None
+) -> str | None:
+    """Why the app or one of ``databases`` is protected, or ``None``."""
+    for run in (run_for(state), run_for(state, env) if env is not None else None):
+        if run is not None and run.protect:
+            return f"{run.environment!r} is a protected environment (VERSIONING_PROTECTED_ENVS)"
+    for database in databases:
+        mark = protection_mark(database)
+        if mark is not None:
+            when = mark.finished_at.strftime("%Y-%m-%d %H:%M UTC")
+            what = f"{mark.direction} {mark.revision}" if mark.revision else mark.direction
+            return (
+                f"the database at {errors.mask_url(database.url)} is protected: its history "
+                f"records a {mark.environment!r} app on {mark.host or 'an unknown host'} at "
+                f"{when} ({what}); 'flask db unprotect --yes' lifts that if this database "
+                f"is no longer {mark.environment!r}"
             )
+    return None
+
+
+def protection_mark(database: Database) -> history.Entry | None:
+    """The ledger row that protects ``database``; ``None`` when it is not protected.
+
+    A ledger that cannot be read protects nothing (``flask db status`` says it is damaged).
+    """
+    try:
+        entries = history.read_history(database.engine(), database.settings)
+    except sa.exc.DBAPIError:
+        return None
+    return history.protection(entries or [])
+
+
+def mark_protected(state: VersioningState, databases: Sequence[Database], run: history.Run) -> None:
+    """Record that ``run`` (a protected one) touched ``databases``, unless they say so already.
+
+    Migrations record it with every step; this is for seeds, which write no step.
+    """
+    if not run.protect:
+        return
+    for database in databases:
+        if protection_mark(database) is None:
+            history.write_marker(database, run, history.PROTECT)
 
 
 def guard_downgrade(
-    state: VersioningState, target: str, *, sql: bool, allow_protected: bool
+    state: VersioningState, database: Database, target: str, *, sql: bool, allow_protected: bool
 ) -> None:
-    """Refuse ``downgrade base`` in a protected environment (offline ``--sql`` is harmless)."""
+    """Refuse ``downgrade base`` of a protected database (offline ``--sql`` is harmless)."""
     if sql or allow_protected:
         return
     if target == "base" or target.endswith("@base"):
-        ensure_allowed(
+        check_allowed(
             state,
             f"downgrade to {target} (it reverts every migration)",
-            [environment_name(state)],
+            [database],
             allow_protected=False,
         )
 
@@ -92,7 +163,7 @@ def guard_stamp(
     sql: bool,
     allow_protected: bool,
 ) -> None:
-    """Refuse a stamp that would rewrite an applied history in a protected environment.
+    """Refuse a stamp that would rewrite the applied history of a protected database.
 
     Stamping an empty version table (adopting an existing database) and stamping exactly what
     is already there stay allowed; anything else rewrites the record of what was applied. A
@@ -100,11 +171,8 @@ def guard_stamp(
     """
     if sql or allow_protected:
         return
-    environment = environment_name(state)
-    if environment not in state.settings.protected_envs:
-        return
     now = set(current(database))
-    if not now:
+    if not now or _protected(state, [database]) is None:
         return
     try:
         script = script_directory(database)
@@ -112,9 +180,20 @@ def guard_stamp(
     except Exception:
         target = None
     if target != now:
-        ensure_allowed(
+        check_allowed(
             state,
             f"stamp {' '.join(revisions)} over the applied history ({', '.join(sorted(now))})",
-            [environment],
+            [database],
             allow_protected=False,
         )
+
+
+def unprotect(state: VersioningState, databases: Sequence[Database]) -> list[str]:
+    """Record ``unprotect`` in the ledger of each protected database; returns their names."""
+    lifted = []
+    run = run_for(state)
+    for database in databases:
+        if protection_mark(database) is not None:
+            history.write_marker(database, run, history.UNPROTECT)
+            lifted.append(database.name)
+    return lifted

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from . import _errors as errors
 from ._alembic.errors import translate_errors
+from ._ledgers.history import recording
 from ._locking import database_lock, sqlite_path
 from ._operations.migrate import upgrade
-from ._protection import ensure_allowed, environment_name
+from ._protection import check_allowed, run_for
 from ._seeds.run import run_pending
 from ._types import AppliedRevision, MigrationResult, PrepareResult, ResetResult, SeedResult
 
@@ -158,16 +159,17 @@ def reset(
     ``confirm`` is called with the environment after that check and before the locks are
     taken (nobody waits on a lock while a person reads a prompt); it raises to stop.
     """
-    environment = environment_name(state, env)
-    ensure_allowed(
+    run = run_for(state, env)
+    databases = state.databases()
+    check_allowed(
         state,
         "reset the database (drop every table)",
-        [environment_name(state), environment],
+        databases,
+        env=env,
         allow_protected=allow_protected,
     )
     if confirm is not None:
-        confirm(environment)
-    databases = state.databases()
+        confirm(run.environment)
     dropped: dict[str, tuple[str, ...]] = {}
     migrations: list[MigrationResult] = []
     with contextlib.ExitStack() as stack:
@@ -175,9 +177,10 @@ def reset(
             stack.enter_context(database_lock(database))
         for database in databases:
             dropped[database.name] = tuple(drop_everything(database))
-        for database in databases:
-            migrations.append(upgrade(database, "heads", progress=progress))
-        seeds = run_pending(state, env=environment, progress=seed_progress)
+        with recording(run):
+            for database in databases:
+                migrations.append(upgrade(database, "heads", progress=progress))
+        seeds = run_pending(state, env=env, progress=seed_progress)
     return ResetResult(dropped, tuple(migrations), tuple(seeds))
 
 
@@ -297,9 +300,9 @@ def prepare(
     reading the ledger, so a fleet of containers running this at once migrates and seeds
     exactly once.
     """
-    environment = environment_name(state, env)
     databases = state.databases()
     created = tuple(d.name for d in databases if ensure_database(d))
-    migrations = tuple(upgrade(d, "heads", progress=progress) for d in databases)
-    seeds = run_pending(state, env=environment, progress=seed_progress)
+    with recording(run_for(state, env)):
+        migrations = tuple(upgrade(d, "heads", progress=progress) for d in databases)
+    seeds = run_pending(state, env=env, progress=seed_progress)
     return PrepareResult(created, migrations, tuple(seeds))

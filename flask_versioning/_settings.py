@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_AUTO_SEED": None,
     "VERSIONING_PROTECTED_ENVS": ("production",),
     "VERSIONING_SEED_TABLE": "versioning_seeds",
+    "VERSIONING_HISTORY_TABLE": "versioning_history",
+    "VERSIONING_VALIDATE_ON_START": None,
 }
 
 
@@ -61,6 +63,10 @@ class Settings:
     auto_seed: bool | None
     protected_envs: tuple[str, ...]
     seed_table: str
+    #: The applied-history ledger's table (``VERSIONING_HISTORY_TABLE``).
+    history_table: str = "versioning_history"
+    #: ``VERSIONING_VALIDATE_ON_START``: ``"refuse"``, ``"log"`` or ``None``.
+    validate_on_start: str | None = None
     #: URLs of the other databases, from a ``VERSIONING_DATABASE_URL`` dict, in config order.
     bind_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The binds to manage (``VERSIONING_BINDS``); ``None``: every bind the app has.
@@ -69,7 +75,7 @@ class Settings:
     @property
     def own_tables(self) -> tuple[str, ...]:
         """Tables of ours besides Alembic's version table: autogenerate must never see them."""
-        return (self.seed_table,)
+        return (self.seed_table, self.history_table)
 
     @classmethod
     def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:
@@ -136,9 +142,22 @@ class Settings:
             auto_seed=_optional_flag("VERSIONING_AUTO_SEED", c["VERSIONING_AUTO_SEED"]),
             protected_envs=tuple(protected),
             seed_table=str(c["VERSIONING_SEED_TABLE"]),
+            history_table=str(c["VERSIONING_HISTORY_TABLE"]),
+            validate_on_start=_choice(
+                "VERSIONING_VALIDATE_ON_START", c["VERSIONING_VALIDATE_ON_START"], "refuse", "log"
+            ),
             bind_urls=bind_urls,
             binds=tuple(binds) if binds is not None else None,
         )
+
+
+def _choice(key: str, value: Any, *allowed: str) -> str | None:
+    if value is None or value in allowed:
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
+        return None
+    choices = " or ".join(repr(a) for a in allowed)
+    raise ConfigurationError(f"{key} must be {choices} or None, not {value!r}")
 
 
 def _database_urls(value: Any) -> tuple[str | None, dict[str, str]]:

@@ -12,7 +12,7 @@ import dataclasses
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 
@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database"]
+__all__ = ["Database", "StepListener"]
+
+
+class StepListener(Protocol):
+    """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
+
+    def begin(self) -> None: ...
+
+    def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
 
 
 @dataclasses.dataclass(eq=False)
@@ -45,6 +53,9 @@ class Database:
     engine_name: str | None = None
     #: Every engine name of the multidb layout, for the revision template.
     engine_names: tuple[str, ...] = ()
+    #: Makes the listener that records each applied step (the history ledger), given this
+    #: database and the script directory; ``None``: nothing is recorded.
+    history: Callable[[Database, Any], StepListener] | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.migration import MigrationContext, MigrationInfo
     from alembic.operations.ops import MigrationScript
 
-    from .database import Database
+    from .database import Database, StepListener
 
 #: Key in ``Config.attributes`` holding the :class:`~flask_versioning.runner.Database`.
 DATABASE_KEY = "versioning_database"
@@ -175,6 +175,11 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
     config = context.config
     options = _options(context, database, expected)
     recorder: StepRecorder | None = config.attributes.get(RECORDER_KEY)
+    starters = [recorder.begin] if recorder is not None else []
+    if database.history is not None and not context.is_offline_mode():
+        history = database.history(database, context.script)
+        _also_on_version_apply(options, history)
+        starters.append(history.begin)
     # Multidb-layout revisions take the engine name: ``upgrade(engine_name)``.
     kw = {"engine_name": database.engine_name} if database.engine_name is not None else {}
 
@@ -191,24 +196,35 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
 
     given = config.attributes.get("connection") if alone else None
     if isinstance(given, sa.Connection):
-        _run_online(context, given, options, recorder, kw)
+        _run_online(context, given, options, starters, kw)
         return
     engine = given if isinstance(given, sa.Engine) else database.engine()
     with engine.connect() as connection:
-        _run_online(context, connection, options, recorder, kw)
+        _run_online(context, connection, options, starters, kw)
+
+
+def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:
+    earlier = options.get("on_version_apply")
+
+    def on_version_apply(**kw: Any) -> None:
+        if earlier is not None:
+            earlier(**kw)
+        listener(**kw)
+
+    options["on_version_apply"] = on_version_apply
 
 
 def _run_online(
     context: Any,
     connection: sa.Connection,
     options: dict[str, Any],
-    recorder: StepRecorder | None,
+    starters: list[Callable[[], None]],
     kw: dict[str, Any],
 ) -> None:
     if connection.dialect.name == "sqlite":
         options.setdefault("render_as_batch", True)
     context.configure(connection=connection, **options)
     with context.begin_transaction():
-        if recorder is not None:
-            recorder.begin()
+        for start in starters:
+            start()
         context.run_migrations(**kw)

@@ -19,10 +19,11 @@ from sqlalchemy import event
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
+from .._ledgers.history import Run, active_run
 from .._ledgers.seeds import LedgerEntry, ledger_table, read_ledger, record
 from .._ledgers.tables import ensure_table
 from .._locking import database_lock
-from .._protection import ensure_allowed, environment_name
+from .._protection import check_allowed, environment_name, mark_protected, run_for
 from .._types import SeedResult, SeedStatus
 from .bulk import active_session
 from .registry import SeedHook
@@ -145,7 +146,7 @@ def _run_one(
 def _run(
     state: VersioningState,
     hooks: Sequence[SeedHook],
-    environment: str,
+    run: Run,
     *,
     force: bool,
     progress: Callable[[SeedResult], None] | None,
@@ -153,10 +154,12 @@ def _run(
     """Run the due ``hooks`` in order, holding every involved database's migration lock.
 
     The ledger is read after the locks are taken, so a process that waited for another one
-    finds the seeds already recorded and skips them: exactly once, however many start.
+    finds the seeds already recorded and skips them: exactly once, however many start. A
+    protected run that seeded marks the databases it wrote to as protected.
     """
     if not hooks:
         return []
+    environment = run.environment
     databases = _groups(state, hooks)
     results: list[SeedResult] = []
     with contextlib.ExitStack() as stack:
@@ -189,6 +192,8 @@ def _run(
             results.append(result)
             if progress is not None:
                 progress(result)
+        if any(r.status == "applied" for r in results):
+            mark_protected(state, databases, run)
     return results
 
 
@@ -224,16 +229,17 @@ def run_seeds(
     progress: Callable[[SeedResult], None] | None = None,
 ) -> list[SeedResult]:
     """Run the environment's due seeds (or the named ones); ``force`` re-runs applied ones."""
-    environment = environment_name(state, env)
+    run = run_for(state, env)
+    hooks = _select(state, names, run.environment)
     if force:
-        ensure_allowed(
+        check_allowed(
             state,
             "re-run seeds with --force",
-            [environment_name(state), environment],
+            _groups(state, hooks),
+            env=env,
             allow_protected=allow_protected,
         )
-    hooks = _select(state, names, environment)
-    return _run(state, hooks, environment, force=force, progress=progress)
+    return _run(state, hooks, run, force=force, progress=progress)
 
 
 def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
@@ -269,13 +275,13 @@ def run_pending(
     is re-entrant, so calling it while already holding the lock (inside an auto-upgrade) is
     safe. An app without seeds for the environment never touches the database here.
     """
-    environment = environment_name(state, env)
-    hooks = state.seeds.for_environment(environment)
+    run = (active_run() if env is None else None) or run_for(state, env)
+    hooks = state.seeds.for_environment(run.environment)
     if database is not None:
         hooks = [h for h in hooks if _database_of(state, h) is database]
     if not hooks or not _anything_due(state, hooks):
         return []
-    return _run(state, hooks, environment, force=False, progress=progress)
+    return _run(state, hooks, run, force=False, progress=progress)
 
 
 def auto_seed(state: VersioningState, database: Database | None = None) -> list[SeedResult]:
@@ -289,7 +295,7 @@ def auto_seed(state: VersioningState, database: Database | None = None) -> list[
         return []
     registry = state.seeds
     try:
-        return run_pending(state, database, environment)
+        return run_pending(state, database)
     finally:
         registry.auto_seeded = True
 

@@ -97,7 +97,7 @@ x_option = click.option(
 allow_protected_option = click.option(
     "--allow-protected",
     is_flag=True,
-    help="Allow this in a protected environment (VERSIONING_PROTECTED_ENVS).",
+    help="Allow this on a protected database (VERSIONING_PROTECTED_ENVS, its history).",
 )
 binds_option = click.option(
     "--bind",

@@ -141,7 +141,7 @@ def downgrade_command(
     """Revert the database to REVISION (default: -1). Accepts -N, base, ids.
 
     Every database is reverted, one after the other, unless --bind names some. 'base' is
-    refused in a protected environment unless --allow-protected.
+    refused for a protected database unless --allow-protected.
     """
     v = versioning()
     sql = options.get("sql")
@@ -175,7 +175,7 @@ def stamp_command(
 ) -> None:
     """Write REVISIONS (default: heads) to the version table without running migrations.
 
-    Rewriting an applied history is refused in a protected environment unless
+    Rewriting the applied history of a protected database is refused unless
     --allow-protected.
     """
     v = versioning()
@@ -212,6 +212,21 @@ def adopt_command(source: str) -> None:
         click.echo(f"Note: {note}")
 
 
+@command("unprotect", short_help="Lift the protection a database's history records.")
+@click.option("--yes", is_flag=True, help="Confirm: this is not a production database.")
+@binds_option
+def unprotect_command(yes: bool, binds: tuple[str, ...]) -> None:
+    """Lift the protection recorded in the database's history ledger (a copy of production
+    restored into staging, say). The lifting is recorded in the ledger too. Needs --yes."""
+    if not yes:
+        raise click.UsageError("unprotect lifts a production safeguard: confirm with --yes")
+    v = versioning()
+    for bind in v.select(binds):
+        with on(bind):
+            lifted = v.unprotect(bind=bind)
+            echo("Protection lifted." if lifted else "The database was not protected.")
+
+
 COMMANDS = [
     init_command,
     revision_command,
@@ -222,4 +237,5 @@ COMMANDS = [
     downgrade_command,
     stamp_command,
     adopt_command,
+    unprotect_command,
 ]

@@ -1,0 +1,352 @@
+"""The applied-history ledger: what was applied to this database, when, from where, from what.
+
+Alembic's version table only says where a database stands. Flyway, Liquibase and Django keep a
+record of every step as well; this table is ours (``VERSIONING_HISTORY_TABLE``), one per
+database, next to the version table. Every path that migrates writes it, because every path runs
+the same ``env.py``: the environment hands Alembic's ``on_version_apply`` a :class:`StepWriter`,
+which adds one row per step inside the step's own transaction, so "applied" and "recorded"
+commit together where the backend allows.
+
+Besides the steps, the ledger records the environment that migrated the database and whether
+that environment is protected: protection follows the database, not the shell that happens to
+point at it (the way Rails keeps the environment in ``ar_internal_metadata``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import datetime
+import functools
+import getpass
+import hashlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from .._errors import one_line
+from .._settings import Settings
+from .tables import has_table
+
+if TYPE_CHECKING:
+    from alembic.migration import MigrationContext, MigrationInfo
+    from alembic.script import ScriptDirectory
+
+    from .._alembic.database import Database
+
+__all__ = [
+    "BEFORE_HISTORY",
+    "Entry",
+    "Run",
+    "StepWriter",
+    "active_run",
+    "checksum",
+    "history_table",
+    "read_history",
+    "recording",
+    "write_marker",
+]
+
+logger = logging.getLogger("flask_versioning")
+
+#: ``direction`` of the rows written for revisions applied before the ledger existed.
+BEFORE_HISTORY = "before-history"
+#: ``direction`` values of rows that are events, not steps.
+PROTECT, UNPROTECT, CHECKSUM = "protect", "unprotect", "checksum"
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """Who is migrating: recorded with every row of the run.
+
+    ``declared``: the environment was named on purpose (``VERSIONING_ENV`` or ``--env``), not
+    guessed from the app's debug and testing flags. ``protect``: rows of this run mark the
+    database protected (a declared protected environment, or a served production start).
+    """
+
+    environment: str
+    declared: bool = False
+    protect: bool = False
+
+
+_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
+    "flask_versioning_run", default=None
+)
+
+
+@contextlib.contextmanager
+def recording(run: Run) -> Iterator[None]:
+    """Record the steps made inside the block as made by ``run``."""
+    token = _run.set(run)
+    try:
+        yield
+    finally:
+        _run.reset(token)
+
+
+def active_run() -> Run | None:
+    """The run set by :func:`recording` around the current work, if any."""
+    return _run.get()
+
+
+def current_run(settings: Settings) -> Run:
+    """The run set by :func:`recording`, or one described from the app's configuration.
+
+    The latter is what a tool that calls ``alembic.command`` directly records.
+    """
+    run = _run.get()
+    if run is not None:
+        return run
+    from flask import current_app
+
+    if settings.env:
+        env = str(settings.env)
+        return Run(env, declared=True, protect=env in settings.protected_envs)
+    if current_app.testing:
+        return Run("testing")
+    return Run("development" if current_app.debug else "production")
+
+
+def history_table(settings: Settings) -> sa.Table:
+    """The ledger's table; ``id`` orders the rows (clocks of two hosts may disagree)."""
+    return sa.Table(
+        settings.history_table,
+        sa.MetaData(),
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("revision", sa.String(255), nullable=True),
+        sa.Column("direction", sa.String(16), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=False),
+        sa.Column("duration_ms", sa.Float(53), nullable=False),
+        sa.Column("environment", sa.String(64), nullable=True),
+        sa.Column("declared", sa.Boolean(), nullable=False),
+        sa.Column("protected", sa.Boolean(), nullable=False),
+        sa.Column("host", sa.String(255), nullable=True),
+        sa.Column("pid", sa.Integer(), nullable=True),
+        sa.Column("os_user", sa.String(255), nullable=True),
+        sa.Column("tool_version", sa.String(32), nullable=True),
+        sa.Column("checksum", sa.String(64), nullable=True),
+        schema=settings.version_table_schema,
+    )
+
+
+def checksum(path: str | os.PathLike[str]) -> str | None:
+    """sha256 of a revision file with line endings normalised; ``None`` if it cannot be read.
+
+    Normalised so that a checkout with CRLF line endings (Windows, ``core.autocrlf``) has the
+    same checksum as the file that was applied from Linux.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+
+
+def _now() -> datetime.datetime:
+    # Stored naive because MariaDB's DATETIME has no zone; it is always UTC.
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+def _origin() -> dict[str, Any]:
+    try:
+        user: str | None = getpass.getuser()
+    except Exception:  # no user name in a minimal container
+        user = None
+    return {
+        "host": socket.gethostname()[:255] or None,
+        "pid": os.getpid(),
+        "os_user": user[:255] if user else None,
+        "tool_version": _tool_version(),
+    }
+
+
+@functools.cache
+def _tool_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("Flask-Versioning")[:32]
+    except PackageNotFoundError:
+        return None
+
+
+def _row(run: Run, direction: str, revision: str | None, **values: Any) -> dict[str, Any]:
+    now = _now()
+    row: dict[str, Any] = {
+        "revision": revision,
+        "direction": direction,
+        "started_at": now,
+        "finished_at": now,
+        "duration_ms": 0.0,
+        "environment": run.environment[:64],
+        "declared": run.declared,
+        "protected": run.protect,
+        "checksum": None,
+    }
+    row.update(_origin())
+    row.update(values)
+    return row
+
+
+class StepWriter:
+    """Adds a row per step to the ledger, in the step's transaction (``on_version_apply``).
+
+    The table is made on the first step, inside that step's transaction, so commands that
+    apply nothing (autogenerate, ``check``) never create it. A ledger that cannot be written
+    (dropped or changed by hand meanwhile) must not fail the migration it records: the row is
+    skipped with a warning. PostgreSQL aborts the whole transaction on any error, so there the
+    ledger's statements get a savepoint; MariaDB and SQLite roll back only the statement.
+    """
+
+    def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
+        self.database = database
+        self.script = script
+        self.table = history_table(database.settings)
+        self.run = current_run(database.settings)
+        self._ready = False
+        self._last = time.time()
+
+    def begin(self) -> None:
+        self._last = time.time()
+
+    def __call__(self, ctx: MigrationContext, step: MigrationInfo, **kw: Any) -> None:
+        finished = time.time()
+        started, self._last = self._last, finished
+        direction = "stamp" if step.is_stamp else "upgrade" if step.is_upgrade else "downgrade"
+        # A stamp records where it left the database; a step, the revision it applied or
+        # reverted (and that file's checksum).
+        revisions = kw.get("heads", ()) if step.is_stamp else step.up_revision_ids
+        script: Any = None if step.is_stamp else step.up_revision
+        row = _row(
+            self.run,
+            direction,
+            ", ".join(sorted(r for r in revisions if r)) or "base",
+            started_at=_utc(started),
+            finished_at=_utc(finished),
+            duration_ms=(finished - started) * 1000,
+            checksum=checksum(script.path) if script is not None and script.path else None,
+        )
+        connection = ctx.connection
+        assert connection is not None
+        savepoint = connection.dialect.name == "postgresql"
+        try:
+            with connection.begin_nested() if savepoint else contextlib.nullcontext():
+                if not self._ready:
+                    self._ready = True
+                    if not has_table(connection, self.table):
+                        self.table.create(connection, checkfirst=True)
+                        self._before_history(connection, step)
+                connection.execute(sa.insert(self.table).values(row))
+        except sa.exc.DBAPIError as exc:
+            logger.warning(
+                "could not record %s %s in the history ledger of the %s database: %s",
+                direction,
+                row["revision"],
+                self.database.name,
+                one_line(exc),
+            )
+
+    def _before_history(self, connection: sa.Connection, step: MigrationInfo) -> None:
+        """A new ledger on a database that had revisions: mark those as before history."""
+        heads = [h for h in step.source_revision_ids if h]
+        if self.script is None or not heads:
+            return
+        rows = [
+            _row(self.run, BEFORE_HISTORY, rev.revision, checksum=checksum(rev.path))
+            for rev in reversed(list(self.script.iterate_revisions(tuple(heads), "base")))
+            if rev is not None and rev.path
+        ]
+        if rows:
+            connection.execute(sa.insert(self.table), rows)
+
+
+def _utc(timestamp: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One row of the ledger."""
+
+    id: int
+    revision: str | None
+    direction: str
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+    duration_ms: float
+    environment: str | None
+    declared: bool
+    protected: bool
+    host: str | None
+    pid: int | None
+    os_user: str | None
+    tool_version: str | None
+    checksum: str | None
+
+
+def read_history(
+    engine_or_connection: sa.Engine | sa.Connection, settings: Settings
+) -> list[Entry] | None:
+    """Every row, oldest first; ``None`` when the database has no ledger.
+
+    Raises :class:`sqlalchemy.exc.DBAPIError` when the table exists but cannot be read as
+    ours (edited by hand): callers say so.
+    """
+    table = history_table(settings)
+    with contextlib.ExitStack() as stack:
+        connection = (
+            engine_or_connection
+            if isinstance(engine_or_connection, sa.Connection)
+            else stack.enter_context(engine_or_connection.connect())
+        )
+        if not has_table(connection, table):
+            return None
+        rows = connection.execute(sa.select(table).order_by(table.c.id))
+        return [
+            Entry(
+                **{
+                    **row._asdict(),
+                    "declared": bool(row.declared),
+                    "protected": bool(row.protected),
+                }
+            )
+            for row in rows
+        ]
+
+
+def protection(entries: Sequence[Entry]) -> Entry | None:
+    """The row that marks the database protected, or ``None`` when it is not protected.
+
+    The newest row that either protects (its run was protected) or lifts protection
+    (``unprotect``) decides.
+    """
+    for entry in reversed(entries):
+        if entry.direction == UNPROTECT:
+            return None
+        if entry.protected:
+            return entry
+    return None
+
+
+def write_marker(
+    database: Database,
+    run: Run,
+    direction: str,
+    revision: str | None = None,
+    digest: str | None = None,
+) -> None:
+    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction."""
+    from .tables import ensure_table
+
+    table = history_table(database.settings)
+    ensure_table(database.engine(), table)
+    with database.engine().begin() as connection:
+        connection.execute(sa.insert(table).values(_row(run, direction, revision, checksum=digest)))
