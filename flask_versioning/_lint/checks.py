@@ -1,11 +1,12 @@
 """The code behind each rule in :data:`.rules.RULES`: what in a revision makes it fire.
 
-Each check reads a :class:`Context` (the rendered statements in order, with their source lines
-and transaction, plus the source view) and yields :class:`Hit` objects; the engine turns hits
-into findings (severity from the configuration, the recipe, suppressions). Checks that concern
-what the author wrote (drop, rename) read ``op.*`` calls from the source and only the
-hand-written SQL of ``op.execute``; checks about locks read every rendered statement, so
-``op.execute("CREATE INDEX ...")`` and ``op.create_index(...)`` are judged alike.
+Each check reads a :class:`~.context.Context` (the rendered statements in order, with their
+source lines and transaction, plus the source view) and yields :class:`~.context.Hit` objects;
+the engine turns hits into findings (severity from the configuration, the recipe,
+suppressions). Checks that concern what the author wrote (drop, rename) read ``op.*`` calls
+from the source and only the hand-written SQL of ``op.execute``; checks about locks read every
+rendered statement, so ``op.execute("CREATE INDEX ...")`` and ``op.create_index(...)`` are
+judged alike.
 
 A table created earlier in the same revision is new: nobody else holds locks on it or reads it,
 so lock and rewrite rules skip it.
@@ -14,109 +15,13 @@ so lock and rewrite rules skip it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from alembic.operations import MigrateOperation
-from alembic.operations.ops import AlterColumnOp, ExecuteSQLOp
+from alembic.operations.ops import AlterColumnOp
 
 from . import sql as q
-from .render import Rendering
-from .rules import Severity
-from .source import OpCall, Source
-
-
-@dataclass(frozen=True)
-class Stmt:
-    """One rendered statement in the order the revision emits it.
-
-    ``origin``: ``"op"`` (an ``op.*`` directive), ``"execute"`` (SQL handed to ``op.execute``),
-    ``"batch"`` (written when a batch block ends) or ``"source"`` (the literal SQL of an
-    ``op.execute`` call that offline rendering did not reach). ``transaction`` numbers the
-    transaction it runs in, ``None`` outside one.
-    """
-
-    parsed: q.Statement
-    line: int
-    lines: tuple[int, ...]
-    origin: str
-    operation: MigrateOperation | None
-    transaction: int | None
-
-    @property
-    def hand_written(self) -> bool:
-        return self.origin in ("execute", "source")
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A rule firing at a revision line; ``severity`` overrides the rule's default."""
-
-    rule: str
-    line: int
-    message: str
-    severity: Severity | None = None
-
-
-@dataclass
-class Context:
-    dialect: str
-    source: Source
-    statements: list[Stmt]
-    new_tables: set[str] = field(default_factory=set)
-    new_indexes: set[str] = field(default_factory=set)
-
-    def existing(self, table: object) -> bool:
-        """Whether ``table`` existed before this revision (unknown names count as existing)."""
-        return not (isinstance(table, str) and q.name_key(table) in self.new_tables)
-
-
-def build_context(dialect: str, source: Source, rendering: Rendering) -> Context:
-    """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
-    statements: list[Stmt] = []
-    counter = 0
-    transaction = 0 if rendering.transactional else None
-    for emitted in rendering.emitted:
-        if emitted.operation is None:
-            origin = "batch"
-        elif isinstance(emitted.operation, ExecuteSQLOp):
-            origin = "execute"
-        else:
-            origin = "op"
-        for text in q.split_statements(emitted.sql):
-            parsed = q.parse(text)
-            if parsed.kind == "commit":
-                transaction = None
-            elif parsed.kind == "begin":
-                counter += 1
-                transaction = counter
-            else:
-                line = emitted.line or 1
-                statements.append(
-                    Stmt(parsed, line, emitted.lines, origin, emitted.operation, transaction)
-                )
-    if rendering.error is not None or rendering.note is not None:
-        reached = rendering.error_line or 0
-        initial = 0 if rendering.transactional else None
-        for call in source.upgrade_calls():
-            sql = call.arg(0, "sqltext")
-            if call.method == "execute" and call.line > reached and isinstance(sql, str):
-                statements.extend(
-                    Stmt(q.parse(text), call.line, (call.line,), "source", None, initial)
-                    for text in q.split_statements(sql)
-                )
-    context = Context(dialect, source, statements)
-    for stmt in statements:
-        if stmt.parsed.kind == "create_table" and stmt.parsed.table:
-            context.new_tables.add(q.name_key(stmt.parsed.table))
-        if stmt.parsed.kind == "create_index" and stmt.parsed.index:
-            context.new_indexes.add(q.name_key(stmt.parsed.index))
-    for call in source.upgrade_calls():
-        table = call.arg(0, "table_name")
-        if call.method == "create_table" and isinstance(table, str):
-            context.new_tables.add(q.name_key(table))
-    return context
-
+from .context import Context, Hit, Stmt
+from .source import OpCall
 
 Check = Callable[[Context], Iterable[Hit]]
 CHECKS: dict[str, Check] = {}

@@ -36,7 +36,8 @@ from pathlib import Path
 
 from flask_versioning.errors import VersioningError
 
-from . import checks
+from .checks import CHECKS
+from .context import Hit, build_context
 from .findings import Finding, LintConfig, suggest
 from .render import LoadError, Rendering, load_revision, render_upgrade, transactional_ddl
 from .rules import RULES, SQUAWK_PREFIX
@@ -70,7 +71,7 @@ def lint_revision(
     try:
         source = Source.parse(path, text)
     except SyntaxError as exc:
-        hit = checks.Hit(
+        hit = Hit(
             "revision-not-renderable",
             exc.lineno or 1,
             f"{path.name} is not valid Python: {exc.msg} (line {exc.lineno})",
@@ -78,8 +79,8 @@ def lint_revision(
         return _findings([hit], path, config, None)
     rendering = render_revision(path, dialect=dialect, engine_name=engine_name)
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
-    context = checks.build_context(dialect, source, rendering)
-    for rule_id, check in checks.CHECKS.items():
+    context = build_context(dialect, source, rendering)
+    for rule_id, check in CHECKS.items():
         rule = RULES[rule_id]
         if rule.applies_to(dialect) and config.enabled(rule_id):
             hits.extend(check(context))
@@ -119,30 +120,28 @@ def _read(path: Path) -> str:
         raise VersioningError(f"cannot read revision file {path}: {exc}") from None
 
 
-def _meta_hits(source: Source, rendering: Rendering, dialect: str) -> list[checks.Hit]:
+def _meta_hits(source: Source, rendering: Rendering, dialect: str) -> list[Hit]:
     upgrade = source.functions.get("upgrade")
     default_line = upgrade.line if upgrade else 1
     if rendering.note is not None:
-        return [
-            checks.Hit("revision-not-renderable", default_line, rendering.note, severity="info")
-        ]
+        return [Hit("revision-not-renderable", default_line, rendering.note, severity="info")]
     if rendering.error is None:
         return []
     line = rendering.error_line or default_line
     if dialect == "sqlite" and source.is_batch_header(line):
         return []  # see "Failures" in the module docstring
-    return [checks.Hit("revision-not-renderable", line, rendering.error)]
+    return [Hit("revision-not-renderable", line, rendering.error)]
 
 
-def _ignore_hits(source: Source) -> list[checks.Hit]:
+def _ignore_hits(source: Source) -> list[Hit]:
     hits = []
     for ignore in source.ignores:
         if not ignore.rules:
-            hits.append(checks.Hit("invalid-ignore", ignore.line, "ignore[] names no rule"))
+            hits.append(Hit("invalid-ignore", ignore.line, "ignore[] names no rule"))
         for rule in ignore.rules:
             if rule not in RULES and not rule.startswith(SQUAWK_PREFIX):
                 hits.append(
-                    checks.Hit(
+                    Hit(
                         "invalid-ignore",
                         ignore.line,
                         f"ignore[{rule}] names an unknown rule{suggest(rule)}; it suppresses "
@@ -151,7 +150,7 @@ def _ignore_hits(source: Source) -> list[checks.Hit]:
                 )
         if ignore.rules and not ignore.reason:
             hits.append(
-                checks.Hit(
+                Hit(
                     "invalid-ignore",
                     ignore.line,
                     f"ignore[{', '.join(ignore.rules)}] gives no reason, so it suppresses "
@@ -170,7 +169,7 @@ def _suppressed(rule: str, line: int, source: Source | None) -> bool:
 
 
 def _findings(
-    hits: list[checks.Hit], path: Path, config: LintConfig, source: Source | None
+    hits: list[Hit], path: Path, config: LintConfig, source: Source | None
 ) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[tuple[str, int, str]] = set()
