@@ -346,6 +346,28 @@ def test_raw_sql_in_op_execute_is_judged_like_the_op(tmp_path: Path) -> None:
     }
 
 
+def test_hand_written_sql_splits_where_the_database_would(tmp_path: Path) -> None:
+    """Semicolons and keywords inside a function body, a string or a comment are not
+    statements; a column named like a keyword is a column."""
+    text = revision(
+        '''
+        op.execute("""
+            CREATE FUNCTION touch() RETURNS trigger AS $$
+            BEGIN
+                NEW.updated = now(); -- COMMIT; DROP TABLE account;
+                RETURN NEW;
+            END $$ LANGUAGE plpgsql;
+            ALTER TABLE account ADD COLUMN check_flag INTEGER NOT NULL DEFAULT 0;
+            UPDATE account SET plan = 'a;DROP TABLE account'
+                WHERE id IN (SELECT id FROM account WHERE plan IS NULL LIMIT 1000)
+        """)
+        '''
+    )
+    assert [(f.rule, f.line) for f in lint(tmp_path, text, "postgresql")] == [
+        ("require-timeout-settings", line_of(text, "op.execute"))
+    ]
+
+
 def test_tables_created_in_the_same_revision_are_not_locked_by_anyone(tmp_path: Path) -> None:
     text = revision(
         """

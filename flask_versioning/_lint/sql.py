@@ -16,48 +16,40 @@ _QNAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT})*"
 _FLAGS = re.IGNORECASE | re.DOTALL
 
 
+_TOKENS = re.compile(
+    r"""
+      '(?:[^'\\]|\\.|'')*'                      # a string ('' or a backslash escapes)
+    | "(?:[^"]|"")*"                            # a quoted identifier
+    | `[^`]*`                                   # a MySQL quoted identifier
+    | (?P<tag>\$(?:[A-Za-z_]\w*)?\$).*?(?P=tag)  # a PostgreSQL dollar-quoted body
+    | (?P<comment>--[^\n]*|/\*.*?\*/|^[ \t]*\#[^\n]*)  # comments (MySQL's # at a line start)
+    | ;
+    """,
+    re.VERBOSE | re.DOTALL | re.MULTILINE,
+)
+
+
 def split_statements(text: str) -> list[str]:
-    """Split SQL text on top-level semicolons; drop comments; collapse whitespace."""
+    """Split SQL text on top-level semicolons; drop comments; collapse whitespace.
+
+    Semicolons inside strings, quoted names and dollar-quoted function bodies do not split.
+    """
     statements: list[str] = []
     current: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in "'\"`":
-            end = i + 1
-            while end < n:
-                if text[end] == ch:
-                    if end + 1 < n and text[end + 1] == ch:  # doubled quote escapes itself
-                        end += 2
-                        continue
-                    break
-                if ch == "'" and text[end] == "\\":
-                    end += 1
-                end += 1
-            current.append(text[i : end + 1])
-            i = end + 1
-        elif text.startswith("--", i) or (ch == "#" and _hash_comment(text, i)):
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            current.append(" ")
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            current.append(" ")
-        elif ch == ";":
+    position = 0
+    for match in _TOKENS.finditer(text):
+        current.append(text[position : match.start()])
+        position = match.end()
+        if match.group() == ";":
             statements.append("".join(current))
             current = []
-            i += 1
+        elif match["comment"] is not None:
+            current.append(" ")
         else:
-            current.append(ch)
-            i += 1
+            current.append(match.group())
+    current.append(text[position:])
     statements.append("".join(current))
     return [s for s in (normalize(part) for part in statements) if s]
-
-
-def _hash_comment(text: str, i: int) -> bool:
-    """MySQL treats ``#`` as a comment at the start of a token; PostgreSQL has ``#`` operators."""
-    return i == 0 or text[i - 1] in " \t\n"
 
 
 def normalize(statement: str) -> str:
@@ -239,7 +231,7 @@ def _action(text: str) -> Action:
     if m := re.match(rf"^ADD\s+(?:CONSTRAINT\s+(?P<name>{_IDENT})\s+)?(?P<rest>.*)$", text, _FLAGS):
         rest = m["rest"].upper()
         for keyword, detail in _CONSTRAINT_TYPES:
-            if rest.startswith(keyword):
+            if re.match(rf"{keyword}\b", rest):
                 return Action("add_constraint", text, name=m["name"], detail=detail)
         if m["name"] is None and re.match(r"^(?:INDEX|KEY|FULLTEXT|SPATIAL)\b", rest):
             return Action("other", text)
