@@ -74,7 +74,7 @@ def lint_revision(
         hit = Hit(
             "revision-not-renderable",
             exc.lineno or 1,
-            f"{path.name} is not valid Python: {exc.msg} (line {exc.lineno})",
+            f"{path.name} is not valid Python: {exc.msg}",
         )
         return _findings([hit], path, config, None)
     rendering = render_revision(path, dialect=dialect, engine_name=engine_name)

@@ -11,6 +11,9 @@ wrapping ``invoke`` on the :class:`Operations` object that the context hands us.
 
 Nothing touches a database: offline rendering needs no connection, so a revision that reads rows
 through ``op.get_bind()`` stops with an error, which is reported, not raised.
+
+``alembic.op`` is one proxy per process (Alembic's design), so rendering must not run while a
+migration runs in the same process or thread pool; the commands lint before or after theirs.
 """
 
 from __future__ import annotations
