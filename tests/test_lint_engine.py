@@ -767,6 +767,7 @@ def test_multi_database_revisions_render_per_engine(tmp_path: Path) -> None:
 
         def upgrade_() -> None:
             op.create_index("ix_account_email", "account", ["email"])
+            op.drop_column("account", "legacy_flag")
 
 
         def downgrade_() -> None:
@@ -774,7 +775,7 @@ def test_multi_database_revisions_render_per_engine(tmp_path: Path) -> None:
 
 
         def upgrade_archive() -> None:
-            pass
+            op.create_table("box", sa.Column("id", sa.Integer(), primary_key=True))
 
 
         def downgrade_archive() -> None:
@@ -782,21 +783,25 @@ def test_multi_database_revisions_render_per_engine(tmp_path: Path) -> None:
         """
     )
     path = write(tmp_path, text)
-    default = lint_revision(path, dialect="postgresql", engine_name="")
-    assert ("require-concurrent-index-creation", line_of(text, "op.create_index")) in [
-        (f.rule, f.line) for f in default
+    config = LintConfig.from_setting({"rules": {"require-timeout-settings": "off"}})
+    default = lint_revision(path, dialect="postgresql", engine_name="", config=config)
+    assert [(f.rule, f.line) for f in default] == [
+        ("require-concurrent-index-creation", line_of(text, "op.create_index")),
+        ("ban-drop-column", line_of(text, "op.drop_column")),
     ]
-    assert lint_revision(path, dialect="postgresql", engine_name="archive") == []
-    unnamed = lint_revision(path, dialect="postgresql")
-    assert [(f.rule, f.severity, f.line, f.message) for f in unnamed] == [
-        (
-            "revision-not-renderable",
-            "info",
-            line_of(text, "def upgrade(engine_name"),
-            "multi-database revision: its SQL is checked only with an engine name",
-        )
+    archive = lint_revision(path, dialect="postgresql", engine_name="archive", config=config)
+    assert [(f.rule, f.line) for f in archive] == [
+        ("irreversible-downgrade", line_of(text, "def downgrade_archive"))
     ]
-    assert exit_code(unnamed) == 0
+    unnamed = lint_revision(path, dialect="postgresql", config=config)
+    assert [(f.rule, f.severity, f.line) for f in unnamed] == [
+        ("revision-not-renderable", "info", line_of(text, "def upgrade(engine_name")),
+        ("ban-drop-column", "error", line_of(text, "op.drop_column")),
+        ("irreversible-downgrade", "warning", line_of(text, "def downgrade_archive")),
+    ]
+    assert unnamed[0].message == (
+        "multi-database revision: its SQL is checked only with an engine name"
+    )
 
 
 def test_bad_usage_raises_one_line(tmp_path: Path) -> None:

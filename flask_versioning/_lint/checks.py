@@ -342,7 +342,7 @@ def _hand_written(ctx: Context) -> Iterator[Stmt]:
 
 
 def _calls(ctx: Context, method: str) -> Iterator[OpCall]:
-    return (c for c in ctx.source.upgrade_calls() if c.method == method)
+    return (c for c in ctx.source.upgrade_calls(ctx.engine_name) if c.method == method)
 
 
 @_check("ban-drop-table")
@@ -453,19 +453,18 @@ def _irreversible(ctx: Context) -> Iterator[Hit]:
             "the revision has no downgrade(): it cannot be rolled back",
         )
         return
-    for name, function in functions.items():
-        if not (name == "downgrade" or name.startswith("downgrade_")):
-            continue
-        upgrade = functions.get("upgrade" + name[len("downgrade") :])
+    for function in ctx.source.downgrades_with(ctx.engine_name):
+        upgrade = functions.get("upgrade" + function.name[len("downgrade") :])
         if function.body == "empty" and not (upgrade and upgrade.body == "empty"):
             yield Hit(
                 "irreversible-downgrade",
                 function.line,
-                f"{name}() is empty: the revision cannot be rolled back",
+                f"{function.name}() is empty: the revision cannot be rolled back",
             )
         elif function.body == "raises":
             yield Hit(
                 "irreversible-downgrade",
                 function.line,
-                f"{name}() raises (line {function.raise_line}): the revision cannot be rolled back",
+                f"{function.name}() raises (line {function.raise_line}): the revision cannot "
+                "be rolled back",
             )

@@ -57,6 +57,7 @@ class Context:
     dialect: str
     source: Source
     statements: list[Stmt]
+    engine_name: str | None = None
     new_tables: set[str] = field(default_factory=set)
     new_indexes: set[str] = field(default_factory=set)
 
@@ -65,7 +66,9 @@ class Context:
         return not (isinstance(table, str) and q.name_key(table) in self.new_tables)
 
 
-def build_context(dialect: str, source: Source, rendering: Rendering) -> Context:
+def build_context(
+    dialect: str, source: Source, rendering: Rendering, engine_name: str | None = None
+) -> Context:
     """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
     statements: list[Stmt] = []
     counter = 0
@@ -92,20 +95,20 @@ def build_context(dialect: str, source: Source, rendering: Rendering) -> Context
     if rendering.error is not None or rendering.note is not None:
         reached = rendering.error_line or 0
         initial = 0 if rendering.transactional else None
-        for call in source.upgrade_calls():
+        for call in source.upgrade_calls(engine_name):
             sql = call.arg(0, "sqltext")
             if call.method == "execute" and call.line > reached and isinstance(sql, str):
                 statements.extend(
                     Stmt(q.parse(text), call.line, (call.line,), "source", None, initial)
                     for text in q.split_statements(sql)
                 )
-    context = Context(dialect, source, statements)
+    context = Context(dialect, source, statements, engine_name)
     for stmt in statements:
         if stmt.parsed.kind == "create_table" and stmt.parsed.table:
             context.new_tables.add(q.name_key(stmt.parsed.table))
         if stmt.parsed.kind == "create_index" and stmt.parsed.index:
             context.new_indexes.add(q.name_key(stmt.parsed.index))
-    for call in source.upgrade_calls():
+    for call in source.upgrade_calls(engine_name):
         table = call.arg(0, "table_name")
         if call.method == "create_table" and isinstance(table, str):
             context.new_tables.add(q.name_key(table))

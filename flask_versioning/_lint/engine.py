@@ -79,7 +79,7 @@ def lint_revision(
         return _findings([hit], path, config, None)
     rendering = render_revision(path, dialect=dialect, engine_name=engine_name)
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
-    context = build_context(dialect, source, rendering)
+    context = build_context(dialect, source, rendering, engine_name)
     for rule_id, check in CHECKS.items():
         rule = RULES[rule_id]
         if rule.applies_to(dialect) and config.enabled(rule_id):

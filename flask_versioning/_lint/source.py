@@ -148,9 +148,30 @@ class Source:
             return []
         return [c for c in self.calls if start < c.line <= end and c.in_batch]
 
-    def upgrade_calls(self) -> list[OpCall]:
-        """Calls outside ``downgrade()`` (and ``downgrade_<engine>()``): what upgrading runs."""
-        return [c for c in self.calls if not _is_downgrade(c.function)]
+    def upgrade_calls(self, engine_name: str | None = None) -> list[OpCall]:
+        """The calls upgrading runs: those outside ``downgrade()`` and ``downgrade_*()``.
+
+        For a multi-database revision linted for one engine, other engines' ``upgrade_<name>()``
+        are left out too, so a finding is reported once, for the database it concerns.
+        """
+        return [c for c in self.calls if self.upgrades_with(c.function, engine_name)]
+
+    def upgrades_with(self, function: str, engine_name: str | None) -> bool:
+        """Whether ``function`` runs when upgrading (the database ``engine_name``)."""
+        if _is_downgrade(function):
+            return False
+        upgrade = self.functions.get("upgrade")
+        if engine_name is not None and upgrade and upgrade.params and function != "upgrade":
+            return not function.startswith("upgrade_") or function == f"upgrade_{engine_name}"
+        return True
+
+    def downgrades_with(self, engine_name: str | None) -> list[Function]:
+        """The downgrade functions that undo what :meth:`upgrade_calls` runs."""
+        names = [n for n in self.functions if _is_downgrade(n)]
+        upgrade = self.functions.get("upgrade")
+        if engine_name is not None and upgrade and upgrade.params:
+            names = [n for n in names if n == f"downgrade_{engine_name}"]
+        return [self.functions[n] for n in names]
 
     def _span(self, line: int) -> tuple[int, int]:
         # The innermost statement is the containing one that starts last.
