@@ -1,0 +1,50 @@
+"""The migration linter: finds operations in revision files that are unsafe on a live database.
+
+Independent of the Flask app: it takes a revision file and a SQLAlchemy dialect name and returns
+findings. The commands (``flask db lint``, ``migrate``, ``plan``) read the configuration, pick
+the files and print; this package does the rest::
+
+    config = LintConfig.from_setting(app.config.get("VERSIONING_LINT"))
+    findings = lint_revision(path, dialect=engine.dialect.name, config=config)
+    print(format_findings(findings, "text"))
+    sys.exit(exit_code(findings))
+
+:data:`RULES` lists every rule (id, severity, dialects, summary, recipe) for the docs.
+"""
+
+from __future__ import annotations
+
+from .engine import lint_revision, render_revision
+from .findings import Finding, LintConfig
+from .render import Rendering
+from .report import (
+    FORMATS,
+    exit_code,
+    format_findings,
+    format_github,
+    format_json,
+    format_text,
+    summary,
+)
+from .rules import RULES, Rule, Severity
+from .squawk import squawk_executable, squawk_findings
+
+__all__ = [
+    "FORMATS",
+    "RULES",
+    "Finding",
+    "LintConfig",
+    "Rendering",
+    "Rule",
+    "Severity",
+    "exit_code",
+    "format_findings",
+    "format_github",
+    "format_json",
+    "format_text",
+    "lint_revision",
+    "render_revision",
+    "squawk_executable",
+    "squawk_findings",
+    "summary",
+]

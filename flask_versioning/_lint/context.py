@@ -1,0 +1,115 @@
+"""The revision laid out for the checks: rendered statements in order, with source lines.
+
+:func:`build_context` splits what Alembic wrote into statements, follows the transaction they
+run in (an autocommit block writes ``COMMIT`` and ``BEGIN`` around its body), notes whether
+each came from ``op.execute`` or another directive, and adds the literal SQL of ``op.execute``
+calls that offline rendering did not reach. It also collects the tables and indexes the
+revision creates, which lock rules leave alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alembic.operations import MigrateOperation
+from alembic.operations.ops import ExecuteSQLOp
+
+from . import sql as q
+from .render import Rendering
+from .rules import Severity
+from .source import Source
+
+
+@dataclass(frozen=True)
+class Stmt:
+    """One rendered statement in the order the revision emits it.
+
+    ``origin``: ``"op"`` (an ``op.*`` directive), ``"execute"`` (SQL handed to ``op.execute``),
+    ``"batch"`` (written when a batch block ends) or ``"source"`` (the literal SQL of an
+    ``op.execute`` call that offline rendering did not reach). ``transaction`` numbers the
+    transaction it runs in, ``None`` outside one.
+    """
+
+    parsed: q.Statement
+    line: int
+    lines: tuple[int, ...]
+    origin: str
+    operation: MigrateOperation | None
+    transaction: int | None
+
+    @property
+    def hand_written(self) -> bool:
+        return self.origin in ("execute", "source")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule firing at a revision line; ``severity`` overrides the rule's default."""
+
+    rule: str
+    line: int
+    message: str
+    severity: Severity | None = None
+
+
+@dataclass
+class Context:
+    dialect: str
+    source: Source
+    statements: list[Stmt]
+    engine_name: str | None = None
+    new_tables: set[str] = field(default_factory=set)
+    new_indexes: set[str] = field(default_factory=set)
+
+    def existing(self, table: object) -> bool:
+        """Whether ``table`` existed before this revision (unknown names count as existing)."""
+        return not (isinstance(table, str) and q.name_key(table) in self.new_tables)
+
+
+def build_context(
+    dialect: str, source: Source, rendering: Rendering, engine_name: str | None = None
+) -> Context:
+    """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
+    statements: list[Stmt] = []
+    counter = 0
+    transaction = 0 if rendering.transactional else None
+    for emitted in rendering.emitted:
+        if emitted.operation is None:
+            origin = "batch"
+        elif isinstance(emitted.operation, ExecuteSQLOp):
+            origin = "execute"
+        else:
+            origin = "op"
+        for text in q.split_statements(emitted.sql):
+            parsed = q.parse(text)
+            if parsed.kind == "commit":
+                transaction = None
+            elif parsed.kind == "begin":
+                counter += 1
+                transaction = counter
+            else:
+                line = emitted.line or 1
+                statements.append(
+                    Stmt(parsed, line, emitted.lines, origin, emitted.operation, transaction)
+                )
+    if rendering.error is not None or rendering.note is not None:
+        reached = rendering.error_line or 0
+        initial = 0 if rendering.transactional else None
+        for call in source.upgrade_calls(engine_name):
+            sql = call.arg(0, "sqltext")
+            if call.method == "execute" and call.line > reached and isinstance(sql, str):
+                statements.extend(
+                    Stmt(q.parse(text), call.line, (call.line,), "source", None, initial)
+                    for text in q.split_statements(sql)
+                )
+    context = Context(dialect, source, statements, engine_name)
+    for stmt in statements:
+        if stmt.parsed.kind == "create_table" and stmt.parsed.table:
+            context.new_tables.add(q.name_key(stmt.parsed.table))
+        if stmt.parsed.kind == "create_index" and stmt.parsed.index:
+            context.new_indexes.add(q.name_key(stmt.parsed.index))
+    for call in source.upgrade_calls(engine_name):
+        table = call.arg(0, "table_name")
+        if call.method == "create_table" and isinstance(table, str):
+            context.new_tables.add(q.name_key(table))
+    return context

@@ -1,0 +1,361 @@
+"""The revision file read as source: its ``op.*`` calls, its statements and its ignore comments.
+
+Rules that are about what the author wrote (dropping, renaming, an empty ``downgrade()``) read
+this view: it sees ``batch_op`` calls and calls that never ran offline, and its line numbers are
+the ones a reviewer reads. It also decides which line a finding belongs to and which
+``# versioning: ignore[...]`` comments cover it.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+
+class _Unknown:
+    """The value of an argument that is not a literal in the source (a variable, an f-string)."""
+
+    def __repr__(self) -> str:
+        return "<not a literal>"
+
+
+UNKNOWN = _Unknown()
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One ``op.<method>(...)`` or ``batch_op.<method>(...)`` call in the revision's source.
+
+    Argument values are Python literals where the source has one (``sa.text("...")`` counts as
+    its string) and :data:`UNKNOWN` otherwise.
+    """
+
+    method: str
+    line: int
+    end_line: int
+    function: str
+    batch_table: object
+    in_batch: bool
+    args: tuple[object, ...]
+    keywords: Mapping[str, object]
+    in_loop: bool
+
+    def arg(self, index: int, keyword: str) -> object:
+        """The argument passed at ``index`` or as ``keyword``; :data:`UNKNOWN` when absent."""
+        if keyword in self.keywords:
+            return self.keywords[keyword]
+        return self.args[index] if index < len(self.args) else UNKNOWN
+
+
+@dataclass(frozen=True)
+class Ignore:
+    """A ``# versioning: ignore[rule, ...] reason`` comment."""
+
+    line: int
+    rules: tuple[str, ...]
+    reason: str
+    own_line: bool
+
+
+@dataclass(frozen=True)
+class Function:
+    """A module-level function and what its body amounts to.
+
+    ``body`` is ``"empty"`` (only a docstring, ``pass`` or ``...``), ``"raises"`` (a ``raise``
+    at its top level, at ``raise_line``) or ``"code"``.
+    """
+
+    name: str
+    line: int
+    params: int
+    body: str
+    raise_line: int | None = None
+
+
+_IGNORE = re.compile(r"#\s*versioning:\s*ignore\[(?P<rules>[^\]]*)\](?P<reason>.*)$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything the engine reads from the revision's text without running it."""
+
+    path: Path
+    calls: tuple[OpCall, ...]
+    functions: Mapping[str, Function]
+    ignores: tuple[Ignore, ...]
+    loop_lines: frozenset[int]
+    _spans: tuple[tuple[int, int], ...] = field(repr=False)
+    _batch_blocks: Mapping[int, int] = field(repr=False)
+    _comment_lines: frozenset[int] = field(repr=False)
+
+    @classmethod
+    def parse(cls, path: Path, text: str) -> Source:
+        """Read ``text``; raises :class:`SyntaxError` when it is not valid Python."""
+        tree = ast.parse(text, filename=str(path))
+        collector = _Collector(_op_names(tree))
+        collector.visit(tree)
+        ignores, comment_lines = _comments(text)
+        return cls(
+            path=path,
+            calls=tuple(collector.calls),
+            functions=MappingProxyType(_functions(tree)),
+            ignores=tuple(ignores),
+            loop_lines=frozenset(collector.loop_lines),
+            _spans=tuple(_spans(tree)),
+            _batch_blocks=MappingProxyType(collector.batch_blocks),
+            _comment_lines=frozenset(comment_lines),
+        )
+
+    def anchor(self, line: int) -> int:
+        """The first line of the innermost statement containing ``line``."""
+        return self._span(line)[0]
+
+    def covering_ignores(self, line: int) -> list[Ignore]:
+        """The ignore comments that apply to a finding at ``line``.
+
+        They are on a line of the innermost statement containing it (only the header of a
+        compound statement, except a ``batch_alter_table`` block, whose SQL is emitted when the
+        block ends and so belongs to all of its body), or on the comment-only lines right above.
+        """
+        start, end = self._span(line)
+        end = self._batch_blocks.get(start, end)
+        lines = set(range(start, end + 1))
+        above = start - 1
+        while above in self._comment_lines:
+            lines.add(above)
+            above -= 1
+        return [ignore for ignore in self.ignores if ignore.line in lines]
+
+    def in_loop(self, lines: Iterable[int]) -> bool:
+        """Whether any of ``lines`` is inside a ``for`` or ``while`` body."""
+        return any(line in self.loop_lines for line in lines)
+
+    def is_batch_header(self, line: int) -> bool:
+        """Whether ``line`` starts a ``with op.batch_alter_table(...)`` block."""
+        return self._span(line)[0] in self._batch_blocks
+
+    def calls_in_block(self, line: int) -> list[OpCall]:
+        """The calls inside the ``batch_alter_table`` block whose statement contains ``line``."""
+        start = self._span(line)[0]
+        end = self._batch_blocks.get(start)
+        if end is None:
+            return []
+        return [c for c in self.calls if start < c.line <= end and c.in_batch]
+
+    def upgrade_calls(self, engine_name: str | None = None) -> list[OpCall]:
+        """The calls upgrading runs: those outside ``downgrade()`` and ``downgrade_*()``.
+
+        For a multi-database revision linted for one engine, other engines' ``upgrade_<name>()``
+        are left out too, so a finding is reported once, for the database it concerns.
+        """
+        return [c for c in self.calls if self.upgrades_with(c.function, engine_name)]
+
+    def upgrades_with(self, function: str, engine_name: str | None) -> bool:
+        """Whether ``function`` runs when upgrading (the database ``engine_name``)."""
+        if _is_downgrade(function):
+            return False
+        upgrade = self.functions.get("upgrade")
+        if engine_name is not None and upgrade and upgrade.params and function != "upgrade":
+            return not function.startswith("upgrade_") or function == f"upgrade_{engine_name}"
+        return True
+
+    def downgrades_with(self, engine_name: str | None) -> list[Function]:
+        """The downgrade functions that undo what :meth:`upgrade_calls` runs."""
+        names = [n for n in self.functions if _is_downgrade(n)]
+        upgrade = self.functions.get("upgrade")
+        if engine_name is not None and upgrade and upgrade.params:
+            names = [n for n in names if n == f"downgrade_{engine_name}"]
+        return [self.functions[n] for n in names]
+
+    def _span(self, line: int) -> tuple[int, int]:
+        # The innermost statement is the containing one that starts last.
+        containing = [(start, end) for start, end in self._spans if start <= line <= end]
+        return max(containing) if containing else (line, line)
+
+
+def _is_downgrade(function: str) -> bool:
+    return function == "downgrade" or function.startswith("downgrade_")
+
+
+def _op_names(tree: ast.Module) -> frozenset[str]:
+    """Names the module binds to ``alembic.op`` (``op`` unless imported under another name)."""
+    names = {"op"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "alembic":
+            names.update(alias.asname or alias.name for alias in node.names if alias.name == "op")
+    return frozenset(names)
+
+
+class _Collector(ast.NodeVisitor):
+    def __init__(self, op_names: frozenset[str]) -> None:
+        self.op_names = op_names
+        self.function = "<module>"
+        self.loops = 0
+        self.batch_aliases: dict[str, object] = {}
+        self.calls: list[OpCall] = []
+        self.loop_lines: set[int] = set()
+        self.batch_blocks: dict[int, int] = {}
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        outer = self.function
+        if outer == "<module>":
+            self.function = node.name
+        self.generic_visit(node)
+        self.function = outer
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_For(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
+        for stmt in node.body:
+            self.loop_lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+        self.loops += 1
+        self.generic_visit(node)
+        self.loops -= 1
+
+    visit_AsyncFor = visit_For
+    visit_While = visit_For
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        bound: dict[str, object] = {}
+        for item in node.items:
+            self.visit(item.context_expr)
+            call = item.context_expr
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "batch_alter_table"
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in self.op_names
+            ):
+                table = _argument(call, 0, "table_name")
+                self.batch_blocks[node.lineno] = node.end_lineno or node.lineno
+                if isinstance(item.optional_vars, ast.Name):
+                    bound[item.optional_vars.id] = table
+        saved = dict(self.batch_aliases)
+        self.batch_aliases.update(bound)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.batch_aliases = saved
+
+    visit_AsyncWith = visit_With
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            receiver = func.value.id
+            if receiver in self.op_names or receiver in self.batch_aliases:
+                in_batch = receiver in self.batch_aliases
+                self.calls.append(
+                    OpCall(
+                        method=func.attr,
+                        line=node.lineno,
+                        end_line=node.end_lineno or node.lineno,
+                        function=self.function,
+                        batch_table=self.batch_aliases.get(receiver),
+                        in_batch=in_batch,
+                        args=tuple(_literal(a) for a in node.args),
+                        keywords=MappingProxyType(
+                            {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+                        ),
+                        in_loop=self.loops > 0,
+                    )
+                )
+        self.generic_visit(node)
+
+
+def _argument(call: ast.Call, index: int, keyword: str) -> object:
+    for k in call.keywords:
+        if k.arg == keyword:
+            return _literal(k.value)
+    return _literal(call.args[index]) if index < len(call.args) else UNKNOWN
+
+
+def _literal(node: ast.expr) -> object:
+    """A literal's value; ``sa.text("...")`` gives its string; anything else :data:`UNKNOWN`."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if isinstance(node, ast.Call) and node.args:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name == "text":
+            return _literal(node.args[0])
+    return UNKNOWN
+
+
+def _functions(tree: ast.Module) -> dict[str, Function]:
+    found: dict[str, Function] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        body = list(node.body)
+        if (
+            body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body = body[1:]
+        raises = [stmt for stmt in body if isinstance(stmt, ast.Raise)]
+        if all(_is_noop(stmt) for stmt in body):
+            kind, raise_line = "empty", None
+        elif raises:
+            kind, raise_line = "raises", raises[0].lineno
+        else:
+            kind, raise_line = "code", None
+        params = len(node.args.posonlyargs) + len(node.args.args)
+        found[node.name] = Function(node.name, node.lineno, params, kind, raise_line)
+    return found
+
+
+def _is_noop(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Pass) or (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.Constant)
+        and stmt.value.value is Ellipsis
+    )
+
+
+def _spans(tree: ast.Module) -> list[tuple[int, int]]:
+    """(first line, last line of the statement or of a compound statement's header)."""
+    spans = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt):
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+            end = max(node.lineno, body[0].lineno - 1)
+        else:
+            end = node.end_lineno or node.lineno
+        spans.append((node.lineno, end))
+    return spans
+
+
+def _comments(text: str) -> tuple[list[Ignore], set[int]]:
+    ignores: list[Ignore] = []
+    comment_lines: set[int] = set()
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return ignores, comment_lines
+    for token in tokens:
+        if token.type != tokenize.COMMENT:
+            continue
+        line = token.start[0]
+        own_line = not token.line[: token.start[1]].strip()
+        if own_line:
+            comment_lines.add(line)
+        match = _IGNORE.search(token.string)
+        if match is None:
+            continue
+        rules = tuple(r.strip() for r in match["rules"].split(",") if r.strip())
+        reason = match["reason"].strip().lstrip("-:").strip()
+        ignores.append(Ignore(line, rules, reason, own_line))
+    return ignores, comment_lines
