@@ -27,15 +27,14 @@ SQLite a ``batch_alter_table`` block that must recreate its table stops renderin
 so reporting it would flag every one).
 
 Bad usage (a file that cannot be read, an unknown dialect, squawk asked for but missing) raises
-:class:`~flask_versioning.errors.VersioningError`.
+:class:`~flask_versioning.VersioningError`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask_versioning.errors import VersioningError
-
+from .._errors import VersioningError
 from .checks import CHECKS
 from .context import Hit, build_context
 from .findings import Finding, LintConfig, suggest

@@ -17,7 +17,7 @@ never failing). Rules not named keep their default severity. Ids are those of
 :data:`.rules.RULES`; findings from squawk are named ``squawk/<squawk's rule>`` and can be set
 the same way (squawk's own rule names are not checked here, as they change between squawk
 versions). ``None`` or ``{}`` means all defaults. Anything else is a
-:class:`~flask_versioning.errors.ConfigurationError` with a one-line message.
+:class:`~flask_versioning.ConfigurationError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, cast
 
-from flask_versioning.errors import ConfigurationError
-
+from .._errors import ConfigurationError
 from .rules import RULES, SEVERITIES, SQUAWK_PREFIX, Severity
 
 Setting = Severity | Literal["off"]

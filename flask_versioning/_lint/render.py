@@ -32,7 +32,7 @@ from typing import Any
 from alembic.operations import MigrateOperation, Operations
 from alembic.runtime.migration import MigrationContext
 
-from flask_versioning.errors import ConfigurationError, scrub
+from .._errors import ConfigurationError, scrub
 
 _counter = itertools.count()
 

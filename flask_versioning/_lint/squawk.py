@@ -17,8 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from flask_versioning.errors import VersioningError
-
+from .._errors import VersioningError
 from .findings import Finding
 from .rules import SQUAWK_PREFIX
 
