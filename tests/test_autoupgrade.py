@@ -34,7 +34,7 @@ LOCK_KEY = "flask_versioning:alembic_version"
 
 # The app as a user writes it: Flask-SQLAlchemy, configured from the environment the way
 # Flask's ``from_prefixed_env`` does it (``APP_VERSIONING_LOCK=false`` is the boolean).
-APP_SOURCE = """
+AUTOAPP_SOURCE = """
 import logging
 import os
 
@@ -193,7 +193,7 @@ class AutoApp:
         self.path = path
         self.url = url
         self.versions = path / "migrations" / "versions"
-        (path / "autoapp.py").write_text(APP_SOURCE)
+        (path / "autoapp.py").write_text(AUTOAPP_SOURCE)
         (path / "spawner.py").write_text(SPAWNER_SOURCE)
         (path / "start.py").write_text(START_SOURCE)
         (path / "manage.py").write_text(MANAGE_SOURCE)
