@@ -20,6 +20,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -66,7 +67,8 @@ def _server_database(backend: str) -> Iterator[str]:
         engine.dispose()
 
 
-def _fail_or_skip(backend: str, reason: str) -> None:
+def _fail_or_skip(backend: str, reason: str) -> NoReturn:
+    """Skip a test whose server is unreachable, or fail it under CI, where it must be there."""
     message = f"{backend} is not reachable: {reason}"
     if IN_CI:
         pytest.fail(message, pytrace=False)

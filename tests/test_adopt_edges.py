@@ -341,7 +341,7 @@ def test_a_multidb_folder_gets_our_multidb_template_and_still_migrates(
         assert versioning.databases() == [None, "users"]
         versioning.upgrade()
         versioning.upgrade(bind="users")
-        for database in versioning._state().databases():
+        for database in versioning.state.databases():
             database.engine().dispose()
     assert "notes" in table_names(database_url) and "accounts" not in table_names(database_url)
     assert "accounts" in table_names(second_database_url)
