@@ -20,6 +20,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -66,7 +67,8 @@ def _server_database(backend: str) -> Iterator[str]:
         engine.dispose()
 
 
-def _fail_or_skip(backend: str, reason: str) -> None:
+def _fail_or_skip(backend: str, reason: str) -> NoReturn:
+    """Skip a test whose server is unreachable, or fail it under CI, where it must be there."""
     message = f"{backend} is not reachable: {reason}"
     if IN_CI:
         pytest.fail(message, pytrace=False)
@@ -124,9 +126,17 @@ def version_rows(url: str, table: str = "alembic_version") -> list[str]:
 
 # -- apps on disk, driven through real `flask` processes ---------------------------------------
 
+# The one definition of these for the whole suite: other test modules import them from here
+# (pytest puts tests/ on sys.path) rather than keeping copies that drift apart.
+
+# The `flask` command of the environment running the tests.
 FLASK = str(Path(sys.executable).with_name("flask"))
 
+# The app most command-line tests run: Flask-SQLAlchemy on $DATABASE_URL, with the models
+# named in $TEST_MODELS (default "user"), every VERSIONING_* variable copied into the config
+# as a string, and $TEST_CONFIG_JSON (an object) for settings that are not strings.
 APP_SOURCE = """
+import json
 import os
 
 import sqlalchemy as sa
@@ -166,6 +176,7 @@ def create_app():
     for key, value in os.environ.items():
         if key.startswith("VERSIONING_") and not key.startswith("VERSIONING_TEST_"):
             app.config[key] = value
+    app.config.update(json.loads(os.environ.get("TEST_CONFIG_JSON", "{}")))
     db.init_app(app)
     versioning.init_app(app, db)
     return app

@@ -12,19 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-FLASK = str(Path(sys.executable).with_name("flask"))
-
-APP = """\
-from flask import Flask
-from flask_sqlalchemy import SQLAlchemy
-from flask_versioning import Versioning
-
-app = Flask(__name__)
-app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///app.db"
-db = SQLAlchemy(app)
-versioning = Versioning(app, db)
-"""
+from conftest import APP_SOURCE, FLASK
 
 EDITOR = """\
 #!/bin/sh
@@ -36,7 +24,7 @@ echo "# edited" >> "$1"
 class Project:
     def __init__(self, path: Path) -> None:
         self.path = path
-        (path / "app.py").write_text(APP)
+        (path / "app.py").write_text(APP_SOURCE)
         self.editor = path / "editor.sh"
         self.editor.write_text(EDITOR)
         self.editor.chmod(0o755)
@@ -45,6 +33,7 @@ class Project:
         self, *args: str, editor: str | None = None, path: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+        env["DATABASE_URL"] = f"sqlite:///{self.path / 'app.db'}"
         env.pop("VISUAL", None)
         env["EDITOR"] = editor if editor is not None else str(self.editor)
         if path is not None:

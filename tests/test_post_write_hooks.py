@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +11,13 @@ from typing import Any
 
 import pytest
 from alembic.script import write_hooks
+from conftest import FlaskProject
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
 from flask_versioning import Versioning
 
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-FLASK = str(Path(sys.executable).with_name("flask"))
 
 
 def _app(tmp_path: Path, url: str, hooks: dict[str, str]) -> tuple[Flask, Versioning, Any]:
@@ -98,30 +97,18 @@ def test_hooks_run_in_order_and_get_their_options(app_factory: Any, sqlite_url: 
     assert Path(script.path).read_text().endswith("# 100% first\n# second\n")
 
 
-def test_a_hook_that_cannot_run_is_a_one_line_error(tmp_path: Path) -> None:
-    (tmp_path / "app.py").write_text(
-        "from flask import Flask\n"
-        "from flask_sqlalchemy import SQLAlchemy\n"
-        "from flask_versioning import Versioning\n\n"
-        "app = Flask(__name__)\n"
-        "app.config['SQLALCHEMY_DATABASE_URI'] = 'sqlite:///app.db'\n"
-        "app.config['VERSIONING_POST_WRITE_HOOKS'] = {\n"
-        "    'hooks': 'fmt', 'fmt.type': 'exec', 'fmt.executable': '/nonexistent/formatter'}\n"
-        "db = SQLAlchemy(app)\n"
-        "versioning = Versioning(app, db)\n"
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
-    proc = subprocess.run(
-        [FLASK, "db", "revision", "-m", "first"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+def test_a_hook_that_cannot_run_is_a_one_line_error(sqlite_project: FlaskProject) -> None:
+    hooks = {"hooks": "fmt", "fmt.type": "exec", "fmt.executable": "/nonexistent/formatter"}
+    proc = sqlite_project.db(
+        "revision",
+        "-m",
+        "first",
+        check=False,
+        TEST_CONFIG_JSON=json.dumps({"VERSIONING_POST_WRITE_HOOKS": hooks}),
     )
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "/nonexistent/formatter" in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
     # The revision was written before the hook ran; it stays, unformatted.
-    assert len(list((tmp_path / "migrations" / "versions").glob("*_first.py"))) == 1
+    assert len(list(sqlite_project.versions.glob("*_first.py"))) == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import MYSQL_URL, POSTGRES_URL, table_names
+from conftest import MYSQL_URL, POSTGRES_URL, _fail_or_skip, table_names
 from flask import Flask
 
 from flask_versioning import DatabaseError, Versioning
@@ -69,7 +69,7 @@ def unprivileged_url(backend: str) -> Iterator[str]:
                 conn.exec_driver_sql(f"CREATE USER '{user}'@'localhost'")
     except sa.exc.OperationalError as exc:
         admin.dispose()
-        pytest.skip(f"{backend} is not reachable: {exc}")
+        _fail_or_skip(backend, str(exc).splitlines()[0])
     url = sa.make_url(admin_url).set(username=user, password=None, database=missing)
     try:
         yield url.render_as_string(hide_password=False)
