@@ -74,10 +74,10 @@ def test_each_database_has_its_own_history_and_version_table(
     assert (root / "binds" / "users" / "env.py").is_file()
 
     versioning.upgrade()
-    assert table_names(database_url) == {"alembic_version", "things"}
+    assert table_names(database_url) == {"alembic_version", "versioning_history", "things"}
     assert "accounts" not in table_names(second_database_url)
     versioning.upgrade(bind="users")
-    assert table_names(second_database_url) == {"alembic_version", "accounts"}
+    assert table_names(second_database_url) == {"alembic_version", "versioning_history", "accounts"}
     assert version_rows(database_url) == [main.revision]
     assert version_rows(second_database_url) == [users.revision]
     assert versioning.current() == [main.revision]
@@ -87,7 +87,7 @@ def test_each_database_has_its_own_history_and_version_table(
 
     result = versioning.downgrade("base", bind="users")
     assert result.database == "users" and result.after == ()
-    assert table_names(second_database_url) == {"alembic_version"}
+    assert table_names(second_database_url) == {"alembic_version", "versioning_history"}
     assert version_rows(database_url) == [main.revision]
 
 
@@ -200,8 +200,8 @@ def _walk_through_the_commands(tmp_path: Path, main: str, users: str) -> None:
 
     out = _ok(_flask(tmp_path, main, users, "upgrade"))
     assert "[default] Applied " in out and "[users] Applied " in out
-    assert table_names(main) == {"alembic_version", "things"}
-    assert table_names(users) == {"alembic_version", "accounts"}
+    assert table_names(main) == {"alembic_version", "versioning_history", "things"}
+    assert table_names(users) == {"alembic_version", "versioning_history", "accounts"}
 
     out = _ok(_flask(tmp_path, main, users, "current"))
     (main_rev,) = version_rows(main)
@@ -230,7 +230,7 @@ def _walk_through_the_commands(tmp_path: Path, main: str, users: str) -> None:
 
     out = _ok(_flask(tmp_path, main, users, "downgrade", "base", "--bind", "default"))
     assert out.startswith("[default] Reverted ")
-    assert table_names(main) == {"alembic_version"} and "accounts" in table_names(users)
+    assert table_names(main) == {"alembic_version", "versioning_history"} and "accounts" in table_names(users)
 
     proc = _flask(tmp_path, main, users, "upgrade", "--bind", "nope")
     assert proc.returncode == 1 and proc.stdout == ""

@@ -435,7 +435,7 @@ def test_reset_in_development(seeds_project: FlaskProject) -> None:
     out = seeds_project.db("reset", "--yes").stdout
     assert "Applied 0001 (catalogue)" in out
     assert "Seeded books (development): 50 rows" in out
-    assert "Reset the default database: dropped 7 tables, now at 0001." in out
+    assert "Reset the default database: dropped 8 tables, now at 0001." in out
     assert counts(url) == DEV_COUNTS  # our extra row and table are gone, the seeds are back
     assert "scratch" not in table_names(url)
     assert all(runs == 1 for _, runs in ledger(url).values())
