@@ -39,7 +39,6 @@ from . import _errors as errors
 from ._alembic import heads
 from ._alembic.database import Database
 from ._alembic.errors import translate_errors
-from ._alembic.scripts import script_heads
 from ._ledgers.versions import version_rows
 from ._operations.migrate import upgrade
 
@@ -263,7 +262,7 @@ def at_target(
 
 def _alembic_heads(database: Database) -> list[str]:
     with translate_errors(database):
-        return script_heads(database)
+        return database.script_heads()
 
 
 def _release_connections(databases: Sequence[Database]) -> None:

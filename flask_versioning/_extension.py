@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from . import _protection as protection
-from ._alembic.scripts import ensure_directory
 from ._errors import ConfigurationError
 from ._ledgers.versions import current
 from ._operations import inspect, migrate
@@ -160,7 +159,7 @@ class Versioning:
         ``config.attributes["connection"]`` to make the environment use it.
         """
         database = self.database(bind)
-        ensure_directory(database)
+        database.ensure_directory()
         return database.alembic_config()
 
     # -- the API, one method per command --------------------------------------------------------
@@ -168,7 +167,7 @@ class Versioning:
     def init(self, *, bind: str | None = None) -> Path:
         """Create the script directory (``env.py``, template, ``versions/``) if missing."""
         database = self.database(bind)
-        ensure_directory(database)
+        database.ensure_directory()
         return database.directory
 
     def upgrade(

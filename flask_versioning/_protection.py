@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from . import _errors as errors
-from ._alembic.scripts import script_directory
 from ._ledgers.versions import current
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ def guard_stamp(
     if not now:
         return
     try:
-        script = script_directory(database)
+        script = database.script_directory()
         target = {r.revision for r in script.get_revisions(list(revisions)) if r is not None}
     except Exception:
         target = None

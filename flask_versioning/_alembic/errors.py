@@ -55,9 +55,7 @@ def translate_errors(database: Database, action: str = "this command") -> Iterat
             raise errors.MultipleHeadsError(cause.heads, action) from exc
         message = errors.one_line(exc)
         if message.startswith("Multiple heads are present"):
-            from .scripts import script_heads
-
-            raise errors.MultipleHeadsError(script_heads(database), action) from exc
+            raise errors.MultipleHeadsError(database.script_heads(), action) from exc
         if message == "Target database is not up to date.":
             message = (
                 "the database is not at the head revision(s): run 'flask db upgrade' first, "

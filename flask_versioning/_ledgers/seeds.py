@@ -14,7 +14,7 @@ import socket
 import sqlalchemy as sa
 
 from .._settings import Settings
-from .tables import has_table
+from . import has_table
 
 __all__ = ["MAX_NAME", "LedgerEntry", "ledger_table", "read_ledger", "record"]
 
@@ -30,12 +30,6 @@ class LedgerEntry:
 
 
 def ledger_table(settings: Settings) -> sa.Table:
-    """Our table recording which seed ran, in which environment and when.
-
-    ``name`` is the primary key: a seed's data is in a database once, whatever environment put
-    it there, and two processes that both try to record the same seed cannot both succeed
-    (the loser's transaction, seed rows included, rolls back).
-    """
     return sa.Table(
         settings.seed_table,
         sa.MetaData(),

@@ -19,8 +19,8 @@ from sqlalchemy import event
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
+from .._ledgers import ensure_table
 from .._ledgers.seeds import LedgerEntry, ledger_table, read_ledger, record
-from .._ledgers.tables import ensure_table
 from .._locking import database_lock
 from .._protection import ensure_allowed, environment_name
 from .._types import SeedResult, SeedStatus
