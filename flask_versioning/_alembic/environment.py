@@ -9,6 +9,7 @@ it unchanged, and a tool that already holds a connection or engine hands it over
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection, Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from .database import Database
 
-#: Key in ``Config.attributes`` holding the :class:`~flask_versioning.runner.Database`.
+#: Key in ``Config.attributes`` holding the :class:`~flask_versioning.Database`.
 DATABASE_KEY = "versioning_database"
 #: Key holding a :class:`StepRecorder` while a command runs.
 RECORDER_KEY = "versioning_recorder"
@@ -174,16 +175,12 @@ def run_migrations() -> None:
 def _run_one(context: Any, database: Database, *, expected: int, alone: bool) -> None:
     config = context.config
     options = _options(context, database, expected)
-    recorder: StepRecorder | None = config.attributes.get(RECORDER_KEY)
     # Multidb-layout revisions take the engine name: ``upgrade(engine_name)``.
     kw = {"engine_name": database.engine_name} if database.engine_name is not None else {}
 
     if context.is_offline_mode():
         context.configure(
-            url=database.url,
-            literal_binds=True,
-            dialect_opts={"paramstyle": "named"},
-            **options,
+            url=database.url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
         )
         with context.begin_transaction():
             context.run_migrations(**kw)
@@ -191,24 +188,15 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
 
     given = config.attributes.get("connection") if alone else None
     if isinstance(given, sa.Connection):
-        _run_online(context, given, options, recorder, kw)
-        return
-    engine = given if isinstance(given, sa.Engine) else database.engine()
-    with engine.connect() as connection:
-        _run_online(context, connection, options, recorder, kw)
-
-
-def _run_online(
-    context: Any,
-    connection: sa.Connection,
-    options: dict[str, Any],
-    recorder: StepRecorder | None,
-    kw: dict[str, Any],
-) -> None:
-    if connection.dialect.name == "sqlite":
-        options.setdefault("render_as_batch", True)
-    context.configure(connection=connection, **options)
-    with context.begin_transaction():
-        if recorder is not None:
-            recorder.begin()
-        context.run_migrations(**kw)
+        connecting: contextlib.AbstractContextManager[sa.Connection] = contextlib.nullcontext(given)
+    else:
+        connecting = (given if isinstance(given, sa.Engine) else database.engine()).connect()
+    with connecting as connection:
+        if connection.dialect.name == "sqlite":
+            options.setdefault("render_as_batch", True)
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            recorder: StepRecorder | None = config.attributes.get(RECORDER_KEY)
+            if recorder is not None:
+                recorder.begin()
+            context.run_migrations(**kw)

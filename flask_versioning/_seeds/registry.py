@@ -43,11 +43,7 @@ class SeedHook:
 
 
 class SeedRegistry:
-    """The seed hooks of one :class:`~flask_versioning.Versioning` object.
-
-    They live on the extension object rather than on an app so that hooks declared at import
-    time, before any app exists, serve every app the factory creates.
-    """
+    """The seed hooks of one :class:`~flask_versioning.Versioning` object, shared by its apps."""
 
     def __init__(self) -> None:
         self._hooks: dict[str, SeedHook] = {}

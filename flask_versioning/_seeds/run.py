@@ -29,20 +29,9 @@ from .registry import SeedHook
 
 if TYPE_CHECKING:
     from .._alembic.database import Database
-    from .._settings import Settings
     from .._state import VersioningState
 
-__all__ = ["auto_seed", "auto_seed_enabled", "run_pending", "run_seeds", "status"]
-
-#: Environments in which seeds run after an auto-upgrade when ``VERSIONING_AUTO_SEED`` is unset.
-AUTO_SEED_ENVIRONMENTS = ("development", "testing")
-
-
-def auto_seed_enabled(settings: Settings, environment: str) -> bool:
-    """Whether seeds follow an auto-upgrade: ``VERSIONING_AUTO_SEED``, else dev and testing."""
-    if settings.auto_seed is None:
-        return environment in AUTO_SEED_ENVIRONMENTS
-    return bool(settings.auto_seed)
+__all__ = ["auto_seed", "run_pending", "run_seeds", "status"]
 
 
 class _InsertCounter:
@@ -76,17 +65,13 @@ class _InsertCounter:
             self.rows += 1
 
 
-def _database_of(state: VersioningState, hook: SeedHook) -> Database:
-    return state.database(hook.bind)
-
-
 def _groups(state: VersioningState, hooks: Sequence[SeedHook]) -> list[Database]:
     """The databases ``hooks`` write to, in the app's order (the default first).
 
     Locks are always taken in this order, so two processes never wait for each other in a
     cycle.
     """
-    wanted = {id(_database_of(state, h)) for h in hooks}
+    wanted = {id(state.database(h.bind)) for h in hooks}
     return [d for d in state.databases() if id(d) in wanted]
 
 
@@ -168,7 +153,7 @@ def _run(
                 ensure_table(database.engine(), table)
                 ledgers[id(database)] = (table, read_ledger(database.engine(), table))
         for index, hook in enumerate(hooks):
-            database = _database_of(state, hook)
+            database = state.database(hook.bind)
             table, ledger = ledgers[id(database)]
             if not _due(hook, ledger, force):
                 results.append(
@@ -181,7 +166,7 @@ def _run(
                 not_run = [
                     h.name
                     for h in hooks[index + 1 :]
-                    if _due(h, ledgers[id(_database_of(state, h))][1], force)
+                    if _due(h, ledgers[id(state.database(h.bind))][1], force)
                 ]
                 raise errors.SeedFailed(
                     hook.name, environment, exc, results=results, not_run=not_run
@@ -251,47 +236,44 @@ def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
             ledger = read_ledger(database.engine(), table, check_exists=False)
         except sa.exc.DBAPIError:
             return True
-        if any(h.name not in ledger for h in hooks if _database_of(state, h) is database):
+        if any(h.name not in ledger for h in hooks if state.database(h.bind) is database):
             return True
     return False
 
 
 def run_pending(
     state: VersioningState,
-    database: Database | None = None,
     env: str | None = None,
     progress: Callable[[SeedResult], None] | None = None,
 ) -> list[SeedResult]:
     """Run the seeds of ``env`` that have not run yet (and the ``always`` ones).
 
-    This is what runs after an auto-upgrade and in ``prepare``/``reset``. With ``database``,
-    only the seeds that write to that database. It takes the migration lock itself; the lock
-    is re-entrant, so calling it while already holding the lock (inside an auto-upgrade) is
-    safe. An app without seeds for the environment never touches the database here.
+    What runs after an upgrade in auto-upgrade, ``prepare`` and ``reset``. It takes the
+    migration locks itself (they are re-entrant, so a caller may already hold them). An app
+    without seeds for the environment never touches the database here.
     """
     environment = environment_name(state, env)
     hooks = state.seeds.for_environment(environment)
-    if database is not None:
-        hooks = [h for h in hooks if _database_of(state, h) is database]
     if not hooks or not _anything_due(state, hooks):
         return []
     return _run(state, hooks, environment, force=False, progress=progress)
 
 
-def auto_seed(state: VersioningState, database: Database | None = None) -> list[SeedResult]:
-    """The step after an auto-upgrade: run pending seeds if ``VERSIONING_AUTO_SEED`` says so.
+def auto_seed(state: VersioningState) -> list[SeedResult]:
+    """After an auto-upgrade: the pending seeds if ``VERSIONING_AUTO_SEED`` (unset: only in
+    development and testing).
 
     Hooks must be registered before ``init_app`` for this to see them (the app factory pattern
     does that naturally); one registered later is logged as missed.
     """
     environment = environment_name(state)
-    if not auto_seed_enabled(state.settings, environment):
+    enabled = state.settings.auto_seed
+    if not (environment in ("development", "testing") if enabled is None else enabled):
         return []
-    registry = state.seeds
     try:
-        return run_pending(state, database, environment)
+        return run_pending(state, environment)
     finally:
-        registry.auto_seeded = True
+        state.seeds.auto_seeded = True
 
 
 def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
@@ -308,7 +290,7 @@ def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
             ledgers[id(database)] = read_ledger(database.engine(), ledger_table(database.settings))
     out: list[SeedStatus] = []
     for hook in hooks:
-        entry = ledgers[id(_database_of(state, hook))].get(hook.name)
+        entry = ledgers[id(state.database(hook.bind))].get(hook.name)
         out.append(
             SeedStatus(
                 name=hook.name,

@@ -21,8 +21,6 @@ from .._errors import VersioningError, one_line, scrub
 from .._types import AppliedRevision, MigrationResult
 
 if TYPE_CHECKING:
-    from alembic.script import Script
-
     from .._extension import Versioning
 
 P = ParamSpec("P")
@@ -184,9 +182,9 @@ def bind_value(name: str | None) -> str | None:
 
 def echo(text: str = "", **kwargs: Any) -> None:
     """``click.echo``, with every line prefixed by the database name when the app has several."""
-    prefix: str = click.get_current_context().meta.get("versioning.prefix", "")
-    if prefix and text:
-        text = "\n".join(f"{prefix}{line}" if line else line for line in text.split("\n"))
+    tag = prefix()
+    if tag and text:
+        text = "\n".join(f"{tag}{line}" if line else line for line in text.split("\n"))
     click.echo(text, **kwargs)
 
 
@@ -229,14 +227,6 @@ def print_step(step: AppliedRevision) -> None:
     echo(f"{verb} {step.revision}{message} in {duration(step.duration)}")
 
 
-def print_position(result: MigrationResult) -> None:
-    where = ", ".join(result.after) or "base"
-    if not result.steps and result.before == result.after:
-        echo(f"Nothing to do: the database is at {where}.")
-    else:
-        echo(f"The database is now at {where}.")
-
-
 def print_sql(result: MigrationResult) -> None:
     tag = prefix()
     if tag:  # SQL stays runnable: name the database in a comment, not on every line
@@ -244,6 +234,12 @@ def print_sql(result: MigrationResult) -> None:
     click.echo(result.sql or "", nl=False)
 
 
-def print_scripts(scripts: Sequence[Script], verbose: bool, **fmt: Any) -> None:
-    for script in scripts:
-        echo(script.cmd_format(verbose, **fmt))
+def print_result(result: MigrationResult) -> None:
+    """The SQL in offline mode, else where the database stands now."""
+    where = ", ".join(result.after) or "base"
+    if result.sql is not None:
+        print_sql(result)
+    elif not result.steps and result.before == result.after:
+        echo(f"Nothing to do: the database is at {where}.")
+    else:
+        echo(f"The database is now at {where}.")
