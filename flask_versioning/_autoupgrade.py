@@ -89,11 +89,9 @@ def _upgrade_all(state: VersioningState) -> None:
 
 
 def _seed(state: VersioningState) -> None:
-    """Run the environment's pending seeds after the upgrade (``VERSIONING_AUTO_SEED``).
+    """Run the environment's pending seeds (``VERSIONING_AUTO_SEED``), under the migration lock.
 
-    :func:`._seeds.run.auto_seed` takes the same migration lock as the upgrade and reads the ledger
-    under it, so of many processes starting together exactly one seeds. Skipped when an
-    upgrade failed: seeds written for the new schema would fail on the old one.
+    Not called when an upgrade failed: seeds written for the new schema would fail on the old.
     """
     if not len(state.seeds):
         return  # no seed declared: nothing to run, and the seeds modules stay unloaded
@@ -188,11 +186,9 @@ def _where(revisions: Sequence[str]) -> str:
 def at_target(database: Database, target: str, locations: Sequence[Path]) -> tuple[str, ...] | None:
     """The database's revisions if it is already at ``target``, else ``None``.
 
-    ``None`` means "take the locked path", which also covers everything this check cannot
-    answer cheaply (no version table yet, an unusual target, a database that cannot be read):
-    the locked path answers those properly, with Alembic's full knowledge. Raises
-    :class:`~flask_versioning.MultipleHeadsError` when ``target`` is ``head`` and the
-    history has several heads: the configured target is ambiguous, whatever the database holds.
+    ``None`` means "take the locked path", which also covers whatever this check cannot answer
+    cheaply (no version table yet, an unusual target, an unreadable database). A ``head``
+    target with several heads raises :class:`~flask_versioning.MultipleHeadsError`.
     """
     if target in ("heads", "head"):
         found = heads.script_heads(locations, lambda: _alembic_heads(database))
@@ -225,10 +221,9 @@ def _alembic_heads(database: Database) -> list[str]:
 def _release_connections(databases: Sequence[Database]) -> None:
     """Close the pooled connections auto-upgrade opened on the app's own engines.
 
-    App creation often happens in a process that forks afterwards (gunicorn ``--preload``,
-    uWSGI without ``lazy-apps``); a pooled connection left open here would be inherited by
-    every worker, which would then share one socket. Only queue pools are disposed: a static
-    or single-thread pool may be the only handle on an in-memory SQLite database.
+    The app is often created before a fork (gunicorn ``--preload``), and every worker would
+    share a connection left open here. Only queue pools are disposed: a static or
+    single-thread pool may be the only handle on an in-memory SQLite database.
     """
     for database in databases:
         if database.url_override is not None or database.get_engine is None:
@@ -294,9 +289,8 @@ def _is_flask_script(program: str) -> bool:
 def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
     """Whether the root click command is parsing this process's command line.
 
-    click names the root context after the program (``myapp`` for a ``myapp`` console script,
-    ``python -m myapp.cli`` for a module run with ``-m``); a test's ``CliRunner`` names it after
-    the command instead, and its arguments are not in :data:`sys.argv`.
+    click names the root context after the program (``myapp``, ``python -m myapp.cli``); a
+    test's ``CliRunner`` names it after the command, and its arguments are not in ``sys.argv``.
     """
     if root is None or not root.info_name:
         return False
@@ -307,11 +301,8 @@ def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
 
 
 def _value_options(group: click.Command | None) -> Collection[str]:
-    """The group's options that take a value (``--app NAME``), so their value is skipped.
-
-    Without a click context to ask (the app created before the CLI parses its arguments),
-    Flask's own ``flask`` command is the group.
-    """
+    """The group's options that take a value (``--app NAME``), so their value is skipped;
+    Flask's own ``flask`` command when no click context exists yet."""
     if group is None:
         from flask.cli import cli
 

@@ -158,11 +158,7 @@ def _engine_getter(db: Any, bind: str | None) -> Callable[[], sa.Engine] | None:
     elif hasattr(db, "engines"):
         key = bind or DEFAULT
     elif bind is None and hasattr(db, "engine"):
-
-        def default_engine() -> sa.Engine:
-            return db.engine  # type: ignore[no-any-return]
-
-        return default_engine
+        return lambda: db.engine
     else:
         return None
 

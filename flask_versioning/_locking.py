@@ -109,11 +109,8 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
 
 @contextmanager
 def database_lock(database: Database) -> Iterator[None]:
-    """Hold the migration lock of ``database``, unless the app turned locking off.
-
-    The key is the version table's name, so two apps sharing a database with different
-    version tables (two histories) do not wait for each other.
-    """
+    """Hold the migration lock of ``database`` unless ``VERSIONING_LOCK`` is off; keyed by the
+    version table, so two histories sharing a database do not wait for each other."""
     s = database.settings
     if not s.lock:
         yield
@@ -212,10 +209,7 @@ def _close_quietly(conn: sa.Connection, unlock: Callable[[], object], what: str)
 
 
 def _postgresql_key(key: str) -> int:
-    """A signed 64-bit advisory lock key that every process derives the same way from ``key``.
-
-    Python's ``hash()`` is salted per process, so a real hash function is needed here.
-    """
+    """A signed 64-bit advisory lock key, the same in every process (``hash()`` is salted)."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -243,12 +237,8 @@ def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iter
 
 
 def _mysql_name(database: str, key: str) -> str:
-    """The ``GET_LOCK`` name for ``key`` in ``database``.
-
-    These names are global to the server, so the database name is part of it: two apps on two
-    databases of one server must not wait for each other. MySQL caps names at 64 characters;
-    longer ones are replaced by a hash of the same inputs.
-    """
+    """The ``GET_LOCK`` name: global to the server, so it includes the database name; hashed
+    when longer than MySQL's 64 characters."""
     name = f"flask_versioning.{database}.{key}"
     if len(name) <= 64:
         return name
@@ -305,10 +295,9 @@ def _mysql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[
 
 
 def sqlite_path(url: sa.URL) -> str | None:
-    """The absolute path of the SQLite database file, or None for an in-memory database.
+    """The SQLite database file (``file:`` URIs included), or None for an in-memory database.
 
-    Handles plain paths as well as ``file:`` URIs (``?uri=true``), including ``mode=memory``.
-    The path is resolved through symlinks so every process agrees on where the lock file is.
+    Resolved through symlinks, so every process agrees on where the lock file is.
     """
     database = url.database or ""
     if url.query.get("uri") in ("true", "1") and database.startswith("file:"):

@@ -26,13 +26,9 @@ _OVERRIDE_HINT = "pass --allow-protected (allow_protected=True in Python) if you
 
 
 def environment_name(state: VersioningState, override: str | None = None) -> str:
-    """The environment seeds and guards act for.
-
-    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; otherwise ``testing`` when the app
-    is in testing mode, ``development`` in debug mode and ``production`` otherwise. The app's
-    flags are read now rather than at ``init_app`` because ``flask --debug`` and test fixtures
-    set them afterwards.
-    """
+    """``override`` (``--env``), else ``VERSIONING_ENV``, else ``testing``, ``development``
+    (debug) or ``production`` from the app's flags, read now because ``flask --debug`` and test
+    fixtures set them after ``init_app``."""
     if override is not None:
         name = override.strip()
         if not name:
@@ -52,11 +48,8 @@ def environment_name(state: VersioningState, override: str | None = None) -> str
 def ensure_allowed(
     state: VersioningState, action: str, environments: Iterable[str], *, allow_protected: bool
 ) -> None:
-    """Refuse ``action`` when any of ``environments`` is protected, before anything changes.
-
-    Callers pass both the app's own environment and any ``--env`` override, so that
-    ``flask db reset --env development`` on a production app is refused too.
-    """
+    """Refuse ``action`` when any of ``environments`` is protected. Callers pass the app's
+    environment and any ``--env``, so ``reset --env development`` on production is refused."""
     if allow_protected:
         return
     protected = set(state.settings.protected_envs)
@@ -93,9 +86,8 @@ def guard_stamp(
 ) -> None:
     """Refuse a stamp that would rewrite an applied history in a protected environment.
 
-    Stamping an empty version table (adopting an existing database) and stamping exactly what
-    is already there stay allowed; anything else rewrites the record of what was applied. A
-    target that cannot be resolved counts as a rewrite: refusing is the safe answer.
+    An empty version table (adopting a database) or the same revisions stay allowed; a target
+    that cannot be resolved counts as a rewrite, since refusing is the safe answer.
     """
     if sql or allow_protected:
         return

@@ -40,11 +40,8 @@ ENGINE_NAMES_KEY = "versioning_engine_names"
 
 
 class StepRecorder:
-    """Collects the revisions a command applies, with how long each took.
-
-    Alembic reports a finished step through ``on_version_apply``; the time since the previous
-    report (or since migrations began) is that step's duration.
-    """
+    """Collects the revisions a command applies (Alembic's ``on_version_apply``), each timed
+    from the previous report or from when migrations began."""
 
     def __init__(self, callback: Callable[[MigrationInfo, float], None] | None = None) -> None:
         self.steps: list[tuple[MigrationInfo, float]] = []
@@ -139,13 +136,8 @@ def hide_tables(
     schema: str | None,
     user_hook: Callable[[str | None, str, Mapping[str, Any]], bool] | None,
 ) -> Callable[[str | None, str, Mapping[str, Any]], bool]:
-    """An ``include_name`` hook that hides our own tables (the ledgers) from autogenerate.
-
-    They are ours, like Alembic's version table, and in no model: without this, ``flask db
-    migrate`` would write a revision dropping them and ``flask db check`` would report them.
-    The app's own ``include_name`` (from ``VERSIONING_CONTEXT``) still decides about every
-    other name.
-    """
+    """An ``include_name`` hook hiding our ledgers from autogenerate, which would otherwise
+    write revisions dropping them; the app's own hook still decides about every other name."""
     hidden = frozenset(tables)
     schemas = {None, schema}
 

@@ -23,11 +23,8 @@ __all__ = ["database_errors", "translate_errors"]
 
 @contextlib.contextmanager
 def database_errors(database: Database) -> Iterator[None]:
-    """Turn a failure to reach or use the database into one masked line, without Alembic.
-
-    For the read-only paths that never load Alembic (the start-up check, ``current``,
-    ``status``); :func:`translate_errors` does this and more.
-    """
+    """Turn a failure to reach or use the database into one masked line, for the paths that
+    never load Alembic (start-up, ``current``); :func:`translate_errors` does this and more."""
     try:
         yield
     except sa.exc.DBAPIError as exc:

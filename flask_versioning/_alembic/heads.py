@@ -51,13 +51,9 @@ _CACHE_NAME = "flask_versioning-heads.json"
 
 @functools.cache
 def _assignment() -> re.Pattern[str]:
-    """A top-level ``revision = ...`` or ``down_revision: <annotation> = ...`` line.
-
-    The whole value on one line, as every Alembic template writes them. Indented lines (inside
-    a function or an ``if``) do not match; a file with more than one match per name is read
-    with ``ast`` instead. Compiled on first use: a start that finds the cache valid never
-    needs it.
-    """
+    """A top-level ``revision = ...`` or ``down_revision: <annotation> = ...`` line, value on
+    one line as Alembic's templates write it. Compiled on first use: a valid cache never needs
+    it."""
     return re.compile(
         r"^(?P<name>revision|down_revision)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*(?P<value>.*?)[ \t]*\r?$",
         re.MULTILINE,
@@ -83,10 +79,9 @@ class Heads:
 
 
 def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]) -> Heads:
-    """The heads of the revision files in ``locations``, imported only as a last resort.
+    """The heads of the revision files in ``locations``, cached (see above).
 
-    ``compute`` is Alembic's answer (it imports every file); it is called only when a file
-    cannot be read without executing it. The result is cached, see the module's description.
+    ``compute`` is Alembic's answer, called only when a file cannot be read without importing.
     """
     listing = _list(locations)
     names = _names_digest(listing)
@@ -118,12 +113,8 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
 
 
 def _list(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
-    """Each folder with the revision files Alembic would load from it, sorted; no ``stat``.
-
-    Alembic's filter for source files: ``*.py``, except ``__init__*`` and editor lock files
-    ``.#*``. (A directory named ``*.py`` would be listed too; reading it fails, which sends
-    the computation to Alembic.) This runs on every start: it is kept to plain strings.
-    """
+    """Each folder with the files Alembic would load from it (``*.py`` except ``__init__*`` and
+    editor locks ``.#*``), sorted. Runs on every start: plain strings, no ``stat``."""
     listing: list[tuple[str, list[str]]] = []
     for location in locations:
         folder = os.fspath(location)
@@ -244,10 +235,7 @@ def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
 
 
 def _cache_paths(locations: Sequence[Path]) -> Iterator[Path]:
-    """Where the cache may live, best first: next to the revisions, then the user's cache.
-
-    A generator: the user's cache directory is only worked out when the first place fails.
-    """
+    """Where the cache may live, best first; the user's cache is worked out only if needed."""
     if locations:
         yield Path(locations[0]) / "__pycache__" / _CACHE_NAME
     from platformdirs import user_cache_path

@@ -13,13 +13,9 @@ def has_table(connection: sa.Connection, table: sa.Table) -> bool:
 
 
 def ensure_table(engine: sa.Engine, table: sa.Table) -> None:
-    """Create ``table`` if it is missing.
-
-    Normally called under the migration lock, but it must not fail without one either: two
-    processes can both see no table and both issue ``CREATE TABLE``, and PostgreSQL can report
-    the loser as a duplicate even with ``IF NOT EXISTS``. So a failed create that leaves the
-    table in place counts as success.
-    """
+    """Create ``table`` if it is missing, safely without the lock too: when two processes
+    both create it, PostgreSQL can fail the loser even with ``IF NOT EXISTS``, so a failed
+    create that leaves the table in place counts as success."""
     with engine.connect() as connection:
         if has_table(connection, table):
             return

@@ -47,10 +47,7 @@ def read_ledger(
     engine: sa.Engine, table: sa.Table, *, check_exists: bool = True
 ) -> dict[str, LedgerEntry]:
     """The ledger's rows by seed name; empty when the table does not exist yet.
-
-    ``check_exists=False`` skips the catalog query, for callers that treat any failure
-    (no table yet included) as "go and look under the lock".
-    """
+    ``check_exists=False`` skips that catalog query, for callers that treat any failure alike."""
     with engine.connect() as connection:
         if check_exists and not has_table(connection, table):
             return {}

@@ -115,17 +115,13 @@ def select(
     models: bool = False,
     histories: bool = False,
 ) -> list[Database]:
-    """The databases a command acts on: those named in ``binds``, or every one.
+    """The databases a command acts on: those named in ``binds``, or every one, except:
 
-    Without ``binds``:
-
-    - given revision ids (not ``heads``, ``-1``...), only the databases whose history has
-      them, since each database has its own revisions;
-    - ``models``: for comparisons with the models, leave out databases without models (a
-      Flask-SQLAlchemy-Lite engine given no ``metadata``), unless none has any, so the user
-      hears why nothing can be compared;
-    - ``histories``: one database per script directory (Flask-Migrate's multidb layout
-      shares one between every database), for commands that show a history.
+    - given revision ids (not ``heads``, ``-1``...), only the databases whose history has them;
+    - ``models``: only databases with models, unless none has any (then the user hears why
+      nothing can be compared);
+    - ``histories`` (even with ``binds``): one database per script directory, as Flask-Migrate's
+      multidb layout shares one.
     """
     if binds:
         chosen = [state.database(name) for name in dict.fromkeys(binds)]

@@ -1,10 +1,6 @@
-"""Upgrade, downgrade and stamp one database, under its migration lock.
-
-Alembic's ``command.upgrade``/``downgrade``/``stamp`` do the work; around them this module
-takes the cross-process lock, reads where the database stands before and after, reports each
-revision as Alembic applies it, and turns a failure into
-:class:`~flask_versioning.MigrationFailed`, which names the revision that failed and where the
-database stands now.
+"""Upgrade, downgrade and stamp one database with Alembic's commands, under its migration lock:
+where it stands before and after, each revision as it is applied, and a failure as
+:class:`~flask_versioning.MigrationFailed` (which revision failed, where the database is now).
 """
 
 from __future__ import annotations

@@ -37,9 +37,8 @@ def revision(
 ) -> list[Script]:
     """Write a new revision file; with ``autogenerate``, compare the models to the database.
 
-    With ``allow_empty=False`` an autogenerate that finds no change writes nothing and
-    returns an empty list. ``together`` lists every database of a multidb layout directory:
-    one revision file then holds the changes of all of them.
+    ``allow_empty=False``: an autogenerate that finds no change writes nothing (``[]``).
+    ``together``: the databases of a multidb layout directory, revised in one file.
     """
     from alembic import command
 

@@ -59,11 +59,8 @@ class SeedRegistry:
         always: bool,
         bind: str | None,
     ) -> Callable[[F], F]:
-        """Check the arguments of ``@versioning.seed(...)`` now, register the function later.
-
-        Checking before the function is known makes a bare ``@versioning.seed`` (no
-        environments) fail at the decorator line, with a message saying what to write.
-        """
+        """Check the arguments of ``@versioning.seed(...)`` now, so a bare ``@versioning.seed``
+        fails at the decorator line saying what to write; register the function later."""
         if environments and callable(environments[0]):
             raise errors.SeedError(
                 f"@seed needs the environments the seed is for, e.g. "

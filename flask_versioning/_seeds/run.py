@@ -1,10 +1,8 @@
 """Running seeds: once per database, recorded in the ledger in the seed's own transaction.
 
-A hook gets a :class:`~sqlalchemy.orm.Session` on a connection whose transaction belongs to
-us: the seed's rows and its ledger row are committed together or not at all, so "the seed ran"
-and "its data is there" can never disagree. Everything that writes runs under the database's
-migration lock and reads the ledger after taking it, so eight workers starting at once seed
-exactly once.
+The seed's rows and its ledger row are committed together or not at all, so "the seed ran" and
+"its data is there" never disagree. Writers hold the migration lock and read the ledger after
+taking it, so eight workers starting at once seed exactly once.
 """
 
 from __future__ import annotations
@@ -66,11 +64,8 @@ class _InsertCounter:
 
 
 def _groups(state: VersioningState, hooks: Sequence[SeedHook]) -> list[Database]:
-    """The databases ``hooks`` write to, in the app's order (the default first).
-
-    Locks are always taken in this order, so two processes never wait for each other in a
-    cycle.
-    """
+    """The databases ``hooks`` write to, in the app's order: locks taken in one order never
+    deadlock."""
     wanted = {id(state.database(h.bind)) for h in hooks}
     return [d for d in state.databases() if id(d) in wanted]
 
@@ -86,11 +81,10 @@ def _run_one(
     environment: str,
     previous: LedgerEntry | None,
 ) -> SeedResult:
-    """Run one hook in a transaction of ours and record it in the same transaction.
+    """Run one hook and record it, in one transaction of ours.
 
-    The session joins our transaction in ``rollback_only`` mode: a ``session.commit()`` in the
-    hook only flushes, so nothing is committed until the hook has returned and its ledger row
-    is written.
+    The session joins it in ``rollback_only`` mode: a ``session.commit()`` in the hook only
+    flushes, so nothing is committed before the ledger row is written.
     """
     from sqlalchemy.orm import Session
 
@@ -135,11 +129,8 @@ def _run(
     force: bool,
     progress: Callable[[SeedResult], None] | None,
 ) -> list[SeedResult]:
-    """Run the due ``hooks`` in order, holding every involved database's migration lock.
-
-    The ledger is read after the locks are taken, so a process that waited for another one
-    finds the seeds already recorded and skips them: exactly once, however many start.
-    """
+    """Run the due ``hooks`` in order, holding every involved database's migration lock and
+    reading the ledgers under it."""
     if not hooks:
         return []
     databases = _groups(state, hooks)
@@ -224,9 +215,8 @@ def run_seeds(
 def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
     """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
 
-    Kept free of Alembic (no ``translate_errors``), like auto-upgrade's fast path: a ledger
-    that cannot be read (not created yet, or the server is down) counts as "something is due",
-    and the locked path that follows creates it or reports the real problem.
+    Kept free of Alembic like auto-upgrade's fast path: an unreadable ledger (not created yet,
+    server down) counts as due, and the locked path creates it or reports the real problem.
     """
     if any(h.always for h in hooks):
         return True
