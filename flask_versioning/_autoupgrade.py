@@ -242,17 +242,12 @@ def _release_connections(databases: Sequence[Database]) -> None:
 def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     """Why this process must not auto-upgrade, or ``None`` when it should.
 
-    The rule, in order:
-
     1. The process is the ``flask`` command (``flask``, ``python -m flask``, or a script whose
-       click group is a :class:`flask.cli.FlaskGroup` parsing this process's own arguments),
-       and its first argument that is not an option of that group is ``command`` (the name
-       our CLI group is registered under, ``db`` by default): skip, the command decides what
-       happens to the database.
-    2. The same, with no command at all (``flask``, ``flask --help``): skip, nothing is served.
-    3. The process is ``flask run`` with the reloader on (``--reload``, or ``--debug``/
-       ``FLASK_DEBUG`` without ``--no-reload``) and ``WERKZEUG_RUN_MAIN`` is not ``"true"``:
-       it is the reloader's parent, which only watches files; skip, its child upgrades.
+       :class:`flask.cli.FlaskGroup` parses this process's arguments) and its first
+       non-option argument is ``command`` (our group's name): the command decides.
+    2. The same with no command at all (``flask --help``): nothing is served.
+    3. ``flask run`` with the reloader on (``--reload``, or ``--debug`` without
+       ``--no-reload``), in the reloader's parent, which only watches files: its child upgrades.
 
     Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
     script) upgrades. ``argv`` defaults to :data:`sys.argv`.

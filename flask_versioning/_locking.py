@@ -56,11 +56,9 @@ _POLL_MAX = 0.2
 # lock connection never fires while we are simply waiting our turn.
 _MYSQL_CHUNK = 5.0
 
-# Locks this process holds, per (URL without password, key, thread): the count of nested
-# ``migration_lock`` entries. Only the outermost entry takes the real lock, so an upgrade that
-# runs its seeds under the same lock does not wait for itself. The thread is part of the key
-# because another thread of this process is a different contender, not a nested caller: it
-# must wait for the real lock like any other process would.
+# Nesting depth of the locks this process holds, per (URL without password, key, thread): only
+# the outermost entry takes the real lock, so seeds run under an upgrade's lock do not wait for
+# it. Another thread is a contender like another process, hence the thread in the key.
 _held: dict[tuple[str, str, int], int] = {}
 _held_guard = threading.Lock()
 

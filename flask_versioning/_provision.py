@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from . import _errors as errors
-from ._alembic.errors import translate_errors
+from ._alembic.errors import reraise, translate_errors
 from ._locking import database_lock, sqlite_path
 from ._operations.migrate import upgrade
 from ._protection import ensure_allowed, environment_name
@@ -231,7 +231,7 @@ def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIEr
                 return True
         finally:
             engine.dispose()
-    _reraise(database, original)
+    reraise(database, original, "'prepare'")
 
 
 def _cannot_create(database: Database, name: str, exc: Exception) -> errors.DatabaseError:
@@ -266,15 +266,8 @@ def ensure_database(database: Database) -> bool:
             return False
     except sa.exc.DBAPIError as exc:
         if dialect not in ("postgresql", "mysql", "mariadb") or not url.database:
-            _reraise(database, exc)
+            reraise(database, exc, "'prepare'")
         return _create_if_missing(database, url, exc)
-
-
-def _reraise(database: Database, exc: Exception, action: str = "'prepare'") -> NoReturn:
-    """Raise ``exc`` as the rest of the API would: connection errors as one masked line."""
-    with translate_errors(database, action):
-        raise exc
-    raise AssertionError("unreachable")  # pragma: no cover - the block always raises
 
 
 def prepare(

@@ -1,10 +1,5 @@
-"""One database of the app, as Alembic sees it: engine, models, script directory and ``Config``.
-
-A :class:`Database` is what every operation acts on. It knows how to reach the database (the
-app's own engine, or one made for an explicit URL), which ``MetaData`` autogenerate compares
-with, where its revisions live, and how to build a standard Alembic ``Config`` for them without
-an ``alembic.ini``.
-"""
+"""One database of the app, as Alembic sees it: engine, models, script directory, and a
+standard Alembic ``Config`` built without an ``alembic.ini``. Every operation acts on one."""
 
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
-"""Alembic's and the drivers' exceptions, turned into ours with one-line messages.
-
-Alembic raises ``CommandError`` with multi-line text and drivers raise ``DBAPIError`` with the
-statement, the parameters and sometimes the URL in it. Users of the CLI and of the API get one
-:mod:`flask_versioning` error instead, whose message says what to do and never holds a password.
-"""
+"""Alembic's and the drivers' exceptions (multi-line, with statements, parameters, sometimes
+a URL) turned into ours: one line that says what to do and never holds a password."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import sqlalchemy as sa
 
@@ -18,7 +14,7 @@ from .. import _errors as errors
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = ["database_errors", "translate_errors"]
+__all__ = ["database_errors", "reraise", "translate_errors"]
 
 
 @contextlib.contextmanager
@@ -65,3 +61,10 @@ def translate_errors(database: Database, action: str = "this command") -> Iterat
             f"a revision file cannot be loaded{f' ({where})' if where else ''}: "
             f"{type(exc).__name__}: {errors.one_line(exc)}"
         ) from exc
+
+
+def reraise(database: Database, exc: Exception, action: str) -> NoReturn:
+    """Raise ``exc`` as the rest of the API would: connection errors as one masked line."""
+    with translate_errors(database, action):
+        raise exc
+    raise AssertionError("unreachable")  # pragma: no cover - the block always raises

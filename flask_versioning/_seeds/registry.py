@@ -1,8 +1,6 @@
 """Declaring seeds: ``@versioning.seed("development")`` and the registry that keeps them.
 
-Hooks are kept on the extension object rather than on an app, so that hooks declared at import
-time, before any app exists, serve every app a factory creates. This module is cheap to import
-(no SQLAlchemy ORM, no Alembic): the extension creates its registry when it is created.
+Cheap to import (no SQLAlchemy ORM, no Alembic): every extension creates a registry.
 """
 
 from __future__ import annotations
