@@ -50,9 +50,8 @@ _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
     """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``, then seed.
 
-    ``command`` is the name the CLI group is registered under, so that ``flask <command> ...``
-    is recognised. Runs once per app and process. With ``VERSIONING_AUTO_UPGRADE_ON_ERROR =
-    "log"`` a failure is logged and the app starts anyway; otherwise app creation stops.
+    ``command``: our CLI group's name. Once per app and process. A failure stops app creation,
+    or with ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
     """
     if not state.settings.auto_upgrade:
         return

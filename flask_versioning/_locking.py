@@ -175,12 +175,10 @@ def _poll(
 
 
 def _lock_connection(engine: sa.Engine) -> sa.Connection:
-    """Open the connection that holds a server-side lock, detached from the engine's pool.
-
-    Detached, closing it really ends the session, so the server drops the lock whatever
-    happened to the unlock statement, and it can never return to the pool still holding it;
-    the pool slot is freed too, so a ``pool_size=1`` app keeps one for the migration.
-    Autocommit keeps the session out of a transaction open as long as the lock is held.
+    """Open the connection that holds a server-side lock, detached from the engine's pool:
+    closing it ends the session (the server drops the lock whatever the unlock did), it never
+    returns to the pool holding the lock, and its pool slot is free for the migration itself
+    (``pool_size=1``). Autocommit keeps the session out of a transaction as long as it is held.
     """
     conn = engine.connect()
     try:
@@ -348,9 +346,8 @@ else:
 
 @contextmanager
 def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str) -> Iterator[None]:
-    # The lock belongs to the open file, so the OS drops it when the holder's descriptor closes,
-    # including when the process is killed. Each call opens its own descriptor, which makes
-    # two threads of one process contend for it just as two processes do.
+    # The OS drops the lock with the holder's descriptor, even when the process is killed. Each
+    # call opens its own, so two threads contend for it just as two processes do.
     path = _sqlite_lock_path(database, key)
     lock_name = f"lock file {path}"
     try:

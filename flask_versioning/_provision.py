@@ -244,11 +244,11 @@ def _cannot_create(database: Database, name: str, exc: Exception) -> errors.Data
 
 
 def ensure_database(database: Database) -> bool:
-    """Create the database if the backend allows it and it is missing; ``True`` if created.
+    """Create the database if missing and the backend allows it; ``True`` if created.
 
-    SQLite creates the file on first connection (its directory is made here if missing);
-    PostgreSQL and MariaDB/MySQL need ``CREATE DATABASE`` on a server-level connection. Other
-    backends are only connected to.
+    SQLite's file appears on first connection (its directory is made here); PostgreSQL and
+    MariaDB/MySQL need ``CREATE DATABASE`` on a server-level connection; others are only
+    connected to.
     """
     url = database.url
     dialect = url.get_backend_name()

@@ -148,10 +148,7 @@ def _signature(file: _File) -> _Signature | None:
 
 
 def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] | None:
-    """The heads and the files holding them, from the files' own assignments.
-
-    ``None`` when any file needs importing to be understood.
-    """
+    """The heads and the files holding them, or ``None`` if a file needs importing."""
     parents: dict[str, tuple[str, ...]] = {}
     holder: dict[str, _File] = {}
     for file in files:

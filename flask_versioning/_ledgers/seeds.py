@@ -1,8 +1,7 @@
 """The seed ledger: which seed ran in this database, for which environment, when.
 
 ``name`` is the primary key: a seed's data is in a database once, whatever environment put it
-there, and two processes that both try to record the same seed cannot both succeed (the loser's
-transaction, seed rows included, rolls back).
+there, and of two processes recording the same seed the loser's transaction rolls back.
 """
 
 from __future__ import annotations

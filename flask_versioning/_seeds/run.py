@@ -33,11 +33,8 @@ __all__ = ["auto_seed", "run_pending", "run_seeds", "status"]
 
 
 class _InsertCounter:
-    """Counts the rows a seed inserts, from the ``INSERT`` statements its connection runs.
-
-    Counted per statement from its parameter sets rather than the cursor's ``rowcount``,
-    which drivers report as -1 or 0 for ``executemany`` and ``RETURNING``.
-    """
+    """Counts the rows a seed inserts from its ``INSERT`` statements' parameter sets: drivers
+    report ``rowcount`` as -1 or 0 for ``executemany`` and ``RETURNING``."""
 
     def __init__(self) -> None:
         self.rows = 0

@@ -20,11 +20,8 @@ HELP = "Database migrations (Flask-Versioning, on Alembic)."
 
 
 class LazyGroup(AppGroup):
-    """An :class:`~flask.cli.AppGroup` that adds Flask-Versioning's commands when first needed.
-
-    A command added to the group by the app before that (``add_command``) is kept: ours are
-    only added under names still free, as if the app had added its own after ours.
-    """
+    """An :class:`~flask.cli.AppGroup` that adds our commands when first needed, under names
+    still free: a command the app added before is kept, as if added after ours."""
 
     _loaded = False
 
