@@ -1,10 +1,8 @@
-"""Take over a migrations folder made by Flask-Migrate (or plain Alembic).
+"""Take over a migrations folder made by Flask-Migrate (or plain Alembic), once.
 
-Pointing ``VERSIONING_DIRECTORY`` at such a folder already works without changing it. Adopting
-goes one step further, once: the folder moves into the app package (the configured directory)
-and the boilerplate that belonged to the other tool is replaced, so the project no longer needs
-it. The revision files are the project's history and are never rewritten: they are copied byte
-for byte and checked before anything is removed.
+``VERSIONING_DIRECTORY`` can point at such a folder unchanged; adopting moves it into the app
+package and replaces the other tool's boilerplate. The revision files are never rewritten: they
+are copied byte for byte and checked before anything is removed.
 
 What changes: ``env.py`` becomes ours (two lines); ``alembic.ini`` is removed (its logging
 sections were only read by the old ``env.py``; any ``[alembic]`` option it sets is reported so

@@ -1,20 +1,11 @@
 """Bringing the databases up to date when the app is created (``VERSIONING_AUTO_UPGRADE``).
 
-:meth:`Versioning.init_app` calls :func:`auto_upgrade` last. Most starts find the database at
-head already, so that case is made nearly free: the heads come from :mod:`.heads` (no revision
-file is imported) and the version table is read with one ``SELECT``; when they match, the app
-starts without taking the migration lock or loading Alembic at all. Only a database that is
-behind goes through :func:`runner.upgrade`, which takes the cross-process lock and re-reads the
-current revision once it holds it, so of many processes starting together one migrates and the
-others find the work done.
-
-Processes that must not migrate are recognised and skipped:
-
-- a ``flask <group> ...`` command of our own CLI group (``flask db downgrade -1`` must
-  downgrade, not upgrade first): the process's command line is read, see :func:`skip_reason`;
-- ``flask`` run with no command at all (``flask``, ``flask --help``): it only lists commands;
-- the file-watching parent of ``flask run`` with the reloader on: it never serves a request, and
-  its child (``WERKZEUG_RUN_MAIN=true``) creates the app again and upgrades.
+Most starts find the database at head already, so that case is made nearly free: the heads come
+from :mod:`._alembic.heads` (no revision file is imported) and the version table is read with one
+``SELECT``; when they match, the app starts without the migration lock or Alembic. Only a
+database that is behind goes through the locked upgrade, which re-reads the current revision
+once it holds the lock, so of many processes starting together one migrates and the others find
+the work done. Processes that must not migrate are skipped, see :func:`skip_reason`.
 """
 
 from __future__ import annotations
@@ -39,7 +30,6 @@ from . import _errors as errors
 from ._alembic import heads
 from ._alembic.database import Database
 from ._alembic.errors import translate_errors
-from ._alembic.scripts import script_heads
 from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.migrate import upgrade
@@ -48,7 +38,7 @@ from ._protection import run_for
 if TYPE_CHECKING:
     from ._state import VersioningState
 
-__all__ = ["Outcome", "auto_upgrade", "skip_reason"]
+__all__ = ["auto_upgrade", "skip_reason"]
 
 logger = logging.getLogger("flask_versioning")
 
@@ -60,37 +50,20 @@ _done: weakref.WeakKeyDictionary[Flask, int] = weakref.WeakKeyDictionary()
 _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """What auto-upgrade did to one database."""
+def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
+    """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``, then seed.
 
-    database: str
-    before: tuple[str, ...]
-    after: tuple[str, ...]
-    #: How many revisions were applied (0 when the database was already at the target).
-    applied: int
-    #: ``True`` when the database was found at the target without the lock or Alembic.
-    fast: bool
-    seconds: float
-
-
-def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> list[Outcome]:
-    """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``.
-
-    ``command`` is the name the CLI group is registered under, so that ``flask <command> ...``
-    is recognised. Runs once per app and process; returns one :class:`Outcome` per database
-    (empty when skipped). With ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` a failure is logged
-    and the app starts anyway; otherwise it is raised and app creation stops.
+    ``command``: our CLI group's name. Once per app and process. A failure stops app creation,
+    or with ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
     """
-    settings = state.settings
-    if not settings.auto_upgrade:
-        return []
+    if not state.settings.auto_upgrade:
+        return
     reason = skip_reason(command)
     if reason is not None:
         logger.debug("auto-upgrade skipped: %s", reason)
-        return []
+        return
     if _done.get(app) == os.getpid():
-        return []
+        return
     _done[app] = os.getpid()
     with app.app_context():
         run = run_for(state)
@@ -98,22 +71,21 @@ def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> list[Ou
             # A served production start: what it migrates is production's from now on.
             run = dataclasses.replace(run, protect=True)
         with recording(run):
-            return _upgrade_all(state)
+            _upgrade_all(state)
 
 
-def _upgrade_all(state: VersioningState) -> list[Outcome]:
+def _upgrade_all(state: VersioningState) -> None:
     settings = state.settings
-    outcomes: list[Outcome] = []
     try:
         databases = state.databases()
     except Exception as exc:
         _handle(settings.auto_upgrade_on_error, "the app's databases", exc)
-        return outcomes
+        return
     try:
         upgraded = True
         for database in databases:
             try:
-                outcomes.append(upgrade_database(database, settings.auto_upgrade_target))
+                upgrade_database(database, settings.auto_upgrade_target)
             except Exception as exc:
                 upgraded = False
                 _handle(settings.auto_upgrade_on_error, f"the {database.name} database", exc)
@@ -121,15 +93,12 @@ def _upgrade_all(state: VersioningState) -> list[Outcome]:
             _seed(state)
     finally:
         _release_connections(databases)
-    return outcomes
 
 
 def _seed(state: VersioningState) -> None:
-    """Run the environment's pending seeds after the upgrade (``VERSIONING_AUTO_SEED``).
+    """Run the environment's pending seeds (``VERSIONING_AUTO_SEED``), under the migration lock.
 
-    :func:`seeds.auto_seed` takes the same migration lock as the upgrade and reads the ledger
-    under it, so of many processes starting together exactly one seeds. Skipped when an
-    upgrade failed: seeds written for the new schema would fail on the old one.
+    Not called when an upgrade failed: seeds written for the new schema would fail on the old.
     """
     if not len(state.seeds):
         return  # no seed declared: nothing to run, and the seeds modules stay unloaded
@@ -167,28 +136,28 @@ def _handle(on_error: str, what: str, exc: Exception) -> None:
     )
 
 
-def upgrade_database(database: Database, target: str) -> Outcome:
+def upgrade_database(database: Database, target: str) -> None:
     """Bring one database to ``target``: the fast check first, the locked upgrade if behind."""
     started = time.perf_counter()
-    locations = version_locations(database)
-    if not any(location.is_dir() for location in locations):
+    # Also where a Flask-Migrate directory keeps them: its env.py is bypassed, not its folders.
+    versions = database.directory / "versions"
+    if not versions.is_dir():
         logger.warning(
             "auto-upgrade: no revisions for the %s database (no directory %s); nothing to "
             "upgrade. Create it with 'flask db init' or set VERSIONING_DIRECTORY.",
             database.name,
-            locations[0],
+            versions,
         )
-        return Outcome(database.name, (), (), 0, True, time.perf_counter() - started)
-    found = at_target(database, target, locations)
+        return
+    found = at_target(database, target, [versions])
     if found is not None:
-        elapsed = time.perf_counter() - started
         logger.info(
             "auto-upgrade: the %s database is at %s, nothing to do (%.0f ms)",
             database.name,
             _where(found),
-            elapsed * 1000,
+            (time.perf_counter() - started) * 1000,
         )
-        return Outcome(database.name, found, found, 0, True, elapsed)
+        return
 
     result = upgrade(database, target)
     elapsed = time.perf_counter() - started
@@ -212,7 +181,6 @@ def upgrade_database(database: Database, target: str) -> Outcome:
             _where(result.after),
             elapsed * 1000,
         )
-    return Outcome(database.name, result.before, result.after, applied, False, elapsed)
 
 
 def _where(revisions: Sequence[str]) -> str:
@@ -222,31 +190,15 @@ def _where(revisions: Sequence[str]) -> str:
 # -- the fast path ----------------------------------------------------------------------------
 
 
-def version_locations(database: Database) -> list[Path]:
-    """The folders holding the database's revision files: ``versions/`` of its directory.
-
-    That is also where they are for a directory Flask-Migrate made, whose ``env.py`` we bypass
-    by listing the same folder in Alembic's ``version_locations``.
-    """
-    return [database.directory / "versions"]
-
-
-def at_target(
-    database: Database, target: str, locations: Sequence[Path] | None = None
-) -> tuple[str, ...] | None:
+def at_target(database: Database, target: str, locations: Sequence[Path]) -> tuple[str, ...] | None:
     """The database's revisions if it is already at ``target``, else ``None``.
 
-    ``None`` means "take the locked path", which also covers everything this check cannot
-    answer cheaply (no version table yet, an unusual target, a database that cannot be read):
-    the locked path answers those properly, with Alembic's full knowledge. Raises
-    :class:`~flask_versioning.errors.MultipleHeadsError` when ``target`` is ``head`` and the
-    history has several heads: the configured target is ambiguous, whatever the database holds.
+    ``None`` means "take the locked path", which also covers whatever this check cannot answer
+    cheaply (no version table yet, an unusual target, an unreadable database). A ``head``
+    target with several heads raises :class:`~flask_versioning.MultipleHeadsError`.
     """
     if target in ("heads", "head"):
-        found = heads.script_heads(
-            locations if locations is not None else version_locations(database),
-            lambda: _alembic_heads(database),
-        )
+        found = heads.script_heads(locations, lambda: _alembic_heads(database))
         logger.debug(
             "heads of the %s database: %s (source: %s)",
             database.name,
@@ -270,16 +222,15 @@ def at_target(
 
 def _alembic_heads(database: Database) -> list[str]:
     with translate_errors(database):
-        return script_heads(database)
+        return database.script_heads()
 
 
 def _release_connections(databases: Sequence[Database]) -> None:
     """Close the pooled connections auto-upgrade opened on the app's own engines.
 
-    App creation often happens in a process that forks afterwards (gunicorn ``--preload``,
-    uWSGI without ``lazy-apps``); a pooled connection left open here would be inherited by
-    every worker, which would then share one socket. Only queue pools are disposed: a static
-    or single-thread pool may be the only handle on an in-memory SQLite database.
+    The app is often created before a fork (gunicorn ``--preload``), and every worker would
+    share a connection left open here. Only queue pools are disposed: a static or
+    single-thread pool may be the only handle on an in-memory SQLite database.
     """
     for database in databases:
         if database.url_override is not None or database.get_engine is None:
@@ -298,17 +249,12 @@ def _release_connections(databases: Sequence[Database]) -> None:
 def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     """Why this process must not auto-upgrade, or ``None`` when it should.
 
-    The rule, in order:
-
     1. The process is the ``flask`` command (``flask``, ``python -m flask``, or a script whose
-       click group is a :class:`flask.cli.FlaskGroup` parsing this process's own arguments),
-       and its first argument that is not an option of that group is ``command`` (the name
-       our CLI group is registered under, ``db`` by default): skip, the command decides what
-       happens to the database.
-    2. The same, with no command at all (``flask``, ``flask --help``): skip, nothing is served.
-    3. The process is ``flask run`` with the reloader on (``--reload``, or ``--debug``/
-       ``FLASK_DEBUG`` without ``--no-reload``) and ``WERKZEUG_RUN_MAIN`` is not ``"true"``:
-       it is the reloader's parent, which only watches files; skip, its child upgrades.
+       :class:`flask.cli.FlaskGroup` parses this process's arguments) and its first
+       non-option argument is ``command`` (our group's name): the command decides.
+    2. The same with no command at all (``flask --help``): nothing is served.
+    3. ``flask run`` with the reloader on (``--reload``, or ``--debug`` without
+       ``--no-reload``), in the reloader's parent, which only watches files: its child upgrades.
 
     Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
     script) upgrades. ``argv`` defaults to :data:`sys.argv`.
@@ -345,9 +291,8 @@ def _is_flask_script(program: str) -> bool:
 def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
     """Whether the root click command is parsing this process's command line.
 
-    click names the root context after the program (``myapp`` for a ``myapp`` console script,
-    ``python -m myapp.cli`` for a module run with ``-m``); a test's ``CliRunner`` names it after
-    the command instead, and its arguments are not in :data:`sys.argv`.
+    click names the root context after the program (``myapp``, ``python -m myapp.cli``); a
+    test's ``CliRunner`` names it after the command, and its arguments are not in ``sys.argv``.
     """
     if root is None or not root.info_name:
         return False
@@ -358,11 +303,8 @@ def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
 
 
 def _value_options(group: click.Command | None) -> Collection[str]:
-    """The group's options that take a value (``--app NAME``), so their value is skipped.
-
-    Without a click context to ask (the app created before the CLI parses its arguments),
-    Flask's own ``flask`` command is the group.
-    """
+    """The group's options that take a value (``--app NAME``), so their value is skipped;
+    Flask's own ``flask`` command when no click context exists yet."""
     if group is None:
         from flask.cli import cli
 

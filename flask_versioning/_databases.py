@@ -1,22 +1,16 @@
 """Which databases an app has, whichever way it uses SQLAlchemy.
 
-Three flavours are first-class, and each can have several databases:
-
 - Flask-SQLAlchemy: the default database plus ``SQLALCHEMY_BINDS``; engines from
-  ``db.engines[key]`` and models from ``db.metadatas[key]`` (``__bind_key__``).
-- Flask-SQLAlchemy-Lite: ``SQLALCHEMY_ENGINES`` (``"default"`` plus named engines) from
-  ``db.engines[name]``; models from ``Versioning(metadata=...)``.
-- Plain SQLAlchemy: URLs from ``VERSIONING_DATABASE_URL`` (a string, or a dict of names) or
-  ``SQLALCHEMY_DATABASE_URI``; models from ``Versioning(metadata=...)``.
+  ``db.engines[key]``, models from ``db.metadatas[key]`` (``__bind_key__``).
+- Flask-SQLAlchemy-Lite: ``SQLALCHEMY_ENGINES`` from ``db.engines[name]``; models from
+  ``Versioning(metadata=...)`` (one ``MetaData``, or a dict by database name).
+- Plain SQLAlchemy: ``VERSIONING_DATABASE_URL`` (a URL or a dict by name) or
+  ``SQLALCHEMY_DATABASE_URI``; models from ``metadata=``.
 
-``metadata=`` is one ``MetaData`` (the default database's) or a dict of them keyed by database
-name (``"default"`` or ``None`` for the default database).
-
-Each database has its own history and version table. The default database's script directory
-is ``VERSIONING_DIRECTORY``; a bind's is ``<VERSIONING_DIRECTORY>/binds/<name>/``, so adding a
-database later never touches the revisions already written. A directory in Flask-Migrate's
-multidb layout is shared instead: every database runs the same revisions with its own
-``engine_name``.
+Each database has its own history: a bind's script directory is
+``<VERSIONING_DIRECTORY>/binds/<name>/``, so adding a database never touches the revisions
+already written. Flask-Migrate's multidb layout shares one directory, with an ``engine_name``
+per database.
 """
 
 from __future__ import annotations
@@ -160,11 +154,7 @@ def _engine_getter(db: Any, bind: str | None) -> Callable[[], sa.Engine] | None:
     elif hasattr(db, "engines"):
         key = bind or DEFAULT
     elif bind is None and hasattr(db, "engine"):
-
-        def default_engine() -> sa.Engine:
-            return db.engine  # type: ignore[no-any-return]
-
-        return default_engine
+        return lambda: db.engine
     else:
         return None
 

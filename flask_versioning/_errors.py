@@ -1,9 +1,5 @@
-"""The exceptions the Python API raises.
-
-Every error carries a one-line message a user can act on. The CLI prints that line and exits
-non-zero; code that calls the API catches :class:`VersioningError` (or a subclass) the same way.
-Messages never contain a database password: URLs are masked with :func:`mask_url` first.
-"""
+"""The exceptions the Python API raises, each with a one-line message a user can act on (the
+CLI prints it and exits 1), never holding a password: URLs go through :func:`mask_url`."""
 
 from __future__ import annotations
 
@@ -39,11 +35,8 @@ def scrub(text: str) -> str:
 
 
 def one_line(value: BaseException | str, limit: int | None = None) -> str:
-    """``value`` as one line: whitespace (newlines from drivers, SQL) folded to single spaces.
-
-    Every message the CLI prints is one line, so a driver's multi-line error must not break
-    it; ``limit`` shortens very long details (a whole statement echoed back) with ``...``.
-    """
+    """``value`` as one line, as every message is (drivers' errors carry newlines and SQL);
+    ``limit`` shortens long details (a whole statement echoed back) with ``...``."""
     text = " ".join(str(value).split())
     if limit is not None and len(text) > limit:
         text = text[: limit - 3] + "..."

@@ -1,9 +1,7 @@
 """The :class:`Versioning` extension: set-up, and the Python API, one method per command.
 
-This is the top of the package: ``init_app`` wires the settings, the per-app state, the
-``flask db`` group and the automatic upgrade together, and every method is one call into the
-operations below, on :data:`flask.current_app`, like Flask-SQLAlchemy's. Methods return data and
-print nothing; commands, pages and tests get the same answers.
+Every method is one call into the layers below, on :data:`flask.current_app`; it returns data
+and prints nothing, so commands, pages and tests get the same answers.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import sqlalchemy as sa
 from flask import Flask
 
 from . import _protection as protection
-from ._alembic.scripts import ensure_directory
 from ._errors import ConfigurationError
 from ._ledgers.versions import current
 from ._operations import inspect, migrate
@@ -44,9 +41,8 @@ if TYPE_CHECKING:
 
     from ._alembic.database import Database
 
-# The seed runner, provisioning and adopt modules are imported where they are used: an app
-# that declares no seeds never loads them, which keeps them off the start-up path (see
-# benchmarks/FINDINGS.md).
+# The seed runner, provisioning and adopt modules are imported where used, to keep them off the
+# start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md).
 
 __all__ = ["Versioning"]
 
@@ -78,8 +74,8 @@ class Versioning:
         self.metadata = metadata
         self.directory = directory
         self.command = command
-        #: The ``@seed`` hooks, kept here (not per app) so that hooks declared at import time
-        #: serve every app a factory creates.
+        #: The ``@seed`` hooks, kept here (not per app): hooks declared at import time serve
+        #: every app a factory creates.
         self.seed_registry = SeedRegistry()
         if app is not None:
             self.init_app(app)
@@ -105,7 +101,6 @@ class Versioning:
         )
         app.extensions["versioning"] = state
 
-        # A group whose commands are defined when click first needs one, not on every start.
         from .cli import new_group
 
         app.cli.add_command(new_group(), command or self.command)
@@ -160,7 +155,7 @@ class Versioning:
         ``config.attributes["connection"]`` to make the environment use it.
         """
         database = self.database(bind)
-        ensure_directory(database)
+        database.ensure_directory()
         return database.alembic_config()
 
     # -- the API, one method per command --------------------------------------------------------
@@ -168,7 +163,7 @@ class Versioning:
     def init(self, *, bind: str | None = None) -> Path:
         """Create the script directory (``env.py``, template, ``versions/``) if missing."""
         database = self.database(bind)
-        ensure_directory(database)
+        database.ensure_directory()
         return database.directory
 
     def upgrade(

@@ -1,16 +1,14 @@
 """A cross-process lock around everything that changes a database's schema or version table.
 
-Several processes often start the same app at once: gunicorn workers, Kubernetes replicas, a
-release job next to the web pods. If each one upgrades the database on start-up they race: two
-of them see the same current revision, both run the same ``CREATE TABLE`` and one fails, or worse,
-both insert into the version table. :func:`migration_lock` makes them take turns; the first one
-migrates and the others wait, then find nothing left to do.
+Several processes often start the same app at once (gunicorn workers, Kubernetes replicas, a
+release job): upgrading together, two of them see the same revision and both run the same
+``CREATE TABLE``. :func:`migration_lock` makes them take turns; the others wait, then find
+nothing left to do.
 
-The lock is always something the database server or the operating system drops by itself when
-its holder dies (a session advisory lock, a ``GET_LOCK`` name, an ``flock`` on an open file), and
-never a row in a table: a process killed half way through a migration must not leave a lock that
-someone has to delete by hand. For the same reason the server-side locks live on a connection of
-their own, opened for the lock and closed with it, apart from the connection migrations run on.
+The lock is always something the server or the OS drops by itself when its holder dies (a
+session advisory lock, a ``GET_LOCK`` name, an ``flock``), never a row in a table: a process
+killed half way through a migration must not leave a lock someone has to delete by hand. So
+server-side locks live on a connection of their own, closed with the lock.
 """
 
 from __future__ import annotations
@@ -58,11 +56,9 @@ _POLL_MAX = 0.2
 # lock connection never fires while we are simply waiting our turn.
 _MYSQL_CHUNK = 5.0
 
-# Locks this process holds, per (URL without password, key, thread): the count of nested
-# ``migration_lock`` entries. Only the outermost entry takes the real lock, so an upgrade that
-# runs its seeds under the same lock does not wait for itself. The thread is part of the key
-# because another thread of this process is a different contender, not a nested caller: it
-# must wait for the real lock like any other process would.
+# Nesting depth of the locks this process holds, per (URL without password, key, thread): only
+# the outermost entry takes the real lock, so seeds run under an upgrade's lock do not wait for
+# it. Another thread is a contender like another process, hence the thread in the key.
 _held: dict[tuple[str, str, int], int] = {}
 _held_guard = threading.Lock()
 
@@ -74,13 +70,8 @@ _memory_locks: dict[tuple[str, str], threading.Lock] = {}
 def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Iterator[None]:
     """Hold the cross-process lock named ``key`` for the database behind ``engine``.
 
-    Wrap every operation that changes the schema or the version table (upgrade, downgrade,
-    stamp, seeds) so that processes starting together apply migrations one at a time.
-
-    ``timeout`` is how many seconds to wait for another holder (``None`` waits for ever, ``0``
-    tries once). When it runs out :class:`~flask_versioning.errors.LockTimeout` is raised.
-
-    How the lock is held depends on the backend:
+    ``timeout``: seconds to wait for another holder (``None`` waits for ever, ``0`` tries
+    once), then :class:`~flask_versioning.LockTimeout`. How the lock is held:
 
     - PostgreSQL: a session-level advisory lock whose 64-bit key is a hash of ``key``, held on a
       dedicated autocommit connection. Advisory locks are scoped to one database already.
@@ -90,46 +81,34 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
       file per key, so different keys do not block each other; the file is left in place
       because deleting a lock file races with processes about to lock it). In-memory databases
       use a lock local to this process, as no other process can see them.
-    - Any other backend: no lock at all (logged at debug level); run migrations from a single
-      process there.
+    - Any other backend: no lock (logged at debug level); migrate from one process there.
 
-    Nested calls for the same URL and key in the same thread are re-entrant: only the outermost
-    takes the lock and only its exit releases it.
-
-    If the lock connection drops while the lock is held, the server releases the lock; the
-    migration then runs unprotected. That is the price of a lock that can never be left behind.
+    Nested calls for the same URL and key in the same thread are re-entrant (see ``_held``).
+    If the lock connection drops while held, the server releases the lock and the migration
+    runs unprotected: the price of a lock that can never be left behind.
     """
     if timeout is not None and not timeout >= 0:
         raise ValueError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
-    url = engine.url.render_as_string(hide_password=True)
-    held_key = (url, key, threading.get_ident())
-    with _held_guard:
-        depth = _held.get(held_key, 0)
-        if depth:
-            _held[held_key] = depth + 1
-    if depth:
-        try:
-            yield
-        finally:
-            _release_held(held_key)
-        return
-
-    with _acquire(engine, key, timeout):
+    # Only this thread adds or removes its own entry: testing it outside the guard is safe.
+    held_key = (engine.url.render_as_string(hide_password=True), key, threading.get_ident())
+    with ExitStack() as stack:
+        if held_key not in _held:
+            stack.enter_context(_acquire(engine, key, timeout))
         with _held_guard:
-            _held[held_key] = 1
+            _held[held_key] = _held.get(held_key, 0) + 1
         try:
             yield
         finally:
-            _release_held(held_key)
+            with _held_guard:
+                _held[held_key] -= 1
+                if not _held[held_key]:
+                    del _held[held_key]
 
 
 @contextmanager
 def database_lock(database: Database) -> Iterator[None]:
-    """Hold the migration lock of ``database``, unless the app turned locking off.
-
-    The key is the version table's name, so two apps sharing a database with different
-    version tables (two histories) do not wait for each other.
-    """
+    """Hold the migration lock of ``database`` unless ``VERSIONING_LOCK`` is off; keyed by the
+    version table, so two histories sharing a database do not wait for each other."""
     s = database.settings
     if not s.lock:
         yield
@@ -146,17 +125,7 @@ def database_lock(database: Database) -> Iterator[None]:
         yield
 
 
-def _release_held(held_key: tuple[str, str, int]) -> None:
-    with _held_guard:
-        depth = _held[held_key] - 1
-        if depth:
-            _held[held_key] = depth
-        else:
-            del _held[held_key]
-
-
 def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> AbstractContextManager[None]:
-    """Pick the lock that fits the backend of ``engine``."""
     name = engine.dialect.name
     if name == "postgresql":
         return _postgresql_lock(engine, key, timeout)
@@ -182,22 +151,22 @@ def _waiting(key: str, lock_name: str) -> None:
     logger.info("waiting for the migration lock %r (%s) held by another process", key, lock_name)
 
 
-def _poll(attempt: Callable[[], bool], timeout: float | None, key: str, lock_name: str) -> bool:
-    """Call ``attempt`` until it returns True or ``timeout`` seconds have passed.
+def _poll(
+    attempt: Callable[[], bool], engine: sa.Engine, key: str, lock_name: str, timeout: float | None
+) -> None:
+    """Call ``attempt`` until it returns True; :class:`LockTimeout` after ``timeout`` seconds.
 
     The sleep between attempts grows from 10 ms to 200 ms: a lock that frees up quickly is
     noticed quickly, and a long wait costs at most five cheap attempts a second.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
     delay = _POLL_MIN
-    while True:
-        if attempt():
-            return True
+    while not attempt():
         pause = delay
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
+        if timeout is not None:
+            remaining = started + timeout - time.monotonic()
             if remaining <= 0:
-                return False
+                raise _timed_out(engine, key, lock_name, time.monotonic() - started)
             pause = min(delay, remaining)
         if delay == _POLL_MIN:
             _waiting(key, lock_name)
@@ -206,13 +175,10 @@ def _poll(attempt: Callable[[], bool], timeout: float | None, key: str, lock_nam
 
 
 def _lock_connection(engine: sa.Engine) -> sa.Connection:
-    """Open the connection that holds a server-side lock, outside the engine's pool.
-
-    The connection is detached from the pool so closing it really closes it: whatever happens
-    to the unlock statement, the session ends and the server drops the lock, and a pooled
-    connection can never come back to the app still holding it. Detaching also frees the pool
-    slot, so a ``pool_size=1`` app still has a connection for the migration itself. Autocommit
-    keeps this session from sitting in an open transaction for as long as the lock is held.
+    """Open the connection that holds a server-side lock, detached from the engine's pool:
+    closing it ends the session (the server drops the lock whatever the unlock did), it never
+    returns to the pool holding the lock, and its pool slot is free for the migration itself
+    (``pool_size=1``). Autocommit keeps the session out of a transaction as long as it is held.
     """
     conn = engine.connect()
     try:
@@ -239,10 +205,7 @@ def _close_quietly(conn: sa.Connection, unlock: Callable[[], object], what: str)
 
 
 def _postgresql_key(key: str) -> int:
-    """A signed 64-bit advisory lock key that every process derives the same way from ``key``.
-
-    Python's ``hash()`` is salted per process, so a real hash function is needed here.
-    """
+    """A signed 64-bit advisory lock key, the same in every process (``hash()`` is salted)."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -255,11 +218,8 @@ def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iter
     lock_name = f"PostgreSQL advisory lock {lock_key}"
     conn = _lock_connection(engine)
     try:
-        started = time.monotonic()
         query = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=lock_key)
-        got = _poll(lambda: bool(conn.execute(query).scalar()), timeout, key, lock_name)
-        if not got:
-            raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+        _poll(lambda: bool(conn.execute(query).scalar()), engine, key, lock_name, timeout)
     except BaseException:
         conn.close()
         raise
@@ -273,12 +233,8 @@ def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iter
 
 
 def _mysql_name(database: str, key: str) -> str:
-    """The ``GET_LOCK`` name for ``key`` in ``database``.
-
-    These names are global to the server, so the database name is part of it: two apps on two
-    databases of one server must not wait for each other. MySQL caps names at 64 characters;
-    longer ones are replaced by a hash of the same inputs.
-    """
+    """The ``GET_LOCK`` name: global to the server, so it includes the database name; hashed
+    when longer than MySQL's 64 characters."""
     name = f"flask_versioning.{database}.{key}"
     if len(name) <= 64:
         return name
@@ -335,10 +291,9 @@ def _mysql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[
 
 
 def sqlite_path(url: sa.URL) -> str | None:
-    """The absolute path of the SQLite database file, or None for an in-memory database.
+    """The SQLite database file (``file:`` URIs included), or None for an in-memory database.
 
-    Handles plain paths as well as ``file:`` URIs (``?uri=true``), including ``mode=memory``.
-    The path is resolved through symlinks so every process agrees on where the lock file is.
+    Resolved through symlinks, so every process agrees on where the lock file is.
     """
     database = url.database or ""
     if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
@@ -391,9 +346,8 @@ else:
 
 @contextmanager
 def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str) -> Iterator[None]:
-    # The lock belongs to the open file, so the OS drops it when the holder's descriptor closes,
-    # including when the process is killed. Each call opens its own descriptor, which makes
-    # two threads of one process contend for it just as two processes do.
+    # The OS drops the lock with the holder's descriptor, even when the process is killed. Each
+    # call opens its own, so two threads contend for it just as two processes do.
     path = _sqlite_lock_path(database, key)
     lock_name = f"lock file {path}"
     try:
@@ -404,9 +358,7 @@ def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str
             "writable or set VERSIONING_LOCK = False"
         ) from exc
     try:
-        started = time.monotonic()
-        if not _poll(lambda: _try_lock_file(fd), timeout, key, lock_name):
-            raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+        _poll(lambda: _try_lock_file(fd), engine, key, lock_name, timeout)
         logger.debug("acquired %s for %r", lock_name, key)
         try:
             yield

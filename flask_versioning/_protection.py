@@ -25,7 +25,6 @@ import sqlalchemy as sa
 from flask import current_app
 
 from . import _errors as errors
-from ._alembic.scripts import script_directory
 from ._ledgers import history
 from ._ledgers.versions import current
 
@@ -165,9 +164,8 @@ def guard_stamp(
 ) -> None:
     """Refuse a stamp that would rewrite the applied history of a protected database.
 
-    Stamping an empty version table (adopting an existing database) and stamping exactly what
-    is already there stay allowed; anything else rewrites the record of what was applied. A
-    target that cannot be resolved counts as a rewrite: refusing is the safe answer.
+    An empty version table (adopting a database) or the same revisions stay allowed; a target
+    that cannot be resolved counts as a rewrite, since refusing is the safe answer.
     """
     if sql or allow_protected:
         return
@@ -175,7 +173,7 @@ def guard_stamp(
     if not now or _protected(state, [database]) is None:
         return
     try:
-        script = script_directory(database)
+        script = database.script_directory()
         target = {r.revision for r in script.get_revisions(list(revisions)) if r is not None}
     except Exception:
         target = None

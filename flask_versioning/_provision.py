@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from . import _errors as errors
-from ._alembic.errors import translate_errors
+from ._alembic.errors import reraise, translate_errors
 from ._ledgers.history import recording
 from ._locking import database_lock, sqlite_path
 from ._operations.migrate import upgrade
@@ -31,13 +31,11 @@ def _quote(connection: sa.Connection, name: str) -> str:
 
 
 def _drop_postgresql(connection: sa.Connection) -> list[str]:
-    """Drop the current schema's views, tables, sequences and enum/domain types.
+    """Drop the current schema's views, tables, sequences and enum/domain types, in the
+    caller's transaction (all or nothing), ``CASCADE`` (foreign key cycles too).
 
-    One transaction (PostgreSQL's DDL is transactional): either all of it is gone or none.
-    ``CASCADE`` takes foreign keys, cycles included, with it. Objects that belong to an
-    extension (PostGIS's ``spatial_ref_sys``, ...) are left alone: they are not the app's, and
-    dropping them fails anyway. Enum types and sequences must go too, or re-running the first
-    migration fails on ``CREATE TYPE``/``CREATE SEQUENCE``.
+    Types and sequences must go, or the first migration fails on ``CREATE TYPE``; objects of an
+    extension (PostGIS's ``spatial_ref_sys``) stay: they are not the app's and cannot be dropped.
     """
     relations = connection.execute(
         sa.text(
@@ -98,12 +96,11 @@ def _drop_in_dependency_order(connection: sa.Connection, schema: str | None = No
 
 
 def drop_everything(database: Database) -> list[str]:
-    """Drop every view and table of the database's default schema, ours included.
+    """Drop every view and table of the database's default schema, ours included (and in
+    ``VERSIONING_VERSION_TABLE_SCHEMA`` if set).
 
-    Foreign keys decide the order; on MariaDB the checks are switched off for the session as
-    well, because a cycle of foreign keys has no valid order there; on SQLite likewise with
-    ``PRAGMA foreign_keys``. When the version table lives in another schema
-    (``VERSIONING_VERSION_TABLE_SCHEMA``), it and the seed ledger are dropped there too.
+    Foreign keys decide the order; MariaDB and SQLite also switch their checks off for the
+    session, since a cycle of foreign keys has no valid order.
     """
     engine = database.engine()
     settings = database.settings
@@ -152,12 +149,11 @@ def reset(
     progress: Callable[[AppliedRevision], None] | None = None,
     seed_progress: Callable[[SeedResult], None] | None = None,
 ) -> ResetResult:
-    """Drop everything in every database of the app, upgrade them to heads, run the seeds.
+    """Drop everything in every database, upgrade to heads and seed, holding the locks
+    throughout.
 
-    The whole sequence holds the migration locks, so no other process migrates or seeds in
-    between. A protected environment (the app's or ``env``) refuses before anything is dropped.
-    ``confirm`` is called with the environment after that check and before the locks are
-    taken (nobody waits on a lock while a person reads a prompt); it raises to stop.
+    ``confirm`` (raises to stop) is called after the protection check and before the locks are
+    taken: nobody should wait on a lock while a person reads a prompt.
     """
     run = run_for(state, env)
     databases = state.databases()
@@ -212,11 +208,9 @@ def _server_has_database(connection: sa.Connection, dialect: str, name: str) -> 
 def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIError) -> bool:
     """After connecting to the database failed: create it if the server says it is missing.
 
-    The server is asked (``pg_database``, ``information_schema.schemata``) rather than the
-    error message parsed, because drivers do not report the error code on a failed connect and
-    the message is translated by the server's locale. If the server cannot be reached either,
-    or the database exists (the failure was something else), the original error is raised.
-    Several processes may run ``prepare`` at once: losing the race to create it is fine.
+    The server's catalog is asked rather than the error parsed: drivers give no error code on a
+    failed connect and the message follows the server's locale. If the server cannot be reached
+    or the database exists, the original error is raised; losing a race to create it is fine.
     """
     dialect = url.get_backend_name()
     name = url.database or ""
@@ -240,12 +234,11 @@ def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIEr
                 return True
         finally:
             engine.dispose()
-    _reraise(database, original)
+    reraise(database, original, "'prepare'")
 
 
 def _cannot_create(database: Database, name: str, exc: Exception) -> errors.DatabaseError:
-    orig = getattr(exc, "orig", None) or exc
-    detail = " ".join(str(orig).split())
+    detail = errors.one_line(getattr(exc, "orig", None) or exc)
     return errors.DatabaseError(
         f"the database {name!r} does not exist and could not be created at "
         f"{errors.mask_url(database.url)}: {errors.scrub(detail)}; create it yourself or "
@@ -254,11 +247,11 @@ def _cannot_create(database: Database, name: str, exc: Exception) -> errors.Data
 
 
 def ensure_database(database: Database) -> bool:
-    """Create the database if the backend allows it and it is missing; ``True`` if created.
+    """Create the database if missing and the backend allows it; ``True`` if created.
 
-    SQLite creates the file on first connection (its directory is made here if missing);
-    PostgreSQL and MariaDB/MySQL need ``CREATE DATABASE`` on a server-level connection. Other
-    backends are only connected to.
+    SQLite's file appears on first connection (its directory is made here); PostgreSQL and
+    MariaDB/MySQL need ``CREATE DATABASE`` on a server-level connection; others are only
+    connected to.
     """
     url = database.url
     dialect = url.get_backend_name()
@@ -276,15 +269,8 @@ def ensure_database(database: Database) -> bool:
             return False
     except sa.exc.DBAPIError as exc:
         if dialect not in ("postgresql", "mysql", "mariadb") or not url.database:
-            _reraise(database, exc)
+            reraise(database, exc, "'prepare'")
         return _create_if_missing(database, url, exc)
-
-
-def _reraise(database: Database, exc: Exception, action: str = "'prepare'") -> NoReturn:
-    """Raise ``exc`` as the rest of the API would: connection errors as one masked line."""
-    with translate_errors(database, action):
-        raise exc
-    raise AssertionError("unreachable")  # pragma: no cover - the block always raises
 
 
 def prepare(
@@ -296,9 +282,8 @@ def prepare(
 ) -> PrepareResult:
     """Create missing databases, upgrade every database to heads and seed; idempotent.
 
-    Each upgrade holds its database's migration lock and the seeds take them again before
-    reading the ledger, so a fleet of containers running this at once migrates and seeds
-    exactly once.
+    The upgrades and the seeds each read under the migration locks, so a fleet of containers
+    running this at once migrates and seeds exactly once.
     """
     databases = state.databases()
     created = tuple(d.name for d in databases if ensure_database(d))

@@ -1,8 +1,5 @@
-"""Every ``VERSIONING_*`` configuration key, its default and its validation, in one place.
-
-Flask apps are configured through ``app.config``; reading and checking the keys once, when the
-extension is initialised, means a typo in a value fails at start-up with a clear message instead
-of deep inside a migration.
+"""Every ``VERSIONING_*`` key, its default and its validation, in one place: checked once at
+``init_app``, so a bad value fails at start-up with a clear message, not inside a migration.
 """
 
 from __future__ import annotations
@@ -79,11 +76,8 @@ class Settings:
 
     @classmethod
     def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:
-        """Read and validate the ``VERSIONING_*`` keys of ``app``.
-
-        ``directory`` is the one passed to the extension's constructor; the config key wins
-        over it so that deployments can move the directory without code changes.
-        """
+        """Read and validate the ``VERSIONING_*`` keys of ``app``. ``VERSIONING_DIRECTORY``
+        wins over ``directory`` (the extension's), so deployments can move it without code."""
         for key, value in DEFAULTS.items():
             if key == "VERSIONING_DIRECTORY" and directory is not None:
                 app.config.setdefault(key, os.fspath(directory))
@@ -161,11 +155,8 @@ def _choice(key: str, value: Any, *allowed: str) -> str | None:
 
 
 def _database_urls(value: Any) -> tuple[str | None, dict[str, str]]:
-    """Split ``VERSIONING_DATABASE_URL`` into the default database's URL and the binds' URLs.
-
-    A string (or ``sqlalchemy.URL``) is the default database. A dict names several databases,
-    like ``SQLALCHEMY_BINDS``; its ``"default"`` (or ``None``) entry is the default database.
-    """
+    """Split ``VERSIONING_DATABASE_URL`` (a URL, or a dict of them by database name, where
+    ``"default"`` or ``None`` is the default database) into the default URL and the binds'."""
     if value is None:
         return None, {}
     if not isinstance(value, Mapping):
@@ -208,11 +199,8 @@ def _flag(key: str, value: Any) -> bool:
 
 
 def _optional_flag(key: str, value: Any) -> bool | None:
-    """``None`` (decide by environment), a bool, or a bool spelled as text ("false", "0").
-
-    Text matters because such values often come from environment variables, where
-    ``bool("false")`` would silently mean on.
-    """
+    """``None``, a bool, or a bool spelled as text, as environment variables give it (where
+    ``bool("false")`` would silently mean on)."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):

@@ -1,8 +1,7 @@
 """What the extension knows about one app: the object in ``app.extensions["versioning"]``.
 
-One :class:`~flask_versioning.Versioning` can serve many apps (app factories, tests), so
-nothing per app is kept on the extension object. Commands, pages and the pytest plugin find
-this state through the app and reach the API through :attr:`VersioningState.extension`.
+One :class:`~flask_versioning.Versioning` can serve many apps, so nothing per app is kept on it;
+commands and pages find this state through the app, and the API through its ``extension``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The data the API returns, and the option bundles that travel through the layers.
 
-Every layer uses these, so they live at the bottom with no dependency but the standard library.
 Results are frozen dataclasses: what happened is a fact, not something a caller edits. The
-option bundles are ``TypedDict``\\ s so that the Python API keeps Alembic's keyword arguments
-(``versioning.upgrade(sql=True)``) while the layers below pass one typed object along instead of
-repeating the same keyword list at every level.
+bundles are ``TypedDict``\\ s, so the API keeps Alembic's keywords (``upgrade(sql=True)``)
+while the layers below pass one typed object instead of repeating the keyword list.
 """
 
 from __future__ import annotations

@@ -230,7 +230,10 @@ def _walk_through_the_commands(tmp_path: Path, main: str, users: str) -> None:
 
     out = _ok(_flask(tmp_path, main, users, "downgrade", "base", "--bind", "default"))
     assert out.startswith("[default] Reverted ")
-    assert table_names(main) == {"alembic_version", "versioning_history"} and "accounts" in table_names(users)
+    assert table_names(main) == {
+        "alembic_version",
+        "versioning_history",
+    } and "accounts" in table_names(users)
 
     proc = _flask(tmp_path, main, users, "upgrade", "--bind", "nope")
     assert proc.returncode == 1 and proc.stdout == ""

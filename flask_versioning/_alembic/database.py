@@ -1,10 +1,5 @@
-"""One database of the app, as Alembic sees it: engine, models, script directory and ``Config``.
-
-A :class:`Database` is what every operation acts on. It knows how to reach the database (the
-app's own engine, or one made for an explicit URL), which ``MetaData`` autogenerate compares
-with, where its revisions live, and how to build a standard Alembic ``Config`` for them without
-an ``alembic.ini``.
-"""
+"""One database of the app, as Alembic sees it: engine, models, script directory, and a
+standard Alembic ``Config`` built without an ``alembic.ini``. Every operation acts on one."""
 
 from __future__ import annotations
 
@@ -19,9 +14,11 @@ import sqlalchemy as sa
 from .. import _errors as errors
 from . import layout
 from .environment import DATABASE_KEY, ENGINE_NAMES_KEY
+from .errors import translate_errors
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     from .._settings import Settings
 
@@ -127,6 +124,33 @@ class Database:
                 config.set_section_option("post_write_hooks", key, _escape(value))
         config.attributes[DATABASE_KEY] = self
         return config
+
+    def ensure_directory(self) -> None:
+        """Create the script directory with our ``env.py`` and template where missing."""
+        import shutil  # here, not at the top: the start-up path never writes files
+
+        (self.directory / "versions").mkdir(parents=True, exist_ok=True)
+        for source, target in (("env.py.txt", "env.py"), ("script.py.mako", "script.py.mako")):
+            if not (self.directory / target).exists():
+                shutil.copyfile(layout.templates() / source, self.directory / target)
+
+    def script_directory(self, config: Config | None = None) -> ScriptDirectory:
+        """Alembic's ``ScriptDirectory``, the directory created if missing.
+
+        Opening it imports every revision file to build the revision map; the start-up path and
+        the read-only commands use :mod:`.heads` instead wherever the heads alone answer.
+        """
+        from alembic.script import ScriptDirectory
+
+        self.ensure_directory()
+        with translate_errors(self):
+            return ScriptDirectory.from_config(config or self.alembic_config())
+
+    def script_heads(self) -> list[str]:
+        """The heads as Alembic computes them (importing every revision file)."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self.alembic_config()).get_heads()
 
 
 def _escape(value: object) -> str:

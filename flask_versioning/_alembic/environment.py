@@ -9,6 +9,7 @@ it unchanged, and a tool that already holds a connection or engine hands it over
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection, Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from .database import Database, StepListener
 
-#: Key in ``Config.attributes`` holding the :class:`~flask_versioning.runner.Database`.
+#: Key in ``Config.attributes`` holding the :class:`~flask_versioning.Database`.
 DATABASE_KEY = "versioning_database"
 #: Key holding a :class:`StepRecorder` while a command runs.
 RECORDER_KEY = "versioning_recorder"
@@ -39,11 +40,8 @@ ENGINE_NAMES_KEY = "versioning_engine_names"
 
 
 class StepRecorder:
-    """Collects the revisions a command applies, with how long each took.
-
-    Alembic reports a finished step through ``on_version_apply``; the time since the previous
-    report (or since migrations began) is that step's duration.
-    """
+    """Collects the revisions a command applies (Alembic's ``on_version_apply``), each timed
+    from the previous report or from when migrations began."""
 
     def __init__(self, callback: Callable[[MigrationInfo, float], None] | None = None) -> None:
         self.steps: list[tuple[MigrationInfo, float]] = []
@@ -138,13 +136,8 @@ def hide_tables(
     schema: str | None,
     user_hook: Callable[[str | None, str, Mapping[str, Any]], bool] | None,
 ) -> Callable[[str | None, str, Mapping[str, Any]], bool]:
-    """An ``include_name`` hook that hides our own tables (the ledgers) from autogenerate.
-
-    They are ours, like Alembic's version table, and in no model: without this, ``flask db
-    migrate`` would write a revision dropping them and ``flask db check`` would report them.
-    The app's own ``include_name`` (from ``VERSIONING_CONTEXT``) still decides about every
-    other name.
-    """
+    """An ``include_name`` hook hiding our ledgers from autogenerate, which would otherwise
+    write revisions dropping them; the app's own hook still decides about every other name."""
     hidden = frozenset(tables)
     schemas = {None, schema}
 
@@ -185,10 +178,7 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
 
     if context.is_offline_mode():
         context.configure(
-            url=database.url,
-            literal_binds=True,
-            dialect_opts={"paramstyle": "named"},
-            **options,
+            url=database.url, literal_binds=True, dialect_opts={"paramstyle": "named"}, **options
         )
         with context.begin_transaction():
             context.run_migrations(**kw)
@@ -196,11 +186,17 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
 
     given = config.attributes.get("connection") if alone else None
     if isinstance(given, sa.Connection):
-        _run_online(context, given, options, starters, kw)
-        return
-    engine = given if isinstance(given, sa.Engine) else database.engine()
-    with engine.connect() as connection:
-        _run_online(context, connection, options, starters, kw)
+        connecting: contextlib.AbstractContextManager[sa.Connection] = contextlib.nullcontext(given)
+    else:
+        connecting = (given if isinstance(given, sa.Engine) else database.engine()).connect()
+    with connecting as connection:
+        if connection.dialect.name == "sqlite":
+            options.setdefault("render_as_batch", True)
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            for start in starters:
+                start()
+            context.run_migrations(**kw)
 
 
 def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:
@@ -212,19 +208,3 @@ def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> N
         listener(**kw)
 
     options["on_version_apply"] = on_version_apply
-
-
-def _run_online(
-    context: Any,
-    connection: sa.Connection,
-    options: dict[str, Any],
-    starters: list[Callable[[], None]],
-    kw: dict[str, Any],
-) -> None:
-    if connection.dialect.name == "sqlite":
-        options.setdefault("render_as_batch", True)
-    context.configure(connection=connection, **options)
-    with context.begin_transaction():
-        for start in starters:
-            start()
-        context.run_migrations(**kw)

@@ -1,15 +1,11 @@
-"""Alembic's and the drivers' exceptions, turned into ours with one-line messages.
-
-Alembic raises ``CommandError`` with multi-line text and drivers raise ``DBAPIError`` with the
-statement, the parameters and sometimes the URL in it. Users of the CLI and of the API get one
-:mod:`flask_versioning` error instead, whose message says what to do and never holds a password.
-"""
+"""Alembic's and the drivers' exceptions (multi-line, with statements, parameters, sometimes
+a URL) turned into ours: one line that says what to do and never holds a password."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import sqlalchemy as sa
 
@@ -18,16 +14,13 @@ from .. import _errors as errors
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = ["database_errors", "translate_errors"]
+__all__ = ["database_errors", "reraise", "translate_errors"]
 
 
 @contextlib.contextmanager
 def database_errors(database: Database) -> Iterator[None]:
-    """Turn a failure to reach or use the database into one masked line, without Alembic.
-
-    For the read-only paths that never load Alembic (the start-up check, ``current``,
-    ``status``); :func:`translate_errors` does this and more.
-    """
+    """Turn a failure to reach or use the database into one masked line, for the paths that
+    never load Alembic (start-up, ``current``); :func:`translate_errors` does this and more."""
     try:
         yield
     except sa.exc.DBAPIError as exc:
@@ -55,9 +48,7 @@ def translate_errors(database: Database, action: str = "this command") -> Iterat
             raise errors.MultipleHeadsError(cause.heads, action) from exc
         message = errors.one_line(exc)
         if message.startswith("Multiple heads are present"):
-            from .scripts import script_heads
-
-            raise errors.MultipleHeadsError(script_heads(database), action) from exc
+            raise errors.MultipleHeadsError(database.script_heads(), action) from exc
         if message == "Target database is not up to date.":
             message = (
                 "the database is not at the head revision(s): run 'flask db upgrade' first, "
@@ -70,3 +61,10 @@ def translate_errors(database: Database, action: str = "this command") -> Iterat
             f"a revision file cannot be loaded{f' ({where})' if where else ''}: "
             f"{type(exc).__name__}: {errors.one_line(exc)}"
         ) from exc
+
+
+def reraise(database: Database, exc: Exception, action: str) -> NoReturn:
+    """Raise ``exc`` as the rest of the API would: connection errors as one masked line."""
+    with translate_errors(database, action):
+        raise exc
+    raise AssertionError("unreachable")  # pragma: no cover - the block always raises

@@ -1,12 +1,11 @@
 """The heads of a script directory, known without importing its revision files.
 
-Alembic learns the heads by importing every revision file to build its revision map. That is
-right for a command that is about to run migrations, and wasteful at app start, where the
-question is only "is the database already at head?": with 1,000 revisions it costs a good part
-of a second on every start, to find that there is nothing to do.
+Alembic learns the heads by importing every revision file, which is right before running
+migrations and wasteful at app start, where the only question is "is the database at head?":
+with 1,000 revisions that costs a good part of a second on every start.
 
-The heads only change when the revision files change, so they are cached, and checking the
-cache must not cost one system call per file either. An entry holds:
+The heads only change when the revision files do, so they are cached, and checking the cache
+must not cost one system call per file either. An entry holds:
 
 - a digest of the revision files' *names* (one directory listing, no ``stat`` per file), which
   changes when a file is added, removed or renamed: that is how new revisions arrive, whether by
@@ -18,16 +17,14 @@ An edit in place that does not touch a head file cannot hide a revision the data
 the same set of files the same revisions exist, and a database at the old heads has them all.
 
 On a miss, the files are read, not executed: the ``revision`` and ``down_revision`` assignments
-Alembic's templates write are found with a regular expression, anything less plain with Python's
-``ast``; only a file too unusual for both (a computed revision id, say) sends the computation to
-Alembic, which imports them, and then every file's size and time is checked on later starts.
+are found with a regular expression, anything less plain with ``ast``; only a file too unusual
+for both (a computed revision id) sends the computation to Alembic, and then every file's size
+and time is checked on later starts.
 
-The cache is one small JSON file, ``versions/__pycache__/flask_versioning-heads.json``: a place
-every ``.gitignore`` already ignores and Python already writes to. Where the package cannot be
-written (a read-only container image), it goes to the user's cache directory instead, and where
-that fails too nothing is stored and the next start reads the files again, which is still cheap.
-Writes go through a temporary file and an atomic rename, so processes starting together never
-read a half-written cache; at worst they all compute the same heads once.
+The cache is one JSON file in ``versions/__pycache__/``, which every ``.gitignore`` already
+ignores; in a read-only image it goes to the user's cache directory, and where that fails too
+nothing is stored (reading the files again is still cheap). Writes are a temporary file and an
+atomic rename, so processes starting together never read a half-written cache.
 """
 
 from __future__ import annotations
@@ -54,13 +51,9 @@ _CACHE_NAME = "flask_versioning-heads.json"
 
 @functools.cache
 def _assignment() -> re.Pattern[str]:
-    """A top-level ``revision = ...`` or ``down_revision: <annotation> = ...`` line.
-
-    The whole value on one line, as every Alembic template writes them. Indented lines (inside
-    a function or an ``if``) do not match; a file with more than one match per name is read
-    with ``ast`` instead. Compiled on first use: a start that finds the cache valid never
-    needs it.
-    """
+    """A top-level ``revision = ...`` or ``down_revision: <annotation> = ...`` line, value on
+    one line as Alembic's templates write it. Compiled on first use: a valid cache never needs
+    it."""
     return re.compile(
         r"^(?P<name>revision|down_revision)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*(?P<value>.*?)[ \t]*\r?$",
         re.MULTILINE,
@@ -86,10 +79,9 @@ class Heads:
 
 
 def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]) -> Heads:
-    """The heads of the revision files in ``locations``, imported only as a last resort.
+    """The heads of the revision files in ``locations``, cached (see above).
 
-    ``compute`` is Alembic's answer (it imports every file); it is called only when a file
-    cannot be read without executing it. The result is cached, see the module's description.
+    ``compute`` is Alembic's answer, called only when a file cannot be read without importing.
     """
     listing = _list(locations)
     names = _names_digest(listing)
@@ -107,7 +99,7 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
         watched = [sig for f, sig in zip(files, signatures, strict=True) if f in head_files]
         heads = Heads(revisions, "parsed")
     else:
-        heads = Heads(_sorted(compute()), "imported")
+        heads = Heads(tuple(sorted(compute())), "imported")
         watched = signatures  # which file holds which head is unknown: watch them all
     if None not in watched:
         entry = {"format": _FORMAT, "names": names, "heads": heads.revisions, "watch": watched}
@@ -117,20 +109,12 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
     return heads
 
 
-def _sorted(revisions: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(revisions))
-
-
 # -- listing the files ------------------------------------------------------------------------
 
 
 def _list(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
-    """Each folder with the revision files Alembic would load from it, sorted; no ``stat``.
-
-    Alembic's filter for source files: ``*.py``, except ``__init__*`` and editor lock files
-    ``.#*``. (A directory named ``*.py`` would be listed too; reading it fails, which sends
-    the computation to Alembic.) This runs on every start: it is kept to plain strings.
-    """
+    """Each folder with the files Alembic would load from it (``*.py`` except ``__init__*`` and
+    editor locks ``.#*``), sorted. Runs on every start: plain strings, no ``stat``."""
     listing: list[tuple[str, list[str]]] = []
     for location in locations:
         folder = os.fspath(location)
@@ -164,10 +148,7 @@ def _signature(file: _File) -> _Signature | None:
 
 
 def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] | None:
-    """The heads and the files holding them, from the files' own assignments.
-
-    ``None`` when any file needs importing to be understood.
-    """
+    """The heads and the files holding them, or ``None`` if a file needs importing."""
     parents: dict[str, tuple[str, ...]] = {}
     holder: dict[str, _File] = {}
     for file in files:
@@ -184,7 +165,7 @@ def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] |
     referenced = {parent for down in parents.values() for parent in down}
     if not referenced <= parents.keys():
         return None  # a parent that does not exist: Alembic reports it properly
-    heads = _sorted(rev for rev in parents if rev not in referenced)
+    heads = tuple(sorted(rev for rev in parents if rev not in referenced))
     return heads, {holder[rev] for rev in heads}
 
 
@@ -205,16 +186,15 @@ def _parse_file(source: bytes) -> tuple[str, tuple[str, ...]] | None:
     return _parse_ast(source)
 
 
-def _literals(revision: str, down_revision: str) -> tuple[str, tuple[str, ...]] | None:
+def _literals(
+    revision: str | ast.expr, down_revision: str | ast.expr
+) -> tuple[str, tuple[str, ...]] | None:
+    """The two values, as source text or as ``ast`` nodes, if they are plain literals."""
     try:
         rev = ast.literal_eval(revision)
         down = ast.literal_eval(down_revision)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
-    return _validated(rev, down)
-
-
-def _validated(rev: object, down: object) -> tuple[str, tuple[str, ...]] | None:
     if not isinstance(rev, str) or not rev:
         return None
     if down is None:
@@ -245,22 +225,14 @@ def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
                 values[target.id].append(value)
     if len(values["revision"]) != 1 or len(values["down_revision"]) != 1:
         return None
-    try:
-        rev = ast.literal_eval(values["revision"][0])
-        down = ast.literal_eval(values["down_revision"][0])
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return _validated(rev, down)
+    return _literals(values["revision"][0], values["down_revision"][0])
 
 
 # -- the cache file ---------------------------------------------------------------------------
 
 
 def _cache_paths(locations: Sequence[Path]) -> Iterator[Path]:
-    """Where the cache may live, best first: next to the revisions, then the user's cache.
-
-    A generator: the user's cache directory is only worked out when the first place fails.
-    """
+    """Where the cache may live, best first; the user's cache is worked out only if needed."""
     if locations:
         yield Path(locations[0]) / "__pycache__" / _CACHE_NAME
     from platformdirs import user_cache_path

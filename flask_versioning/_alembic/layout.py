@@ -1,20 +1,16 @@
 """What a script directory on disk looks like, and how to run ours whatever its ``env.py`` says.
 
-Two layouts exist in the wild and both must keep working without touching a revision:
+Two layouts must keep working without touching a revision: one script directory per database
+(ours, Flask-Migrate's single-database one), and Flask-Migrate's ``init --multidb`` layout, one
+directory whose revisions define ``upgrade(engine_name)``, recognised by its templates
+mentioning ``engine_name``.
 
-- one Alembic script directory per database (ours, and Flask-Migrate's single-database one):
-  revisions define ``upgrade()`` and ``downgrade()``;
-- Flask-Migrate's ``init --multidb`` layout: one directory for every database, whose revisions
-  define ``upgrade(engine_name)`` dispatching to ``upgrade_<name>()``. It is recognised by its
-  templates mentioning ``engine_name``.
-
-A directory made by another tool carries an ``env.py`` that expects that tool (Flask-Migrate's
-reads ``current_app.extensions["migrate"]`` and reconfigures logging from ``alembic.ini``).
-Alembic always runs ``<script_location>/env.py``, so for such a directory the Alembic ``Config``
-points ``script_location`` at a small directory shipped in this package, whose ``env.py`` is
-ours, and lists the user's ``versions/`` in ``version_locations``: the revisions are the user's,
-byte for byte, and only the environment is replaced. Its ``script.py.mako`` renders the user's
-own template, so new revisions look like the old ones.
+Another tool's ``env.py`` expects that tool (Flask-Migrate's reads
+``current_app.extensions["migrate"]`` and reconfigures logging from ``alembic.ini``), and
+Alembic always runs ``<script_location>/env.py``. So for such a directory ``script_location``
+points at a small directory of this package whose ``env.py`` is ours, and the user's
+``versions/`` goes in ``version_locations``: only the environment is replaced. Its
+``script.py.mako`` renders the user's own template, so new revisions look like the old ones.
 """
 
 from __future__ import annotations
@@ -58,11 +54,8 @@ def delegate_directory() -> Path:
 
 
 def render_user_template(context: Any) -> str:
-    """Render the user's ``script.py.mako`` with the arguments Alembic gave the delegate.
-
-    Called from the delegate directory's template; ``context`` is Mako's render context, whose
-    ``config`` argument Alembic always passes and which carries the database being revised.
-    """
+    """Render the user's ``script.py.mako`` with the arguments Alembic gave the delegate's
+    template; ``context`` is Mako's, whose ``config`` carries the database being revised."""
     from mako.template import Template  # type: ignore[import-untyped]
 
     from .environment import DATABASE_KEY

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 from .._errors import one_line
 from .._settings import Settings
-from .tables import has_table
+from . import has_table
 
 if TYPE_CHECKING:
     from alembic.migration import MigrationContext, MigrationInfo
@@ -344,7 +344,7 @@ def write_marker(
     digest: str | None = None,
 ) -> None:
     """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction."""
-    from .tables import ensure_table
+    from . import ensure_table
 
     table = history_table(database.settings)
     ensure_table(database.engine(), table)

@@ -1,8 +1,7 @@
 """The seed ledger: which seed ran in this database, for which environment, when.
 
 ``name`` is the primary key: a seed's data is in a database once, whatever environment put it
-there, and two processes that both try to record the same seed cannot both succeed (the loser's
-transaction, seed rows included, rolls back).
+there, and of two processes recording the same seed the loser's transaction rolls back.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import socket
 import sqlalchemy as sa
 
 from .._settings import Settings
-from .tables import has_table
+from . import has_table
 
 __all__ = ["MAX_NAME", "LedgerEntry", "ledger_table", "read_ledger", "record"]
 
@@ -30,12 +29,6 @@ class LedgerEntry:
 
 
 def ledger_table(settings: Settings) -> sa.Table:
-    """Our table recording which seed ran, in which environment and when.
-
-    ``name`` is the primary key: a seed's data is in a database once, whatever environment put
-    it there, and two processes that both try to record the same seed cannot both succeed
-    (the loser's transaction, seed rows included, rolls back).
-    """
     return sa.Table(
         settings.seed_table,
         sa.MetaData(),
@@ -53,10 +46,7 @@ def read_ledger(
     engine: sa.Engine, table: sa.Table, *, check_exists: bool = True
 ) -> dict[str, LedgerEntry]:
     """The ledger's rows by seed name; empty when the table does not exist yet.
-
-    ``check_exists=False`` skips the catalog query, for callers that treat any failure
-    (no table yet included) as "go and look under the lock".
-    """
+    ``check_exists=False`` skips that catalog query, for callers that treat any failure alike."""
     with engine.connect() as connection:
         if check_exists and not has_table(connection, table):
             return {}

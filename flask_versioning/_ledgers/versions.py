@@ -1,9 +1,8 @@
 """Alembic's version table, read with plain SQL.
 
-Alembic reads it through a ``MigrationContext``, which means importing Alembic: tens of
-milliseconds that the start-up check and the read-only commands (``current``, ``status``)
-would spend to run one ``SELECT``. The table's shape is Alembic's documented one (a single
-``version_num`` column), so reading it directly is safe; writing it stays Alembic's job.
+Alembic's ``MigrationContext`` would cost the start-up check and ``current`` tens of milliseconds
+of imports for one ``SELECT``. The table's shape is documented (one ``version_num`` column), so
+reading it directly is safe; writing it stays Alembic's job.
 """
 
 from __future__ import annotations
@@ -32,12 +31,8 @@ def _select(database: Database, engine: sa.Engine) -> str:
 
 
 def version_rows(database: Database) -> list[str] | None:
-    """The rows of the version table, read with one ``SELECT``; ``None`` if it cannot be read.
-
-    A missing table (a new database) and an unreachable server both give ``None``: callers
-    on the start-up path then take the locked path, which creates the table or reports the
-    connection error properly.
-    """
+    """The version table's rows; ``None`` if it cannot be read (no table yet, server down),
+    which sends start-up to the locked path, where the real answer or error comes."""
     engine = database.engine()
     try:
         with engine.connect() as connection:
@@ -49,11 +44,8 @@ def version_rows(database: Database) -> list[str] | None:
 
 
 def current(database: Database) -> list[str]:
-    """The revision ids recorded in the database's version table (empty at base).
-
-    One ``SELECT`` when the table exists; a catalog query only when that fails, to tell a
-    database that has no version table yet (base) from one that cannot be read.
-    """
+    """The revision ids in the version table (empty at base). A catalog query only when the
+    ``SELECT`` fails, to tell "no version table yet" (base) from "cannot be read"."""
     engine = database.engine()
     s = database.settings
     with database_errors(database), engine.connect() as connection:

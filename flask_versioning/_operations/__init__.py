@@ -1,6 +1,3 @@
-"""What each command does to one database, over Alembic's public entry points.
-
-One module per kind of work: :mod:`.migrate` changes the database (upgrade, downgrade, stamp),
-:mod:`.revisions` writes revision files, :mod:`.inspect` reads the history and the database.
-Every function takes a :class:`~flask_versioning.Database` and returns data; nothing prints.
-"""
+"""What each command does to one :class:`~flask_versioning.Database`, over Alembic's public
+entry points: :mod:`.migrate` changes it, :mod:`.revisions` writes revision files,
+:mod:`.inspect` reads. Every function returns data; nothing prints."""

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .._alembic.scripts import script_directory
 from .._ledgers.versions import current
 
 if TYPE_CHECKING:
@@ -22,20 +21,20 @@ __all__ = ["branches", "check", "heads", "history", "select", "show"]
 
 
 def heads(database: Database) -> list[Script]:
-    script = script_directory(database)
+    script = database.script_directory()
     with translate_errors(database):
         return [script.get_revision(rev) for rev in script.get_heads()]
 
 
 def branches(database: Database) -> list[Script]:
-    script = script_directory(database)
+    script = database.script_directory()
     with translate_errors(database):
         return [s for s in script.walk_revisions() if s.is_branch_point]
 
 
 def history(database: Database, rev_range: str | None = None) -> list[Script]:
     """Revisions newest first, optionally limited to ``base:head`` style ranges."""
-    script = script_directory(database)
+    script = database.script_directory()
     base = head = None
     if rev_range:
         if ":" not in rev_range:
@@ -61,7 +60,7 @@ def _current_or_base(database: Database) -> str:
 
 
 def show(database: Database, revision: str) -> list[Script]:
-    script = script_directory(database)
+    script = database.script_directory()
     with translate_errors(database):
         if revision == "current":
             return [script.get_revision(r) for r in current(database)]
@@ -81,7 +80,7 @@ def check(database: Database) -> list[Any]:
             "check needs the app's models: pass a Flask-SQLAlchemy db or metadata= to Versioning"
         )
     config = database.alembic_config()
-    script = script_directory(database, config)
+    script = database.script_directory(config)
     with translate_errors(database, "'check'"):
         behind = set(script.get_heads()) - set(current(database))
     if behind:
@@ -116,17 +115,13 @@ def select(
     models: bool = False,
     histories: bool = False,
 ) -> list[Database]:
-    """The databases a command acts on: those named in ``binds``, or every one.
+    """The databases a command acts on: those named in ``binds``, or every one, except:
 
-    Without ``binds``:
-
-    - given revision ids (not ``heads``, ``-1``...), only the databases whose history has
-      them, since each database has its own revisions;
-    - ``models``: for comparisons with the models, leave out databases without models (a
-      Flask-SQLAlchemy-Lite engine given no ``metadata``), unless none has any, so the user
-      hears why nothing can be compared;
-    - ``histories``: one database per script directory (Flask-Migrate's multidb layout
-      shares one between every database), for commands that show a history.
+    - given revision ids (not ``heads``, ``-1``...), only the databases whose history has them;
+    - ``models``: only databases with models, unless none has any (then the user hears why
+      nothing can be compared);
+    - ``histories`` (even with ``binds``): one database per script directory, as Flask-Migrate's
+      multidb layout shares one.
     """
     if binds:
         chosen = [state.database(name) for name in dict.fromkeys(binds)]

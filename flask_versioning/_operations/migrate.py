@@ -1,10 +1,6 @@
-"""Upgrade, downgrade and stamp one database, under its migration lock.
-
-Alembic's ``command.upgrade``/``downgrade``/``stamp`` do the work; around them this module
-takes the cross-process lock, reads where the database stands before and after, reports each
-revision as Alembic applies it, and turns a failure into
-:class:`~flask_versioning.MigrationFailed`, which names the revision that failed and where the
-database stands now.
+"""Upgrade, downgrade and stamp one database with Alembic's commands, under its migration lock:
+where it stands before and after, each revision as it is applied, and a failure as
+:class:`~flask_versioning.MigrationFailed` (which revision failed, where the database is now).
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import _errors as errors
 from .._alembic.environment import RECORDER_KEY, StepRecorder
 from .._alembic.errors import translate_errors
-from .._alembic.scripts import script_directory
 from .._ledgers.versions import current
 from .._locking import database_lock
 from .._types import AppliedRevision, MigrationResult, RunOptions
@@ -86,7 +81,7 @@ def _migrate(
     # Not loaded here: Alembic's command builds its own ScriptDirectory and imports every
     # revision file before the first one runs (a broken file still fails before any change);
     # loading them here as well doubled that cost, a third of a second at 1,000 revisions.
-    script_directory(database, config)
+    database.script_directory(config)
 
     def report(step: MigrationInfo, elapsed: float) -> None:
         if progress is not None:
@@ -152,7 +147,7 @@ def is_transactional(database: Database) -> bool:
 def _in_progress(database: Database, target: str, now: Sequence[str], direction: str) -> str | None:
     """Best guess at the revision that was running when a command failed."""
     try:
-        script = script_directory(database)
+        script = database.script_directory()
         if direction == "downgrade":
             return now[0] if len(now) == 1 else None
         lower = tuple(now) if now else None

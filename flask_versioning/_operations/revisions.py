@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from .. import _errors as errors
 from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
-from .._alembic.scripts import script_directory
 from .._ledgers.versions import current
 from .._types import RevisionOptions
 from .inspect import show
@@ -38,9 +37,8 @@ def revision(
 ) -> list[Script]:
     """Write a new revision file; with ``autogenerate``, compare the models to the database.
 
-    With ``allow_empty=False`` an autogenerate that finds no change writes nothing and
-    returns an empty list. ``together`` lists every database of a multidb layout directory:
-    one revision file then holds the changes of all of them.
+    ``allow_empty=False``: an autogenerate that finds no change writes nothing (``[]``).
+    ``together``: the databases of a multidb layout directory, revised in one file.
     """
     from alembic import command
 
@@ -57,7 +55,7 @@ def revision(
         version_path = str(_inside(database, version_path))
     buffer = io.StringIO() if sql else None
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
-    script_directory(database, config)
+    database.script_directory(config)
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
     if together:
         config.attributes[TOGETHER_KEY] = list(together)
@@ -95,7 +93,7 @@ def merge(
 
     _check_rev_id(rev_id)
     config = database.alembic_config()
-    script = script_directory(database, config)
+    script = database.script_directory(config)
     with translate_errors(database, "'merge'"):
         if list(revisions) == ["heads"] and len(script.get_heads()) < 2:
             raise errors.RevisionError("there is only one head: nothing to merge")
@@ -116,7 +114,7 @@ def edit(database: Database, revision: str = "current") -> list[Path]:
     from alembic.util import CommandError, open_in_editor
 
     if revision == "current":
-        scripts = [script_directory(database).get_revision(r) for r in current(database)]
+        scripts = [database.script_directory().get_revision(r) for r in current(database)]
     else:
         scripts = show(database, revision)
     if not scripts:

@@ -10,6 +10,7 @@ events, dataclass ``default_factory``) does not apply; column defaults do.
 from __future__ import annotations
 
 import contextvars
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .. import _errors as errors
-from .._alembic.errors import translate_errors
+from .._alembic.errors import reraise
 
 if TYPE_CHECKING:
     # Imported where used at run time: sqlalchemy.orm costs a plain-Core app ~60 ms at start.
@@ -73,9 +74,8 @@ def bulk_insert(
     if isinstance(using, Session):
         using.flush()  # pending ORM objects first: bulk rows often refer to them
         if orm:
-            return _send(lambda batch: using.execute(statement, batch), rows, batch_size)
-        connection = using.connection(bind_arguments={"clause": statement})
-        return _send(lambda batch: connection.execute(statement, batch), rows, batch_size)
+            return _send(functools.partial(using.execute, statement), rows, batch_size)
+        using = using.connection(bind_arguments={"clause": statement})
     if isinstance(using, sa.Connection):
         return _on_connection(using, statement, rows, batch_size, orm=orm)
     # Flask-SQLAlchemy marks a bind's tables (``__bind_key__``) in their MetaData's info.
@@ -84,9 +84,7 @@ def bulk_insert(
         with database.engine().begin() as connection:
             return _on_connection(connection, statement, rows, batch_size, orm=orm)
     except sa.exc.DBAPIError as exc:
-        with translate_errors(database, "'bulk_insert'"):
-            raise
-        raise AssertionError("unreachable") from exc  # pragma: no cover
+        reraise(database, exc, "'bulk_insert'")
 
 
 def _on_connection(

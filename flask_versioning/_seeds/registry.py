@@ -1,8 +1,6 @@
 """Declaring seeds: ``@versioning.seed("development")`` and the registry that keeps them.
 
-Hooks are kept on the extension object rather than on an app, so that hooks declared at import
-time, before any app exists, serve every app a factory creates. This module is cheap to import
-(no SQLAlchemy ORM, no Alembic): the extension creates its registry when it is created.
+Cheap to import (no SQLAlchemy ORM, no Alembic): every extension creates a registry.
 """
 
 from __future__ import annotations
@@ -43,11 +41,7 @@ class SeedHook:
 
 
 class SeedRegistry:
-    """The seed hooks of one :class:`~flask_versioning.Versioning` object.
-
-    They live on the extension object rather than on an app so that hooks declared at import
-    time, before any app exists, serve every app the factory creates.
-    """
+    """The seed hooks of one :class:`~flask_versioning.Versioning` object, shared by its apps."""
 
     def __init__(self) -> None:
         self._hooks: dict[str, SeedHook] = {}
@@ -63,11 +57,8 @@ class SeedRegistry:
         always: bool,
         bind: str | None,
     ) -> Callable[[F], F]:
-        """Check the arguments of ``@versioning.seed(...)`` now, register the function later.
-
-        Checking before the function is known makes a bare ``@versioning.seed`` (no
-        environments) fail at the decorator line, with a message saying what to write.
-        """
+        """Check the arguments of ``@versioning.seed(...)`` now, so a bare ``@versioning.seed``
+        fails at the decorator line saying what to write; register the function later."""
         if environments and callable(environments[0]):
             raise errors.SeedError(
                 f"@seed needs the environments the seed is for, e.g. "

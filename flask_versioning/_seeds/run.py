@@ -1,10 +1,8 @@
 """Running seeds: once per database, recorded in the ledger in the seed's own transaction.
 
-A hook gets a :class:`~sqlalchemy.orm.Session` on a connection whose transaction belongs to
-us: the seed's rows and its ledger row are committed together or not at all, so "the seed ran"
-and "its data is there" can never disagree. Everything that writes runs under the database's
-migration lock and reads the ledger after taking it, so eight workers starting at once seed
-exactly once.
+The seed's rows and its ledger row are committed together or not at all, so "the seed ran" and
+"its data is there" never disagree. Writers hold the migration lock and read the ledger after
+taking it, so eight workers starting at once seed exactly once.
 """
 
 from __future__ import annotations
@@ -19,9 +17,9 @@ from sqlalchemy import event
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
+from .._ledgers import ensure_table
 from .._ledgers.history import Run, active_run
 from .._ledgers.seeds import LedgerEntry, ledger_table, read_ledger, record
-from .._ledgers.tables import ensure_table
 from .._locking import database_lock
 from .._protection import check_allowed, environment_name, mark_protected, run_for
 from .._types import SeedResult, SeedStatus
@@ -30,28 +28,14 @@ from .registry import SeedHook
 
 if TYPE_CHECKING:
     from .._alembic.database import Database
-    from .._settings import Settings
     from .._state import VersioningState
 
-__all__ = ["auto_seed", "auto_seed_enabled", "run_pending", "run_seeds", "status"]
-
-#: Environments in which seeds run after an auto-upgrade when ``VERSIONING_AUTO_SEED`` is unset.
-AUTO_SEED_ENVIRONMENTS = ("development", "testing")
-
-
-def auto_seed_enabled(settings: Settings, environment: str) -> bool:
-    """Whether seeds follow an auto-upgrade: ``VERSIONING_AUTO_SEED``, else dev and testing."""
-    if settings.auto_seed is None:
-        return environment in AUTO_SEED_ENVIRONMENTS
-    return bool(settings.auto_seed)
+__all__ = ["auto_seed", "run_pending", "run_seeds", "status"]
 
 
 class _InsertCounter:
-    """Counts the rows a seed inserts, from the ``INSERT`` statements its connection runs.
-
-    Counted per statement from its parameter sets rather than the cursor's ``rowcount``,
-    which drivers report as -1 or 0 for ``executemany`` and ``RETURNING``.
-    """
+    """Counts the rows a seed inserts from its ``INSERT`` statements' parameter sets: drivers
+    report ``rowcount`` as -1 or 0 for ``executemany`` and ``RETURNING``."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -77,17 +61,10 @@ class _InsertCounter:
             self.rows += 1
 
 
-def _database_of(state: VersioningState, hook: SeedHook) -> Database:
-    return state.database(hook.bind)
-
-
 def _groups(state: VersioningState, hooks: Sequence[SeedHook]) -> list[Database]:
-    """The databases ``hooks`` write to, in the app's order (the default first).
-
-    Locks are always taken in this order, so two processes never wait for each other in a
-    cycle.
-    """
-    wanted = {id(_database_of(state, h)) for h in hooks}
+    """The databases ``hooks`` write to, in the app's order: locks taken in one order never
+    deadlock."""
+    wanted = {id(state.database(h.bind)) for h in hooks}
     return [d for d in state.databases() if id(d) in wanted]
 
 
@@ -102,11 +79,10 @@ def _run_one(
     environment: str,
     previous: LedgerEntry | None,
 ) -> SeedResult:
-    """Run one hook in a transaction of ours and record it in the same transaction.
+    """Run one hook and record it, in one transaction of ours.
 
-    The session joins our transaction in ``rollback_only`` mode: a ``session.commit()`` in the
-    hook only flushes, so nothing is committed until the hook has returned and its ledger row
-    is written.
+    The session joins it in ``rollback_only`` mode: a ``session.commit()`` in the hook only
+    flushes, so nothing is committed before the ledger row is written.
     """
     from sqlalchemy.orm import Session
 
@@ -151,12 +127,8 @@ def _run(
     force: bool,
     progress: Callable[[SeedResult], None] | None,
 ) -> list[SeedResult]:
-    """Run the due ``hooks`` in order, holding every involved database's migration lock.
-
-    The ledger is read after the locks are taken, so a process that waited for another one
-    finds the seeds already recorded and skips them: exactly once, however many start. A
-    protected run that seeded marks the databases it wrote to as protected.
-    """
+    """Run the due ``hooks`` in order, holding every involved database's migration lock and
+    reading the ledgers under it. A protected run that seeded marks those databases protected."""
     if not hooks:
         return []
     environment = run.environment
@@ -171,7 +143,7 @@ def _run(
                 ensure_table(database.engine(), table)
                 ledgers[id(database)] = (table, read_ledger(database.engine(), table))
         for index, hook in enumerate(hooks):
-            database = _database_of(state, hook)
+            database = state.database(hook.bind)
             table, ledger = ledgers[id(database)]
             if not _due(hook, ledger, force):
                 results.append(
@@ -184,7 +156,7 @@ def _run(
                 not_run = [
                     h.name
                     for h in hooks[index + 1 :]
-                    if _due(h, ledgers[id(_database_of(state, h))][1], force)
+                    if _due(h, ledgers[id(state.database(h.bind))][1], force)
                 ]
                 raise errors.SeedFailed(
                     hook.name, environment, exc, results=results, not_run=not_run
@@ -245,9 +217,8 @@ def run_seeds(
 def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
     """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
 
-    Kept free of Alembic (no ``translate_errors``), like auto-upgrade's fast path: a ledger
-    that cannot be read (not created yet, or the server is down) counts as "something is due",
-    and the locked path that follows creates it or reports the real problem.
+    Kept free of Alembic like auto-upgrade's fast path: an unreadable ledger (not created yet,
+    server down) counts as due, and the locked path creates it or reports the real problem.
     """
     if any(h.always for h in hooks):
         return True
@@ -257,47 +228,44 @@ def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
             ledger = read_ledger(database.engine(), table, check_exists=False)
         except sa.exc.DBAPIError:
             return True
-        if any(h.name not in ledger for h in hooks if _database_of(state, h) is database):
+        if any(h.name not in ledger for h in hooks if state.database(h.bind) is database):
             return True
     return False
 
 
 def run_pending(
     state: VersioningState,
-    database: Database | None = None,
     env: str | None = None,
     progress: Callable[[SeedResult], None] | None = None,
 ) -> list[SeedResult]:
     """Run the seeds of ``env`` that have not run yet (and the ``always`` ones).
 
-    This is what runs after an auto-upgrade and in ``prepare``/``reset``. With ``database``,
-    only the seeds that write to that database. It takes the migration lock itself; the lock
-    is re-entrant, so calling it while already holding the lock (inside an auto-upgrade) is
-    safe. An app without seeds for the environment never touches the database here.
+    What runs after an upgrade in auto-upgrade, ``prepare`` and ``reset``. It takes the
+    migration locks itself (they are re-entrant, so a caller may already hold them). An app
+    without seeds for the environment never touches the database here.
     """
     run = (active_run() if env is None else None) or run_for(state, env)
     hooks = state.seeds.for_environment(run.environment)
-    if database is not None:
-        hooks = [h for h in hooks if _database_of(state, h) is database]
     if not hooks or not _anything_due(state, hooks):
         return []
     return _run(state, hooks, run, force=False, progress=progress)
 
 
-def auto_seed(state: VersioningState, database: Database | None = None) -> list[SeedResult]:
-    """The step after an auto-upgrade: run pending seeds if ``VERSIONING_AUTO_SEED`` says so.
+def auto_seed(state: VersioningState) -> list[SeedResult]:
+    """After an auto-upgrade: the pending seeds if ``VERSIONING_AUTO_SEED`` (unset: only in
+    development and testing).
 
     Hooks must be registered before ``init_app`` for this to see them (the app factory pattern
     does that naturally); one registered later is logged as missed.
     """
     environment = environment_name(state)
-    if not auto_seed_enabled(state.settings, environment):
+    enabled = state.settings.auto_seed
+    if not (environment in ("development", "testing") if enabled is None else enabled):
         return []
-    registry = state.seeds
     try:
-        return run_pending(state, database)
+        return run_pending(state)
     finally:
-        registry.auto_seeded = True
+        state.seeds.auto_seeded = True
 
 
 def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
@@ -314,7 +282,7 @@ def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
             ledgers[id(database)] = read_ledger(database.engine(), ledger_table(database.settings))
     out: list[SeedStatus] = []
     for hook in hooks:
-        entry = ledgers[id(_database_of(state, hook))].get(hook.name)
+        entry = ledgers[id(state.database(hook.bind))].get(hook.name)
         out.append(
             SeedStatus(
                 name=hook.name,

@@ -1,13 +1,10 @@
 """The ``flask db`` group registered by ``init_app``, with its commands loaded on first use.
 
-``init_app`` runs on every app start, where nobody types a command: a web server, a worker,
-a test. Defining the twenty-odd commands means importing the command modules of this
-package (:mod:`.migrate`, :mod:`.inspect`, :mod:`.seeds`) and running their click decorators,
-a millisecond or more that a start which only checks the database would otherwise spend for
-nothing. So the group
-holds its own options (``-x``, ``--traceback``) and looks up its commands only when click asks
-for one or for their list: ``flask db upgrade``, ``flask db --help`` and shell completion all
-go through :meth:`LazyGroup.get_command` or :meth:`LazyGroup.list_commands`.
+``init_app`` runs on every app start (a web server, a worker, a test), where defining the
+twenty-odd commands (importing :mod:`.migrate`, :mod:`.inspect`, :mod:`.seeds` and running their
+click decorators) would cost a millisecond or more for nothing. So the group holds only its own
+options (``-x``, ``--traceback``) and adds its commands when click first asks for one or for
+their list (a command, ``--help``, shell completion).
 """
 
 from __future__ import annotations
@@ -23,11 +20,8 @@ HELP = "Database migrations (Flask-Versioning, on Alembic)."
 
 
 class LazyGroup(AppGroup):
-    """An :class:`~flask.cli.AppGroup` that adds Flask-Versioning's commands when first needed.
-
-    A command added to the group by the app before that (``add_command``) is kept: ours are
-    only added under names still free, as if the app had added its own after ours.
-    """
+    """An :class:`~flask.cli.AppGroup` that adds our commands when first needed, under names
+    still free: a command the app added before is kept, as if added after ours."""
 
     _loaded = False
 
@@ -50,12 +44,8 @@ class LazyGroup(AppGroup):
         return super().list_commands(ctx)
 
 
-def new_group(*, load: bool = False) -> LazyGroup:
-    """A fresh ``db`` group per app, so two apps never share mutable click state.
-
-    ``load``: add the commands now (for tools that read ``group.commands`` directly, such as
-    the documentation's sphinx-click).
-    """
+def new_group() -> LazyGroup:
+    """A fresh ``db`` group per app, so two apps never share mutable click state."""
 
     @click.group(cls=LazyGroup, help=HELP)
     @x_option
@@ -66,11 +56,12 @@ def new_group(*, load: bool = False) -> LazyGroup:
         ctx.meta["versioning.traceback"] = traceback
 
     assert isinstance(group, LazyGroup)
-    if load:
-        group._load()
     return group
 
 
 def make_group() -> click.Group:
-    """A fresh ``db`` group with every command added, e.g. for documentation tools."""
-    return new_group(load=True)
+    """A fresh ``db`` group with every command added, for tools that read ``group.commands``
+    directly (the documentation's sphinx-click)."""
+    group = new_group()
+    group._load()
+    return group

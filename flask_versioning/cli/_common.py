@@ -1,9 +1,7 @@
 """What every command shares: error handling, the options declared once, and output.
 
-A command is ``@command(...)`` plus one call into :class:`~flask_versioning.Versioning` and the
-formatting of what it returns. Options that several commands take are declared here once and
-reach the command as one typed object (:class:`~flask_versioning.RunOptions`,
-:class:`~flask_versioning.RevisionOptions`), which goes to the API as it is.
+Options several commands take reach them as one typed object (:class:`~flask_versioning.RunOptions`,
+:class:`~flask_versioning.RevisionOptions`) that goes to the API as it is.
 """
 
 from __future__ import annotations
@@ -21,8 +19,6 @@ from .._errors import VersioningError, one_line, scrub
 from .._types import AppliedRevision, MigrationResult
 
 if TYPE_CHECKING:
-    from alembic.script import Script
-
     from .._extension import Versioning
 
 P = ParamSpec("P")
@@ -50,10 +46,8 @@ class CommandFailed(click.ClickException):
 
 
 def handle_errors(f: Callable[P, R]) -> Callable[P, R]:
-    """Turn exceptions into one-line messages and a non-zero exit code.
-
-    ``--traceback`` (or the app's debug mode) lets them through with their traceback.
-    """
+    """Turn exceptions into one-line messages and exit code 1, unless ``--traceback`` or the
+    app's debug mode asks for the traceback."""
 
     @functools.wraps(f)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -120,18 +114,13 @@ env_option = click.option(
 )
 
 
-def x_args(x: Sequence[str]) -> list[str]:
-    """``-x`` given to the group (Alembic's order) and to the command, in that order."""
-    group_x: list[str] = click.get_current_context().meta.get("versioning.x", [])
-    return [*group_x, *x]
-
-
 def _bundle(
     options: Sequence[Callable[[Any], Any]], names: Sequence[str]
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Add ``options`` to a command and hand it their values as one ``options`` dict.
 
-    Empty values are left out, so the API's own defaults apply; ``-x`` gains the group's.
+    Empty values are left out, so the API's own defaults apply; ``-x`` values given to the
+    group come first, as in Alembic.
     """
 
     def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,7 +128,8 @@ def _bundle(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             given = {name: kwargs.pop(name) for name in names}
             bundle = {k: v for k, v in given.items() if k != "x" and v not in (None, (), False)}
-            bundle["x_args"] = x_args(given["x"])
+            group_x = click.get_current_context().meta.get("versioning.x", [])
+            bundle["x_args"] = [*group_x, *given["x"]]
             return f(*args, options=bundle, **kwargs)
 
         for option in reversed(options):
@@ -184,9 +174,9 @@ def bind_value(name: str | None) -> str | None:
 
 def echo(text: str = "", **kwargs: Any) -> None:
     """``click.echo``, with every line prefixed by the database name when the app has several."""
-    prefix: str = click.get_current_context().meta.get("versioning.prefix", "")
-    if prefix and text:
-        text = "\n".join(f"{prefix}{line}" if line else line for line in text.split("\n"))
+    tag = prefix()
+    if tag and text:
+        text = "\n".join(f"{tag}{line}" if line else line for line in text.split("\n"))
     click.echo(text, **kwargs)
 
 
@@ -198,11 +188,8 @@ def prefix() -> str:
 
 @contextlib.contextmanager
 def on(bind: str | None, *, shared: bool = False) -> Iterator[None]:
-    """Output (and errors) inside the block name the database, when the app has several.
-
-    ``shared``: what follows is about a directory every database shares (Flask-Migrate's
-    multidb layout), so no single database is named.
-    """
+    """Output (and errors) inside the block name the database when the app has several, unless
+    ``shared``: about a directory every database shares (Flask-Migrate's multidb layout)."""
     ctx = click.get_current_context()
     name = bind or "default"
     several = len(versioning().databases()) > 1
@@ -229,14 +216,6 @@ def print_step(step: AppliedRevision) -> None:
     echo(f"{verb} {step.revision}{message} in {duration(step.duration)}")
 
 
-def print_position(result: MigrationResult) -> None:
-    where = ", ".join(result.after) or "base"
-    if not result.steps and result.before == result.after:
-        echo(f"Nothing to do: the database is at {where}.")
-    else:
-        echo(f"The database is now at {where}.")
-
-
 def print_sql(result: MigrationResult) -> None:
     tag = prefix()
     if tag:  # SQL stays runnable: name the database in a comment, not on every line
@@ -244,6 +223,12 @@ def print_sql(result: MigrationResult) -> None:
     click.echo(result.sql or "", nl=False)
 
 
-def print_scripts(scripts: Sequence[Script], verbose: bool, **fmt: Any) -> None:
-    for script in scripts:
-        echo(script.cmd_format(verbose, **fmt))
+def print_result(result: MigrationResult) -> None:
+    """The SQL in offline mode, else where the database stands now."""
+    where = ", ".join(result.after) or "base"
+    if result.sql is not None:
+        print_sql(result)
+    elif not result.steps and result.before == result.after:
+        echo(f"Nothing to do: the database is at {where}.")
+    else:
+        echo(f"The database is now at {where}.")

@@ -17,7 +17,6 @@ from ._common import (
     echo,
     on,
     prefix,
-    print_scripts,
     versioning,
 )
 
@@ -62,7 +61,8 @@ def heads_command(verbose: bool, binds: tuple[str, ...]) -> None:
     v = versioning()
     for bind in v.select(binds, histories=True):
         with on(bind, shared=v.database(bind).engine_name is not None):
-            print_scripts(v.heads(bind=bind), verbose, include_branches=True, tree_indicators=False)
+            for script in v.heads(bind=bind):
+                echo(script.cmd_format(verbose, include_branches=True, tree_indicators=False))
 
 
 @command("branches", short_help="Show branch points.")

@@ -14,7 +14,7 @@ from ._common import (
     command,
     echo,
     on,
-    print_position,
+    print_result,
     print_sql,
     print_step,
     revision_options,
@@ -120,14 +120,10 @@ def upgrade_command(revision: str, options: RunOptions, binds: tuple[str, ...]) 
     Every database is upgraded, one after the other, unless --bind names some.
     """
     v = versioning()
-    sql = options.get("sql")
+    progress = None if options.get("sql") else print_step
     for bind in v.select(binds, revisions=[revision]):
         with on(bind):
-            result = v.upgrade(revision, bind=bind, progress=None if sql else print_step, **options)
-            if sql:
-                print_sql(result)
-            else:
-                print_position(result)
+            print_result(v.upgrade(revision, bind=bind, progress=progress, **options))
 
 
 @command("downgrade", short_help="Revert the database.", context_settings=REVISION_ARGS)
@@ -144,20 +140,13 @@ def downgrade_command(
     refused for a protected database unless --allow-protected.
     """
     v = versioning()
-    sql = options.get("sql")
+    progress = None if options.get("sql") else print_step
     for bind in v.select(binds, revisions=[revision]):
         with on(bind):
             result = v.downgrade(
-                revision,
-                bind=bind,
-                progress=None if sql else print_step,
-                allow_protected=allow_protected,
-                **options,
+                revision, bind=bind, progress=progress, allow_protected=allow_protected, **options
             )
-            if sql:
-                print_sql(result)
-            else:
-                print_position(result)
+            print_result(result)
 
 
 @command("stamp", short_help="Set the revision without migrating.", context_settings=REVISION_ARGS)

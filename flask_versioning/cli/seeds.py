@@ -1,9 +1,4 @@
-"""``flask db seed``, ``flask db reset`` and ``flask db prepare``: parsing and printing only.
-
-Like every command, each is one call into :class:`~flask_versioning.Versioning` (``run_seeds``,
-``seeds_status``, ``reset``, ``prepare``); what they print comes from the data returned. They
-are added to the same ``db`` group as the migration commands.
-"""
+"""``flask db seed``, ``flask db reset`` and ``flask db prepare``: parsing and printing only."""
 
 from __future__ import annotations
 
@@ -17,7 +12,6 @@ from ._common import allow_protected_option, command, duration, env_option, prin
 
 
 def _print_seed(result: SeedResult) -> None:
-    """One line per seed as soon as it is committed: name, environment, rows, time."""
     where = "" if result.database == "default" else f", {result.database} database"
     rows = "" if result.rows is None else f": {result.rows} row{'' if result.rows == 1 else 's'}"
     click.echo(
