@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from flask_versioning import RevisionError, VersioningError
 from flask_versioning._graph import (
     BASE,
     FORMATS,
@@ -25,7 +26,6 @@ from flask_versioning._graph import (
     nodes_from_tuples,
     render,
 )
-from flask_versioning import RevisionError, VersioningError
 
 SVG = "{http://www.w3.org/2000/svg}"
 

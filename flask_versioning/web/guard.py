@@ -40,7 +40,8 @@ HEADERS = {
     ),
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": with it Chromium sends "Origin: null" on the Apply form.
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
 
