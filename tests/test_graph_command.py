@@ -166,3 +166,15 @@ def test_several_histories(tmp_path: Path, database_url: str, second_database_ur
     assert refused.stderr == (
         "Error: this app has 2 histories (default, users): choose one with --bind\n"
     )
+
+
+def test_the_readme_shows_the_example_apps_real_graph(tmp_path: Path) -> None:
+    """The Mermaid picture in README.md is what the command prints for example_app at head."""
+    root = Path(__file__).resolve().parent.parent
+    project = FlaskProject(root, f"sqlite:///{tmp_path / 'demo.db'}", {"FLASK_APP": "example_app"})
+    project.db("upgrade")
+    printed = project.db("graph", "--format", "mermaid").stdout
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"```mermaid\n(.*?)```", readme, re.DOTALL)
+    assert shown is not None, "README.md has no mermaid block"
+    assert shown.group(1) == printed

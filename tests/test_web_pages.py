@@ -8,6 +8,7 @@ address other than loopback, which only a WSGI environ can fake.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -205,6 +206,40 @@ def test_one_check_per_process(tmp_path: Path, sqlite_url: str) -> None:
     done = text(client.post("/_versioning/apply", data={"token": token, "next": "/hello"}))
     assert "Nothing was left to apply" in done
     assert text(client.get("/hello")) == "hello from the app"
+
+
+def test_a_new_revision_file_is_noticed(tmp_path: Path, sqlite_url: str) -> None:
+    app, versioning = make_app(tmp_path, sqlite_url, USERS)
+    with app.app_context():
+        versioning.upgrade()
+    client = app.test_client()
+    assert text(client.get("/hello")) == "hello from the app"
+    versions = tmp_path / "migrations" / "versions"
+    before = versions.stat().st_mtime_ns
+    write_revisions(tmp_path / "migrations", USERS, POSTS)  # what a git pull brings
+    if versions.stat().st_mtime_ns == before:  # two writes within one tick of the file system
+        os.utime(versions, ns=(before, before + 1_000_000))
+    page = client.get("/hello")
+    assert page.status_code == 503
+    assert f'<code class="rev">{POSTS}</code> add posts' in text(page)
+
+
+def test_pending_is_what_upgrade_applies(tmp_path: Path, sqlite_url: str) -> None:
+    """``Versioning.pending()``: the revisions an upgrade runs, in its order, branches too."""
+    app, versioning = make_app(tmp_path, sqlite_url)
+    side = "4c0f5e6d7a04"
+    (tmp_path / "migrations" / "versions" / f"{side}_side.py").write_text(
+        REVISION.format(message="side", rev=side, down=USERS, body="pass")
+    )
+    with app.app_context():
+        first, *rest = [s.revision for s in versioning.pending()]
+        assert (first, sorted(rest)) == (USERS, sorted([POSTS, side]))
+        versioning.upgrade(side)
+        waiting = [s.revision for s in versioning.pending()]
+        assert waiting == [POSTS]
+        applied = versioning.upgrade().steps
+        assert [step.revision for step in applied] == waiting
+        assert versioning.pending() == []
 
 
 def test_a_database_that_cannot_be_reached_is_not_a_pending_page(tmp_path: Path) -> None:

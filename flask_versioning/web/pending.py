@@ -8,8 +8,11 @@ first in the app's list, so it answers before the app's own hooks query the miss
 It costs one check per process: the first request asks the API which revisions each database
 lacks (:meth:`~flask_versioning.Versioning.pending`: one ``SELECT`` and the cached heads when
 nothing is pending) and the answer is kept until an upgrade from the page, after which it is
-asked again. A database that cannot be reached is not a pending migration: the app's own error
-is the right page then, and the next request checks again.
+asked again. The answer is also dropped when a ``versions/`` folder changes (one ``stat`` per
+database and request): a revision that arrives by ``git pull`` or ``flask db revision`` is
+noticed on the next reload, even when the reloader did not restart the server. A database that
+cannot be reached is not a pending migration: the app's own error is the right page then, and
+the next request checks again.
 """
 
 from __future__ import annotations
@@ -168,6 +171,7 @@ class PendingGate:
         self.token = FormToken()
         self._lock = threading.Lock()
         self._reports: list[DatabaseReport] | None = None
+        self._folders: tuple[int, ...] = ()
 
     # -- when ----------------------------------------------------------------------------------
 
@@ -186,13 +190,16 @@ class PendingGate:
         return None
 
     def reports(self) -> list[DatabaseReport]:
-        """The databases behind their heads: checked once, then kept until an upgrade."""
+        """The databases behind their heads: checked once, then kept until an upgrade or until
+        a revision file is added, removed or renamed."""
+        v = versioning()
+        folders = _folders(v)
         with self._lock:
-            if self._reports is not None:
+            if self._reports is not None and folders == self._folders:
                 return self._reports
-            reports, complete = pending_reports(versioning())
+            reports, complete = pending_reports(v)
             if complete:
-                self._reports = reports
+                self._reports, self._folders = reports, folders
             return reports
 
     def forget(self) -> None:
@@ -261,6 +268,17 @@ class PendingGate:
             positions=_positions(v),
             next=next_url,
         )
+
+
+def _folders(v: Versioning) -> tuple[int, ...]:
+    """When each database's ``versions/`` folder last gained, lost or renamed a file."""
+    times = []
+    for bind in v.databases():
+        try:
+            times.append(os.stat(v.database(bind).directory / "versions").st_mtime_ns)
+        except OSError:
+            times.append(0)
+    return tuple(times)
 
 
 def _positions(v: Versioning) -> list[tuple[str, str]]:
