@@ -352,6 +352,31 @@ def test_a_protected_environment_gets_no_page_and_no_apply(tmp_path: Path, sqlit
     assert table_names(sqlite_url) == set()
 
 
+def test_every_writing_route_is_debug_only_loopback_only_and_token_protected(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Whatever routes the pages gain later, none that accepts a write goes unguarded."""
+    app, _ = status_app(tmp_path, sqlite_url)
+    client = app.test_client()
+    writing = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("versioning_web.")
+        and set(rule.methods or ()) - {"GET", "HEAD", "OPTIONS"}
+    ]
+    assert writing == ["/_dev/versioning/apply"]
+    token = token_of(text(client.get("/hello")))
+    for url in writing:
+        assert client.post(url).status_code == 403
+        remote = {"REMOTE_ADDR": "192.0.2.7"}
+        assert client.post(url, data={"token": token}, environ_base=remote).status_code == 403
+        assert client.get(url).status_code != 200  # a GET never applies anything
+        app.debug = False
+        assert client.post(url, data={"token": token}).status_code == 404
+        app.debug = True
+    assert table_names(sqlite_url) == set()
+
+
 # -- when the page is there at all ----------------------------------------------------------------
 
 
@@ -479,9 +504,15 @@ def test_status_page_survives_a_database_that_is_down(tmp_path: Path) -> None:
 
 
 def test_status_page_only_here_and_in_debug(tmp_path: Path, sqlite_url: str) -> None:
-    app, _ = status_app(tmp_path, sqlite_url, VERSIONING_PENDING_PAGE=False)
+    app, versioning = status_app(tmp_path, sqlite_url, VERSIONING_PENDING_PAGE=False)
+
+    @versioning.seed("development")
+    def nothing(session: Any) -> None:
+        pass
+
     client = app.test_client()
     assert client.get("/_dev/versioning/").status_code == 200
+    assert table_names(sqlite_url) == set()  # reading it creates nothing, not even a ledger
     remote = client.get("/_dev/versioning/", environ_base={"REMOTE_ADDR": "192.168.1.20"})
     assert remote.status_code == 403 and "svg" not in text(remote)
     assert client.get("/_dev/versioning/", headers={"Host": "evil.example"}).status_code == 403
