@@ -193,13 +193,14 @@ class PendingGate:
         """The databases behind their heads: checked once, then kept until an upgrade or until
         a revision file is added, removed or renamed."""
         v = versioning()
-        folders = _folders(v)
         with self._lock:
-            if self._reports is not None and folders == self._folders:
+            if self._reports is not None and _folders(v) == self._folders:
                 return self._reports
             reports, complete = pending_reports(v)
             if complete:
-                self._reports, self._folders = reports, folders
+                # Read after the check: importing the revisions may have just created
+                # ``versions/__pycache__``, which is no new revision.
+                self._reports, self._folders = reports, _folders(v)
             return reports
 
     def forget(self) -> None:
