@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.demo-installed
+DEMO_PORT ?= 5000
 
 .PHONY: demo test check lint typecheck docs bench bench-smoke clean
 
@@ -14,10 +16,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,lint,docs,bench]"
 	touch $(STAMP)
 
-# Run example_app on an embedded SQLite database, migrated (and seeded) on start.
-demo: $(STAMP)
+# The demo needs the package and its own dependencies only, not the test, lint, docs and bench
+# extras: a first `make demo` installs in seconds.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+# Run example_app in debug mode on an embedded SQLite database, migrated and seeded first, with
+# the status page on.
+demo: $(DEMO_STAMP)
 	FLASK_APP=example_app $(BIN)/flask db prepare --env development
-	FLASK_APP=example_app $(BIN)/flask run
+	@echo
+	@echo "  The app:          http://127.0.0.1:$(DEMO_PORT)/"
+	@echo "  Its status page:  http://127.0.0.1:$(DEMO_PORT)/_versioning/"
+	@echo
+	FLASK_APP=example_app VERSIONING_STATUS_PAGE=/_versioning $(BIN)/flask run --debug --port $(DEMO_PORT)
 
 # The whole suite against SQLite, PostgreSQL and MariaDB, with branch coverage of the package
 # (fail_under in pyproject.toml: the run fails below 90%).
@@ -43,4 +56,4 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks --smoke
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build dist
+	rm -rf $(VENV) .pytest_cache tests/artifacts .mypy_cache .ruff_cache docs/_build dist

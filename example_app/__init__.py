@@ -26,6 +26,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY", "dev"),
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", "sqlite:///example.db"),
+        # `make demo` turns the status page on; it only ever answers in debug mode, locally.
+        VERSIONING_STATUS_PAGE=os.environ.get("VERSIONING_STATUS_PAGE"),
     )
     if config:
         app.config.update(config)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ._alembic.database import Database
+    from ._graph import Format
 
 # The seed runner, provisioning and adopt modules are imported where used, to keep them off the
 # start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md).
@@ -109,6 +110,13 @@ class Versioning:
             from ._autoupgrade import auto_upgrade
 
             auto_upgrade(app, state, command=command or self.command)
+
+        # The development pages: imported only when one is wanted, so that a production start
+        # (no debug, no status page) never loads them.
+        if settings.status_page or settings.wants_pending_page(app.debug):
+            from .web import register
+
+            register(app, state)
 
     # -- databases ------------------------------------------------------------------------------
 
@@ -316,6 +324,24 @@ class Versioning:
         """The revision(s) a symbol names (an id, a partial id, ``head``, ``current``)."""
         return inspect.show(self.database(bind), revision)
 
+    def pending(self, *, bind: str | None = None) -> list[Script]:
+        """The revisions ``upgrade()`` would apply, oldest first; empty at heads.
+
+        At heads this costs one ``SELECT`` and no revision import, so it is cheap to ask.
+        """
+        return inspect.pending(self.database(bind))
+
+    def graph(
+        self, *, bind: str | None = None, fmt: Format = "text", last: int | None = None
+    ) -> str:
+        """The revision graph as ``text``, ``mermaid``, ``dot`` or ``svg``.
+
+        Branch points, merges, heads and branch labels are shown, and every database of the
+        app that shares this history is marked where it stands (a database that cannot be
+        read is named in a note). ``last`` keeps only the newest ``last`` revisions.
+        """
+        return inspect.graph(get_state(), self.database(bind), fmt, last)
+
     def check(self, *, bind: str | None = None) -> list[Any]:
         """Differences between the models and an up-to-date database (empty when none)."""
         return inspect.check(self.database(bind))
@@ -358,6 +384,16 @@ class Versioning:
     def environment_name(self, env: str | None = None) -> str:
         """The environment seeds and guards act for (``env`` overrides, like ``--env``)."""
         return protection.environment_name(get_state(), env)
+
+    def protection(self, *, bind: str | None = None, databases: bool = True) -> str | None:
+        """Why destructive commands would be refused here, or ``None`` when they would not.
+
+        The app's declared environment, then (unless ``databases=False``) what the history of
+        the database (``bind``) or of every database records.
+        """
+        state = get_state()
+        chosen = [] if not databases else [self.database(bind)] if bind else state.databases()
+        return protection.reason(state, chosen)
 
     def unprotect(self, *, bind: str | None = None) -> list[str]:
         """Lift the protection the history ledger records for the database(s).

@@ -38,6 +38,7 @@ __all__ = [
     "guard_downgrade",
     "guard_stamp",
     "mark_protected",
+    "reason",
     "run_for",
     "unprotect",
 ]
@@ -87,14 +88,14 @@ def check_allowed(
     """
     if allow_protected:
         return
-    reason = _protected(state, databases, env)
-    if reason is not None:
+    why = reason(state, databases, env)
+    if why is not None:
         raise errors.ProtectedEnvironmentError(
-            f"refusing to {action}: {reason}; nothing was changed; {_OVERRIDE_HINT}"
+            f"refusing to {action}: {why}; nothing was changed; {_OVERRIDE_HINT}"
         )
 
 
-def _protected(
+def reason(
     state: VersioningState, databases: Sequence[Database], env: str | None = None
 ) -> str | None:
     """Why the app or one of ``databases`` is protected, or ``None``."""
@@ -170,7 +171,7 @@ def guard_stamp(
     if sql or allow_protected:
         return
     now = set(current(database))
-    if not now or _protected(state, [database]) is None:
+    if not now or reason(state, [database]) is None:
         return
     try:
         script = database.script_directory()

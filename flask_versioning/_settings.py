@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_SEED_TABLE": "versioning_seeds",
     "VERSIONING_HISTORY_TABLE": "versioning_history",
     "VERSIONING_VALIDATE_ON_START": None,
+    "VERSIONING_PENDING_PAGE": None,
+    "VERSIONING_STATUS_PAGE": None,
 }
 
 
@@ -68,6 +70,23 @@ class Settings:
     bind_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The binds to manage (``VERSIONING_BINDS``); ``None``: every bind the app has.
     binds: tuple[str, ...] | None = None
+    #: ``VERSIONING_PENDING_PAGE``: ``None`` on in debug mode, ``False`` never; see
+    #: :meth:`wants_pending_page`.
+    pending_page: bool | None = None
+    #: ``VERSIONING_STATUS_PAGE``: the status page's URL prefix, or ``None`` (off).
+    status_page: str | None = None
+
+    def wants_pending_page(self, debug: bool) -> bool:
+        """Whether ``init_app`` installs the pending-migrations page on an app.
+
+        ``None`` installs it when the app is in debug mode at ``init_app`` (``flask run
+        --debug``), so a production start never even imports it; ``True`` installs it in any
+        case, for apps that turn debug on later (``app.run(debug=True)``). Either way the page
+        only ever answers in debug mode, and never with auto-upgrade on: that upgrades itself.
+        """
+        if self.pending_page is False or self.auto_upgrade:
+            return False
+        return self.pending_page is True or debug
 
     @property
     def own_tables(self) -> tuple[str, ...]:
@@ -142,6 +161,8 @@ class Settings:
             ),
             bind_urls=bind_urls,
             binds=tuple(binds) if binds is not None else None,
+            pending_page=_optional_flag("VERSIONING_PENDING_PAGE", c["VERSIONING_PENDING_PAGE"]),
+            status_page=_url_prefix("VERSIONING_STATUS_PAGE", c["VERSIONING_STATUS_PAGE"]),
         )
 
 
@@ -184,6 +205,23 @@ def _url_text(url: Any, key: str) -> str:
     if not isinstance(url, str) or not url:
         raise ConfigurationError(f"{key} must be a database URL, not {type(url).__name__}")
     return url
+
+
+def _url_prefix(key: str, value: Any) -> str | None:
+    """A URL prefix such as ``"/_versioning"`` (trailing slash dropped), or ``None`` for off.
+
+    ``False``, ``""`` and text such as ``"false"`` mean off too, as an environment variable
+    would spell it.
+    """
+    if value is None or value is False:
+        return None
+    if isinstance(value, str) and value.strip().lower() in {"", "none", *_FALSE}:
+        return None
+    if not isinstance(value, str) or not value.startswith("/") or not value.strip("/"):
+        raise ConfigurationError(
+            f"{key} must be a URL prefix such as '/_versioning', or None, not {value!r}"
+        )
+    return "/" + value.strip("/")
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -145,7 +145,7 @@ def test_versioning_binds_as_one_name_manages_only_that_bind(
         versioning.upgrade(bind="users")
         assert (tmp_path / "migrations" / "binds" / "users" / "versions").is_dir()
         assert not (tmp_path / "migrations" / "binds" / "archive").exists()
-    assert table_names(second_database_url) == {"alembic_version", "accounts"}
+    assert table_names(second_database_url) == {"alembic_version", "versioning_history", "accounts"}
     assert table_names(database_url) == set()
     assert not (tmp_path / "third.db").exists()
 
@@ -177,7 +177,7 @@ def test_versioning_database_url_dict_may_add_a_bind_flask_sqlalchemy_lacks(
         versioning.upgrade()
         db.engine.dispose()
     assert version_rows(second_database_url) == [script.revision]
-    assert table_names(second_database_url) == {"alembic_version"}
+    assert table_names(second_database_url) == {"alembic_version", "versioning_history"}
     assert "things" in table_names(database_url)
 
 
@@ -196,7 +196,7 @@ def test_flask_sqlalchemy_lite_without_a_default_engine(tmp_path: Path, sqlite_u
         versioning.upgrade(bind="users")
         for engine in lite.engines.values():
             engine.dispose()
-    assert table_names(sqlite_url) == {"alembic_version", "accounts"}
+    assert table_names(sqlite_url) == {"alembic_version", "versioning_history", "accounts"}
 
 
 def test_an_object_with_an_engine_and_metadata_is_used_as_is(
@@ -213,7 +213,7 @@ def test_an_object_with_an_engine_and_metadata_is_used_as_is(
         assert script is not None and "'notes'" in Path(script.path).read_text()
         versioning.upgrade()
     engine.dispose()
-    assert table_names(database_url) == {"alembic_version", "notes"}
+    assert table_names(database_url) == {"alembic_version", "versioning_history", "notes"}
     assert version_rows(database_url) == [script.revision]
 
 
@@ -287,10 +287,10 @@ def test_bind_option_on_the_command_line(
     assert proc.returncode == 0, proc.stderr
     proc = db("upgrade", "--bind", "users")
     assert proc.returncode == 0, proc.stderr
-    assert table_names(second_database_url) == {"alembic_version", "accounts"}
+    assert table_names(second_database_url) == {"alembic_version", "versioning_history", "accounts"}
     assert table_names(database_url) == set()
     # --bind default names the default database.
     proc = db("migrate", "-m", "notes", "--bind", "default")
     assert proc.returncode == 0, proc.stderr
     assert db("upgrade", "--bind", "default").returncode == 0
-    assert table_names(database_url) == {"alembic_version", "notes"}
+    assert table_names(database_url) == {"alembic_version", "versioning_history", "notes"}

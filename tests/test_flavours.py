@@ -111,8 +111,8 @@ def test_every_flavour_migrates_each_database(
 
     versioning.upgrade()
     versioning.upgrade(bind="users")
-    assert table_names(database_url) == {"alembic_version", "things"}
-    assert table_names(second_database_url) == {"alembic_version", "accounts"}
+    assert table_names(database_url) == {"alembic_version", "versioning_history", "things"}
+    assert table_names(second_database_url) == {"alembic_version", "versioning_history", "accounts"}
     assert version_rows(database_url) == [main.revision]
     assert version_rows(second_database_url) == [users.revision]
     assert versioning.check() == [] and versioning.check(bind="users") == []

@@ -64,6 +64,8 @@ def test_wheel_ships_py_typed_and_templates(dist: Path) -> None:
         "flask_versioning/py.typed",
         "flask_versioning/templates/env.py.txt",
         "flask_versioning/templates/script.py.mako",
+        "flask_versioning/web/templates/pending.html",
+        "flask_versioning/web/templates/status.html",
     ):
         assert name in names, f"{name} is missing from the wheel"
     assert not [n for n in names if n.startswith(("tests/", "docs/"))]

@@ -95,10 +95,16 @@ class Graph:
     is listed under each. A revision that is not in the history (a database upgraded from
     another branch of the code) or :data:`BASE` is kept in :attr:`elsewhere` so the picture can
     say so instead of failing: that is exactly when a developer needs it.
+
+    ``notes`` are sentences every format prints under the picture, such as a database that
+    could not be read: the picture is still worth drawing when one of several databases is down.
     """
 
     def __init__(
-        self, nodes: Iterable[Node], marks: Mapping[str, Sequence[str]] | None = None
+        self,
+        nodes: Iterable[Node],
+        marks: Mapping[str, Sequence[str]] | None = None,
+        notes: Iterable[str] = (),
     ) -> None:
         self.nodes: dict[str, Node] = {}
         for node in nodes:
@@ -120,6 +126,7 @@ class Graph:
             if names:
                 target = self.marks if revision in self.nodes else self.elsewhere
                 target[revision] = (names,) if isinstance(names, str) else tuple(names)
+        self.notes: tuple[str, ...] = tuple(notes)
         self.generation = self._generations()
 
     def _generations(self) -> dict[str, int]:

@@ -44,7 +44,7 @@ def describe(graph: Graph, node: Node) -> list[str]:
 
 
 def elsewhere_notes(graph: Graph) -> list[str]:
-    """One sentence per database that stands on no revision of this history."""
+    """One sentence per database that stands on no revision of this history, then the notes."""
     notes = []
     for revision, names in graph.elsewhere.items():
         who = ", ".join(clean(name) for name in names)
@@ -52,6 +52,7 @@ def elsewhere_notes(graph: Graph) -> list[str]:
             notes.append(f"{who}: no revision applied")
         else:
             notes.append(f"{who}: at {clean(revision)}, which is not in this history")
+    notes.extend(clean(note) for note in graph.notes)
     return notes
 
 

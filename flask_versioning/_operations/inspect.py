@@ -1,5 +1,5 @@
-"""Reading: the history (heads, branches, history, show), the models against the database
-(check), and which of an app's databases a command acts on."""
+"""Reading: the history (heads, branches, history, show, graph, pending), the models against
+the database (check), and which of an app's databases a command acts on."""
 
 from __future__ import annotations
 
@@ -7,17 +7,31 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from .. import _errors as errors
+from .._alembic import heads as heads_cache
 from .._alembic.errors import translate_errors
-from .._ledgers.versions import current
+from .._ledgers.versions import current, version_rows
 
 if TYPE_CHECKING:
     from alembic.script import Script
 
     from .._alembic.database import Database
+    from .._graph import Format
     from .._state import VersioningState
 
-__all__ = ["branches", "check", "heads", "history", "select", "show"]
+__all__ = [
+    "branches",
+    "check",
+    "describe_diff",
+    "graph",
+    "heads",
+    "history",
+    "pending",
+    "select",
+    "show",
+]
 
 
 def heads(database: Database) -> list[Script]:
@@ -57,6 +71,60 @@ def _current_or_base(database: Database) -> str:
     if len(heads_now) > 1:
         raise errors.MultipleHeadsError(heads_now, "a history range with 'current'")
     return heads_now[0] if heads_now else "base"
+
+
+def pending(database: Database) -> list[Script]:
+    """The revisions an upgrade to heads would apply, oldest first (empty when at heads).
+
+    The common answer, "nothing", costs one ``SELECT`` and the cached heads (no revision file
+    imported), as at start-up: the development pages ask this on a process's first request.
+    Only a database that is behind, or whose version table cannot be read cheaply, opens the
+    script directory to list what is missing.
+    """
+    cached = heads_cache.script_heads([database.directory / "versions"], lambda: _heads(database))
+    rows = version_rows(database)
+    if rows is not None and set(rows) == set(cached.revisions):
+        return []
+    now = current(database)  # raises, with one masked line, when the database is unreachable
+    script = database.script_directory()
+    with translate_errors(database, "'pending'"):
+        # What ``upgrade heads`` walks: from the heads down to what the database has, with
+        # implicit_base so that a branch the database never started is listed from its base.
+        walked = script.iterate_revisions("heads", tuple(now) or "base", implicit_base=True)
+        return list(reversed([s for s in walked if s is not None]))
+
+
+def _heads(database: Database) -> list[str]:
+    with translate_errors(database):
+        return database.script_heads()
+
+
+def graph(state: VersioningState, database: Database, fmt: Format, last: int | None = None) -> str:
+    """The history of ``database`` drawn in ``fmt``, with where each database stands marked.
+
+    Every database of the app that shares this script directory is marked (all of them in
+    Flask-Migrate's multidb layout). A database that cannot be read is named in a note under
+    the picture instead of failing the whole drawing: the picture is most wanted exactly when
+    something is wrong.
+    """
+    from .._graph import BASE, Graph, nodes_from_scripts, render
+
+    script = database.script_directory()
+    with translate_errors(database, "'graph'"):
+        nodes = nodes_from_scripts(script.walk_revisions())
+    marks: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for other in state.databases():
+        if other.directory != database.directory:
+            continue
+        try:
+            revisions = current(other)
+        except (errors.VersioningError, sa.exc.SQLAlchemyError) as exc:
+            notes.append(f"{other.name}: cannot be read ({errors.scrub(errors.one_line(exc))})")
+            continue
+        for revision in revisions or [BASE]:
+            marks.setdefault(revision, []).append(other.name)
+    return render(Graph(nodes, marks, notes), fmt, last=last)
 
 
 def show(database: Database, revision: str) -> list[Script]:
@@ -102,6 +170,24 @@ def check(database: Database) -> list[Any]:
     ):
         script.run_env()
     return diffs
+
+
+def describe_diff(diff: Any) -> str:
+    """One readable line for a difference ``check`` found, e.g. ``add_table users``.
+
+    The CLI and the status page print the same words.
+    """
+    if isinstance(diff, list):  # modify_* diffs come grouped per column
+        return "; ".join(describe_diff(d) for d in diff)
+    if not isinstance(diff, tuple) or not diff:
+        return str(diff)
+    names: list[str] = []
+    for item in diff[1:]:
+        if isinstance(item, str):
+            names.append(item)
+        elif getattr(item, "name", None):
+            names.append(str(item.name))
+    return f"{diff[0]} {'.'.join(names)}".strip()
 
 
 # -- which databases ----------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from .._errors import mask_url
+from .._graph import FORMATS
+from .._operations.inspect import describe_diff
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -114,7 +117,7 @@ def check_command(binds: tuple[str, ...]) -> None:
         with on(bind):
             diffs = v.check(bind=bind)
             for diff in diffs:
-                echo(f"  {_describe_diff(diff)}")
+                echo(f"  {describe_diff(diff)}")
             if not diffs:
                 echo("No differences: the models match the database.")
             total += len(diffs)
@@ -122,19 +125,48 @@ def check_command(binds: tuple[str, ...]) -> None:
         raise CommandFailed(f"{total} difference(s) between the models and the database")
 
 
-def _describe_diff(diff: Any) -> str:
-    """One readable line for an autogenerate diff tuple, e.g. ``add_table users``."""
-    if isinstance(diff, list):  # modify_* diffs come grouped per column
-        return "; ".join(_describe_diff(d) for d in diff)
-    if not isinstance(diff, tuple) or not diff:
-        return str(diff)
-    names: list[str] = []
-    for item in diff[1:]:
-        if isinstance(item, str):
-            names.append(item)
-        elif getattr(item, "name", None):
-            names.append(str(item.name))
-    return f"{diff[0]} {'.'.join(names)}".strip()
+@command("graph", short_help="Draw the revision graph.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text (like git log --graph), mermaid (for a README or PR), dot (for Graphviz), svg.",
+)
+@bind_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the picture to FILE instead of printing it.",
+)
+@click.option(
+    "--last", type=click.IntRange(min=1), metavar="N", help="Only the newest N revisions."
+)
+def graph_command(fmt: Any, bind: str | None, output: Path | None, last: int | None) -> None:
+    """Draw the revision history with branch points, merges, heads and branch labels, and
+    where each database stands."""
+    v = versioning()
+    binds = [bind_value(bind)] if bind is not None else v.select(histories=True)
+    if len(binds) > 1 and (fmt != "text" or output is not None):
+        names = ", ".join(b or "default" for b in binds)
+        raise CommandFailed(
+            f"this app has {len(binds)} histories ({names}): choose one with --bind"
+        )
+    for one in binds:
+        picture = v.graph(bind=one, fmt=fmt, last=last)
+        if output is not None:
+            try:
+                output.write_text(picture, encoding="utf-8")
+            except OSError as exc:
+                raise CommandFailed(f"cannot write {output}: {exc.strerror or exc}") from exc
+            click.echo(f"Wrote the {fmt} graph to {output}")
+            return
+        with on(one, shared=v.database(one).engine_name is not None):
+            echo(picture.rstrip("\n"))
 
 
 COMMANDS = [
@@ -144,4 +176,5 @@ COMMANDS = [
     branches_command,
     current_command,
     check_command,
+    graph_command,
 ]
