@@ -164,6 +164,9 @@ def upgrade():
     if dialect() in ("postgresql", "sqlite"):
         op.execute("CREATE VIEW popular AS SELECT id, headline FROM articles WHERE score > 100")
     if dialect() == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS citext")
+        op.add_column("users", sa.Column("nick", sa.Text))
+        op.execute("ALTER TABLE users ALTER COLUMN nick TYPE citext")
         op.execute("CREATE SEQUENCE invoice_numbers START WITH 1000 INCREMENT BY 5")
         op.add_column(
             "articles",
@@ -360,6 +363,24 @@ def test_find_baseline_takes_the_newest_candidate_for_the_dialect(tmp_path: Path
         find_baseline(tmp_path, "sqlite", ["r0"])
 
 
+def test_excluded_tables_are_left_out_with_their_sequences(backend: str, database_url: str) -> None:
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    metadata = sa.MetaData()
+    for name in ("ledger", "kept"):
+        sa.Table(
+            name,
+            metadata,
+            sa.Column("id", sa.Integer, primary_key=True),
+            sa.Column("label", sa.String(20), index=True),
+        )
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        sql = dump_schema(connection, exclude_tables=["ledger"])
+    engine.dispose()
+    assert "kept" in sql
+    assert "ledger" not in sql
+
+
 def test_is_empty(backend: str, database_url: str, scripts: Path) -> None:
     engine = sa.create_engine(database_url, poolclass=sa.NullPool)
     with engine.connect() as connection:
@@ -523,11 +544,11 @@ def test_dump_rows_round_trip(
         sa.Column("seen", sa.DateTime),
         sa.Column("flag", sa.Boolean),
     )
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "id": 3,
             "kind_id": 7,
-            "note": "it's 100% done; a\\b\nline two, ünïcode",
+            "note": "it's 100% done; a\\b\nline two, ünïcode\r\nthree -- /* $$",
             "price": decimal.Decimal("12.50"),
             "day": datetime.date(2024, 2, 29),
             "seen": datetime.datetime(2024, 2, 29, 13, 45, 7),
@@ -565,3 +586,26 @@ def test_dump_rows_round_trip(
 
     with a.connect() as connection, pytest.raises(VersioningError, match="'missing'"):
         dump_rows(connection, ["missing"])
+
+
+def test_a_trailing_comment_kept_by_sqlite_does_not_swallow_the_semicolon(
+    tmp_path: Path,
+) -> None:
+    source = sa.create_engine(f"sqlite:///{tmp_path / 'a.db'}", poolclass=sa.NullPool)
+    with source.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.executescript(
+            "CREATE TABLE c (id INTEGER);\nCREATE INDEX ix_c ON c (id) -- why it exists\n;"
+        )
+        sql = dump_schema(connection)
+    target = sa.create_engine(f"sqlite:///{tmp_path / 'b.db'}", poolclass=sa.NullPool)
+    with target.connect() as connection:
+        assert (
+            load_baseline(connection, read_baseline(write_baseline(tmp_path, "r", "sqlite", sql)))
+            == 2
+        )
+    assert schema_snapshot(target) == schema_snapshot(source)
+    assert "ix_c" in str(schema_snapshot(target)["tables"])
+    source.dispose()
+    target.dispose()

@@ -68,8 +68,17 @@ def dump_schema(connection: sa.Connection, *, exclude_tables: Collection[str] = 
 
 
 def _join(statements: list[str]) -> str:
-    """Statements as a file body: each ends with a semicolon, a blank line between them."""
-    return "".join(f"{statement.rstrip().rstrip(';')};\n\n" for statement in statements)
+    """Statements as a file body: each ends with a semicolon, a blank line between them.
+
+    A statement whose last line holds a ``--`` comment gets its semicolon on a line of its own,
+    or the comment would swallow it.
+    """
+    body = []
+    for statement in statements:
+        text = statement.rstrip().removesuffix(";").rstrip()
+        end = "\n;" if "--" in text.rpartition("\n")[2] else ";"
+        body.append(f"{text}{end}\n\n")
+    return "".join(body)
 
 
 def _refuse(what: str, names: Collection[str]) -> None:

@@ -37,6 +37,7 @@ MAGIC = "-- flask-versioning baseline"
 FORMAT = "1"
 FOLDER = "baselines"
 _HEADER_LINE = re.compile(r"^-- ([a-z][a-z0-9-]*): ?(.*)$")
+_HEADER_END = re.compile(r"\r?\n\r?\n")
 _SAFE_REVISION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 
 
@@ -84,7 +85,7 @@ def write_baseline(
     An existing baseline of the same revision and dialect is replaced.
     """
     path = baseline_path(directory, revision, dialect)
-    body = sql.replace("\r\n", "\n")
+    body = sql  # byte for byte: a copied row's text may hold a carriage return
     if body and not body.endswith("\n"):
         body += "\n"
     created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -104,7 +105,7 @@ def write_baseline(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(f"{header}\n\n{body}", encoding="utf-8", newline="\n")
+        partial.write_bytes(f"{header}\n\n{body}".encode())
         partial.replace(path)
     except OSError as exc:
         raise VersioningError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc
@@ -115,14 +116,15 @@ def read_baseline(path: str | os.PathLike[str]) -> Baseline:
     """Read a baseline file and verify it; a file edited by hand raises :class:`VersioningError`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Not read_text(): its newline translation would also rewrite a "\r" inside a string.
+        text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise VersioningError(f"cannot read baseline {path}: {reason}") from exc
-    text = text.replace("\r\n", "\n")
-    header, blank, body = text.partition("\n\n")
-    lines = header.split("\n")
-    if lines[0] != MAGIC or not blank:
+    parts = _HEADER_END.split(text, maxsplit=1)
+    header, body = parts if len(parts) == 2 else (text, "")
+    lines = header.replace("\r\n", "\n").split("\n")
+    if lines[0] != MAGIC or len(parts) != 2:
         raise VersioningError(f"{path} is not a baseline: it does not start with {MAGIC!r}")
     fields: dict[str, str] = {}
     for line in lines[1:]:
