@@ -180,6 +180,8 @@ def upgrade():
             [sa.text("lower(headline)")],
             postgresql_where=sa.text("score > 10"),
         )
+        doubled = sa.Computed("score * 2", persisted=True)
+        op.add_column("articles", sa.Column("double_score", sa.Integer, doubled))
         op.execute("COMMENT ON TABLE articles IS 'user''s posts'")
         op.execute("COMMENT ON COLUMN tags.pattern IS 'a LIKE pattern'")
         op.execute(
@@ -496,7 +498,14 @@ def test_data_revisions_lists_the_revisions_that_change_rows(tmp_path: Path) -> 
         "    migrate.execute('CREATE TABLE x (id int); INSERT INTO x VALUES (1)')\n",
         header="from alembic import op as migrate\n",
     )
-    dynamic = revision("d4", "def upgrade():\n    op.execute(STATEMENT)\n")
+    dynamic = revision(
+        "d4",
+        "def upgrade():\n"
+        "    op.execute(STATEMENT)\n"
+        "    op.execute(sa.text(STATEMENT))\n"
+        "    op.execute(f'CREATE INDEX ix_{NAME} ON t (id)')\n"
+        "    op.execute(f'INSERT INTO {NAME} VALUES (1)')\n",
+    )
 
     found = data_revisions([schema_only, inserts, bind, aliased, dynamic])
     assert [(f.path, f.revision) for f in found] == [
@@ -514,7 +523,11 @@ def test_data_revisions_lists_the_revisions_that_change_rows(tmp_path: Path) -> 
         "line 7: op.execute(delete(...))",
         "line 8: op.execute('INSERT INTO x VALUES (1)')",
     )
-    assert found[3].findings == ("line 6: op.execute(a statement built at run time)",)
+    assert found[3].findings == (
+        "line 6: op.execute(a statement built at run time)",
+        "line 7: op.execute(a statement built at run time)",
+        "line 9: op.execute('INSERT INTO x VALUES (1)')",
+    )
 
     broken = tmp_path / "broken.py"
     broken.write_text("def upgrade(:\n")

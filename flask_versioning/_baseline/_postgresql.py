@@ -267,8 +267,9 @@ class _Dump:
             line = f"{column} {type_}"
             if collation:
                 line += f" COLLATE {collation}"
-            if generated == "s":
-                line += f" GENERATED ALWAYS AS ({default}) STORED"
+            if generated:  # "s": stored, "v": virtual (PostgreSQL 18)
+                storage = "VIRTUAL" if generated == "v" else "STORED"
+                line += f" GENERATED ALWAYS AS ({default}) {storage}"
             elif default is not None:
                 line += f" DEFAULT {default}"
             if identity:

@@ -127,24 +127,31 @@ def _data_call(name: str, args: list[ast.expr]) -> str | None:
     if name != "execute" or not args:
         return None
     statement = args[0]
-    if (
-        isinstance(statement, ast.Call)
-        and _callee(statement) == "text"
-        and statement.args
-        and isinstance(statement.args[0], ast.Constant)
-    ):
+    if isinstance(statement, ast.Call) and _callee(statement) == "text" and statement.args:
         statement = statement.args[0]
-    if isinstance(statement, ast.Constant) and isinstance(statement.value, str):
-        for part in _COMMENTS.sub(" ", statement.value).split(";"):
+    text = _literal_text(statement)
+    if text is not None:
+        for part in _COMMENTS.sub(" ", text).split(";"):
             if _WRITES.match(part) or _WITH_WRITES.match(part):
                 return repr(" ".join(part.split())[:40])
         return None
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Call) and _callee(node) in _BUILDERS:
-            return f"{_callee(node)}(...)"
-    if isinstance(statement, ast.Call | ast.Constant):
+    if isinstance(statement, ast.Call):
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and _callee(node) in _BUILDERS:
+                return f"{_callee(node)}(...)"
         return None  # e.g. op.execute(CreateSequence(...)): a construct that is not a write
     return "a statement built at run time"
+
+
+def _literal_text(node: ast.expr) -> str | None:
+    """The SQL of a string literal or f-string (its replacement fields read as ``x``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            str(part.value) if isinstance(part, ast.Constant) else "x" for part in node.values
+        )
+    return None
 
 
 def _callee(call: ast.Call) -> str | None:
