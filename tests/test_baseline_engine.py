@@ -344,6 +344,11 @@ def test_a_baseline_edited_by_hand_is_refused_in_one_line(tmp_path: Path) -> Non
     assert str(path) in message and "checksum" in message
     assert "flask db baseline --at abc123" in message
 
+    stranger = tmp_path / "baselines" / "other.sqlite.sql"
+    stranger.write_text("CREATE TABLE t (id INTEGER);\n")
+    with pytest.raises(VersioningError, match=r"other.sqlite.sql is not a baseline"):
+        read_baseline(stranger)
+
 
 def test_find_baseline_takes_the_newest_candidate_for_the_dialect(tmp_path: Path) -> None:
     write_baseline(tmp_path, "r1", "sqlite", "CREATE TABLE a (x INTEGER);")
