@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from conftest import BACKENDS
 
 from flask_versioning._baseline import (
     data_revisions,
@@ -627,3 +628,26 @@ def test_a_trailing_comment_kept_by_sqlite_does_not_swallow_the_semicolon(
     assert "ix_c" in str(schema_snapshot(target)["tables"])
     source.dispose()
     target.dispose()
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="PostgreSQL is not among the backends")
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_long_baseline_loads_in_batches_and_still_names_the_failing_statement(
+    backend: str, database_url: str, tmp_path: Path
+) -> None:
+    comments = [f"COMMENT ON TABLE t IS 'note {n}'" for n in range(1, 1200)]
+    good = ";\n".join(["CREATE TABLE t (id integer)", *comments]) + ";\n"
+    bad = good.replace("'note 1099'", "'note 1099' AND nonsense")
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with engine.connect() as connection, pytest.raises(VersioningError) as caught:
+        load_baseline(connection, read_baseline(write_baseline(tmp_path, "bad", "postgresql", bad)))
+    assert "failed at statement 1100 (COMMENT ON TABLE t IS 'note 1099' AND nonsense)" in str(
+        caught.value
+    )
+    with engine.connect() as connection:
+        assert is_empty(connection, version_table="alembic_version")
+        baseline = read_baseline(write_baseline(tmp_path, "good", "postgresql", good))
+        assert load_baseline(connection, baseline) == 1200
+        comment = sa.inspect(connection).get_table_comment("t")["text"]
+    assert comment == "note 1199"
+    engine.dispose()
