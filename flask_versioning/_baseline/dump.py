@@ -98,12 +98,13 @@ def _dump_sqlite(connection: sa.Connection, excluded: frozenset[str]) -> str:
         "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid",
         execution_options=RAW,
     ).all()
+    shadows = _sqlite_shadow_tables(connection)
     tables: list[tuple[str, str]] = []
     indexes: list[tuple[str, str, str]] = []
     views: list[str] = []
     triggers: list[str] = []
     for kind, name, table, sql in rows:
-        if name.startswith("sqlite_") or table in excluded:
+        if name.startswith("sqlite_") or table in excluded or table in shadows:
             continue
         if kind == "table":
             tables.append((name, sql))
@@ -116,6 +117,18 @@ def _dump_sqlite(connection: sa.Connection, excluded: frozenset[str]) -> str:
     # A trigger's body holds its own semicolons inside BEGIN ... END.
     _refuse("triggers", triggers)
     return _join([sql for _, sql in sorted(tables)] + [sql for *_, sql in sorted(indexes)] + views)
+
+
+def _sqlite_shadow_tables(connection: sa.Connection) -> set[str]:
+    """Tables a virtual table (e.g. FTS5) keeps its data in, and creates by itself.
+
+    ``PRAGMA table_list`` says which they are since SQLite 3.37; before, none are known.
+    """
+    try:
+        rows = connection.exec_driver_sql("PRAGMA table_list", execution_options=RAW).all()
+    except sa.exc.DBAPIError:
+        return set()
+    return {str(row[1]) for row in rows if row[2] == "shadow"}
 
 
 # -- MariaDB / MySQL ------------------------------------------------------------------------------
