@@ -1,0 +1,152 @@
+"""A database's schema as plain data, read by reflection, to compare two databases with ``==``.
+
+This is the proof that a baseline is right: a database made from it and one made by replaying
+the revisions must give equal snapshots. It is read through SQLAlchemy's inspector, not through
+the dump's own queries, so a mistake in the dump cannot hide itself by being made twice.
+
+Everything is reduced to strings, numbers, lists and dicts, sorted by name wherever the database
+does not define an order (column order is kept: it is what ``SELECT *`` returns). What is state
+rather than schema is left out: MariaDB's ``AUTO_INCREMENT`` counter and a sequence's current
+value, both moved by rows that a baseline does not copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import sqlalchemy as sa
+
+from .dump import dialect_key
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql.base import PGInspector
+
+
+def schema_snapshot(
+    bind: sa.Engine | sa.Connection,
+    *,
+    exclude: Collection[str] = (),
+    version_table: str | None = "alembic_version",
+    version_table_schema: str | None = None,
+) -> dict[str, Any]:
+    """Tables, columns, keys, indexes, constraints, views, enums and sequences, plus the
+    version table's rows (under ``"version"``; ``None`` when it does not exist).
+
+    ``exclude`` names tables and views to leave out. The version table's structure is part of
+    the snapshot unless it is excluded too.
+    """
+    if isinstance(bind, sa.Engine):
+        with bind.connect() as connection:
+            return schema_snapshot(
+                connection,
+                exclude=exclude,
+                version_table=version_table,
+                version_table_schema=version_table_schema,
+            )
+    key = dialect_key(bind)
+    inspector = sa.inspect(bind)
+    tables = sorted(set(inspector.get_table_names()) - set(exclude))
+    snapshot: dict[str, Any] = {
+        "dialect": key,
+        "tables": _tables(bind, inspector, tables),
+        "views": {
+            name: _clean(inspector.get_view_definition(name))
+            for name in sorted(set(inspector.get_view_names()) - set(exclude))
+        },
+        "version": _version_rows(bind, version_table, version_table_schema),
+    }
+    if key == "postgresql":
+        snapshot["enums"] = sorted(
+            (
+                {"name": enum["name"], "labels": list(enum["labels"])}
+                for enum in cast("PGInspector", inspector).get_enums()
+            ),
+            key=lambda enum: str(enum["name"]),
+        )
+        snapshot["materialized_views"] = sorted(inspector.get_materialized_view_names())
+        snapshot["sequences"] = [
+            list(row)
+            for row in bind.execute(
+                sa.text(
+                    "SELECT sequence_name, data_type, start_value, increment, minimum_value, "
+                    "maximum_value, cycle_option FROM information_schema.sequences "
+                    "WHERE sequence_schema = current_schema() ORDER BY sequence_name"
+                )
+            )
+        ]
+    return snapshot
+
+
+def _tables(connection: sa.Connection, inspector: sa.Inspector, names: list[str]) -> dict[str, Any]:
+    """Each table's parts, read with the inspector's ``get_multi_*`` (a few queries in all)."""
+    if not names:
+        return {}
+    dialect = connection.dialect
+
+    def multi(method: str) -> Mapping[tuple[str | None, str], Any]:
+        return dict(getattr(inspector, f"get_multi_{method}")(filter_names=names))
+
+    columns = multi("columns")
+    primary = multi("pk_constraint")
+    indexes = multi("indexes")
+    uniques = multi("unique_constraints")
+    checks = multi("check_constraints")
+    foreign = multi("foreign_keys")
+    comments = multi("table_comment") if dialect.supports_comments else {}
+    options = multi("table_options")
+    result = {}
+    for (_, name), table_columns in sorted(columns.items(), key=lambda item: str(item[0][1])):
+        result[name] = {
+            "columns": [_column(column, dialect) for column in table_columns],
+            "primary_key": _clean(primary.get((None, name))),
+            "indexes": _sorted(indexes.get((None, name), [])),
+            "unique_constraints": _sorted(uniques.get((None, name), [])),
+            "check_constraints": _sorted(checks.get((None, name), [])),
+            "foreign_keys": _sorted(foreign.get((None, name), [])),
+            "comment": _clean(comments.get((None, name))),
+            "options": {
+                option: _clean(value)
+                for option, value in sorted(options.get((None, name), {}).items())
+                if not option.endswith("auto_increment")
+            },
+        }
+    return result
+
+
+def _column(column: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
+    try:
+        type_ = column["type"].compile(dialect=dialect)
+    except sa.exc.CompileError:
+        type_ = repr(column["type"])
+    cleaned = _clean({key: value for key, value in column.items() if key != "type"})
+    assert isinstance(cleaned, dict)
+    return {"type": type_, **cleaned}
+
+
+def _clean(value: Any) -> Any:
+    """``value`` as plain, comparable data: dicts with sorted keys, tuples as lists."""
+    if isinstance(value, Mapping):
+        return {str(key): _clean(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, sa.types.TypeEngine):
+        return repr(value)
+    return str(value)
+
+
+def _sorted(items: list[Any]) -> list[Any]:
+    """Reflected constraints or indexes, in an order that does not depend on the database."""
+    cleaned = [_clean(item) for item in items]
+    return sorted(cleaned, key=lambda item: (str(item.get("name")), repr(item)))
+
+
+def _version_rows(
+    connection: sa.Connection, table: str | None, schema: str | None
+) -> list[list[Any]] | None:
+    if table is None or not sa.inspect(connection).has_table(table, schema=schema):
+        return None
+    version = sa.Table(table, sa.MetaData(), schema=schema, autoload_with=connection)
+    return sorted([list(row) for row in connection.execute(sa.select(version))], key=repr)
