@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from conftest import BACKENDS
 
+from flask_versioning import VersioningError
 from flask_versioning._baseline import (
     data_revisions,
     dialect_key,
@@ -35,7 +36,6 @@ from flask_versioning._baseline import (
     write_baseline,
 )
 from flask_versioning._baseline._sql import split_statements
-from flask_versioning.errors import VersioningError
 
 EXCLUDE = ("alembic_version",)
 

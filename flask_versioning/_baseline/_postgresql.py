@@ -36,7 +36,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flask_versioning.errors import VersioningError
+from .._errors import VersioningError
 
 #: Objects that belong to an extension are created by ``CREATE EXTENSION``, not by the dump.
 _NOT_EXTENSION = """NOT EXISTS (

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from flask_versioning.errors import VersioningError
+from .._errors import VersioningError
 
 _COMMON = (
     r"(?P<line>--[^\n]*)",

@@ -17,8 +17,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from flask_versioning.errors import VersioningError, scrub
-
+from .._errors import VersioningError, scrub
 from ._sql import split_statements
 from .dump import RAW, dialect_key
 from .files import Baseline

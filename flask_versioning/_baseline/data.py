@@ -22,8 +22,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from flask_versioning.errors import VersioningError
-
+from .._errors import VersioningError
 from .dump import dialect_key
 
 #: Statements that write rows, as the first word of a statement.

@@ -24,8 +24,7 @@ from collections.abc import Collection
 
 import sqlalchemy as sa
 
-from flask_versioning.errors import VersioningError
-
+from .._errors import VersioningError
 from ._postgresql import dump_postgresql
 
 #: Execution options for statements run exactly as written: no driver-side ``%`` formatting.

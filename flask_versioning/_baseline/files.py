@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from flask_versioning.errors import VersioningError
+from .._errors import VersioningError
 
 MAGIC = "-- flask-versioning baseline"
 FORMAT = "1"
