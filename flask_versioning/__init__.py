@@ -28,6 +28,7 @@ from ._state import VersioningState
 from ._types import (
     AdoptResult,
     AppliedRevision,
+    BaselineResult,
     MigrationResult,
     PrepareResult,
     ResetResult,
@@ -43,6 +44,7 @@ __all__ = [
     "AdoptError",
     "AdoptResult",
     "AppliedRevision",
+    "BaselineResult",
     "ConfigurationError",
     "Database",
     "DatabaseError",

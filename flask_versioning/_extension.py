@@ -25,6 +25,7 @@ from ._state import VersioningState, get_state
 from ._types import (
     AdoptResult,
     AppliedRevision,
+    BaselineResult,
     MigrationResult,
     PrepareResult,
     ResetResult,
@@ -188,6 +189,29 @@ class Versioning:
         ``sql=True`` touches nothing and returns the SQL; ``tag``; ``x_args`` (``-x``).
         """
         return migrate.upgrade(self.database(bind), target, options, progress)
+
+    def baseline(
+        self,
+        at: str = "heads",
+        *,
+        bind: str | None = None,
+        include_data: Sequence[str] = (),
+        prune: bool = False,
+    ) -> BaselineResult:
+        """Write the baseline of revision ``at`` (default: the head) for the database's backend,
+        replayed on a scratch database; empty databases are then made from it.
+
+        ``include_data`` names tables whose rows are copied into it. ``prune=True`` writes
+        nothing and instead deletes the revision files older than the newest baseline, refused
+        unless every database sharing the directory is at or past it.
+        """
+        from ._operations import baseline
+
+        database = self.database(bind)
+        if prune:
+            known = [self.database(name) for name in self.databases()]
+            return baseline.prune(database, known)
+        return baseline.make_baseline(database, at, include_data=include_data)
 
     def downgrade(
         self,

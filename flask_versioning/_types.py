@@ -16,6 +16,7 @@ from typing import Literal, TypedDict
 __all__ = [
     "AdoptResult",
     "AppliedRevision",
+    "BaselineResult",
     "MigrationResult",
     "PrepareResult",
     "ResetResult",
@@ -60,7 +61,9 @@ class AppliedRevision:
     revision: str
     down_revisions: tuple[str, ...]
     message: str
-    direction: Literal["upgrade", "downgrade", "stamp"]
+    #: ``"baseline"``: the schema was loaded from a baseline file and stamped at ``revision``
+    #: (``message`` says how many statements).
+    direction: Literal["upgrade", "downgrade", "stamp", "baseline"]
     duration: float
 
 
@@ -74,6 +77,8 @@ class MigrationResult:
     steps: tuple[AppliedRevision, ...] = ()
     #: The generated SQL in offline (``sql=True``) mode; nothing touched the database then.
     sql: str | None = None
+    #: One-line remarks, e.g. why no baseline was used for an empty database.
+    notes: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,3 +153,23 @@ class AdoptResult:
     removed: tuple[str, ...]
     #: Options found in the old ``alembic.ini`` that need a ``VERSIONING_*`` key now.
     notes: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineResult:
+    """What ``baseline`` did: the file written, or the revision files pruned."""
+
+    database: str
+    #: The revision the baseline equals (written, or the newest one pruning kept).
+    revision: str
+    dialect: str | None = None
+    #: The file written; ``None`` when pruning.
+    path: Path | None = None
+    statements: int = 0
+    #: Revisions up to ``revision`` that change data, one line each: their rows are not in a
+    #: database made from the baseline.
+    data_revisions: tuple[str, ...] = ()
+    #: Tables whose rows were copied into the baseline.
+    included: tuple[str, ...] = ()
+    #: Revision files deleted by pruning.
+    pruned: tuple[Path, ...] = ()

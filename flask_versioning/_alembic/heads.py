@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Heads", "script_heads"]
+__all__ = ["Heads", "revision_files", "script_heads"]
 
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
@@ -280,3 +280,24 @@ def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
             os.unlink(tmp)
         return False
     return True
+
+
+def revision_files(locations: Sequence[Path]) -> dict[str, tuple[Path, tuple[str, ...]]] | None:
+    """Each revision's file and parents, read without importing the files; ``None`` when a
+    file is too unusual to read that way (then only Alembic can answer).
+
+    Baselines use it to find the newest baseline below a target before deciding whether Alembic
+    needs to load the revisions at all: after a baseline at head, nothing is left to run.
+    """
+    found: dict[str, tuple[Path, tuple[str, ...]]] = {}
+    for folder, names in _list(locations):
+        for name in names:
+            path = Path(folder, name)
+            try:
+                parsed = _parse_file(path.read_bytes())
+            except OSError:
+                return None
+            if parsed is None or parsed[0] in found:
+                return None
+            found[parsed[0]] = (path, parsed[1])
+    return found

@@ -33,9 +33,15 @@ def upgrade(
     target: str = "heads",
     options: RunOptions | None = None,
     progress: Callable[[AppliedRevision], None] | None = None,
+    *,
+    baselines: bool = True,
 ) -> MigrationResult:
-    """Upgrade ``database`` to ``target``; ``progress`` hears of each revision once applied."""
-    return _migrate(database, "upgrade", target, options or {}, progress)
+    """Upgrade ``database`` to ``target``; ``progress`` hears of each revision once applied.
+
+    An empty database is made from the newest baseline at or below ``target`` unless
+    ``baselines`` is false (see :mod:`.baseline`).
+    """
+    return _migrate(database, "upgrade", target, options or {}, progress, baselines=baselines)
 
 
 def downgrade(
@@ -72,8 +78,11 @@ def _migrate(
     progress: Callable[[AppliedRevision], None] | None,
     *,
     purge: bool = False,
+    baselines: bool = False,
 ) -> MigrationResult:
     from alembic import command
+
+    from .baseline import Loaded, apply_baseline  # only when something migrates
 
     sql = bool(options.get("sql"))
     buffer = io.StringIO() if sql else None
@@ -104,9 +113,15 @@ def _migrate(
 
     with database_lock(database):
         before = tuple(current(database))
+        loaded = Loaded()
+        if baselines and isinstance(target, str):
+            loaded = apply_baseline(database, target)
+            if loaded.step is not None and progress is not None:
+                progress(loaded.step)
         try:
             with translate_errors(database, action):
-                run()
+                if not loaded.complete:
+                    run()
         except (errors.RevisionError, errors.DatabaseError) as exc:
             # Alembic's refusals (an unknown target) come before any revision runs and are
             # right as they are; a database error once migrations began is a revision's SQL
@@ -119,7 +134,10 @@ def _migrate(
             raise _failure(database, target, direction, exc) from exc
         after = tuple(current(database))
     steps = tuple(_applied(step, elapsed) for step, elapsed in recorder.steps)
-    return MigrationResult(database.name, before, after, steps)
+    if loaded.step is not None:
+        steps = (loaded.step, *steps)
+    notes = (loaded.note,) if loaded.note else ()
+    return MigrationResult(database.name, before, after, steps, notes=notes)
 
 
 def _applied(step: MigrationInfo, elapsed: float) -> AppliedRevision:

@@ -211,6 +211,9 @@ def duration(seconds: float) -> str:
 
 
 def print_step(step: AppliedRevision) -> None:
+    if step.direction == "baseline":
+        echo(f"Loaded baseline {step.revision} ({step.message}) in {duration(step.duration)}")
+        return
     verb = {"upgrade": "Applied", "downgrade": "Reverted", "stamp": "Stamped"}[step.direction]
     message = f" ({step.message})" if step.message else ""
     echo(f"{verb} {step.revision}{message} in {duration(step.duration)}")
@@ -226,6 +229,8 @@ def print_sql(result: MigrationResult) -> None:
 def print_result(result: MigrationResult) -> None:
     """The SQL in offline mode, else where the database stands now."""
     where = ", ".join(result.after) or "base"
+    for note in result.notes:
+        echo(f"Note: {note}")
     if result.sql is not None:
         print_sql(result)
     elif not result.steps and result.before == result.after:

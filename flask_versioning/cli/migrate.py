@@ -216,6 +216,46 @@ def unprotect_command(yes: bool, binds: tuple[str, ...]) -> None:
             echo("Protection lifted." if lifted else "The database was not protected.")
 
 
+@command("baseline", short_help="Write a baseline: the schema at a revision, as one SQL file.")
+@click.option("--at", "at", default="heads", show_default=True, help="The revision it stands for.")
+@bind_option
+@click.option(
+    "--include-data", multiple=True, metavar="TABLE", help="Copy this table's rows into it."
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the revision files older than the newest "
+    "baseline instead (refused while a database is behind it).",
+)
+def baseline_command(at: str, bind: str | None, include_data: tuple[str, ...], prune: bool) -> None:
+    """Write the schema a database has after replaying the revisions up to --at (default: the
+    head) into baselines/<revision>.<dialect>.sql. It is made on a scratch database of the
+    same backend; empty databases are then made from it instead of replaying old revisions."""
+    result = versioning().baseline(
+        at, bind=bind_value(bind), include_data=include_data, prune=prune
+    )
+    if prune:
+        for path in result.pruned:
+            echo(f"Deleted {path}")
+        echo(f"Pruned {len(result.pruned)} revision file(s) older than baseline {result.revision}.")
+        return
+    echo(
+        f"Wrote baseline {result.path} for revision {result.revision} "
+        f"({result.dialect}, {result.statements} statements)"
+    )
+    if result.included:
+        echo(f"Copied the rows of {', '.join(result.included)}.")
+    if result.data_revisions:
+        echo(
+            f"Warning: {len(result.data_revisions)} revision(s) up to {result.revision} change "
+            "data; those rows are not in a database made from this baseline (copy tables with "
+            "--include-data TABLE, or move the rows into seeds):"
+        )
+        for line in result.data_revisions:
+            echo(f"  {line}")
+
+
 COMMANDS = [
     init_command,
     revision_command,
@@ -225,6 +265,7 @@ COMMANDS = [
     upgrade_command,
     downgrade_command,
     stamp_command,
+    baseline_command,
     adopt_command,
     unprotect_command,
 ]
