@@ -22,6 +22,7 @@ from ._errors import (
     mask_url,
 )
 from ._extension import Versioning
+from ._reports import CheckReport, DatabasePlan, Difference, PlanStep, RebaseResult
 from ._seeds.registry import SeedHook, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState
@@ -43,15 +44,20 @@ __all__ = [
     "AdoptError",
     "AdoptResult",
     "AppliedRevision",
+    "CheckReport",
     "ConfigurationError",
     "Database",
     "DatabaseError",
+    "DatabasePlan",
+    "Difference",
     "LockTimeout",
     "MigrationFailed",
     "MigrationResult",
     "MultipleHeadsError",
+    "PlanStep",
     "PrepareResult",
     "ProtectedEnvironmentError",
+    "RebaseResult",
     "ResetResult",
     "RevisionError",
     "RevisionOptions",

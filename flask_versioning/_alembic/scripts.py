@@ -7,6 +7,8 @@ build its revision map; the start-up path and the read-only commands avoid it wi
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import translate_errors
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
     from .database import Database
 
-__all__ = ["ensure_directory", "script_directory", "script_heads"]
+__all__ = ["ensure_directory", "is_new_directory", "script_directory", "script_heads"]
 
 
 def ensure_directory(database: Database) -> bool:
@@ -27,6 +29,7 @@ def ensure_directory(database: Database) -> bool:
     """
     directory = database.directory
     written = False
+    new = database.settings.linear_history and is_new_directory(directory)
     (directory / "versions").mkdir(parents=True, exist_ok=True)
     import shutil  # here, not at the top: the start-up path never writes files
 
@@ -37,7 +40,26 @@ def ensure_directory(database: Database) -> bool:
         if not path.exists():
             shutil.copyfile(templates() / source, path)
             written = True
+    if new:
+        from .heads_file import write_heads_file
+
+        write_heads_file(directory, ())  # a new history is linear: see .heads_file
     return written
+
+
+def is_new_directory(directory: Path) -> bool:
+    """Whether ``directory`` is not yet a script directory: no ``env.py``, no revision file.
+
+    Only such a directory is created with ``versions/HEADS``; one that exists (ours cloned
+    from git, Flask-Migrate's, plain Alembic's) keeps what it has.
+    """
+    if (directory / "env.py").exists():
+        return False
+    versions = directory / "versions"
+    try:
+        return not any(name.endswith(".py") for name in os.listdir(versions))
+    except (FileNotFoundError, NotADirectoryError):
+        return True
 
 
 def script_directory(database: Database, config: Config | None = None) -> ScriptDirectory:

@@ -13,6 +13,7 @@ from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
 from .._alembic.scripts import script_directory
 from .._ledgers.versions import current
+from .._team.linear import record_heads, refuse_stale
 from .._types import RevisionOptions
 from .inspect import show
 
@@ -58,6 +59,7 @@ def revision(
     buffer = io.StringIO() if sql else None
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
     script_directory(database, config)
+    refuse_stale(database)  # the linear-history guard: see _team.linear
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
     if together:
         config.attributes[TOGETHER_KEY] = list(together)
@@ -79,7 +81,10 @@ def revision(
         )
     if config.attributes.get(EMPTY_KEY):
         return []
-    return _as_scripts(result)
+    scripts = _as_scripts(result)
+    if scripts:
+        record_heads(database)
+    return scripts
 
 
 def merge(
@@ -108,6 +113,7 @@ def merge(
         )
     if result is None:
         raise errors.RevisionError("nothing to merge")
+    record_heads(database)
     return result
 
 

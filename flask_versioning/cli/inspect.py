@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,9 @@ from ._common import (
     print_scripts,
     versioning,
 )
+
+if TYPE_CHECKING:
+    from .._reports import CheckReport
 
 
 @command("show", short_help="Show a revision.", context_settings=REVISION_ARGS)
@@ -106,35 +110,48 @@ def current_command(verbose: bool, check_heads: bool, binds: tuple[str, ...]) ->
 
 @command("check", short_help="Check that the models match the database.")
 @binds_option
-def check_command(binds: tuple[str, ...]) -> None:
-    """Exit 1 if autogenerate would write anything: the models and database differ."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the same report as data, one object per database.",
+)
+def check_command(binds: tuple[str, ...], fmt: str) -> None:
+    """Exit 1 if autogenerate would write anything (the models and database differ), or if
+    versions/HEADS disagrees with the revision files. Each difference names the table and
+    column, the types from -> to, nullability, server defaults, indexes and constraints."""
     v = versioning()
-    total = 0
+    reports = []
     for bind in v.select(binds, models=not binds):
         with on(bind):
-            diffs = v.check(bind=bind)
-            for diff in diffs:
-                echo(f"  {_describe_diff(diff)}")
-            if not diffs:
-                echo("No differences: the models match the database.")
-            total += len(diffs)
-    if total:
-        raise CommandFailed(f"{total} difference(s) between the models and the database")
+            report = v.check_report(bind=bind)
+            reports.append(report)
+            if fmt == "text":
+                _print_check(report)
+    if fmt == "json":
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    several = len(reports) > 1
+    problems = [
+        f"[{r.database}] {r.heads_problem}" if several else r.heads_problem
+        for r in reports
+        if r.heads_problem
+    ]
+    total = sum(len(r.differences) for r in reports)
+    if problems or total:
+        parts = [f"{total} difference(s) between the models and the database"] if total else []
+        raise CommandFailed("; ".join([*parts, *problems]))
 
 
-def _describe_diff(diff: Any) -> str:
-    """One readable line for an autogenerate diff tuple, e.g. ``add_table users``."""
-    if isinstance(diff, list):  # modify_* diffs come grouped per column
-        return "; ".join(_describe_diff(d) for d in diff)
-    if not isinstance(diff, tuple) or not diff:
-        return str(diff)
-    names: list[str] = []
-    for item in diff[1:]:
-        if isinstance(item, str):
-            names.append(item)
-        elif getattr(item, "name", None):
-            names.append(str(item.name))
-    return f"{diff[0]} {'.'.join(names)}".strip()
+def _print_check(report: CheckReport) -> None:
+    if report.heads_problem is not None:
+        echo("The models were not compared: versions/HEADS disagrees with the revisions.")
+        return
+    for difference in report.differences:
+        echo(f"  {difference.description}")
+    if not report.differences:
+        echo("No differences: the models match the database.")
 
 
 COMMANDS = [
