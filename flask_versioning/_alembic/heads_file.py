@@ -43,6 +43,7 @@ __all__ = [
     "head_messages",
     "heads_path",
     "read_heads_file",
+    "revision_ids",
     "write_heads_file",
 ]
 
@@ -146,13 +147,7 @@ def head_messages(locations: Sequence[Path], heads: Sequence[str]) -> dict[str, 
     """Each head's message, reading the files whose name holds its id first (the usual case)."""
     wanted = dict.fromkeys(heads, "")
     missing = set(heads)
-    files = [
-        Path(location) / name
-        for location in locations
-        if Path(location).is_dir()
-        for name in sorted(os.listdir(location))
-        if name.endswith(".py") and not name.startswith(("__init__", ".#"))
-    ]
+    files = _revision_files(locations)
     likely = [f for f in files if any(rev in f.name for rev in missing)]
     for path in [*likely, *(f for f in files if f not in likely)]:
         if not missing:
@@ -166,6 +161,31 @@ def head_messages(locations: Sequence[Path], heads: Sequence[str]) -> dict[str, 
             missing.discard(found[0])
             wanted[found[0]] = _docstring_message(source)
     return wanted
+
+
+def revision_ids(locations: Sequence[Path]) -> set[str] | None:
+    """Every revision id in ``locations``, read without importing; ``None`` if a file is too
+    unusual to be read that way."""
+    found: set[str] = set()
+    for path in _revision_files(locations):
+        try:
+            parsed = read_revision(path.read_bytes())
+        except OSError:
+            return None
+        if parsed is None:
+            return None
+        found.add(parsed[0])
+    return found
+
+
+def _revision_files(locations: Sequence[Path]) -> list[Path]:
+    return [
+        Path(location) / name
+        for location in locations
+        if Path(location).is_dir()
+        for name in sorted(os.listdir(location))
+        if name.endswith(".py") and not name.startswith(("__init__", ".#"))
+    ]
 
 
 def _docstring_message(source: bytes) -> str:

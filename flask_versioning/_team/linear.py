@@ -16,7 +16,7 @@ With ``VERSIONING_LINEAR_HISTORY = False`` none of them reads or writes anything
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from .._alembic.heads_file import (
     head_messages,
     heads_path,
     read_heads_file,
+    revision_ids,
     write_heads_file,
 )
 from .._alembic.scripts import script_heads as alembic_heads
@@ -81,7 +82,8 @@ def heads_file_problem(database: Database) -> str | None:
     else:
         start = f"{where} lists {says}"
     files = _side([(rev, messages.get(rev, "")) for rev in actual])
-    return f"{start}, but the revision files' heads are {files}: {_advice(listed, actual)}"
+    advice = _advice(listed, actual, lambda: revision_ids(_locations(database)))
+    return f"{start}, but the revision files' heads are {files}: {advice}"
 
 
 def _side(entries: Sequence[tuple[str, str]]) -> str:
@@ -90,7 +92,7 @@ def _side(entries: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"{rev} ({message})" if message else rev for rev, message in entries)
 
 
-def _advice(listed: HeadsFile, actual: Sequence[str]) -> str:
+def _advice(listed: HeadsFile, actual: Sequence[str], every: Callable[[], set[str] | None]) -> str:
     known = [rev for rev in actual if rev in listed.revisions]
     if len(actual) > 1 and len(known) == len(actual) - 1:
         (newcomer,) = (rev for rev in actual if rev not in listed.revisions)
@@ -100,16 +102,16 @@ def _advice(listed: HeadsFile, actual: Sequence[str]) -> str:
         incoming = [rev for rev in listed.theirs if rev in actual]
         newcomer = incoming[0] if len(incoming) == 1 else actual[-1]
         return _rebase_advice(newcomer, [rev for rev in actual if rev != newcomer])
-    missing = [rev for rev in listed.revisions if rev not in actual]
-    if missing:
+    known_ids = every()
+    lost = [rev for rev in listed.revisions if known_ids is not None and rev not in known_ids]
+    if lost:
         return (
-            f"{', '.join(missing)} is not a head of the revision files (a revision file lost "
-            "in a merge, or one made by another tool); restore it, or run "
+            f"no revision file has {', '.join(lost)} (lost in a merge?); restore it, or run "
             "'flask db init --linear' to record the heads the files have"
         )
     return (
-        "a revision was added without rewriting HEADS (by another tool?); run "
-        "'flask db init --linear' to record the heads the files have"
+        "revisions were added without rewriting HEADS (by another tool?); check them, then "
+        "run 'flask db init --linear' to record the heads the files have"
     )
 
 
