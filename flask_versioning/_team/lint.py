@@ -90,7 +90,12 @@ def pick_revisions(
         every = list(reversed(list(script.walk_revisions())))
         if since is None:
             return every
-        start = script.get_revision(since)
+        from alembic.util import CommandError
+
+        try:
+            start = script.get_revision(since)
+        except CommandError as exc:
+            raise errors.RevisionError(f"--since: {errors.one_line(exc)}") from exc
         if start is None:
             raise errors.RevisionError(f"--since: no revision matches {since!r}")
         before = {s.revision for s in script.iterate_revisions(start.revision, "base")}
