@@ -162,7 +162,7 @@ def test_paths_are_shown_without_dot_dot(tmp_path: Path, database_url: str) -> N
     (tmp_path / "app.py").write_text(APP_SOURCE)
     project = FlaskProject(tmp_path, database_url, {"VERSIONING_DIRECTORY": "pkg/../migrations"})
     out = project.db("migrate", "-m", "users").stdout
-    assert "/pkg/../migrations/versions/" in out  # what Alembic reports
+    assert f"Generated {tmp_path}/migrations/versions/" in out  # Alembic says pkg/../migrations
     rev, _ = revision(project, "drop name", DROP)
     proc = project.db("lint", check=False)
     assert re.search(rf"^migrations/versions/{rev}_drop_name\.py:\d+: error", proc.stdout, re.M)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .._errors import VersioningError
+from .._team.paths import normal_path
 from .._types import RevisionOptions, RunOptions
 from ._common import (
     REVISION_ARGS,
@@ -62,7 +63,7 @@ def revision_command(
         message, bind=bind_value(bind), autogenerate=autogenerate, sql=sql, **options
     )
     for script in scripts:
-        click.echo(f"Generated {script.path}")
+        click.echo(f"Generated {normal_path(script.path)}")
 
 
 @command("migrate", short_help="Autogenerate a revision from the models.")
@@ -85,7 +86,7 @@ def migrate_command(
             if script is None:
                 echo("No changes in the models were detected; no revision was written.")
             else:
-                echo(f"Generated {script.path}")
+                echo(f"Generated {normal_path(script.path)}")
                 lint_new_revision(script.revision, bind)
 
 
@@ -118,7 +119,7 @@ def merge_command(
         branch_label=branch_label,
         rev_id=rev_id,
     )
-    click.echo(f"Generated {script.path}")
+    click.echo(f"Generated {normal_path(script.path)}")
 
 
 @command("upgrade", short_help="Upgrade the database.", context_settings=REVISION_ARGS)
