@@ -116,3 +116,9 @@ class RebaseResult:
     new_parent: str
     #: The heads file that was rewritten, if the directory has one.
     heads_file: Path | None = None
+
+
+# Documented, printed and pickled under the package's name (it re-exports them lazily).
+for _name in __all__:
+    globals()[_name].__module__ = "flask_versioning"
+del _name

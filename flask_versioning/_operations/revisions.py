@@ -13,7 +13,6 @@ from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
 from .._alembic.scripts import script_directory
 from .._ledgers.versions import current
-from .._team.linear import record_heads, refuse_stale
 from .._types import RevisionOptions
 from .inspect import show
 
@@ -59,7 +58,10 @@ def revision(
     buffer = io.StringIO() if sql else None
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
     script_directory(database, config)
-    refuse_stale(database)  # the linear-history guard: see _team.linear
+    # The linear-history guard (versions/HEADS), imported here: app start never writes files.
+    from .._team.linear import record_heads, refuse_stale
+
+    refuse_stale(database)
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
     if together:
         config.attributes[TOGETHER_KEY] = list(together)
@@ -113,6 +115,8 @@ def merge(
         )
     if result is None:
         raise errors.RevisionError("nothing to merge")
+    from .._team.linear import record_heads
+
     record_heads(database)
     return result
 
