@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))  # for _cli.py (sphinx-click's group) and _layers.py (the picture)
+sys.path.insert(0, str(HERE))  # _cli.py (sphinx-click), _layers.py (the picture), _rules.py
 
 import flask_versioning  # noqa: E402
 
@@ -30,6 +30,7 @@ extensions = [
     "sphinx_click",
     "myst_parser",
     "_layers",
+    "_rules",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}

@@ -5,6 +5,9 @@ Everything a user touches is importable from here; the modules behind it are pri
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._alembic.database import Database
 from ._alembic.environment import run_migrations
 from ._errors import (
@@ -38,22 +41,51 @@ from ._types import (
     SeedStatus,
 )
 
+if TYPE_CHECKING:
+    from ._reports import CheckReport, DatabasePlan, Difference, PlanStep, RebaseResult
+
 __version__ = "0.1.0"
+
+#: Public names imported on first use: the review commands' reports are not needed by an app
+#: that only starts, and building their dataclasses costs a few milliseconds of every start.
+_LAZY = {
+    "CheckReport": "._reports",
+    "DatabasePlan": "._reports",
+    "Difference": "._reports",
+    "PlanStep": "._reports",
+    "RebaseResult": "._reports",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    value.__module__ = __name__
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AdoptError",
     "AdoptResult",
     "AppliedRevision",
     "BaselineResult",
+    "CheckReport",
     "ConfigurationError",
     "Database",
     "DatabaseError",
+    "DatabasePlan",
+    "Difference",
     "LockTimeout",
     "MigrationFailed",
     "MigrationResult",
     "MultipleHeadsError",
+    "PlanStep",
     "PrepareResult",
     "ProtectedEnvironmentError",
+    "RebaseResult",
     "ResetResult",
     "RevisionError",
     "RevisionOptions",
@@ -75,6 +107,6 @@ __all__ = [
 # The public classes are documented, printed in tracebacks and pickled under the package's
 # name, not under the private module that happens to define them.
 for _name in __all__:
-    if isinstance(globals()[_name], type):
+    if isinstance(globals().get(_name), type):
         globals()[_name].__module__ = __name__
 del _name

@@ -6,8 +6,9 @@ are copied byte for byte and checked before anything is removed.
 
 What changes: ``env.py`` becomes ours (two lines); ``alembic.ini`` is removed (its logging
 sections were only read by the old ``env.py``; any ``[alembic]`` option it sets is reported so
-it can become a ``VERSIONING_*`` key); Flask-Migrate's ``README`` is removed; in the multidb
-layout ``script.py.mako`` becomes ours, which names the databases without Flask-Migrate.
+it can become a ``VERSIONING_*`` key); the ``README`` Flask-Migrate or Alembic wrote is removed
+(one a person wrote stays); in the multidb layout ``script.py.mako`` becomes ours, which names
+the databases without Flask-Migrate.
 """
 
 from __future__ import annotations
@@ -36,6 +37,31 @@ _FLASK_MIGRATE_READMES = (
     "Single-database configuration for aioflask.",
     "Multi-database configuration for aioflask.",
 )
+#: The one-line READMEs of Alembic's own templates (``alembic init``), which older Flask-Migrate
+#: versions and plain Alembic projects carry; Alembic's current ones are read from Alembic.
+_ALEMBIC_READMES = (
+    "Generic single-database configuration.",
+    "Generic single-database configuration with an async dbapi.",
+    "pyproject configuration, based on the generic configuration.",
+    "pyproject configuration, with an async dbapi.",
+)
+
+
+def _boilerplate_readmes() -> set[str]:
+    """Every README text a tool wrote into a migrations folder, stripped.
+
+    Alembic's templates are read from the installed Alembic too, so a README it ships later
+    (or the multi-paragraph one of its ``multidb`` template) is recognised as well.
+    """
+    known = {*_FLASK_MIGRATE_READMES, *_ALEMBIC_READMES}
+    try:
+        import alembic
+
+        for readme in (Path(alembic.__file__).parent / "templates").glob("*/README"):
+            known.add(readme.read_text(encoding="utf-8", errors="replace").strip())
+    except OSError:
+        pass
+    return known
 
 
 def adopt(database: Database, source: str | Path) -> AdoptResult:
@@ -71,7 +97,7 @@ def adopt(database: Database, source: str | Path) -> AdoptResult:
         ini.unlink()
         removed.append("alembic.ini")
     readme = target / "README"
-    if readme.is_file() and readme.read_text(errors="replace").strip() in _FLASK_MIGRATE_READMES:
+    if readme.is_file() and readme.read_text(errors="replace").strip() in _boilerplate_readmes():
         readme.unlink()
         removed.append("README")
     for cache in target.glob("__pycache__"):

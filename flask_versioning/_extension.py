@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
     from ._alembic.database import Database
     from ._graph import Format
+    from ._lint import Finding
+    from ._reports import CheckReport, DatabasePlan, RebaseResult
 
 # The seed runner, provisioning and adopt modules are imported where used, to keep them off the
 # start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md).
@@ -169,10 +171,19 @@ class Versioning:
 
     # -- the API, one method per command --------------------------------------------------------
 
-    def init(self, *, bind: str | None = None) -> Path:
-        """Create the script directory (``env.py``, template, ``versions/``) if missing."""
+    def init(self, *, bind: str | None = None, linear: bool = False) -> Path:
+        """Create the script directory (``env.py``, template, ``versions/``) if missing.
+
+        ``linear``: turn the linear-history guard on for an existing directory, or record its
+        heads again: write ``versions/HEADS`` from the revision files (a new directory gets
+        it anyway, unless ``VERSIONING_LINEAR_HISTORY`` is ``False``).
+        """
         database = self.database(bind)
         database.ensure_directory()
+        if linear:
+            from ._team.linear import enable
+
+            enable(database)
         return database.directory
 
     def upgrade(
@@ -369,6 +380,65 @@ class Versioning:
     def check(self, *, bind: str | None = None) -> list[Any]:
         """Differences between the models and an up-to-date database (empty when none)."""
         return inspect.check(self.database(bind))
+
+    def check_report(self, *, bind: str | None = None) -> CheckReport:
+        """What ``flask db check`` reports: the linear-history file, then each difference
+        between the models and the database, described (tables, columns, types from and to).
+        """
+        from ._team.drift import check_report
+
+        return check_report(self.database(bind))
+
+    def heads_file_problem(self, *, bind: str | None = None) -> str | None:
+        """How ``versions/HEADS`` disagrees with the revision files, in one line naming both
+        sides; ``None`` when it agrees or the directory has no such file."""
+        from ._team.linear import heads_file_problem
+
+        return heads_file_problem(self.database(bind))
+
+    def lint(
+        self,
+        revisions: Sequence[str] = (),
+        *,
+        bind: str | None = None,
+        since: str | None = None,
+        squawk: bool = False,
+    ) -> list[Finding]:
+        """Lint revision files for operations unsafe on a live database (``flask db lint``).
+
+        ``revisions`` names some (ids, ``head``...); ``since`` takes every revision that is not
+        that one or its ancestor (what a branch adds); by default all of them. The bind's
+        dialect picks the rules, ``VERSIONING_LINT`` their severities; ``squawk`` adds
+        squawk's findings on the SQL (PostgreSQL, ``pip install squawk-cli``).
+        """
+        from ._team.lint import lint_database
+
+        return lint_database(self.database(bind), revisions, since=since, squawk=squawk)
+
+    def plan(
+        self, target: str = "heads", *, bind: str | None = None, applied: bool = False
+    ) -> DatabasePlan:
+        """What ``upgrade(target)`` would apply, revision by revision, with SQL and findings.
+
+        Reads the version table and nothing else: no lock, no change. ``applied`` also lists
+        the revisions on the way that the database already has.
+        """
+        from ._team.plan import plan
+
+        return plan(self.database(bind), target, applied=applied)
+
+    def rebase(
+        self, revision: str, *, onto: str | None = None, bind: str | None = None
+    ) -> RebaseResult:
+        """Re-parent head ``revision`` onto ``onto`` (default: the other head).
+
+        Rewrites the file's ``down_revision`` and ``Revises:`` line, keeps its name and id, and
+        rewrites ``versions/HEADS``. Refused when a database of the app that uses this
+        directory has applied ``revision``, or when ``revision`` has children.
+        """
+        from ._team.rebase import rebase
+
+        return rebase(self.database(bind), revision, onto, get_state().databases())
 
     def adopt(self, source: str | os.PathLike[str]) -> AdoptResult:
         """Move a Flask-Migrate ``migrations`` folder to the configured directory and make it

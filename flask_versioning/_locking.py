@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -38,7 +38,7 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-__all__ = ["database_lock", "migration_lock", "sqlite_path"]
+__all__ = ["LOCK_FOLDER", "database_lock", "migration_lock", "sqlite_lock_path", "sqlite_path"]
 
 logger = logging.getLogger("flask_versioning")
 
@@ -77,11 +77,13 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
       dedicated autocommit connection. Advisory locks are scoped to one database already.
     - MariaDB/MySQL: ``GET_LOCK`` on a dedicated connection, with a name built from the
       database name and ``key``, because those names are global to the whole server.
-    - SQLite: ``flock`` on ``<database file>.<key>.versioning-lock`` next to the database (one
-      file per key, so different keys do not block each other; the file is left in place
-      because deleting a lock file races with processes about to lock it). In-memory databases
-      use a lock local to this process, as no other process can see them.
-    - Any other backend: no lock (logged at debug level); migrate from one process there.
+    - SQLite: ``flock`` on ``.flask-versioning/<database file name>.<key>.lock`` in the
+      database's directory (one file per key, so different keys do not block each other; the
+      file is left in place because deleting a lock file races with processes about to lock
+      it). See :func:`sqlite_lock_path` for why there. In-memory databases use a lock local to
+      this process, as no other process can see them.
+    - Any other backend: no lock at all (logged at debug level); run migrations from a single
+      process there.
 
     Nested calls for the same URL and key in the same thread are re-entrant (see ``_held``).
     If the lock connection drops while held, the server releases the lock and the migration
@@ -310,12 +312,72 @@ def sqlite_path(url: sa.URL) -> str | None:
     return os.path.realpath(database)
 
 
-def _sqlite_lock_path(database: str, key: str) -> str:
-    """``<database file>.<key>.versioning-lock``, with ``key`` made safe for a file name."""
+#: The folder, next to a SQLite database, that holds its lock files.
+LOCK_FOLDER = ".flask-versioning"
+_LOCK_FOLDER_IGNORE = (
+    "# Written by Flask-Versioning: migration lock files, never to be committed.\n*\n"
+)
+
+
+def sqlite_lock_path(database: str, key: str) -> str:
+    """Where the lock file for the SQLite file ``database`` and ``key`` lives.
+
+    ``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, with ``key``
+    made safe for a file name. The folder holds a ``.gitignore`` of ``*`` (as ``.pytest_cache``
+    does), so a database inside a git checkout (``app.db`` at a Flask-Migrate project's root)
+    leaves nothing untracked there, whatever the project's own ``.gitignore`` says.
+
+    Why next to the database rather than in a temporary or runtime directory: the lock must be
+    the same file for every process that opens the database file, and only the database's own
+    directory is guaranteed to be seen the same way by all of them.
+
+    - A per-user runtime directory (``$XDG_RUNTIME_DIR``) differs between users: a release
+      job run as one user and the app run as another would not exclude each other.
+    - The system temporary directory is private per container (two containers sharing the
+      database on a volume) and per systemd service with ``PrivateTmp=``, and ``$TMPDIR`` may
+      differ between processes; keying it by the file's device and inode does not help
+      either, as the file does not exist before the first upgrade creates it. In a shared,
+      sticky ``/tmp`` any local user could also hold the lock and stall every deploy, and
+      ``fs.protected_regular`` refuses to reopen a file there that another user created.
+    - The database's directory is writable by every process that can write the database
+      (SQLite writes its journal there), on every mount of it, and by nobody else.
+
+    The lock files are created ``0o666`` (less the umask) and opened read-only if they cannot
+    be opened for writing: ``flock`` needs no write access, so processes of different users
+    who may all write the database also share its lock.
+    """
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:40]
     if safe != key:
         safe += "-" + hashlib.blake2b(key.encode("utf-8"), digest_size=4).hexdigest()
-    return f"{database}.{safe}.versioning-lock"
+    folder, name = os.path.split(database)
+    return os.path.join(folder, LOCK_FOLDER, f"{name}.{safe}.lock")
+
+
+def _open_lock_file(path: str) -> int:
+    """Open (creating if needed) the lock file and its folder, kept out of git."""
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        try:
+            os.mkdir(folder, 0o777)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            # Whoever may write the database's directory may write here: same mode bits.
+            with suppress(OSError):
+                os.chmod(folder, os.stat(os.path.dirname(folder)).st_mode & 0o7777)
+    ignore = os.path.join(folder, ".gitignore")
+    if not os.path.exists(ignore):
+        try:
+            fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError:
+            pass  # made by another process, or a folder we may lock in but not write to
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(_LOCK_FOLDER_IGNORE)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)  # another user's lock file: flock needs no write
 
 
 if sys.platform == "win32":
@@ -346,12 +408,13 @@ else:
 
 @contextmanager
 def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str) -> Iterator[None]:
-    # The OS drops the lock with the holder's descriptor, even when the process is killed. Each
-    # call opens its own, so two threads contend for it just as two processes do.
-    path = _sqlite_lock_path(database, key)
+    # The lock belongs to the open file, so the OS drops it when the holder's descriptor closes,
+    # including when the process is killed. Each call opens its own descriptor, which makes
+    # two threads of one process contend for it just as two processes do.
+    path = sqlite_lock_path(database, key)
     lock_name = f"lock file {path}"
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock_file(path)
     except OSError as exc:
         raise DatabaseError(
             f"cannot open the migration {lock_name}: {exc.strerror}; make its directory "

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_VALIDATE_ON_START": None,
     "VERSIONING_PENDING_PAGE": None,
     "VERSIONING_STATUS_PAGE": None,
+    "VERSIONING_LINT": None,
+    "VERSIONING_LINEAR_HISTORY": True,
 }
 
 
@@ -87,6 +89,13 @@ class Settings:
         if self.pending_page is False or self.auto_upgrade:
             return False
         return self.pending_page is True or debug
+
+    #: ``VERSIONING_LINT`` as given: ``None`` or a dict. Its rule ids and severities are checked
+    #: by the linter's ``LintConfig`` when a command lints (see :func:`_lint_setting`).
+    lint: Mapping[str, Any] | None = None
+    #: ``VERSIONING_LINEAR_HISTORY``: new script directories get a ``versions/HEADS`` file, and
+    #: directories that have one are guarded by it. ``False``: neither.
+    linear_history: bool = True
 
     @property
     def own_tables(self) -> tuple[str, ...]:
@@ -163,7 +172,25 @@ class Settings:
             binds=tuple(binds) if binds is not None else None,
             pending_page=_optional_flag("VERSIONING_PENDING_PAGE", c["VERSIONING_PENDING_PAGE"]),
             status_page=_url_prefix("VERSIONING_STATUS_PAGE", c["VERSIONING_STATUS_PAGE"]),
+            lint=_lint_setting(c["VERSIONING_LINT"]),
+            linear_history=_flag("VERSIONING_LINEAR_HISTORY", c["VERSIONING_LINEAR_HISTORY"]),
         )
+
+
+def _lint_setting(value: Any) -> Mapping[str, Any] | None:
+    """``VERSIONING_LINT``'s shape: ``None`` or a dict.
+
+    The rule ids and severities inside are checked by the linter's own ``LintConfig`` when a
+    command first lints (``flask db lint``, ``migrate``, ``plan``), with the same one-line
+    errors. Not here: the rules live with the linter, which imports Alembic, and reading them
+    at start-up would put Alembic on the path of every app start.
+    """
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise ConfigurationError(
+        "VERSIONING_LINT must be a dict such as {'rules': {'ban-drop-column': 'warning'}} "
+        f"or None, not {value!r}"
+    )
 
 
 def _choice(key: str, value: Any, *allowed: str) -> str | None:

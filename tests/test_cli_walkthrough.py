@@ -105,7 +105,7 @@ def test_check_before_and_after_a_model_change(project: FlaskProject) -> None:
     project.env["TEST_MODELS"] = "user,post"
     proc = project.db("check", check=False)
     assert proc.returncode == 1
-    assert "add_table posts" in proc.stdout
+    assert "add table posts (" in proc.stdout
     assert "difference(s) between the models and the database" in proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -226,7 +226,10 @@ def test_a_directory_in_the_cache_files_place_falls_back_cleanly(
     alembic = Alembic(versions)
     assert alembic.heads() == Heads(("a1",), "parsed")
     # The atomic rename failed: its temporary file is gone, the user cache holds the entry.
-    assert [p.name for p in (versions / "__pycache__").iterdir()] == [CACHE.name]
+    assert sorted(p.name for p in (versions / "__pycache__").iterdir()) == [
+        ".gitignore",  # written with the folder: git ignores the cache whatever the project says
+        CACHE.name,
+    ]
     assert len(list(user_cache.glob("heads-*.json"))) == 1
     assert alembic.heads() == Heads(("a1",), "cache")
 
@@ -268,3 +271,14 @@ def test_init_files_and_editor_locks_are_not_revisions(versions: Path) -> None:
     (versions / ".#a1_step.py").write_text("user@host.1234")
     (versions / "notes.txt").write_text('revision = "txt"\n')
     assert Alembic(versions).heads() == Heads(("a1",), "parsed")
+
+
+def test_the_cache_folder_keeps_itself_out_of_git(versions: Path) -> None:
+    revision_file(versions, "a1", None)
+    assert Alembic(versions).heads() == Heads(("a1",), "parsed")
+    ignore = versions / "__pycache__" / ".gitignore"
+    assert ignore.read_text().splitlines()[-1] == "*"
+    ignore.write_text("# the project's own rules\n")  # never overwritten
+    (versions / CACHE).unlink()
+    assert Alembic(versions).heads() == Heads(("a1",), "parsed")
+    assert ignore.read_text() == "# the project's own rules\n"

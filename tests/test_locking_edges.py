@@ -145,7 +145,9 @@ def test_a_lock_connection_killed_while_held_does_not_fail_the_exit(database_url
         admin.dispose()
 
 
-def test_sqlite_lock_files_sit_next_to_the_database_with_a_safe_name(tmp_path: Path) -> None:
+def test_sqlite_lock_files_sit_in_a_folder_next_to_the_database_with_a_safe_name(
+    tmp_path: Path,
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     url = f"sqlite:///{data / 'app.db'}"
@@ -157,11 +159,14 @@ def test_sqlite_lock_files_sit_next_to_the_database_with_a_safe_name(tmp_path: P
             pass
     finally:
         engine.dispose()
-    names = sorted(p.name for p in data.iterdir())
-    assert "app.db.plain.key-1.versioning-lock" in names
+    assert sorted(p.name for p in data.iterdir()) == [".flask-versioning"]
+    names = sorted(p.name for p in (data / ".flask-versioning").iterdir())
+    assert "app.db.plain.key-1.lock" in names
     odd = [n for n in names if n.startswith("app.db..._.._escape_me-")]
-    assert len(odd) == 1 and odd[0].endswith(".versioning-lock")
+    assert len(odd) == 1 and odd[0].endswith(".lock")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    # The folder tells git to ignore everything in it, itself included.
+    assert (data / ".flask-versioning" / ".gitignore").read_text().splitlines()[-1] == "*"
 
 
 def test_every_spelling_of_one_sqlite_file_is_one_lock(tmp_path: Path) -> None:
@@ -179,7 +184,10 @@ def test_every_spelling_of_one_sqlite_file_is_one_lock(tmp_path: Path) -> None:
             assert not takes(url, KEY, timeout=0), url
     for url in spellings:
         assert takes(url, KEY, timeout=0), url
-    assert sorted(p.name for p in real.iterdir()) == [f"app.db.{KEY}.versioning-lock"]
+    assert sorted(p.name for p in (real / ".flask-versioning").iterdir()) == [
+        ".gitignore",
+        f"app.db.{KEY}.lock",
+    ]
 
 
 def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
@@ -195,9 +203,9 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> N
         engine.dispose()
     message = str(info.value)
     assert message == (
-        f"cannot open the migration lock file {tmp_path / 'missing-dir' / 'app.db'}.{KEY}"
-        ".versioning-lock: No such file or directory; make its directory writable or set "
-        "VERSIONING_LOCK = False"
+        "cannot open the migration lock file "
+        f"{tmp_path / 'missing-dir' / '.flask-versioning' / 'app.db'}.{KEY}.lock: No such file "
+        "or directory; make its directory writable or set VERSIONING_LOCK = False"
     )
 
 
@@ -219,7 +227,7 @@ def test_upgrade_stops_cleanly_when_its_lock_file_cannot_be_opened(
         assert versioning.migrate("notes") is not None
         versioning.upgrade()
     # Whatever lock files the upgrade used: put a directory in their place.
-    locks = list(tmp_path.glob("app.db.*.versioning-lock"))
+    locks = list(tmp_path.glob(".flask-versioning/app.db.*.lock"))
     assert locks
     for lock in locks:
         lock.unlink()
@@ -241,7 +249,7 @@ def test_upgrade_stops_cleanly_when_its_lock_file_cannot_be_opened(
 
 def test_the_lock_file_is_left_in_place_and_reused(tmp_path: Path, sqlite_url: str) -> None:
     engine = sa.create_engine(sqlite_url, poolclass=sa.NullPool)
-    lock = Path(f"{tmp_path / 'app.db'}.{KEY}.versioning-lock")
+    lock = tmp_path / ".flask-versioning" / f"app.db.{KEY}.lock"
     try:
         with migration_lock(engine, key=KEY, timeout=None):
             assert lock.is_file()

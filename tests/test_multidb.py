@@ -212,7 +212,7 @@ def _walk_through_the_commands(tmp_path: Path, main: str, users: str) -> None:
 
     # A model change on one database: only that one gets a revision, and check names it.
     proc = _flask(tmp_path, main, users, "check", TEST_NAME_COLUMN="1")
-    assert proc.returncode == 1 and "[users]   add_column accounts.name" in proc.stdout
+    assert proc.returncode == 1 and "[users]   add column accounts.name " in proc.stdout
     out = _ok(_flask(tmp_path, main, users, "migrate", "-m", "name", TEST_NAME_COLUMN="1"))
     assert "[default] No changes" in out and "[users] Generated " in out
     out = _ok(_flask(tmp_path, main, users, "upgrade", "--bind", "users", TEST_NAME_COLUMN="1"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -126,13 +127,22 @@ class Database:
         return config
 
     def ensure_directory(self) -> None:
-        """Create the script directory with our ``env.py`` and template where missing."""
+        """Create the script directory with our ``env.py`` and template where missing.
+
+        A directory created here from nothing starts a linear history (``versions/HEADS``,
+        see :mod:`.heads_file`); one that exists keeps what it has.
+        """
         import shutil  # here, not at the top: the start-up path never writes files
 
+        new = self.settings.linear_history and _is_new_directory(self.directory)
         (self.directory / "versions").mkdir(parents=True, exist_ok=True)
         for source, target in (("env.py.txt", "env.py"), ("script.py.mako", "script.py.mako")):
             if not (self.directory / target).exists():
                 shutil.copyfile(layout.templates() / source, self.directory / target)
+        if new:
+            from .heads_file import write_heads_file
+
+            write_heads_file(self.directory, ())
 
     def script_directory(self, config: Config | None = None) -> ScriptDirectory:
         """Alembic's ``ScriptDirectory``, the directory created if missing.
@@ -156,3 +166,13 @@ class Database:
 def _escape(value: object) -> str:
     # Config values go through ConfigParser interpolation, where "%" is special.
     return str(value).replace("%", "%%")
+
+
+def _is_new_directory(directory: Path) -> bool:
+    """Whether ``directory`` is not a script directory yet: no ``env.py``, no revision file."""
+    if (directory / "env.py").exists():
+        return False
+    try:
+        return not any(name.endswith(".py") for name in os.listdir(directory / "versions"))
+    except (FileNotFoundError, NotADirectoryError):
+        return True

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Heads", "revision_files", "script_heads"]
+__all__ = ["Heads", "read_revision", "revision_files", "script_heads"]
 
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
@@ -169,6 +169,15 @@ def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] |
     return heads, {holder[rev] for rev in heads}
 
 
+def read_revision(source: bytes) -> tuple[str, tuple[str, ...]] | None:
+    """``(revision, down_revisions)`` of one revision file's source, read without importing it.
+
+    ``None`` when the file is not plain enough to be read that way (see the module's
+    description); Alembic then has to import it.
+    """
+    return _parse_file(source)
+
+
 def _parse_file(source: bytes) -> tuple[str, tuple[str, ...]] | None:
     """``(revision, down_revisions)`` of one revision file, or ``None`` if not plain."""
     try:
@@ -265,6 +274,8 @@ def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
     data = json.dumps(entry)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent.name == "__pycache__":
+            _keep_out_of_git(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".heads-", suffix=".tmp")
     except OSError:
         return False
@@ -301,3 +312,20 @@ def revision_files(locations: Sequence[Path]) -> dict[str, tuple[Path, tuple[str
                 return None
             found[parsed[0]] = (path, parsed[1])
     return found
+
+
+def _keep_out_of_git(folder: Path) -> None:
+    """Put a ``.gitignore`` of ``*`` in ``folder``, so git ignores it whatever the project's own
+    ``.gitignore`` says (as ``.pytest_cache`` and ``.mypy_cache`` do).
+
+    ``versions/__pycache__`` sits inside the user's checkout; a project whose ``.gitignore``
+    does not list ``__pycache__`` would otherwise see the cache (and the ``.pyc`` files Python
+    writes there when Alembic imports the revisions) as untracked files.
+    """
+    marker = folder / ".gitignore"
+    if marker.exists():
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("# Written by Flask-Versioning: nothing in this cache belongs in git.\n*\n")

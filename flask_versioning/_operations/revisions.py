@@ -56,6 +56,10 @@ def revision(
     buffer = io.StringIO() if sql else None
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
     database.script_directory(config)
+    # The linear-history guard (versions/HEADS), imported here: app start never writes files.
+    from .._team.linear import record_heads, refuse_stale
+
+    refuse_stale(database)
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
     if together:
         config.attributes[TOGETHER_KEY] = list(together)
@@ -77,7 +81,10 @@ def revision(
         )
     if config.attributes.get(EMPTY_KEY):
         return []
-    return _as_scripts(result)
+    scripts = _as_scripts(result)
+    if scripts:
+        record_heads(database)
+    return scripts
 
 
 def merge(
@@ -106,6 +113,9 @@ def merge(
         )
     if result is None:
         raise errors.RevisionError("nothing to merge")
+    from .._team.linear import record_heads
+
+    record_heads(database)
     return result
 
 

@@ -29,9 +29,9 @@ class LazyGroup(AppGroup):
         if self._loaded:
             return
         self._loaded = True
-        from . import inspect, migrate, seeds
+        from . import inspect, migrate, seeds, team
 
-        for command in [*migrate.COMMANDS, *inspect.COMMANDS, *seeds.COMMANDS]:
+        for command in [*migrate.COMMANDS, *inspect.COMMANDS, *seeds.COMMANDS, *team.COMMANDS]:
             if command.name not in self.commands:
                 self.add_command(command)
 

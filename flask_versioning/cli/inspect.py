@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._errors import mask_url
 from .._graph import FORMATS
-from .._operations.inspect import describe_diff
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -22,6 +22,9 @@ from ._common import (
     prefix,
     versioning,
 )
+
+if TYPE_CHECKING:
+    from .._reports import CheckReport
 
 
 @command("show", short_help="Show a revision.", context_settings=REVISION_ARGS)
@@ -109,20 +112,48 @@ def current_command(verbose: bool, check_heads: bool, binds: tuple[str, ...]) ->
 
 @command("check", short_help="Check that the models match the database.")
 @binds_option
-def check_command(binds: tuple[str, ...]) -> None:
-    """Exit 1 if autogenerate would write anything: the models and database differ."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the same report as data, one object per database.",
+)
+def check_command(binds: tuple[str, ...], fmt: str) -> None:
+    """Exit 1 if autogenerate would write anything (the models and database differ), or if
+    versions/HEADS disagrees with the revision files. Each difference names the table and
+    column, the types from -> to, nullability, server defaults, indexes and constraints."""
     v = versioning()
-    total = 0
+    reports = []
     for bind in v.select(binds, models=not binds):
         with on(bind):
-            diffs = v.check(bind=bind)
-            for diff in diffs:
-                echo(f"  {describe_diff(diff)}")
-            if not diffs:
-                echo("No differences: the models match the database.")
-            total += len(diffs)
-    if total:
-        raise CommandFailed(f"{total} difference(s) between the models and the database")
+            report = v.check_report(bind=bind)
+            reports.append(report)
+            if fmt == "text":
+                _print_check(report)
+    if fmt == "json":
+        click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
+    several = len(reports) > 1
+    problems = [
+        f"[{r.database}] {r.heads_problem}" if several else r.heads_problem
+        for r in reports
+        if r.heads_problem
+    ]
+    total = sum(len(r.differences) for r in reports)
+    if problems or total:
+        parts = [f"{total} difference(s) between the models and the database"] if total else []
+        raise CommandFailed("; ".join([*parts, *problems]))
+
+
+def _print_check(report: CheckReport) -> None:
+    if report.heads_problem is not None:
+        echo("The models were not compared: versions/HEADS disagrees with the revisions.")
+        return
+    for difference in report.differences:
+        echo(f"  {difference.description}")
+    if not report.differences:
+        echo("No differences: the models match the database.")
 
 
 @command("graph", short_help="Draw the revision graph.")

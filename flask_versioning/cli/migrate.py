@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .._errors import VersioningError
+from .._team.paths import normal_path
 from .._types import RevisionOptions, RunOptions
 from ._common import (
     REVISION_ARGS,
@@ -21,17 +23,26 @@ from ._common import (
     run_options,
     versioning,
 )
+from .team import print_findings
 
 
 @command("init", short_help="Create the migrations directory.")
 @binds_option
-def init_command(binds: tuple[str, ...]) -> None:
+@click.option(
+    "--linear",
+    is_flag=True,
+    help="Guard an existing directory's history with versions/HEADS (new ones have it).",
+)
+def init_command(binds: tuple[str, ...], linear: bool) -> None:
     """Create the migrations directory inside the app package (optional: every command that
-    needs it creates it)."""
+    needs it creates it). With --linear, write versions/HEADS from the revision files: the
+    linear-history guard for a directory made before it, or by Flask-Migrate."""
     v = versioning()
-    for bind in v.select(binds):
+    for bind in v.select(binds, histories=linear):
         with on(bind):
-            echo(f"Migrations directory: {v.init(bind=bind)}")
+            echo(f"Migrations directory: {v.init(bind=bind, linear=linear)}")
+            if linear:
+                echo("Linear history: heads recorded in versions/HEADS; commit it.")
 
 
 @command("revision", short_help="Create a new revision file.")
@@ -52,7 +63,7 @@ def revision_command(
         message, bind=bind_value(bind), autogenerate=autogenerate, sql=sql, **options
     )
     for script in scripts:
-        click.echo(f"Generated {script.path}")
+        click.echo(f"Generated {normal_path(script.path)}")
 
 
 @command("migrate", short_help="Autogenerate a revision from the models.")
@@ -75,7 +86,8 @@ def migrate_command(
             if script is None:
                 echo("No changes in the models were detected; no revision was written.")
             else:
-                echo(f"Generated {script.path}")
+                echo(f"Generated {normal_path(script.path)}")
+                lint_new_revision(script.revision, bind)
 
 
 @command("edit", short_help="Open a revision file in $EDITOR.", context_settings=REVISION_ARGS)
@@ -107,7 +119,7 @@ def merge_command(
         branch_label=branch_label,
         rev_id=rev_id,
     )
-    click.echo(f"Generated {script.path}")
+    click.echo(f"Generated {normal_path(script.path)}")
 
 
 @command("upgrade", short_help="Upgrade the database.", context_settings=REVISION_ARGS)
@@ -254,6 +266,24 @@ def baseline_command(at: str, bind: str | None, include_data: tuple[str, ...], p
         )
         for line in result.data_revisions:
             echo(f"  {line}")
+
+
+def lint_new_revision(revision: str, bind: str | None) -> None:
+    """Print the lint findings for the revision ``migrate`` just wrote; never fail on them.
+
+    The file is written and correct as Alembic sees it: findings are advice for its author,
+    whom they reach here first. ``flask db lint`` in CI is where they fail a build.
+    """
+    try:
+        findings = versioning().lint([revision], bind=bind)
+    except VersioningError as exc:
+        click.echo(f"Lint: not run: {exc}", err=True)
+        return
+    if findings:
+        from .._lint import summary
+
+        echo(f"Lint: {summary(findings)} in the new revision:")
+        print_findings(findings, indent="  ")
 
 
 COMMANDS = [

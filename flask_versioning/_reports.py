@@ -1,0 +1,124 @@
+"""What the review commands return: drift, plans, rebases. Plain data, no dependencies.
+
+``flask db check``, ``plan`` and ``rebase`` print these; code and tests get the same objects
+from :class:`~flask_versioning.Versioning`. They live at the bottom layer, apart from the
+modules that compute them, so that the package can re-export them without importing Alembic
+on every app start. Lint findings are the linter's own
+:class:`~flask_versioning._lint.Finding`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._lint import Finding
+
+__all__ = ["CheckReport", "DatabasePlan", "Difference", "PlanStep", "RebaseResult"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """One difference between the models and the database, as autogenerate found it.
+
+    ``kind`` is Alembic's word for it (``add_table``, ``remove_column``, ``modify_type``,
+    ``modify_nullable``, ``modify_default``, ``add_index``, ``add_constraint``, ``add_fk``...),
+    always written from the models' side: ``add_*`` is in the models and not yet in the
+    database. ``table`` is schema-qualified when the table has a schema; ``column`` and
+    ``name`` (of an index or constraint) are set where they apply; ``old`` and ``new`` are the
+    database's and the models' values (a type, ``"NULL"``/``"NOT NULL"``, a server default),
+    rendered for the database's dialect. ``description`` is the whole of it in one line.
+    """
+
+    kind: str
+    table: str
+    description: str
+    column: str | None = None
+    name: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready data: every field, ``None`` where it does not apply."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    """What ``flask db check`` found for one database.
+
+    ``heads_problem`` is set when the linear-history file ``versions/HEADS`` disagrees with the
+    revision files; the models are then not compared (the history has to be fixed first) and
+    ``differences`` is empty. ``ok`` is true when there is nothing to act on.
+    """
+
+    database: str
+    differences: tuple[Difference, ...] = ()
+    heads_problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and self.heads_problem is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "ok": self.ok,
+            "heads_problem": self.heads_problem,
+            "differences": [d.as_dict() for d in self.differences],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanStep:
+    """One revision ``upgrade`` would apply: its SQL, rendered offline, and its lint findings.
+
+    ``sql_error`` says why the SQL could not be rendered (a revision that reads rows, say), in
+    which case ``sql`` holds what was rendered before it stopped. ``applied`` marks a revision
+    the database already has (listed by ``plan --all`` for context, without SQL).
+    """
+
+    revision: str
+    message: str
+    path: Path
+    sql: str = ""
+    sql_error: str | None = None
+    findings: tuple[Finding, ...] = ()
+    applied: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabasePlan:
+    """What ``upgrade target`` would do to one database, from where it stands now."""
+
+    database: str
+    bind: str | None
+    dialect: str
+    current: tuple[str, ...]
+    target: str
+    steps: tuple[PlanStep, ...]
+
+    @property
+    def pending(self) -> tuple[PlanStep, ...]:
+        """The steps the upgrade would run (``steps`` without the applied ones)."""
+        return tuple(step for step in self.steps if not step.applied)
+
+
+@dataclasses.dataclass(frozen=True)
+class RebaseResult:
+    """A revision moved onto another head by ``flask db rebase``."""
+
+    revision: str
+    path: Path
+    old_parent: tuple[str, ...]
+    new_parent: str
+    #: The heads file that was rewritten, if the directory has one.
+    heads_file: Path | None = None
+
+
+# Documented, printed and pickled under the package's name (it re-exports them lazily).
+for _name in __all__:
+    globals()[_name].__module__ = "flask_versioning"
+del _name

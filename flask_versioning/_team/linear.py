@@ -1,0 +1,161 @@
+"""The linear-history guard: ``versions/HEADS`` kept true, and checked against the revisions.
+
+The file and why it exists are described in :mod:`flask_versioning._alembic.heads_file`. This
+module is what the commands do with it:
+
+- :func:`record_heads` rewrites it after a command changed the heads (``revision``,
+  ``migrate``, ``merge``, ``rebase``);
+- :func:`heads_file_problem` says, in one line naming both sides, how it disagrees with the
+  revision files (for ``flask db check`` and ``flask db status --check``);
+- :func:`refuse_stale` stops a new revision from being written on top of a stale file, which
+  would hide the disagreement instead of resolving it;
+- :func:`enable` writes it for an existing directory (``flask db init --linear``).
+
+With ``VERSIONING_LINEAR_HISTORY = False`` none of them reads or writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import _errors as errors
+from .._alembic.errors import translate_errors
+from .._alembic.heads import script_heads
+from .._alembic.heads_file import (
+    HeadsFile,
+    current_entries,
+    head_messages,
+    heads_path,
+    read_heads_file,
+    revision_ids,
+    write_heads_file,
+)
+from .paths import display_path
+
+if TYPE_CHECKING:
+    from .._alembic.database import Database
+
+__all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale"]
+
+
+def _locations(database: Database) -> list[Path]:
+    return [database.directory / "versions"]
+
+
+def _compute(database: Database) -> list[str]:
+    with translate_errors(database):
+        return database.script_heads()
+
+
+def _heads(database: Database) -> tuple[str, ...]:
+    return script_heads(_locations(database), lambda: _compute(database)).revisions
+
+
+def _guarded(database: Database) -> HeadsFile | None:
+    if not database.settings.linear_history:
+        return None
+    return read_heads_file(database.directory)
+
+
+def heads_file_problem(database: Database) -> str | None:
+    """How ``versions/HEADS`` disagrees with the revision files, in one line; ``None`` if it
+    agrees, or if the directory has no such file (the guard is off there).
+
+    The line names what the file lists and what the revision files' heads are, each with its
+    message, and the command that fixes it. The heads are read without importing the
+    revision files where possible (the heads cache).
+    """
+    listed = _guarded(database)
+    if listed is None:
+        return None
+    actual = _heads(database)
+    if not listed.conflicted and set(listed.revisions) == set(actual):
+        return None
+    messages = head_messages(_locations(database), actual)
+    where = display_path(listed.path)
+    says = _side(listed.entries)
+    if listed.conflicted:
+        start = f"{where} still has git's conflict markers (its lines list {says})"
+    else:
+        start = f"{where} lists {says}"
+    files = _side([(rev, messages.get(rev, "")) for rev in actual])
+    advice = _advice(listed, actual, lambda: revision_ids(_locations(database)))
+    return f"{start}, but the revision files' heads are {files}: {advice}"
+
+
+def _side(entries: Sequence[tuple[str, str]]) -> str:
+    if not entries:
+        return "no revision"
+    return ", ".join(f"{rev} ({message})" if message else rev for rev, message in entries)
+
+
+def _advice(listed: HeadsFile, actual: Sequence[str], every: Callable[[], set[str] | None]) -> str:
+    known = [rev for rev in actual if rev in listed.revisions]
+    if len(actual) > 1 and len(known) == len(actual) - 1:
+        (newcomer,) = (rev for rev in actual if rev not in listed.revisions)
+        return _rebase_advice(newcomer, known)
+    if len(actual) > 1 and len(known) == len(actual) and listed.conflicted:
+        # Both sides of the conflict are heads: move the incoming side onto the other.
+        incoming = [rev for rev in listed.theirs if rev in actual]
+        newcomer = incoming[0] if len(incoming) == 1 else actual[-1]
+        return _rebase_advice(newcomer, [rev for rev in actual if rev != newcomer])
+    known_ids = every()
+    lost = [rev for rev in listed.revisions if known_ids is not None and rev not in known_ids]
+    if lost:
+        return (
+            f"no revision file has {', '.join(lost)} (lost in a merge?); restore it, or run "
+            "'flask db init --linear' to record the heads the files have"
+        )
+    return (
+        "revisions were added without rewriting HEADS (by another tool?); check them, then "
+        "run 'flask db init --linear' to record the heads the files have"
+    )
+
+
+def _rebase_advice(newcomer: str, others: Sequence[str]) -> str:
+    onto = others[0] if len(others) == 1 else None
+    after = f" to put it after {onto}" if onto else ""
+    option = "" if onto else " --onto <head>"
+    return (
+        f"two branches each added a revision; run 'flask db rebase {newcomer}{option}'{after} "
+        "(or 'flask db merge' to keep both branches), then commit HEADS"
+    )
+
+
+def refuse_stale(database: Database) -> None:
+    """Raise :class:`~flask_versioning.RevisionError` when ``versions/HEADS`` is stale.
+
+    Writing a revision would rewrite the file from the new heads and so hide the very
+    disagreement it exists to show (a merge that brought in a second head, say).
+    """
+    problem = heads_file_problem(database)
+    if problem is not None:
+        raise errors.RevisionError(f"no revision was written: {problem}")
+
+
+def record_heads(database: Database) -> Path | None:
+    """Rewrite ``versions/HEADS`` from the revision files, if the directory has one."""
+    if _guarded(database) is None:
+        return None
+    return write_heads_file(
+        database.directory, current_entries(_locations(database), lambda: _compute(database))
+    )
+
+
+def enable(database: Database) -> Path:
+    """Turn the guard on for ``database``'s directory: write ``versions/HEADS`` from the files.
+
+    For an existing or adopted directory (a new one gets the file when it is created), and to
+    record the heads again after a change made by another tool. Refused when
+    ``VERSIONING_LINEAR_HISTORY`` is ``False``.
+    """
+    if not database.settings.linear_history:
+        raise errors.ConfigurationError(
+            "VERSIONING_LINEAR_HISTORY is False: the linear-history guard is off for this app"
+        )
+    write_heads_file(
+        database.directory, current_entries(_locations(database), lambda: _compute(database))
+    )
+    return heads_path(database.directory)

@@ -1,0 +1,112 @@
+"""``flask db lint``: which revision files to check, for which database, with which settings.
+
+The linter itself (:mod:`flask_versioning._lint`) takes one file and a dialect name and knows
+nothing of the app. This module gives it the app's view: the revisions of a database's script
+directory (those named, those added after ``--since``, or all of them, oldest first), the
+database's dialect, its engine name in Flask-Migrate's multi-database layout, and the
+``VERSIONING_LINT`` setting, checked here on first use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .. import _errors as errors
+from .._alembic.errors import translate_errors
+from .paths import normal_path
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+    from .._alembic.database import Database
+    from .._lint import Finding, LintConfig
+
+__all__ = ["dialect_name", "lint_config", "lint_database", "pick_revisions"]
+
+
+def dialect_name(database: Database) -> str:
+    """The SQLAlchemy dialect the database's revisions are rendered for, without connecting.
+
+    Making an engine does not connect. A ``mysql+pymysql`` URL to a MariaDB server says
+    ``mysql`` here; the linter's MySQL rules cover both.
+    """
+    return database.engine().dialect.name
+
+
+def lint_config(database: Database) -> LintConfig:
+    """``VERSIONING_LINT`` as the linter reads it; a bad value is a one-line error."""
+    from .._lint import LintConfig
+
+    return LintConfig.from_setting(database.settings.lint)
+
+
+def lint_database(
+    database: Database,
+    revisions: Sequence[str] = (),
+    *,
+    since: str | None = None,
+    squawk: bool = False,
+) -> list[Finding]:
+    """Lint the revision files of ``database``'s directory; see :func:`pick_revisions`.
+
+    Findings come file by file, oldest revision first, each file's by line; their paths are
+    absolute and normalised (no ``..``).
+    """
+    from .._lint import lint_revision
+
+    config = lint_config(database)
+    dialect = dialect_name(database)
+    findings: list[Finding] = []
+    for script in pick_revisions(database, revisions, since=since):
+        findings.extend(
+            lint_revision(
+                normal_path(script.path),
+                dialect=dialect,
+                config=config,
+                engine_name=database.engine_name,
+                squawk=squawk,
+            )
+        )
+    return findings
+
+
+def pick_revisions(
+    database: Database, revisions: Sequence[str] = (), *, since: str | None = None
+) -> list[Script]:
+    """The revisions to lint, oldest first: ``revisions`` (ids, partial ids, ``head``...),
+    or every revision that is not ``since`` or one of its ancestors, or all of them.
+
+    ``since`` is how CI lints what a branch adds: ``--since`` the main branch's head. Naming
+    both is refused, as is a revision that does not exist.
+    """
+    if revisions and since is not None:
+        raise errors.RevisionError("name revisions or give --since, not both")
+    script = database.script_directory()
+    with translate_errors(database, "'lint'"):
+        if revisions:
+            return _named(script, revisions)
+        every = list(reversed(list(script.walk_revisions())))
+        if since is None:
+            return every
+        from alembic.util import CommandError
+
+        try:
+            start = script.get_revision(since)
+        except CommandError as exc:
+            raise errors.RevisionError(f"--since: {errors.one_line(exc)}") from exc
+        if start is None:
+            raise errors.RevisionError(f"--since: no revision matches {since!r}")
+        before = {s.revision for s in script.iterate_revisions(start.revision, "base")}
+        return [s for s in every if s.revision not in before]
+
+
+def _named(script: ScriptDirectory, revisions: Sequence[str]) -> list[Script]:
+    chosen: dict[str, Script] = {}
+    for name in revisions:
+        found = [s for s in script.get_revisions(name) if s is not None]
+        if not found:
+            raise errors.RevisionError(f"no revision matches {name!r}")
+        for s in found:
+            chosen.setdefault(s.revision, s)
+    return list(chosen.values())

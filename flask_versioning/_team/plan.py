@@ -1,0 +1,92 @@
+"""``flask db plan [TARGET]``: what ``upgrade TARGET`` would do, without doing any of it.
+
+For the database as it stands (one ``SELECT`` of its version table), the revisions an upgrade
+would apply, in order, each with its message, the SQL it emits rendered offline for the
+database's dialect, and its lint findings: the page a reviewer reads before a deploy.
+
+It changes nothing and takes no migration lock: planning must work while another process
+migrates, and must never make a deploy wait. A SQLite file that does not exist yet is at base
+and is not opened (opening it would create it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .._alembic.errors import translate_errors
+from .._ledgers.versions import current
+from .._reports import DatabasePlan, PlanStep
+from .lint import dialect_name, lint_config
+from .paths import normal_path, sqlite_file_missing
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+    from .._alembic.database import Database
+
+__all__ = ["plan"]
+
+_RELATIVE = re.compile(r"^\+(\d+)$")
+
+
+def plan(database: Database, target: str = "heads", *, applied: bool = False) -> DatabasePlan:
+    """The revisions ``upgrade target`` would apply to ``database``, oldest first.
+
+    ``target`` is what ``upgrade`` takes: ``heads``, ``head``, a revision id, ``branch@head``
+    or ``+N``. With ``applied``, the revisions on the way that the database already has are
+    listed too (``applied=True``, no SQL), so the plan shows where the pending ones sit.
+    """
+    from .._lint import lint_revision, render_revision
+
+    config = lint_config(database)
+    dialect = dialect_name(database)
+    script = database.script_directory()
+    now = () if sqlite_file_missing(database) else tuple(current(database))
+    with translate_errors(database, f"'plan {target}'"):
+        path = _upgrade_path(script, target, now)
+    steps: list[PlanStep] = []
+    for revision, done in path:
+        file = normal_path(revision.path)
+        if done:
+            if applied:
+                steps.append(PlanStep(revision.revision, revision.doc, file, applied=True))
+            continue
+        rendering = render_revision(file, dialect=dialect, engine_name=database.engine_name)
+        findings = lint_revision(
+            file, dialect=dialect, config=config, engine_name=database.engine_name
+        )
+        steps.append(
+            PlanStep(
+                revision.revision,
+                revision.doc,
+                file,
+                sql=rendering.sql,
+                sql_error=rendering.error or rendering.note,
+                findings=tuple(findings),
+            )
+        )
+    return DatabasePlan(database.name, database.bind, dialect, now, target, tuple(steps))
+
+
+def _upgrade_path(
+    script: ScriptDirectory, target: str, now: Sequence[str]
+) -> list[tuple[Script, bool]]:
+    """Every revision up to ``target``, oldest first, with whether the database has it.
+
+    What the database has is the ancestry of its current revisions; the rest of the target's
+    ancestry is what an upgrade applies, parents before children.
+    """
+    relative = _RELATIVE.match(target)
+    upper = "heads" if relative else target
+    wanted = list(reversed(list(script.iterate_revisions(upper, "base"))))
+    have: set[str] = set()
+    for revision in now:
+        have.update(s.revision for s in script.iterate_revisions(revision, "base"))
+    path = [(s, s.revision in have) for s in wanted]
+    if relative:
+        limit = int(relative.group(1))
+        pending = [s for s, done in path if not done][:limit]
+        path = [(s, done) for s, done in path if done or s in pending]
+    return path

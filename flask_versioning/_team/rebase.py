@@ -1,0 +1,227 @@
+"""``flask db rebase REV [--onto HEAD]``: move a revision written on an older head onto the newer.
+
+The usual case: two branches each added a revision on the same parent, git conflicted on
+``versions/HEADS``, and the history now has two heads. Alembic's answer is a merge revision,
+which keeps both branches (and their order undefined) forever; for two unrelated additions a
+straight line is what the team meant. Rebasing rewrites one line of the revision file, its
+``down_revision`` (and the ``Revises:`` line of its docstring, so the file stays honest); the
+file name and the revision id stay, so nothing that refers to them breaks.
+
+Refused, changing nothing, when it would not be safe:
+
+- a database of the app that uses this directory has applied ``REV``: its version table would
+  then claim the new parent's changes without having them (revert it first);
+- ``REV`` has children (only a head can move), or is a merge revision;
+- its parent is not an ancestor of the new one: the move would drop changes ``REV`` builds on.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib.util
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import _errors as errors
+from .._alembic.errors import translate_errors
+from .._ledgers.versions import current
+from .._reports import RebaseResult
+from .linear import record_heads
+from .paths import display_path, sqlite_file_missing
+
+if TYPE_CHECKING:
+    from alembic.script import Script, ScriptDirectory
+
+    from .._alembic.database import Database
+
+__all__ = ["rebase"]
+
+
+def rebase(
+    database: Database, revision: str, onto: str | None, databases: list[Database]
+) -> RebaseResult:
+    """Make ``revision`` follow ``onto`` (default: the other head) in ``database``'s directory.
+
+    ``databases`` are the app's databases; those whose script directory is this one are
+    checked for ``revision`` in their version table. See the module docstring for the refusals.
+    """
+    script = database.script_directory()
+    with translate_errors(database, "'rebase'"):
+        moving = _find(script, revision, "")
+        heads = list(script.get_heads())
+        target = _onto(script, moving, onto, heads)
+        old_parent = _parents(moving)
+        if len(old_parent) > 1:
+            raise errors.RevisionError(
+                f"{moving.revision} is a merge revision (of {', '.join(old_parent)}): rebase "
+                "moves a revision with one parent"
+            )
+        if old_parent == (target,):
+            raise errors.RevisionError(f"{moving.revision} already follows {target}")
+        ancestors = {s.revision for s in script.iterate_revisions(target, "base")}
+    lost = [rev for rev in old_parent if rev not in ancestors]
+    if lost:
+        raise errors.RevisionError(
+            f"{moving.revision} builds on {lost[0]}, which is not in {target}'s history: "
+            "moving it would drop those changes; join the branches with 'flask db merge'"
+        )
+    _refuse_if_applied(database, moving.revision, old_parent, databases)
+    path = Path(moving.path)
+    rewrite_parent(path, target)
+    return RebaseResult(
+        revision=moving.revision,
+        path=path,
+        old_parent=old_parent,
+        new_parent=target,
+        heads_file=record_heads(database),
+    )
+
+
+def _find(script: ScriptDirectory, revision: str, what: str) -> Script:
+    found = script.get_revision(revision)
+    if found is None:
+        raise errors.RevisionError(f"no revision matches {what}{revision!r}")
+    return found
+
+
+def _parents(script: Script) -> tuple[str, ...]:
+    down = script.down_revision
+    if down is None:
+        return ()
+    return (down,) if isinstance(down, str) else tuple(down)
+
+
+def _onto(script: ScriptDirectory, moving: Script, onto: str | None, heads: list[str]) -> str:
+    if moving.nextrev:
+        raise errors.RevisionError(
+            f"{moving.revision} has children ({', '.join(sorted(moving.nextrev))}): only a "
+            "head revision can be rebased"
+        )
+    if onto is None:
+        others = [head for head in heads if head != moving.revision]
+        if not others:
+            raise errors.RevisionError(
+                f"{moving.revision} is the only head: there is no other head to rebase it onto"
+            )
+        if len(others) > 1:
+            raise errors.RevisionError(
+                f"there are several other heads ({', '.join(others)}): choose one with --onto"
+            )
+        return others[0]
+    target = _find(script, onto, "--onto ").revision
+    if target == moving.revision:
+        raise errors.RevisionError(f"cannot rebase {moving.revision} onto itself")
+    if target not in heads:
+        raise errors.RevisionError(
+            f"--onto {target} is not a head (heads: {', '.join(heads)}): rebase onto a head"
+        )
+    return target
+
+
+def _refuse_if_applied(
+    database: Database, revision: str, old_parent: tuple[str, ...], databases: list[Database]
+) -> None:
+    here = database.directory.resolve()
+    for other in databases:
+        if other.directory.resolve() != here or sqlite_file_missing(other):
+            continue
+        if revision in current(other):
+            back = old_parent[0] if old_parent else "base"
+            bind = f" --bind {other.bind}" if other.bind is not None else ""
+            raise errors.RevisionError(
+                f"the {other.name} database ({errors.mask_url(other.url)}) has already applied "
+                f"{revision}: rebasing it would leave that database claiming changes it does "
+                f"not have; revert it first with 'flask db downgrade {back}{bind}'"
+            )
+
+
+_REVISES = re.compile(rb"^(?P<head>[ \t]*Revises:)[^\r\n]*", re.MULTILINE)
+
+
+def rewrite_parent(path: Path, parent: str) -> None:
+    """Set the revision file's ``down_revision`` to ``parent``, and its ``Revises:`` line.
+
+    Only those two spans of the file change: everything else (formatting, comments, line
+    endings) stays byte for byte. The write is atomic and keeps the file's mode; the file's
+    cached bytecode is removed, since a rewrite within the same second as the last import
+    would otherwise leave a ``.pyc`` that Python still takes as current (same size, same
+    mtime in seconds).
+    """
+    raw = path.read_bytes()
+    try:
+        tree = ast.parse(raw)
+    except (SyntaxError, ValueError) as exc:
+        raise errors.RevisionError(f"{display_path(path)} is not valid Python: {exc}") from None
+    value = _assigned(tree, "down_revision")
+    if value is None or value.end_lineno is None or value.end_col_offset is None:
+        raise errors.RevisionError(
+            f"{display_path(path)} has no single top-level 'down_revision = ...' to rewrite"
+        )
+    lines = raw.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: value.lineno - 1]) + value.col_offset
+    end = sum(len(line) for line in lines[: value.end_lineno - 1]) + value.end_col_offset
+    quote = _quote(raw, tree)
+    new = raw[:start] + f"{quote}{parent}{quote}".encode() + raw[end:]
+    docstring_end = _docstring_end(tree, lines)
+    match = _REVISES.search(new, 0, docstring_end) if docstring_end else None
+    if match is not None:
+        new = new[: match.start()] + match["head"] + f" {parent}".encode() + new[match.end() :]
+    _replace(path, new)
+
+
+def _assigned(tree: ast.Module, name: str) -> ast.expr | None:
+    values: list[ast.expr] = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        values.extend(value for t in targets if isinstance(t, ast.Name) and t.id == name)
+    return values[0] if len(values) == 1 else None
+
+
+def _quote(raw: bytes, tree: ast.Module) -> str:
+    """The quote the file writes its revision id with (a formatter may have changed it)."""
+    value = _assigned(tree, "revision")
+    if value is not None:
+        line = raw.splitlines()[value.lineno - 1]
+        if line[value.col_offset : value.col_offset + 1] == b'"':
+            return '"'
+    return "'"
+
+
+def _docstring_end(tree: ast.Module, lines: list[bytes]) -> int:
+    first = tree.body[0] if tree.body else None
+    if not (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+        and first.end_lineno is not None
+        and first.end_col_offset is not None
+    ):
+        return 0
+    return sum(len(line) for line in lines[: first.end_lineno - 1]) + first.end_col_offset
+
+
+def _replace(path: Path, content: bytes) -> None:
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    cached = Path(importlib.util.cache_from_source(str(path)))
+    for pyc in cached.parent.glob(f"{path.stem}.*.pyc"):
+        with contextlib.suppress(OSError):
+            pyc.unlink()
