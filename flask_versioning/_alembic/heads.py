@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Heads", "script_heads"]
+__all__ = ["Heads", "revision_paths", "script_heads"]
 
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
@@ -142,6 +142,11 @@ def _list(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
         names.sort()
         listing.append((folder, names))
     return listing
+
+
+def revision_paths(locations: Sequence[Path]) -> list[Path]:
+    """The revision files Alembic would load from ``locations``, in its order (see ``_list``)."""
+    return [Path(folder, name) for folder, names in _list(locations) for name in names]
 
 
 def _names_digest(listing: Sequence[tuple[str, Sequence[str]]]) -> str:

@@ -35,9 +35,9 @@ class LazyGroup(AppGroup):
         if self._loaded:
             return
         self._loaded = True
-        from . import inspect, migrate, seeds
+        from . import inspect, migrate, seeds, status
 
-        for command in [*migrate.COMMANDS, *inspect.COMMANDS, *seeds.COMMANDS]:
+        for command in [*migrate.COMMANDS, *inspect.COMMANDS, *status.COMMANDS, *seeds.COMMANDS]:
             if command.name not in self.commands:
                 self.add_command(command)
 
