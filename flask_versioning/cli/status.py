@@ -124,18 +124,18 @@ def _state(revision: RevisionStatus) -> str:
     if applied is None:
         how = "stamped" if revision.stamped else "not recorded in the history ledger"
     elif applied.direction == "before-history":
-        how = "before the history ledger existed"
+        how = "applied before the history ledger existed"
     else:
-        how = f"{_when(applied.at)}, {duration(applied.duration_ms / 1000)}"
+        how = f"applied {_when(applied.at)}, {duration(applied.duration_ms / 1000)}"
         how += f", {applied.environment}" if applied.environment else ""
     if revision.state == "missing":
         reviewed = revision.reviewed
         if reviewed is not None and reviewed.checksum is None:
-            return f"applied, file missing (applied {how}; reviewed {_when(reviewed.at)})"
-        return f"applied, file missing (applied {how})"
+            how += f"; reviewed {_when(reviewed.at)}"
+        return f"applied, file missing ({how})"
     if revision.state == "changed":
-        return f"applied, file changed since (applied {how})"
-    return f"applied {how}"
+        return f"applied, file changed since ({how})"
+    return how if applied is not None else f"applied ({how})"
 
 
 def _print_database(found: DatabaseStatus, show_all: bool) -> None:
