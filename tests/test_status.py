@@ -467,3 +467,51 @@ def test_validate_on_start_leaves_flask_db_alone(sqlite_project: FlaskProject) -
     assert "r001 (file changed since)" in proc.stderr
     sqlite_project.db("validate", "--repair", **refuse)
     sqlite_project.flask("routes", **refuse)
+
+
+def test_branches_are_listed_in_the_order_they_were_applied(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    versions = tmp_path / "migrations" / "versions"
+    write_chain(versions, 1)
+    write_revision(versions, "r002a", "r001")
+    write_revision(versions, "r002b", "r001")
+    write_revision(versions, "r003", ("r002a", "r002b"))
+    write_revision(versions, "r004", "r003", depends="r002b")
+    app = Flask("branches", root_path=str(tmp_path))
+    app.config.update(VERSIONING_DATABASE_URL=sqlite_url, VERSIONING_ENV="development")
+    versioning = Versioning(app)
+    with app.app_context():
+        versioning.upgrade("r002b")
+        versioning.upgrade("r002a")
+        [found] = versioning.status()
+        assert [(r.revision, r.state) for r in found.revisions] == [
+            ("r001", "applied"),
+            ("r002b", "applied"),
+            ("r002a", "applied"),
+            ("r003", "pending"),
+            ("r004", "pending"),
+        ]
+        assert found.heads == ("r004",) and set(found.current) == {"r002a", "r002b"}
+        assert found.revisions[3].down_revisions == ("r002a", "r002b")
+
+
+def test_a_file_only_alembic_can_read(tmp_path: Path, sqlite_url: str) -> None:
+    versions = tmp_path / "migrations" / "versions"
+    write_chain(versions, 2)
+    (versions / "r003_computed.py").write_text(
+        '"""computed"""\nrevision = "r00" + "3"\ndown_revision = "r002"\n'
+        "def upgrade():\n    pass\n\ndef downgrade():\n    pass\n"
+    )
+    app = Flask("computed", root_path=str(tmp_path))
+    app.config.update(VERSIONING_DATABASE_URL=sqlite_url, VERSIONING_ENV="development")
+    versioning = Versioning(app)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "r002"]).exit_code == 0
+    result = runner.invoke(args=["db", "status"])
+    assert result.exit_code == 0, result.output
+    lines = revision_lines(result.output)
+    assert lines["r002"].startswith("applied 2") and lines["r003"] == "pending computed"
+    assert runner.invoke(args=["db", "heads"]).output == "r003 (head)\n"
+    with app.app_context():
+        assert versioning.head_revisions() == ["r003"]
