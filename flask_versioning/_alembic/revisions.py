@@ -39,11 +39,19 @@ class RevisionFile:
     down_revisions: tuple[str, ...]
     branch_labels: tuple[str, ...]
     depends_on: tuple[str, ...]
-    #: The first paragraph of the docstring (Alembic's ``Script.doc``).
-    message: str
     path: Path
     #: The file's bytes as read, so that a checksum needs no second read.
     data: bytes = dataclasses.field(repr=False, compare=False)
+    #: The message when it is known already (read by Alembic); else read from ``data``.
+    doc: str | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def message(self) -> str:
+        """The first paragraph of the docstring (Alembic's ``Script.doc``).
+
+        Read on demand: ``flask db heads`` never needs it.
+        """
+        return self.doc if self.doc is not None else _message(self.data)
 
 
 def version_locations(database: Database) -> list[Path]:
@@ -85,7 +93,7 @@ def parse_revision_file(path: Path, data: bytes) -> RevisionFile | None:
     if fields is None:
         return None
     revision, down, labels, depends = fields
-    return RevisionFile(revision, down, labels, depends, _message(data), path, data)
+    return RevisionFile(revision, down, labels, depends, path, data)
 
 
 def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:
@@ -157,10 +165,43 @@ def _by_pattern(data: bytes) -> _Values | None:
     for name, literals in found.items():
         if literals:
             try:
-                values[name] = ast.literal_eval(literals[0])
+                values[name] = _literal(literals[0])
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return None
     return values
+
+
+@functools.cache
+def _simple_string() -> re.Pattern[str]:
+    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
+
+
+def _literal(text: str) -> object:
+    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
+
+    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
+    write, parsed here at a fraction of the cost of compiling an expression (1,000 files,
+    four values each, on every ``flask db heads``). Anything else goes to ``literal_eval``.
+    """
+    if text == "None":
+        return None
+    strings = _simple_string()
+    match = strings.fullmatch(text)
+    if match is not None:
+        return match[1] if match[1] is not None else match[2]
+    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
+        parts = [p.strip() for p in text[1:-1].split(",")]
+        trailing = len(parts) > 1 and parts[-1] == ""
+        if trailing:
+            parts.pop()
+        found = [strings.fullmatch(p) for p in parts]
+        if all(m is not None for m in found):
+            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
+            if text[0] == "[":
+                return items
+            # ("abc") is a string in parentheses, ("abc",) a tuple.
+            return items[0] if len(items) == 1 and not trailing else tuple(items)
+    return ast.literal_eval(text)
 
 
 def _by_ast(data: bytes) -> _Values | None:

@@ -150,9 +150,9 @@ def _files_through_alembic(database: Database) -> list[RevisionFile]:
                 _tuple(s.down_revision),
                 tuple(parsed.branch_labels) if parsed else (),
                 _tuple(s.dependencies),
-                s.doc,
                 path,
                 data,
+                doc=s.doc,
             )
         )
     return files
