@@ -515,3 +515,60 @@ def test_a_file_only_alembic_can_read(tmp_path: Path, sqlite_url: str) -> None:
     assert runner.invoke(args=["db", "heads"]).output == "r003 (head)\n"
     with app.app_context():
         assert versioning.head_revisions() == ["r003"]
+
+
+UNUSUAL = {
+    # Alembic's own current template: annotations, Union types, a docstring with two parts.
+    "a1_annotated.py": '''"""add accounts
+
+Revision ID: a1
+Revises:
+"""
+from typing import Sequence, Union
+
+revision: str = "a1"
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = ("accounts",)
+depends_on: Union[str, Sequence[str], None] = None
+''',
+    # Values over several lines, comments, a string in parentheses, CRLF line endings.
+    "a2_multiline.py": (
+        '"""merge\\r\\n\\r\\nthe rest"""\r\nrevision = ("a2")  # the id\r\n'
+        'down_revision = (\r\n    "a1",\r\n    "b1",\r\n)\r\nbranch_labels = None\r\n'
+        "depends_on = ['b1']\r\n"
+    ),
+    # No docstring first; a backslash in the message; a single-quoted docstring.
+    "b1_plain.py": (
+        "# -*- coding: utf-8 -*-\n'''tab\\\\tsep'''\nrevision = 'b1'\ndown_revision = None\n"
+    ),
+    "c1_nodoc.py": "import os\nrevision = 'c1'\ndown_revision = 'a2'\n",
+}
+
+
+def test_files_read_as_text_agree_with_alembic(tmp_path: Path) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from flask_versioning._alembic.revisions import plain_heads, read_revision_files
+
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    for name, text in UNUSUAL.items():
+        (versions / name).write_bytes(text.encode())
+    files = read_revision_files([versions])
+    assert files is not None
+    config = Config()
+    config.set_main_option("script_location", str(tmp_path))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(versions))
+    script = ScriptDirectory.from_config(config)
+    by_alembic = {s.revision: s for s in script.walk_revisions()}
+    assert [f.revision for f in files] == ["a1", "a2", "b1", "c1"]
+    for file in files:
+        theirs = by_alembic[file.revision]
+        assert file.message == theirs.doc, file.revision
+        assert file.down_revisions == theirs._versioned_down_revisions
+        assert file.path == Path(theirs.path)
+    assert files[0].branch_labels == ("accounts",) and files[1].depends_on == ("b1",)
+    assert plain_heads(files) is None  # labels and dependencies: Alembic decides
+    assert script.get_heads() == ["c1"]
