@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .heads import revision_paths
+from .heads import revision_filenames
 
 if TYPE_CHECKING:
     from .database import Database
@@ -39,11 +39,16 @@ class RevisionFile:
     down_revisions: tuple[str, ...]
     branch_labels: tuple[str, ...]
     depends_on: tuple[str, ...]
-    path: Path
+    #: The file's path, as a string (see :attr:`path`).
+    filename: str
     #: The file's bytes as read, so that a checksum needs no second read.
     data: bytes = dataclasses.field(repr=False, compare=False)
     #: The message when it is known already (read by Alembic); else read from ``data``.
     doc: str | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.filename)
 
     @property
     def message(self) -> str:
@@ -70,19 +75,20 @@ def read_revision_files(locations: Sequence[Path]) -> list[RevisionFile] | None:
     the listing and the reading counts as unusual too (Alembic decides what that means).
     """
     files: list[RevisionFile] = []
-    for path in revision_paths(locations):
+    for filename in revision_filenames(locations):
         try:
-            data = path.read_bytes()
+            with open(filename, "rb") as f:
+                data = f.read()
         except OSError:
             return None
-        found = parse_revision_file(path, data)
+        found = parse_revision_file(filename, data)
         if found is None:
             return None
         files.append(found)
     return files
 
 
-def parse_revision_file(path: Path, data: bytes) -> RevisionFile | None:
+def parse_revision_file(filename: str, data: bytes) -> RevisionFile | None:
     """One file's declarations, or ``None`` when they are not literals."""
     values = _by_pattern(data)
     if values is None:
@@ -93,7 +99,7 @@ def parse_revision_file(path: Path, data: bytes) -> RevisionFile | None:
     if fields is None:
         return None
     revision, down, labels, depends = fields
-    return RevisionFile(revision, down, labels, depends, path, data)
+    return RevisionFile(revision, down, labels, depends, filename, data)
 
 
 def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:

@@ -141,16 +141,15 @@ def _files_through_alembic(database: Database) -> list[RevisionFile]:
         scripts = list(script.walk_revisions())
     files = []
     for s in reversed(scripts):
-        path = Path(s.path)
-        data = path.read_bytes()
-        parsed = parse_revision_file(path, data)
+        data = Path(s.path).read_bytes()
+        parsed = parse_revision_file(s.path, data)
         files.append(
             RevisionFile(
                 s.revision,
                 _tuple(s.down_revision),
                 tuple(parsed.branch_labels) if parsed else (),
                 _tuple(s.dependencies),
-                path,
+                s.path,
                 data,
                 doc=s.doc,
             )
