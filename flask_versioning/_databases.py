@@ -100,7 +100,7 @@ def _bind_names(db: Any, bind_urls: Mapping[str, str]) -> list[str]:
     if _is_flask_sqlalchemy(db):
         names = [k for k in db.engines if k is not None]
     elif db is not None and hasattr(db, "engines"):  # Flask-SQLAlchemy-Lite
-        names = [k for k in db.engines if k != DEFAULT]
+        names = [k for k in _lite_engines(db) if k != DEFAULT]
     else:
         names = list(bind_urls)
     if DEFAULT in names:
@@ -110,6 +110,17 @@ def _bind_names(db: Any, bind_urls: Mapping[str, str]) -> list[str]:
     # A URL given for a bind the SQLAlchemy extension does not know still adds a database.
     names.extend(n for n in bind_urls if n not in names)
     return names
+
+
+def _lite_engines(db: Any) -> dict[str, Any]:
+    """Flask-SQLAlchemy-Lite's engines by name, its async ones where no sync one has the name.
+
+    An app may configure only ``SQLALCHEMY_ASYNC_ENGINES``; migrations then reach the same
+    databases through a sync driver (:meth:`Database.engine` maps the URL).
+    """
+    engines: dict[str, Any] = dict(getattr(db, "async_engines", None) or {})
+    engines.update(db.engines)
+    return engines
 
 
 def _metadata_map(metadata: Any) -> dict[str | None, sa.MetaData]:
@@ -159,7 +170,7 @@ def _engine_getter(db: Any, bind: str | None) -> Callable[[], sa.Engine] | None:
         return None
 
     def get_engine() -> sa.Engine:
-        engines = db.engines
+        engines: Mapping[Any, Any] = db.engines if _is_flask_sqlalchemy(db) else _lite_engines(db)
         if key not in engines:
             raise ConfigurationError(
                 f"the SQLAlchemy extension has no engine for database {bind or DEFAULT!r}"

@@ -158,3 +158,16 @@ class SeedFailed(SeedError):
         if self.not_run:
             message += f"; not run: {', '.join(self.not_run)}"
         super().__init__(message)
+
+
+class HistoryMismatch(VersioningError):
+    """Applied revisions whose files changed or vanished since (``validate``).
+
+    ``revisions`` names them. Raised at start-up with ``VERSIONING_VALIDATE_ON_START =
+    "refuse"``; ``flask db validate`` reports the same and ``--repair`` records the files as
+    reviewed.
+    """
+
+    def __init__(self, message: str, revisions: Sequence[str] = ()) -> None:
+        self.revisions = tuple(revisions)
+        super().__init__(message)

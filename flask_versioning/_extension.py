@@ -19,6 +19,7 @@ from ._errors import ConfigurationError
 from ._ledgers.versions import current
 from ._operations import inspect, migrate
 from ._operations import revisions as revision_files
+from ._operations import status as standing
 from ._seeds.registry import F, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState, get_state
@@ -26,6 +27,7 @@ from ._types import (
     AdoptResult,
     AppliedRevision,
     BaselineResult,
+    DatabaseStatus,
     MigrationResult,
     PrepareResult,
     ResetResult,
@@ -33,6 +35,7 @@ from ._types import (
     RunOptions,
     SeedResult,
     SeedStatus,
+    ValidationResult,
 )
 
 if TYPE_CHECKING:
@@ -108,6 +111,11 @@ class Versioning:
         from .cli import new_group
 
         app.cli.add_command(new_group(), command or self.command)
+
+        if settings.validate_on_start is not None:
+            from ._startcheck import validate_on_start
+
+            validate_on_start(app, state, command=command or self.command)
 
         if settings.auto_upgrade:
             from ._autoupgrade import auto_upgrade
@@ -346,6 +354,42 @@ class Versioning:
     def heads(self, *, bind: str | None = None) -> list[Script]:
         """The head revisions of the script directory."""
         return inspect.heads(self.database(bind))
+
+    def head_revisions(self, *, bind: str | None = None) -> list[str]:
+        """The head revision ids, sorted, without importing any revision file.
+
+        From the heads cache (see :doc:`production`), else the files read as text; Alembic
+        only for a file too unusual to read that way.
+        """
+        return standing.head_ids(self.database(bind))
+
+    def status(self, *, bind: str | None = None) -> list[DatabaseStatus]:
+        """Where each database stands (only ``bind``'s when given): every revision applied,
+        pending, applied with its file missing, or applied with its file changed since, with
+        when, how long and in which environment, from the history ledger.
+
+        Reads the version table, the ledger and the files as text: no revision is imported. A
+        database that cannot be reached gives a status with ``error`` set, not an exception.
+        """
+        state = get_state()
+        databases = [self.database(bind)] if bind is not None else state.databases()
+        return [standing.database_status(state, database) for database in databases]
+
+    def validate(
+        self, *, bind: str | None = None, repair: bool = False, allow_protected: bool = False
+    ) -> list[ValidationResult]:
+        """The applied revisions whose files changed or vanished, per database.
+
+        ``repair`` records the files' current checksums in the ledger, once a person has
+        reviewed the changes; refused for a protected database unless ``allow_protected``.
+        Every database unless ``bind`` names one.
+        """
+        state = get_state()
+        databases = [self.database(bind)] if bind is not None else state.databases()
+        return [
+            standing.validate(state, database, repair=repair, allow_protected=allow_protected)
+            for database in databases
+        ]
 
     def branches(self, *, bind: str | None = None) -> list[Script]:
         """The revisions where history branches."""

@@ -123,7 +123,7 @@ def protection_mark(database: Database) -> history.Entry | None:
     """
     try:
         entries = history.read_history(database.engine(), database.settings)
-    except sa.exc.DBAPIError:
+    except (sa.exc.DBAPIError, ValueError, TypeError):  # values edited by hand, too
         return None
     return history.protection(entries or [])
 

@@ -17,13 +17,17 @@ __all__ = [
     "AdoptResult",
     "AppliedRevision",
     "BaselineResult",
+    "DatabaseStatus",
+    "LedgerRecord",
     "MigrationResult",
     "PrepareResult",
     "ResetResult",
     "RevisionOptions",
+    "RevisionStatus",
     "RunOptions",
     "SeedResult",
     "SeedStatus",
+    "ValidationResult",
 ]
 
 
@@ -173,3 +177,133 @@ class BaselineResult:
     included: tuple[str, ...] = ()
     #: Revision files deleted by pruning.
     pruned: tuple[Path, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerRecord:
+    """One row of a database's history ledger: what happened, when, and from where."""
+
+    #: ``upgrade``, ``downgrade``, ``stamp``, ``before-history``, ``checksum``, ``protect``...
+    direction: str
+    #: The revision the row is about (for a stamp: where it left the database).
+    revision: str | None
+    #: When the step finished (UTC, naive).
+    at: datetime.datetime
+    duration_ms: float
+    #: The environment of the app that wrote it, and whether that app declared it.
+    environment: str | None
+    declared: bool
+    host: str | None
+    pid: int | None
+    os_user: str | None
+    #: Flask-Versioning's version in the process that wrote it.
+    tool_version: str | None
+    checksum: str | None
+
+
+#: What ``status`` says of one revision.
+RevisionState = Literal["applied", "pending", "missing", "changed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class RevisionStatus:
+    """One revision of a database's history, as ``flask db status`` shows it.
+
+    ``state``: ``"applied"``; ``"pending"`` (not applied yet); ``"missing"`` (applied, but its
+    file is gone); ``"changed"`` (applied, and its file changed since: the checksum the ledger
+    recorded differs from the file's).
+    """
+
+    revision: str
+    state: RevisionState
+    message: str
+    down_revisions: tuple[str, ...]
+    #: The revision file, ``None`` when it is missing.
+    path: Path | None
+    #: The ledger row that applied it (``upgrade``, or ``before-history`` for a revision
+    #: applied before the ledger existed); ``None`` when the ledger has none (stamped, applied
+    #: by a tool that bypasses ``env.py``, or no ledger) or the revision is pending.
+    applied: LedgerRecord | None = None
+    #: ``True`` when applied by ``stamp`` rather than run.
+    stamped: bool = False
+    #: The file's checksum now (``None`` when missing) and the one the ledger holds for it.
+    checksum: str | None = None
+    recorded_checksum: str | None = None
+    #: The ``validate --repair`` row the recorded checksum comes from, if it does; one
+    #: without a checksum acknowledged that the file is gone.
+    reviewed: LedgerRecord | None = None
+
+    @property
+    def problem(self) -> bool:
+        """Applied, and its file changed since, or vanished without a repair saying so."""
+        if self.state == "missing":
+            return self.reviewed is None or self.reviewed.checksum is not None
+        return self.state == "changed"
+
+    @property
+    def before_history(self) -> bool:
+        """Applied before the database had a history ledger."""
+        return self.applied is not None and self.applied.direction == "before-history"
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseStatus:
+    """Where one database stands: its revisions, its ledger, its environment."""
+
+    #: ``"default"`` or the bind name, and the ``bind`` value the API takes.
+    database: str
+    bind: str | None
+    #: The database URL with its password masked.
+    url: str
+    #: Why the database could not be read (unreachable...); everything else is then empty.
+    error: str | None = None
+    #: The version table's revisions, and the heads of the revision files.
+    current: tuple[str, ...] = ()
+    heads: tuple[str, ...] = ()
+    #: Every revision, oldest first: applied ones in the order they were applied, then the
+    #: pending ones in the order they would run.
+    revisions: tuple[RevisionStatus, ...] = ()
+    #: ``"ok"``; ``"missing"`` (no ledger table: a database migrated only by other tools, or
+    #: the table was dropped); ``"damaged"`` (the table cannot be read as ours).
+    ledger: Literal["ok", "missing", "damaged"] = "ok"
+    #: One line about a damaged ledger or revision files that cannot be read.
+    problems: tuple[str, ...] = ()
+    #: The newest ledger row that migrated, stamped or protected the database: the
+    #: environment the database has recorded.
+    environment: LedgerRecord | None = None
+    #: The row that makes the database protected, ``None`` when it is not.
+    protected_by: LedgerRecord | None = None
+
+    def with_state(self, *states: RevisionState) -> tuple[RevisionStatus, ...]:
+        return tuple(r for r in self.revisions if r.state in states)
+
+    @property
+    def pending(self) -> tuple[RevisionStatus, ...]:
+        return self.with_state("pending")
+
+    @property
+    def troubles(self) -> tuple[RevisionStatus, ...]:
+        """Applied revisions whose file changed or vanished, not reviewed since."""
+        return tuple(r for r in self.revisions if r.problem)
+
+    @property
+    def up_to_date(self) -> bool:
+        """Readable, nothing pending, no applied file changed or missing (``status --check``)."""
+        return self.error is None and not self.pending and not self.troubles
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationResult:
+    """What ``validate`` found (and with ``repair``, recorded) for one database."""
+
+    database: str
+    #: Applied revisions whose file changed or vanished since they were applied.
+    problems: tuple[RevisionStatus, ...]
+    #: ``True`` when the current checksums of ``problems`` were recorded in the ledger.
+    repaired: bool = False
+    #: Why the database could not be validated (unreachable, unreadable files...).
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and (not self.problems or self.repaired)

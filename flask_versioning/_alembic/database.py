@@ -23,7 +23,37 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database", "StepListener"]
+__all__ = ["Database", "StepListener", "sync_url"]
+
+#: Async drivers and the sync driver of the same database that migrations use instead.
+SYNC_DRIVERS = {
+    "asyncpg": "psycopg",
+    "psycopg_async": "psycopg",
+    "aiosqlite": "pysqlite",
+    "aiomysql": "pymysql",
+    "asyncmy": "pymysql",
+}
+
+
+def sync_url(url: str | sa.URL) -> sa.URL:
+    """``url`` with an async driver replaced by its sync counterpart (``SYNC_DRIVERS``).
+
+    Migrations are synchronous (Alembic's API, ``env.py``, the lock, the ledger), and an app
+    that talks to its database through ``asyncpg`` or ``aiosqlite`` still reaches the same
+    database through psycopg, pysqlite or PyMySQL. The async driver is never imported, so it
+    need not even be installed where only ``flask db`` runs. asyncpg's ``ssl=`` query option
+    becomes libpq's ``sslmode=``, which takes the same words.
+    """
+    parsed = sa.make_url(url) if isinstance(url, str) else url
+    backend, _, driver = parsed.drivername.partition("+")
+    replacement = SYNC_DRIVERS.get(driver)
+    if replacement is None:
+        return parsed
+    query = dict(parsed.query)
+    if driver == "asyncpg" and "ssl" in query and "sslmode" not in query:
+        query["sslmode"] = query.pop("ssl")
+    name = backend if replacement == "pysqlite" else f"{backend}+{replacement}"
+    return parsed.set(drivername=name, query=query)
 
 
 class StepListener(Protocol):
@@ -57,24 +87,33 @@ class Database:
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:
-        """The engine migrations run on: the app's own, or one made for an explicit URL."""
-        if self.url_override is None and self.get_engine is not None:
-            return self.get_engine()
+        """The engine migrations run on: the app's own, or one made for an explicit URL.
+
+        An async engine of the app's (Flask-SQLAlchemy-Lite's ``async_engines``) or an async
+        URL is replaced by a sync engine of our own for the same database (:func:`sync_url`).
+        """
+        url: str | sa.URL | None = self.url_override
+        if url is None and self.get_engine is not None:
+            engine = self.get_engine()
+            if not getattr(engine.dialect, "is_async", False):
+                return engine
+            url = engine.url
         if self._own_engine is None:
-            if self.url_override is None:
+            if url is None:
                 raise errors.ConfigurationError(
                     f"no database configured for {self.name!r}: use Flask-SQLAlchemy(-Lite) "
                     "or set SQLALCHEMY_DATABASE_URI or VERSIONING_DATABASE_URL"
                 )
             # NullPool: migrations are rare, and a pooled connection made before a server
             # forks its workers must never be shared between them.
-            self._own_engine = sa.create_engine(self.url_override, poolclass=sa.NullPool)
+            self._own_engine = sa.create_engine(sync_url(url), poolclass=sa.NullPool)
         return self._own_engine
 
     @property
     def url(self) -> sa.URL:
+        """The URL migrations connect to (a sync driver's, see :func:`sync_url`)."""
         if self.url_override is not None:
-            return sa.make_url(self.url_override)
+            return sync_url(self.url_override)
         return self.engine().url
 
     def configure_options(self) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Heads", "read_revision", "revision_files", "script_heads"]
+__all__ = ["Heads", "read_revision", "revision_filenames", "revision_files", "script_heads"]
 
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
@@ -126,6 +126,14 @@ def _list(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
         names.sort()
         listing.append((folder, names))
     return listing
+
+
+def revision_filenames(locations: Sequence[Path]) -> list[str]:
+    """The revision files Alembic would load from ``locations``, in its order (see ``_list``).
+
+    Plain strings: building a ``Path`` per file costs more than reading a small file.
+    """
+    return [os.path.join(folder, name) for folder, names in _list(locations) for name in names]
 
 
 def _names_digest(listing: Sequence[tuple[str, Sequence[str]]]) -> str:

@@ -48,6 +48,7 @@ __all__ = [
     "StepWriter",
     "active_run",
     "checksum",
+    "checksum_of",
     "history_table",
     "read_history",
     "recording",
@@ -147,6 +148,11 @@ def checksum(path: str | os.PathLike[str]) -> str | None:
         data = Path(path).read_bytes()
     except OSError:
         return None
+    return checksum_of(data)
+
+
+def checksum_of(data: bytes) -> str:
+    """:func:`checksum` of a revision file's bytes already read."""
     return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
 
 

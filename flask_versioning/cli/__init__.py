@@ -29,9 +29,15 @@ class LazyGroup(AppGroup):
         if self._loaded:
             return
         self._loaded = True
-        from . import inspect, migrate, seeds, team
+        from . import inspect, migrate, seeds, status, team
 
-        for command in [*migrate.COMMANDS, *inspect.COMMANDS, *seeds.COMMANDS, *team.COMMANDS]:
+        for command in [
+            *migrate.COMMANDS,
+            *inspect.COMMANDS,
+            *status.COMMANDS,
+            *seeds.COMMANDS,
+            *team.COMMANDS,
+        ]:
             if command.name not in self.commands:
                 self.add_command(command)
 

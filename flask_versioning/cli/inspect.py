@@ -10,6 +10,7 @@ import click
 
 from .._errors import mask_url
 from .._graph import FORMATS
+from .._operations.status import plain_head_ids
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -67,6 +68,13 @@ def heads_command(verbose: bool, binds: tuple[str, ...]) -> None:
     v = versioning()
     for bind in v.select(binds, histories=True):
         with on(bind, shared=v.database(bind).engine_name is not None):
+            # A plain history is printed from the files read as text, as Alembic prints it;
+            # branch labels, dependencies and -v need Alembic's own objects.
+            plain = None if verbose else plain_head_ids(v.database(bind))
+            if plain is not None:
+                for revision in plain:
+                    echo(f"{revision} (head)")
+                continue
             for script in v.heads(bind=bind):
                 echo(script.cmd_format(verbose, include_branches=True, tree_indicators=False))
 
@@ -98,9 +106,7 @@ def current_command(verbose: bool, check_heads: bool, binds: tuple[str, ...]) ->
                 echo(f"Current revision(s) for {mask_url(v.database(bind).url)}:")
             if not revisions and (verbose or prefix()):
                 echo("base (no revision applied)")
-            head_ids = (
-                {s.revision for s in v.heads(bind=bind)} if revisions or check_heads else set()
-            )
+            head_ids = set(v.head_revisions(bind=bind)) if revisions or check_heads else set()
             for revision in revisions:
                 echo(f"{revision}{' (head)' if revision in head_ids else ''}")
             if check_heads and set(revisions) != head_ids:
