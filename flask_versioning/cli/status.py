@@ -30,6 +30,8 @@ from ._common import (
 RECENT = 10
 #: The version of the JSON document; bumped only when a key changes meaning or disappears.
 JSON_VERSION = 1
+#: The states counted on a database's ``revisions:`` line, in this order.
+_STATES: tuple[RevisionState, ...] = ("applied", "changed", "missing", "pending")
 
 
 @command("status", short_help="Show where each database stands, revision by revision.")
@@ -178,9 +180,6 @@ def _print_database(found: DatabaseStatus, show_all: bool) -> None:
             text += f"  {revision.message}"
         colour = "red" if revision.problem else "yellow" if revision.state == "pending" else None
         click.secho(text, fg=colour)
-
-
-_STATES: tuple[RevisionState, ...] = ("applied", "changed", "missing", "pending")
 
 
 def _environment(found: DatabaseStatus) -> str:
