@@ -22,11 +22,11 @@ from pathlib import Path
 
 from .apps import LABELS, MIGRATION_TOOLS, OURS, Workspace
 from .databases import Postgres
+from .long_histories import ALL_SCENARIOS as SCENARIOS
 from .report import collect_environment, console_summary, load_average, render
 from .scenarios import (
     BACKEND_LABELS,
     POSTGRESQL,
-    SCENARIOS,
     Case,
     Context,
     OursStatus,

@@ -20,7 +20,10 @@ from importlib import metadata
 
 from .apps import LABELS, OURS, RAW, REPO_ROOT
 from .databases import Postgres
-from .scenarios import DESCRIPTIONS, TARGETS, Case, OursStatus, Settings, ToolResult
+from .long_histories import ALL_DESCRIPTIONS as DESCRIPTIONS
+from .long_histories import ALL_TARGETS as TARGETS
+from .long_histories import TARGET_CHECKS as HISTORY_CHECKS
+from .scenarios import Case, OursStatus, Settings, ToolResult
 
 PACKAGES = (
     "Flask",
@@ -383,6 +386,7 @@ _TARGET_CHECKS: dict[str, Callable[[Sequence[Case]], list[str]]] = {
     "autogen_noop": _not_slower,
     "concurrent_start": _no_failures,
     "seeding": _seeding_targets,
+    **HISTORY_CHECKS,
 }
 
 
