@@ -103,6 +103,7 @@ class Templates:
 
     def close(self) -> None:
         for template in self._made.values():
+            template.release()
             _dispose(template.app)
 
 
@@ -127,6 +128,7 @@ class Template:
         self.created_at = ""
         self._clones = itertools.count(1)
         self._schema: str | None = None
+        self._engine: sa.Engine | None = None
         key = hashlib.sha256(self._text(url).encode()).hexdigest()[:16]
         self._sidecar = Path(tempfile.gettempdir()) / "flask_versioning_tests" / f"{key}.json"
 
@@ -218,10 +220,13 @@ class Template:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[TestDatabase]:
         """The template inside a transaction that is rolled back after the test."""
-        engine = sa.create_engine(self.url, poolclass=sa.NullPool)
-        if self.dialect == "sqlite":
-            _sqlite_savepoints(engine)
-        connection = engine.connect()
+        # One pooled connection for the whole session: a new server connection per test costs
+        # 10-20 ms on PostgreSQL, four times the per-test budget.
+        if self._engine is None:
+            self._engine = sa.create_engine(self.url, pool_size=1, max_overflow=0)
+            if self.dialect == "sqlite":
+                _sqlite_savepoints(self._engine)
+        connection = self._engine.connect()
         outer = connection.begin()
         try:
             with self.app.app_context(), _bound_session(self.app, connection):
@@ -229,13 +234,20 @@ class Template:
         finally:
             outer.rollback()
             connection.close()
-            engine.dispose()
             _dispose(self.app)
+
+    def release(self) -> None:
+        """Close the session's connection to the template (``CREATE DATABASE ... TEMPLATE``
+        refuses a template that has one)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
     @contextlib.contextmanager
     def clone(self) -> Iterator[TestDatabase]:
         """A database of the test's own, copied from the template, dropped afterwards."""
         url = _named(self.url, f"_c{next(self._clones)}")
+        self.release()
         self._drop(url)
         if self.dialect in ("mysql", "mariadb"):
             self._copy_mariadb(url)
