@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -323,8 +324,7 @@ def test_at_head_no_revision_file_is_imported(
     assert "the default database is at r005, nothing to do" in caplog.text
 
     # A fresh container: no cache, and the revisions' folder cannot be written to.
-    cache.unlink()
-    (versions / "__pycache__").rmdir()
+    shutil.rmtree(versions / "__pycache__")
     (versions / "__pycache__").write_text("not a directory")
     make_app(tmp_path, database_url)
     assert not imported.exists()
