@@ -28,6 +28,8 @@ from ._state import VersioningState
 from ._types import (
     AdoptResult,
     AppliedRevision,
+    FleetEvent,
+    FleetRunOptions,
     MigrationResult,
     PrepareResult,
     ResetResult,
@@ -35,6 +37,9 @@ from ._types import (
     RunOptions,
     SeedResult,
     SeedStatus,
+    Tenant,
+    TenantOptions,
+    TenantResult,
 )
 
 __version__ = "0.1.0"
@@ -46,6 +51,8 @@ __all__ = [
     "ConfigurationError",
     "Database",
     "DatabaseError",
+    "FleetEvent",
+    "FleetRunOptions",
     "LockTimeout",
     "MigrationFailed",
     "MigrationResult",
@@ -63,6 +70,9 @@ __all__ = [
     "SeedResult",
     "SeedStatus",
     "Settings",
+    "Tenant",
+    "TenantOptions",
+    "TenantResult",
     "Versioning",
     "VersioningError",
     "VersioningState",

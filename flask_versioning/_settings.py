@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from ._errors import ConfigurationError
+
+#: Set in the worker processes of a fleet run (``--jobs``): the app they load must not
+#: auto-upgrade its own database, since the parent process decides what runs.
+FLEET_WORKER_ENV = "FLASK_VERSIONING_FLEET_WORKER"
 
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
 #: configuration can be read back from ``app.config``.
@@ -36,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_SEED_TABLE": "versioning_seeds",
     "VERSIONING_HISTORY_TABLE": "versioning_history",
     "VERSIONING_VALIDATE_ON_START": None,
+    "VERSIONING_TENANTS": None,
 }
 
 
@@ -68,6 +73,9 @@ class Settings:
     bind_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: The binds to manage (``VERSIONING_BINDS``); ``None``: every bind the app has.
     binds: tuple[str, ...] | None = None
+    #: ``VERSIONING_TENANTS``: where the tenants come from, a dotted path (``"pkg.mod:func"``)
+    #: or the callable itself; ``None``: the ``@versioning.tenants`` function, if any.
+    tenants: str | Callable[[], Any] | None = None
 
     @property
     def own_tables(self) -> tuple[str, ...]:
@@ -112,6 +120,12 @@ class Settings:
             binds = (binds,)
         if binds is not None and not all(isinstance(b, str) for b in binds):
             raise ConfigurationError("VERSIONING_BINDS must be a list of bind names or None")
+        tenants = c["VERSIONING_TENANTS"]
+        if not (tenants is None or isinstance(tenants, str) or callable(tenants)):
+            raise ConfigurationError(
+                "VERSIONING_TENANTS must be a dotted path ('package.module:function') or a "
+                f"callable, not {type(tenants).__name__}"
+            )
         protected = c["VERSIONING_PROTECTED_ENVS"]
         if isinstance(protected, str):  # "production,staging" from an environment variable
             protected = tuple(p.strip() for p in protected.split(",") if p.strip())
@@ -142,6 +156,7 @@ class Settings:
             ),
             bind_urls=bind_urls,
             binds=tuple(binds) if binds is not None else None,
+            tenants=tenants or None,
         )
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .._alembic.database import Database
     from .._state import VersioningState
 
-__all__ = ["branches", "check", "heads", "history", "select", "show"]
+__all__ = ["branches", "check", "describe_diff", "heads", "history", "select", "show"]
 
 
 def heads(database: Database) -> list[Script]:
@@ -102,6 +102,22 @@ def check(database: Database) -> list[Any]:
     ):
         script.run_env()
     return diffs
+
+
+def describe_diff(diff: Any) -> str:
+    """One readable line for an autogenerate diff, e.g. ``add_table users``; ``modify_*``
+    diffs come grouped per column, as a list."""
+    if isinstance(diff, list):
+        return "; ".join(describe_diff(d) for d in diff)
+    if not isinstance(diff, tuple) or not diff:
+        return str(diff)
+    names: list[str] = []
+    for item in diff[1:]:
+        if isinstance(item, str):
+            names.append(item)
+        elif getattr(item, "name", None):
+            names.append(str(item.name))
+    return f"{diff[0]} {'.'.join(names)}".strip()
 
 
 # -- which databases ----------------------------------------------------------------------------
