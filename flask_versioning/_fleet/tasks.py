@@ -54,13 +54,16 @@ def run_task(
     exception, so one tenant never stops the others."""
     started = time.perf_counter()
     database: Database | None = None
+    ready = False
     try:
         database = tenant_database(state.database(), tenant)
         ensure_exists(database, tenant, create=create and task.writes)
+        ready = True
         value = task.function(tenant_state(state, database), database, **task.arguments)
         return finished(tenant, value, time.perf_counter() - started)
     except Exception as exc:
-        return failure(tenant, database, exc, time.perf_counter() - started)
+        # A tenant that could not be reached or has no schema stands nowhere known.
+        return failure(tenant, database if ready else None, exc, time.perf_counter() - started)
     finally:
         if database is not None:
             dispose(database)

@@ -265,8 +265,8 @@ def tenant_database(base: Database, tenant: Tenant) -> Database:
     if schema is not None:
         if dialect == "sqlite":
             raise errors.ConfigurationError(
-                f"tenant {tenant.name!r}: SQLite has no schemas; give the tenant a URL "
-                "(a database file of its own)"
+                f"SQLite has no schemas (tenant {tenant.name!r} names schema {schema!r}): give "
+                "the tenant a URL, a database file of its own"
             )
         settings = dataclasses.replace(settings, version_table_schema=schema)
     common: dict[str, Any] = {
@@ -334,7 +334,7 @@ def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> bool:
                 return False
             if not create:
                 raise errors.DatabaseError(
-                    f"tenant {tenant.name!r}: the schema {schema!r} does not exist at "
+                    f"the schema {schema!r} does not exist at "
                     f"{errors.mask_url(url)}; create it, or pass --create (create=True)"
                 )
             quoted = connection.dialect.identifier_preparer.quote_schema(schema)
