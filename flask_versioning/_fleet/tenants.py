@@ -180,7 +180,28 @@ def select(
     if shard is not None:
         index, count = check_shard(shard)
         chosen = [t for t in chosen if shard_of(t.name, count) == index]
+    _check_schemas(state, chosen)
     return chosen
+
+
+def _check_schemas(state: VersioningState, tenants: Sequence[Tenant]) -> None:
+    """A schema tenant on SQLite, which has no schemas, is a mistake in the declaration: it
+    fails the run before anything runs, like a bad name."""
+    app_backend: str | None = None
+    for tenant in tenants:
+        if tenant.schema_name is None:
+            continue
+        if tenant.url is not None:
+            backend = sa.make_url(tenant.url).get_backend_name()
+        else:
+            if app_backend is None:
+                app_backend = state.database().url.get_backend_name()
+            backend = app_backend
+        if backend == "sqlite":
+            raise errors.ConfigurationError(
+                f"SQLite has no schemas (tenant {tenant.name!r} names schema "
+                f"{tenant.schema_name!r}): give the tenant a URL, a database file of its own"
+            )
 
 
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
