@@ -13,6 +13,7 @@ import json
 import os
 import pty
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -592,3 +593,18 @@ def test_worker_processes_never_auto_upgrade(monkeypatch: pytest.MonkeyPatch) ->
     assert skip_reason("db", ["gunicorn", "app:app"]) == (
         "this is a worker process of a fleet run; the command decides what runs"
     )
+
+
+def test_the_example_reads_its_tenants_from_the_apps_database(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "tenants"
+    shutil.copytree(example, tmp_path / "example", ignore=shutil.ignore_patterns("instance"))
+    project = FlaskProject(tmp_path / "example", f"sqlite:///{tmp_path / 'app.db'}")
+    project.db("upgrade")
+    for name in ("acme", "globex"):
+        project.flask("add-tenant", name)
+    run = project.db("upgrade", "--all-tenants", "--jobs", "2")
+    assert ": 2 changed." in run.stdout
+    current = project.db("current", "--all-tenants")
+    assert current.stdout.splitlines() == ["acme    0001 (head)", "globex  0001 (head)"]
+    tenants = tmp_path / "example" / "instance" / "tenants"
+    assert sorted(p.name for p in tenants.glob("*.db")) == ["acme.db", "globex.db"]
