@@ -321,6 +321,16 @@ def write_section(section: str, path: Path = RESULTS) -> None:
     path.write_text(text)
 
 
+def keep_fleet_section(markdown: str, path: Path) -> str:
+    """``markdown`` (a full report about to replace ``path``) with the tenants section that
+    ``path`` holds, so that a full run of the other scenarios does not drop it."""
+    text = path.read_text() if path.exists() else ""
+    if START not in text or END not in text:
+        return markdown
+    section = START + text.split(START, 1)[1].split(END, 1)[0] + END + "\n"
+    return markdown.rstrip("\n") + "\n\n" + section
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.fleet", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per case (default 3)")
