@@ -16,13 +16,12 @@ from .. import _errors as errors
 from .._state import VersioningState
 from .._types import FleetEvent, RunOptions, Tenant, TenantOptions, TenantResult
 from . import tasks
-from .pool import WORKER_ENV, default_loader, run_pool
+from .pool import default_loader, run_pool
 from .skip import read_versions, target_revisions
 from .tasks import Task, run_task
 from .tenants import check_shard, declared, select
 
 __all__ = [
-    "WORKER_ENV",
     "Task",
     "TenantSelection",
     "check",

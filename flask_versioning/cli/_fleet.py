@@ -18,6 +18,7 @@ from ._common import CommandFailed, duration
 
 __all__ = [
     "ProgressView",
+    "raise_for_failures",
     "report_check",
     "report_current",
     "report_migrations",
@@ -116,11 +117,12 @@ class ProgressView:
             self._drawn = False
 
 
-def _fail(results: Sequence[TenantResult[Any]], what: str = "failed") -> None:
+def raise_for_failures(results: Sequence[TenantResult[Any]]) -> None:
+    """Exit 1 (``Error: 2 of 60 tenants failed: a, b``) when any tenant failed."""
     failed = [r for r in results if r.status == "failed"]
     if failed:
         raise CommandFailed(
-            f"{len(failed)} of {_plural(len(results), 'tenant')} {what}: {_names(failed)}"
+            f"{len(failed)} of {_plural(len(results), 'tenant')} failed: {_names(failed)}"
         )
 
 
@@ -158,7 +160,7 @@ def report_migrations(results: Sequence[TenantResult[Any]], elapsed: float) -> N
     ]
     listed = ", ".join(c for c in counts if not c.startswith("0 "))
     click.echo(f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {listed or 'none'}.")
-    _fail(results)
+    raise_for_failures(results)
 
 
 def report_current(
@@ -177,7 +179,7 @@ def report_current(
         click.echo(f"{result.tenant:<{width}}  {shown or 'base'}")
         if heads is not None and set(revisions) != heads:
             behind.append(result)
-    _fail(results)
+    raise_for_failures(results)
     if behind:
         raise CommandFailed(
             f"{len(behind)} of {_plural(len(results), 'tenant')} not at all heads: {_names(behind)}"
@@ -196,7 +198,7 @@ def report_check(results: Sequence[TenantResult[Any]]) -> None:
                 click.echo(f"[{result.tenant}]   {diff}")
         else:
             click.echo(f"[{result.tenant}] No differences: the models match the database.")
-    _fail(results)
+    raise_for_failures(results)
     if differing:
         raise CommandFailed(
             f"{len(differing)} of {_plural(len(results), 'tenant')} differ from the models: "
@@ -215,4 +217,4 @@ def report_seeds(results: Sequence[TenantResult[Any]], elapsed: float) -> None:
         f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {changed} seeded, "
         f"{len(results) - changed - failed} with nothing to seed, {failed} failed."
     )
-    _fail(results)
+    raise_for_failures(results)
