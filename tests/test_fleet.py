@@ -609,3 +609,22 @@ def test_the_example_reads_its_tenants_from_the_apps_database(tmp_path: Path) ->
     assert current.stdout.splitlines() == ["acme    0001 (head)", "globex  0001 (head)"]
     tenants = tmp_path / "example" / "instance" / "tenants"
     assert sorted(p.name for p in tenants.glob("*.db")) == ["acme.db", "globex.db"]
+
+
+def _broken_loader() -> Flask:
+    raise RuntimeError("no app here")
+
+
+def test_workers_that_cannot_load_the_app_stop_the_run(tmp_path: Path) -> None:
+    declared = {n: f"sqlite:///{tmp_path / f't_{n}.db'}" for n in ("a", "b")}
+    app, versioning = _app(tmp_path, declared)
+    with app.app_context():
+        with pytest.raises(ConfigurationError, match="cannot be sent to worker processes"):
+            versioning.upgrade(tenants="all", jobs=2, app_loader=lambda: app)
+        with pytest.raises(
+            ConfigurationError,
+            match="a worker process could not load the app: RuntimeError: no app here",
+        ):
+            versioning.upgrade(tenants="all", jobs=2, app_loader=_broken_loader)
+        assert [r.status for r in versioning.current(tenants="all")] == ["ok", "ok"]
+        assert [r.value for r in versioning.current(tenants="all")] == [(), ()]

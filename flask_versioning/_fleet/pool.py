@@ -135,6 +135,8 @@ class _Worker:
     conn: Connection
     tenant: Tenant | None = None
     started: float = 0.0
+    #: Whether it loaded the app: one that dies before is not replaced (it would die again).
+    ready: bool = False
 
 
 Record = Callable[[int, TenantResult[Any]], bool]
@@ -187,15 +189,23 @@ def run_pool(
             worker.tenant = None
             return
         tenant = queue.popleft()
+        try:
+            worker.conn.send((tenant, task, create))
+        except OSError:
+            queue.appendleft(tenant)  # it just died: its sentinel says so on the next turn
+            return
         worker.tenant, worker.started = tenant, time.perf_counter()
         start(worker.index, tenant)
-        worker.conn.send((tenant, task, create))
 
     def died(worker: _Worker) -> None:
         nonlocal stopping
         worker.process.join(5)
         workers.pop(worker.index, None)
         worker.conn.close()
+        if not worker.ready:
+            raise errors.ConfigurationError(
+                f"a worker process died while loading the app ({_how(worker)})"
+            )
         tenant = worker.tenant
         if tenant is not None:
             stopping = record(worker.index, _lost(state, tenant, worker)) or stopping
@@ -224,6 +234,7 @@ def run_pool(
                     worker.tenant = None
                     stopping = record(worker.index, payload) or stopping
                 if kind in ("ready", "done"):
+                    worker.ready = True
                     hand_out(worker)
 
     for index in range(1, min(jobs, len(tenants)) + 1):
@@ -274,16 +285,10 @@ def _receive(worker: _Worker) -> tuple[str, Any] | None:
 
 def _lost(state: VersioningState, tenant: Tenant, worker: _Worker) -> TenantResult[Any]:
     """The result of a tenant whose worker died under it, read back from the database."""
-    code = worker.process.exitcode
-    if code is not None and code < 0:
-        try:
-            how = f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            how = f"killed by signal {-code}"
-    else:
-        how = f"exit code {code}"
     duration = time.perf_counter() - worker.started
-    message = f"the worker process (pid {worker.process.pid}) died while running it ({how})"
+    message = (
+        f"the worker process (pid {worker.process.pid}) died while running it ({_how(worker)})"
+    )
     database = None
     try:
         database = tenant_database(state.database(), tenant)
@@ -301,6 +306,16 @@ def _lost(state: VersioningState, tenant: Tenant, worker: _Worker) -> TenantResu
         after=now,
         duration=duration,
     )
+
+
+def _how(worker: _Worker) -> str:
+    code = worker.process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _stop(workers: Any) -> None:
