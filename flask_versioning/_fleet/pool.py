@@ -167,7 +167,7 @@ def run_pool(
             f"the app loader cannot be sent to worker processes ({_describe(exc)}): use a "
             "module-level function"
         ) from exc
-    context = _context()
+    context = _context(_driver_modules(state))
     queue = collections.deque(tenants)
     workers: dict[int, _Worker] = {}
     stopping = False
@@ -256,6 +256,7 @@ def run_pool(
 #: Imported once by the fork server; one that is not installed is skipped.
 _PRELOAD = [
     __name__,
+    "flask.cli",
     "alembic.command",
     "alembic.runtime.environment",
     "alembic.script",
@@ -264,12 +265,26 @@ _PRELOAD = [
 ]
 
 
-def _context() -> Any:
+def _context(extra: Sequence[str] = ()) -> Any:
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
+        context.set_forkserver_preload([*_PRELOAD, *extra])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _driver_modules(state: VersioningState) -> list[str]:
+    """The app's SQLAlchemy dialect and driver (``psycopg``, ``pymysql``), for the fork
+    server to import once instead of every worker on its first tenant."""
+    try:
+        dialect = state.database().engine().dialect
+        dbapi = getattr(dialect, "loaded_dbapi", None)
+    except Exception:
+        return []
+    names = [type(dialect).__module__]
+    if dbapi is not None:
+        names.append(dbapi.__name__)
+    return names
 
 
 def _receive(worker: _Worker) -> tuple[str, Any] | None:
