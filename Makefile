@@ -38,8 +38,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing:skip-covered
 
 lint: $(STAMP)
-	$(BIN)/ruff check flask_versioning tests benchmarks example_app docs
-	$(BIN)/ruff format --check flask_versioning tests benchmarks example_app docs
+	$(BIN)/ruff check flask_versioning tests benchmarks example_app examples docs
+	$(BIN)/ruff format --check flask_versioning tests benchmarks example_app examples docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

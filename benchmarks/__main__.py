@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .apps import LABELS, MIGRATION_TOOLS, OURS, Workspace
 from .databases import Postgres
+from .fleet import keep_fleet_section
 from .long_histories import ALL_SCENARIOS as SCENARIOS
 from .report import collect_environment, console_summary, load_average, render
 from .scenarios import (
@@ -164,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if output is None and args.smoke:
         output = Path(tempfile.mkdtemp(prefix="fv-bench-smoke-")) / "RESULTS.md"
     output = output or DEFAULT_OUTPUT
-    output.write_text(markdown)
+    output.write_text(keep_fleet_section(markdown, output))
     print(markdown if args.smoke else console_summary(cases))
     log(f"report written to {output}")
     return _exit_status(cases, ours, postgres, require_ours=args.require_ours, log=log)

@@ -34,6 +34,7 @@ from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.migrate import upgrade
 from ._protection import run_for
+from ._settings import FLEET_WORKER_ENV
 
 if TYPE_CHECKING:
     from ._state import VersioningState
@@ -255,10 +256,13 @@ def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     2. The same with no command at all (``flask --help``): nothing is served.
     3. ``flask run`` with the reloader on (``--reload``, or ``--debug`` without
        ``--no-reload``), in the reloader's parent, which only watches files: its child upgrades.
+    4. A worker process of a command run on tenants (``--jobs``): the command decides.
 
     Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
     script) upgrades. ``argv`` defaults to :data:`sys.argv`.
     """
+    if os.environ.get(FLEET_WORKER_ENV):
+        return "this is a worker process of a fleet run; the command decides what runs"
     argv = list(sys.argv if argv is None else argv)
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast, overload
 
 import sqlalchemy as sa
 from flask import Flask
@@ -28,6 +28,7 @@ from ._types import (
     AppliedRevision,
     BaselineResult,
     DatabaseStatus,
+    FleetRunOptions,
     MigrationResult,
     PrepareResult,
     ResetResult,
@@ -35,6 +36,9 @@ from ._types import (
     RunOptions,
     SeedResult,
     SeedStatus,
+    Tenant,
+    TenantOptions,
+    TenantResult,
     ValidationResult,
 )
 
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ._alembic.database import Database
+    from ._fleet import Task, TenantSelection
     from ._graph import Format
     from ._lint import Finding
     from ._reports import CheckReport, DatabasePlan, RebaseResult
@@ -52,6 +57,9 @@ if TYPE_CHECKING:
 # start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md).
 
 __all__ = ["Versioning"]
+
+TF = TypeVar("TF", bound=Callable[[], Any])
+_TENANT_KEYS = frozenset(TenantOptions.__annotations__)
 
 
 class Versioning:
@@ -84,6 +92,8 @@ class Versioning:
         #: The ``@seed`` hooks, kept here (not per app): hooks declared at import time serve
         #: every app a factory creates.
         self.seed_registry = SeedRegistry()
+        #: The ``@versioning.tenants`` function (``VERSIONING_TENANTS`` takes precedence).
+        self.tenant_source: Callable[[], Any] | None = None
         if app is not None:
             self.init_app(app)
 
@@ -177,6 +187,32 @@ class Versioning:
         database.ensure_directory()
         return database.alembic_config()
 
+    # -- tenants ----------------------------------------------------------------------------------
+
+    def tenants(self, function: TF) -> TF:
+        """Declare the function that returns the app's tenants (see :doc:`/tenants`).
+
+        It is called in an app context, so it may read them from the app's own database, and
+        returns :class:`~flask_versioning.Tenant` objects or a dict of name to URL (a tenant
+        with a database of its own) or schema name. ``VERSIONING_TENANTS`` takes precedence.
+        """
+        self.tenant_source = function
+        return function
+
+    def get_tenants(self) -> list[Tenant]:
+        """Every declared tenant, checked: duplicate or unsafe names raise
+        :class:`~flask_versioning.ConfigurationError`."""
+        from . import _fleet as fleet
+
+        return fleet.declared(get_state())
+
+    def _on_tenants(
+        self, task: Task, tenants: TenantSelection, options: TenantOptions
+    ) -> list[TenantResult[Any]]:
+        from . import _fleet as fleet
+
+        return fleet.run(get_state(), task, tenants, options)
+
     # -- the API, one method per command --------------------------------------------------------
 
     def init(self, *, bind: str | None = None, linear: bool = False) -> Path:
@@ -194,20 +230,52 @@ class Versioning:
             enable(database)
         return database.directory
 
+    @overload
     def upgrade(
         self,
         target: str = "heads",
         *,
         bind: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
+        tenants: None = None,
         **options: Unpack[RunOptions],
-    ) -> MigrationResult:
+    ) -> MigrationResult: ...
+
+    @overload
+    def upgrade(
+        self,
+        target: str = "heads",
+        *,
+        tenants: TenantSelection,
+        **options: Unpack[FleetRunOptions],
+    ) -> list[TenantResult[MigrationResult]]: ...
+
+    def upgrade(
+        self,
+        target: str = "heads",
+        *,
+        bind: str | None = None,
+        progress: Callable[[AppliedRevision], None] | None = None,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> MigrationResult | list[TenantResult[MigrationResult]]:
         """Upgrade the database to ``target`` (``heads``, ``head``, ``+1``, a revision id).
 
         ``progress`` is called with each revision as soon as it has been applied. Options:
         ``sql=True`` touches nothing and returns the SQL; ``tag``; ``x_args`` (``-x``).
+
+        With ``tenants`` (``"all"`` or names, see :doc:`/tenants`), every chosen tenant instead,
+        with the :class:`~flask_versioning.TenantOptions` (``jobs=4``, ``shard=(0, 4)``, ...):
+        returns one :class:`~flask_versioning.TenantResult` per tenant and raises only for bad
+        input, never for a failing tenant.
         """
-        return migrate.upgrade(self.database(bind), target, options, progress)
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            run_options, fleet_options = _split(options, bind)
+            task = fleet.upgrade(get_state(), target, run_options)
+            return self._on_tenants(task, tenants, fleet_options)
+        return migrate.upgrade(self.database(bind), target, cast(RunOptions, options), progress)
 
     def baseline(
         self,
@@ -232,6 +300,7 @@ class Versioning:
             return baseline.prune(database, known)
         return baseline.make_baseline(database, at, include_data=include_data)
 
+    @overload
     def downgrade(
         self,
         target: str = "-1",
@@ -239,13 +308,44 @@ class Versioning:
         bind: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
         allow_protected: bool = False,
+        tenants: None = None,
         **options: Unpack[RunOptions],
-    ) -> MigrationResult:
+    ) -> MigrationResult: ...
+
+    @overload
+    def downgrade(
+        self,
+        target: str = "-1",
+        *,
+        allow_protected: bool = False,
+        tenants: TenantSelection,
+        **options: Unpack[FleetRunOptions],
+    ) -> list[TenantResult[MigrationResult]]: ...
+
+    def downgrade(
+        self,
+        target: str = "-1",
+        *,
+        bind: str | None = None,
+        progress: Callable[[AppliedRevision], None] | None = None,
+        allow_protected: bool = False,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> MigrationResult | list[TenantResult[MigrationResult]]:
         """Revert the database to ``target`` (``-1``, ``base``, a revision id).
 
         ``base`` is refused for a protected database unless ``allow_protected``. Options as
-        for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range.
+        for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range. ``tenants``
+        as for :meth:`upgrade`.
         """
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            run_options, fleet_options = _split(options, bind)
+            task = fleet.downgrade(
+                get_state(), target, run_options, allow_protected=allow_protected
+            )
+            return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
         protection.guard_downgrade(
             get_state(),
@@ -254,7 +354,30 @@ class Versioning:
             sql=bool(options.get("sql")),
             allow_protected=allow_protected,
         )
-        return migrate.downgrade(database, target, options, progress)
+        return migrate.downgrade(database, target, cast(RunOptions, options), progress)
+
+    @overload
+    def stamp(
+        self,
+        revisions: str | Sequence[str] = "heads",
+        *,
+        bind: str | None = None,
+        purge: bool = False,
+        allow_protected: bool = False,
+        tenants: None = None,
+        **options: Unpack[RunOptions],
+    ) -> MigrationResult: ...
+
+    @overload
+    def stamp(
+        self,
+        revisions: str | Sequence[str] = "heads",
+        *,
+        purge: bool = False,
+        allow_protected: bool = False,
+        tenants: TenantSelection,
+        **options: Unpack[FleetRunOptions],
+    ) -> list[TenantResult[MigrationResult]]: ...
 
     def stamp(
         self,
@@ -263,14 +386,24 @@ class Versioning:
         bind: str | None = None,
         purge: bool = False,
         allow_protected: bool = False,
-        **options: Unpack[RunOptions],
-    ) -> MigrationResult:
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> MigrationResult | list[TenantResult[MigrationResult]]:
         """Write ``revisions`` to the version table without running any migration.
 
         Rewriting the applied history of a protected database is refused unless
-        ``allow_protected``; stamping an empty version table is always allowed.
+        ``allow_protected``; stamping an empty version table is always allowed. ``tenants``
+        as for :meth:`upgrade`.
         """
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            run_options, fleet_options = _split(options, bind)
+            task = fleet.stamp(
+                get_state(), revs, run_options, purge=purge, allow_protected=allow_protected
+            )
+            return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
         protection.guard_stamp(
             get_state(),
@@ -279,7 +412,7 @@ class Versioning:
             sql=bool(options.get("sql")),
             allow_protected=allow_protected,
         )
-        return migrate.stamp(database, revs, options, purge=purge)
+        return migrate.stamp(database, revs, cast(RunOptions, options), purge=purge)
 
     def revision(
         self,
@@ -347,8 +480,28 @@ class Versioning:
         """Open a revision file in ``$EDITOR``."""
         return revision_files.edit(self.database(bind), revision)
 
-    def current(self, *, bind: str | None = None) -> list[str]:
-        """The revision ids the database is at (empty at base)."""
+    @overload
+    def current(self, *, bind: str | None = None, tenants: None = None) -> list[str]: ...
+
+    @overload
+    def current(
+        self, *, tenants: TenantSelection, **options: Unpack[TenantOptions]
+    ) -> list[TenantResult[tuple[str, ...]]]: ...
+
+    def current(
+        self,
+        *,
+        bind: str | None = None,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> list[str] | list[TenantResult[tuple[str, ...]]]:
+        """The revision ids the database is at (empty at base); with ``tenants``, each
+        tenant's, read one after the other (one query each, no worker processes)."""
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            _, fleet_options = _split(options, bind)
+            return self._on_tenants(fleet.current(get_state()), tenants, fleet_options)
         return current(self.database(bind))
 
     def heads(self, *, bind: str | None = None) -> list[Script]:
@@ -421,8 +574,30 @@ class Versioning:
         """
         return inspect.graph(get_state(), self.database(bind), fmt, last)
 
-    def check(self, *, bind: str | None = None) -> list[Any]:
-        """Differences between the models and an up-to-date database (empty when none)."""
+    @overload
+    def check(self, *, bind: str | None = None, tenants: None = None) -> list[Any]: ...
+
+    @overload
+    def check(
+        self, *, tenants: TenantSelection, **options: Unpack[TenantOptions]
+    ) -> list[TenantResult[tuple[str, ...]]]: ...
+
+    def check(
+        self,
+        *,
+        bind: str | None = None,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> list[Any] | list[TenantResult[tuple[str, ...]]]:
+        """Differences between the models and an up-to-date database (empty when none).
+
+        With ``tenants``, each tenant's differences, one line each (``add_table users``).
+        """
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            _, fleet_options = _split(options, bind)
+            return self._on_tenants(fleet.check(get_state()), tenants, fleet_options)
         return inspect.check(self.database(bind))
 
     def check_report(self, *, bind: str | None = None) -> CheckReport:
@@ -544,6 +719,7 @@ class Versioning:
         databases = [self.database(bind)] if bind is not None else state.databases()
         return protection.unprotect(state, databases)
 
+    @overload
     def run_seeds(
         self,
         names: Sequence[str] | None = None,
@@ -552,13 +728,48 @@ class Versioning:
         force: bool = False,
         allow_protected: bool = False,
         progress: Callable[[SeedResult], None] | None = None,
-    ) -> list[SeedResult]:
+        tenants: None = None,
+    ) -> list[SeedResult]: ...
+
+    @overload
+    def run_seeds(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        env: str | None = None,
+        force: bool = False,
+        allow_protected: bool = False,
+        tenants: TenantSelection,
+        **options: Unpack[TenantOptions],
+    ) -> list[TenantResult[tuple[SeedResult, ...]]]: ...
+
+    def run_seeds(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        env: str | None = None,
+        force: bool = False,
+        allow_protected: bool = False,
+        progress: Callable[[SeedResult], None] | None = None,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> list[SeedResult] | list[TenantResult[tuple[SeedResult, ...]]]:
         """Run the environment's seeds that have not run yet, or only ``names``.
 
         ``force`` runs them again even if they ran before (refused in a protected environment
         unless ``allow_protected``). A failing seed raises
-        :class:`~flask_versioning.SeedFailed` after its changes were rolled back.
+        :class:`~flask_versioning.SeedFailed` after its changes were rolled back. With
+        ``tenants``, in each chosen tenant (the seeds declared without ``bind=``); a tenant's
+        failing seed is its failed result.
         """
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            _, fleet_options = _split(options, None)
+            task = fleet.seed(
+                get_state(), names, env=env, force=force, allow_protected=allow_protected
+            )
+            return self._on_tenants(task, tenants, fleet_options)
         from ._seeds.run import run_seeds
 
         return run_seeds(
@@ -630,3 +841,12 @@ class Versioning:
         from ._seeds.bulk import bulk_insert
 
         return bulk_insert(get_state(), target, rows, batch_size=batch_size, session=session)
+
+
+def _split(options: Mapping[str, Any], bind: str | None) -> tuple[RunOptions, TenantOptions]:
+    """Keyword options of a call with ``tenants=``: Alembic's and the fleet's."""
+    if bind is not None:
+        raise ConfigurationError("bind= and tenants= cannot be combined: tenants have one database")
+    run = {k: v for k, v in options.items() if k not in _TENANT_KEYS}
+    fleet = {k: v for k, v in options.items() if k in _TENANT_KEYS}
+    return cast(RunOptions, run), cast(TenantOptions, fleet)

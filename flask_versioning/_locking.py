@@ -110,17 +110,21 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
 @contextmanager
 def database_lock(database: Database) -> Iterator[None]:
     """Hold the migration lock of ``database`` unless ``VERSIONING_LOCK`` is off; keyed by the
-    version table, so two histories sharing a database do not wait for each other."""
+    version table (and its schema), so two histories sharing a database, such as tenants in
+    schemas of one PostgreSQL database, do not wait for each other."""
     s = database.settings
     if not s.lock:
         yield
         return
+    table = s.version_table
+    if s.version_table_schema:
+        table = f"{s.version_table_schema}.{table}"
     with ExitStack() as stack:
         with database_errors(database):  # the lock's connection is the first one made
             stack.enter_context(
                 migration_lock(
                     database.engine(),
-                    key=f"flask_versioning:{s.version_table}",
+                    key=f"flask_versioning:{table}",
                     timeout=s.lock_timeout,
                 )
             )

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from ._errors import ConfigurationError
+
+#: Set in the worker processes of a fleet run (``--jobs``): the app they load must not
+#: auto-upgrade its own database, since the parent process decides what runs.
+FLEET_WORKER_ENV = "FLASK_VERSIONING_FLEET_WORKER"
 
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
 #: configuration can be read back from ``app.config``.
@@ -40,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_STATUS_PAGE": None,
     "VERSIONING_LINT": None,
     "VERSIONING_LINEAR_HISTORY": True,
+    "VERSIONING_TENANTS": None,
 }
 
 
@@ -96,6 +101,9 @@ class Settings:
     #: ``VERSIONING_LINEAR_HISTORY``: new script directories get a ``versions/HEADS`` file, and
     #: directories that have one are guarded by it. ``False``: neither.
     linear_history: bool = True
+    #: ``VERSIONING_TENANTS``: where the tenants come from, a dotted path (``"pkg.mod:func"``)
+    #: or the callable itself; ``None``: the ``@versioning.tenants`` function, if any.
+    tenants: str | Callable[[], Any] | None = None
 
     @property
     def own_tables(self) -> tuple[str, ...]:
@@ -140,6 +148,12 @@ class Settings:
             binds = (binds,)
         if binds is not None and not all(isinstance(b, str) for b in binds):
             raise ConfigurationError("VERSIONING_BINDS must be a list of bind names or None")
+        tenants = c["VERSIONING_TENANTS"]
+        if not (tenants is None or isinstance(tenants, str) or callable(tenants)):
+            raise ConfigurationError(
+                "VERSIONING_TENANTS must be a dotted path ('package.module:function') or a "
+                f"callable, not {type(tenants).__name__}"
+            )
         protected = c["VERSIONING_PROTECTED_ENVS"]
         if isinstance(protected, str):  # "production,staging" from an environment variable
             protected = tuple(p.strip() for p in protected.split(",") if p.strip())
@@ -174,6 +188,7 @@ class Settings:
             status_page=_url_prefix("VERSIONING_STATUS_PAGE", c["VERSIONING_STATUS_PAGE"]),
             lint=_lint_setting(c["VERSIONING_LINT"]),
             linear_history=_flag("VERSIONING_LINEAR_HISTORY", c["VERSIONING_LINEAR_HISTORY"]),
+            tenants=tenants or None,
         )
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = [
     "AdoptResult",
     "AppliedRevision",
     "BaselineResult",
     "DatabaseStatus",
+    "FleetEvent",
+    "FleetRunOptions",
     "LedgerRecord",
     "MigrationResult",
     "PrepareResult",
@@ -27,6 +32,9 @@ __all__ = [
     "RunOptions",
     "SeedResult",
     "SeedStatus",
+    "Tenant",
+    "TenantOptions",
+    "TenantResult",
     "ValidationResult",
 ]
 
@@ -307,3 +315,95 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return self.error is None and (not self.problems or self.repaired)
+
+
+# -- tenants ------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenant:
+    """One tenant of a fleet: a database of its own, or a schema of one.
+
+    ``url``: the tenant's own database (any backend). ``schema``: a schema of the app's
+    database (PostgreSQL), or a database next to the app's on the same server (MariaDB/MySQL).
+    Both: that schema of that database. Neither: the schema named like the tenant.
+    """
+
+    name: str
+    url: str | None = None
+    schema: str | None = None
+
+    @property
+    def schema_name(self) -> str | None:
+        """The schema this tenant uses, ``None`` for a database of its own."""
+        if self.schema is not None:
+            return self.schema
+        return None if self.url is not None else self.name
+
+
+#: What happened to one tenant: ``changed`` (it was migrated or seeded), ``ok`` (the command
+#: ran and changed nothing, or only read), ``skipped`` (already at the target: no revision file
+#: was loaded, no lock taken), ``failed``, ``not run`` (``fail_fast`` stopped the run first).
+TenantStatus = Literal["changed", "ok", "skipped", "failed", "not run"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TenantResult(Generic[T]):
+    """What a command did to one tenant; ``value`` is what it returns for one database."""
+
+    tenant: str
+    status: TenantStatus
+    #: The command's own result for this tenant (a :class:`MigrationResult` for ``upgrade``,
+    #: the revision ids for ``current``, ...); ``None`` when skipped, failed or not run.
+    value: T | None = None
+    #: The one-line error of a failed tenant.
+    error: str | None = None
+    #: The version table before and after; ``None`` where it was not, or could not be, read
+    #: (``after`` of a failed tenant is where it stands now, when that could be read back).
+    before: tuple[str, ...] | None = None
+    after: tuple[str, ...] | None = None
+    #: Seconds spent on this tenant (0 when skipped or not run).
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed", "not run")
+
+
+@dataclasses.dataclass(frozen=True)
+class FleetEvent:
+    """A tenant starting or finishing, with the run's counts so far (for progress displays)."""
+
+    kind: Literal["start", "finish"]
+    tenant: str
+    #: The worker (1 to ``jobs``) the tenant runs on; 0 for tenants skipped by the parent.
+    worker: int
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    result: TenantResult[Any] | None = None
+
+
+class TenantOptions(TypedDict, total=False):
+    """Options of a command run on tenants (``tenants=`` given)."""
+
+    #: Processes running tenants at once (default 1: one after the other, in this process).
+    jobs: int
+    #: ``(k, n)``: only the tenants whose name hashes to share ``k`` of ``n`` (0 <= k < n).
+    shard: tuple[int, int] | None
+    #: Stop handing out tenants after the first failure (those running still finish).
+    fail_fast: bool
+    #: Create a tenant's missing schema (or database) instead of failing it.
+    create: bool
+    #: How a worker process gets the app (a picklable callable returning it); default: the
+    #: way the running ``flask`` command found it, else Flask's discovery of the app's module.
+    app_loader: Callable[[], Flask] | None
+    #: Called as tenants start and finish (in this process).
+    on_event: Callable[[FleetEvent], None] | None
+
+
+class FleetRunOptions(RunOptions, TenantOptions, total=False):
+    """:class:`RunOptions` and :class:`TenantOptions` together, for ``upgrade(tenants=...)``."""

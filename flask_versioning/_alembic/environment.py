@@ -125,8 +125,13 @@ def _options(context: Any, database: Database, expected: int = 1) -> dict[str, A
         config, options.get("process_revision_directives"), expected
     )
     settings = database.settings
+    hidden = settings.own_tables
+    if settings.version_table_schema:
+        # In a schema that is also the connection's default (a tenant's, through search_path)
+        # the version table is reflected without its schema, and Alembic would not know it.
+        hidden = (*hidden, settings.version_table)
     options["include_name"] = hide_tables(
-        settings.own_tables, settings.version_table_schema, options.get("include_name")
+        hidden, settings.version_table_schema, options.get("include_name")
     )
     return options
 

@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from .._alembic.database import Database
 from .._alembic.errors import database_errors
 
-__all__ = ["current", "version_rows"]
+__all__ = ["current", "read_rows", "version_rows"]
 
 logger = logging.getLogger("flask_versioning")
 
 
-def _select(database: Database, engine: sa.Engine) -> str:
+def _select(database: Database, engine: sa.Engine | sa.Connection) -> str:
     # Plain SQL with the dialect's quoting: building a Table and compiling a select would
     # cost more than the query itself on the start-up path.
     s = database.settings
@@ -57,3 +57,11 @@ def current(database: Database) -> list[str]:
             if not sa.inspect(connection).has_table(s.version_table, schema=s.version_table_schema):
                 return []
             raise
+
+
+def read_rows(connection: sa.Connection, database: Database) -> list[str]:
+    """The version table's rows of ``database``, read on ``connection``: one connection can
+    read the tables of many databases kept in schemas of one server (a fleet of tenants).
+    Raises :class:`sqlalchemy.exc.DBAPIError` when the table cannot be read."""
+    result = connection.exec_driver_sql(_select(database, connection))
+    return [str(row[0]) for row in result]

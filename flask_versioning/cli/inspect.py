@@ -11,6 +11,7 @@ import click
 from .._errors import mask_url
 from .._graph import FORMATS
 from .._operations.status import plain_head_ids
+from .._types import TenantOptions
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -19,10 +20,13 @@ from ._common import (
     binds_option,
     command,
     echo,
+    no_binds_with_tenants,
     on,
     prefix,
+    tenant_options,
     versioning,
 )
+from ._fleet import report_check, report_current
 
 if TYPE_CHECKING:
     from .._reports import CheckReport
@@ -95,9 +99,19 @@ def branches_command(verbose: bool, bind: str | None) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show full details.")
 @click.option("--check-heads", is_flag=True, help="Exit 1 unless the database is at all heads.")
 @binds_option
-def current_command(verbose: bool, check_heads: bool, binds: tuple[str, ...]) -> None:
-    """Show the revision(s) the database is at (every database's, when there are several)."""
+@tenant_options(jobs=False)
+def current_command(
+    verbose: bool, check_heads: bool, binds: tuple[str, ...], tenants: Any, fleet: TenantOptions
+) -> None:
+    """Show the revision(s) the database is at (every database's, when there are several;
+    every chosen tenant's with --all-tenants or --tenant)."""
     v = versioning()
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        results = v.current(tenants=tenants, **fleet)
+        heads = {s.revision for s in v.heads()}
+        report_current(results, heads if check_heads else None, marks=heads)
+        return
     behind: list[str] = []
     for bind in v.select(binds):
         with on(bind):
@@ -126,11 +140,17 @@ def current_command(verbose: bool, check_heads: bool, binds: tuple[str, ...]) ->
     show_default=True,
     help="json: the same report as data, one object per database.",
 )
-def check_command(binds: tuple[str, ...], fmt: str) -> None:
-    """Exit 1 if autogenerate would write anything (the models and database differ), or if
-    versions/HEADS disagrees with the revision files. Each difference names the table and
-    column, the types from -> to, nullability, server defaults, indexes and constraints."""
+@tenant_options()
+def check_command(binds: tuple[str, ...], fmt: str, tenants: Any, fleet: TenantOptions) -> None:
+    """Exit 1 if autogenerate would write anything (the models and database differ, in any
+    chosen tenant with --all-tenants or --tenant), or if versions/HEADS disagrees with the
+    revision files. Each difference names the table and column, the types from -> to,
+    nullability, server defaults, indexes and constraints."""
     v = versioning()
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        report_check(v.check(tenants=tenants, **fleet))
+        return
     reports = []
     for bind in v.select(binds, models=not binds):
         with on(bind):

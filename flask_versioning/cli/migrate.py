@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import click
 
 from .._errors import VersioningError
 from .._team.paths import normal_path
-from .._types import RevisionOptions, RunOptions
+from .._types import RevisionOptions, RunOptions, TenantOptions
 from ._common import (
     REVISION_ARGS,
     allow_protected_option,
@@ -15,14 +18,17 @@ from ._common import (
     binds_option,
     command,
     echo,
+    no_binds_with_tenants,
     on,
     print_result,
     print_sql,
     print_step,
     revision_options,
     run_options,
+    tenant_options,
     versioning,
 )
+from ._fleet import report_migrations
 from .team import print_findings
 
 
@@ -126,12 +132,27 @@ def merge_command(
 @click.argument("revision", default="heads")
 @run_options
 @binds_option
-def upgrade_command(revision: str, options: RunOptions, binds: tuple[str, ...]) -> None:
+@tenant_options(create=True)
+def upgrade_command(
+    revision: str,
+    options: RunOptions,
+    binds: tuple[str, ...],
+    tenants: Any,
+    fleet: TenantOptions,
+) -> None:
     """Upgrade the database to REVISION (default: heads). Accepts head, +1, ids, branch@head.
 
-    Every database is upgraded, one after the other, unless --bind names some.
+    Every database is upgraded, one after the other, unless --bind names some. With
+    --all-tenants or --tenant, the tenants instead: those already at REVISION are skipped,
+    the others upgraded (--jobs at once), and a summary follows.
     """
     v = versioning()
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        started = time.perf_counter()
+        results = v.upgrade(revision, tenants=tenants, **options, **fleet)
+        report_migrations(results, time.perf_counter() - started)
+        return
     progress = None if options.get("sql") else print_step
     for bind in v.select(binds, revisions=[revision]):
         with on(bind):
@@ -143,15 +164,30 @@ def upgrade_command(revision: str, options: RunOptions, binds: tuple[str, ...]) 
 @run_options
 @binds_option
 @allow_protected_option
+@tenant_options()
 def downgrade_command(
-    revision: str, options: RunOptions, binds: tuple[str, ...], allow_protected: bool
+    revision: str,
+    options: RunOptions,
+    binds: tuple[str, ...],
+    allow_protected: bool,
+    tenants: Any,
+    fleet: TenantOptions,
 ) -> None:
     """Revert the database to REVISION (default: -1). Accepts -N, base, ids.
 
     Every database is reverted, one after the other, unless --bind names some. 'base' is
-    refused for a protected database unless --allow-protected.
+    refused for a protected database unless --allow-protected. --all-tenants or --tenant:
+    the tenants instead.
     """
     v = versioning()
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        started = time.perf_counter()
+        results = v.downgrade(
+            revision, tenants=tenants, allow_protected=allow_protected, **options, **fleet
+        )
+        report_migrations(results, time.perf_counter() - started)
+        return
     progress = None if options.get("sql") else print_step
     for bind in v.select(binds, revisions=[revision]):
         with on(bind):
@@ -167,19 +203,35 @@ def downgrade_command(
 @click.option("--purge", is_flag=True, help="Empty the version table first.")
 @binds_option
 @allow_protected_option
+@tenant_options(create=True)
 def stamp_command(
     revisions: tuple[str, ...],
     options: RunOptions,
     purge: bool,
     binds: tuple[str, ...],
     allow_protected: bool,
+    tenants: Any,
+    fleet: TenantOptions,
 ) -> None:
     """Write REVISIONS (default: heads) to the version table without running migrations.
 
     Rewriting the applied history of a protected database is refused unless
-    --allow-protected.
+    --allow-protected. --all-tenants or --tenant: the tenants instead.
     """
     v = versioning()
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        started = time.perf_counter()
+        results = v.stamp(
+            list(revisions) or "heads",
+            tenants=tenants,
+            purge=purge,
+            allow_protected=allow_protected,
+            **options,
+            **fleet,
+        )
+        report_migrations(results, time.perf_counter() - started)
+        return
     for bind in v.select(binds, revisions=revisions):
         with on(bind):
             result = v.stamp(

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from .._errors import mask_url
-from .._types import SeedResult, SeedStatus
-from ._common import allow_protected_option, command, duration, env_option, print_step, versioning
+from .._types import SeedResult, SeedStatus, TenantOptions
+from ._common import (
+    allow_protected_option,
+    command,
+    duration,
+    env_option,
+    print_step,
+    tenant_options,
+    versioning,
+)
+from ._fleet import report_seeds
 
 
 def _print_seed(result: SeedResult) -> None:
@@ -79,16 +90,38 @@ def _print_status(statuses: Sequence[SeedStatus], environment: str) -> None:
     "--list", "list_", is_flag=True, help="List every seed, its environments and whether it ran."
 )
 @allow_protected_option
+@tenant_options()
 def seed_command(
-    names: tuple[str, ...], env: str | None, force: bool, list_: bool, allow_protected: bool
+    names: tuple[str, ...],
+    env: str | None,
+    force: bool,
+    list_: bool,
+    allow_protected: bool,
+    tenants: Any,
+    fleet: TenantOptions,
 ) -> None:
     """Run the seeds of the environment that have not run yet, or only NAMEs.
 
     Each seed runs in its own transaction together with the record that it ran: a failing
     seed leaves nothing behind, stops the run and exits 1. --force in a protected environment
-    needs --allow-protected.
+    needs --allow-protected. --all-tenants or --tenant: in each chosen tenant (the seeds
+    declared without bind=).
     """
     v = versioning()
+    if tenants is not None:
+        if list_:
+            raise click.UsageError("--list shows the app's database: leave out the tenants")
+        started = time.perf_counter()
+        fleet_results = v.run_seeds(
+            list(names) or None,
+            env=env,
+            force=force,
+            allow_protected=allow_protected,
+            tenants=tenants,
+            **fleet,
+        )
+        report_seeds(fleet_results, time.perf_counter() - started)
+        return
     environment = v.environment_name(env)
     if list_:
         statuses = v.seeds_status(env)

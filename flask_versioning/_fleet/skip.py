@@ -1,0 +1,87 @@
+"""Skipping tenants already at the target, the way the start-up fast path does: the heads come
+from the cached reading of the revision files (none is imported), and each tenant's version
+table is read with one ``SELECT``, without the lock.
+
+Schema tenants on the app's own server are read over one connection of the app's engine, a
+query per schema; a tenant with a database of its own costs a connection. A tenant whose table
+cannot be read (no table yet, schema missing, server down) is not skipped: the run itself then
+creates the table or reports the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from .. import _errors as errors
+from .._alembic import heads
+from .._alembic.database import Database
+from .._alembic.errors import translate_errors
+from .._ledgers.versions import read_rows
+from .._types import Tenant
+from .tenants import dispose, tenant_database
+
+__all__ = ["read_versions", "target_revisions"]
+
+# A target naming one revision exactly (anything else needs Alembic to resolve it).
+_REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def target_revisions(base: Database, targets: Sequence[str]) -> frozenset[str] | None:
+    """The exact revisions a database at ``targets`` holds, when known without Alembic:
+    ``heads``/``head`` from the cached heads, plain revision ids as they are, ``base`` as
+    nothing. ``None`` for anything relative or partial (then nothing is skipped)."""
+    wanted: set[str] = set()
+    for target in targets:
+        if target in ("heads", "head"):
+            locations = [base.directory / "versions"]
+            found = heads.script_heads(locations, lambda: _alembic_heads(base)).revisions
+            if target == "head" and len(found) > 1:
+                raise errors.MultipleHeadsError(found, "'head'")
+            wanted.update(found)
+        elif target == "base":
+            continue
+        elif _REVISION_ID.match(target) and target not in ("current",):
+            wanted.add(target)
+        else:
+            return None
+    return frozenset(wanted)
+
+
+def _alembic_heads(database: Database) -> list[str]:
+    with translate_errors(database):
+        return database.script_heads()
+
+
+def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] | None]:
+    """Each tenant's version rows, ``None`` where they cannot be read."""
+    found: list[list[str] | None] = [None] * len(tenants)
+    shared: list[tuple[int, Database]] = []
+    for index, tenant in enumerate(tenants):
+        try:
+            database = tenant_database(base, tenant)
+        except errors.VersioningError:
+            continue  # reported when the tenant runs
+        if tenant.url is None:
+            shared.append((index, database))
+            continue
+        try:
+            with database.engine().connect() as connection:
+                found[index] = read_rows(connection, database)
+        except sa.exc.DBAPIError:
+            pass
+        finally:
+            dispose(database)
+    if shared:
+        try:
+            with base.engine().connect() as connection:
+                for index, database in shared:
+                    try:
+                        found[index] = read_rows(connection, database)
+                    except sa.exc.DBAPIError:
+                        connection.rollback()  # PostgreSQL: the transaction is aborted
+        except sa.exc.DBAPIError:
+            pass
+    return found

@@ -1,0 +1,173 @@
+"""What runs on one tenant, in this process or in a worker: a :class:`Task` names a function of
+the operations layer and its arguments, and :func:`run_task` runs it on the tenant and turns
+whatever happens into a :class:`~flask_versioning.TenantResult`.
+
+A task crosses into worker processes by pickling, so its function must be a module-level
+function (pickled by name) and its arguments plain data. Any command can run on tenants by
+adding such a function: it takes the tenant's state and database, and returns what the command
+returns for one database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from .. import _errors as errors
+from .._alembic.database import Database
+from .._ledgers.versions import current as current_revisions
+from .._operations import inspect, migrate
+from .._protection import guard_downgrade, guard_stamp
+from .._state import VersioningState
+from .._types import MigrationResult, RunOptions, SeedResult, Tenant, TenantResult
+from .tenants import dispose, ensure_exists, tenant_database, tenant_state
+
+__all__ = ["Task", "TaskFunction", "failure", "run_task"]
+
+#: ``function(state, database, **arguments)``: the state has the tenant as its only database.
+TaskFunction = Callable[..., Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A command to run on each tenant."""
+
+    #: A module-level function ``(state, database, **arguments) -> value``.
+    function: TaskFunction
+    arguments: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: Whether the command writes: only then may ``create`` make a missing schema.
+    writes: bool = False
+    #: Skip tenants whose version table holds exactly these revisions, read without loading
+    #: any revision file or taking the lock; ``None``: never skip.
+    skip_at: frozenset[str] | None = None
+    #: Whether the command may run in worker processes (reading the version table does not
+    #: need them: it is one query, cheaper than starting a process).
+    parallel: bool = True
+
+
+def run_task(
+    state: VersioningState, tenant: Tenant, task: Task, *, create: bool = False
+) -> TenantResult[Any]:
+    """Run ``task`` on ``tenant``; every error becomes a failed result with one line, never an
+    exception, so one tenant never stops the others."""
+    started = time.perf_counter()
+    database: Database | None = None
+    ready = False
+    try:
+        database = tenant_database(state.database(), tenant)
+        ensure_exists(database, tenant, create=create and task.writes)
+        ready = True
+        value = task.function(tenant_state(state, database), database, **task.arguments)
+        return finished(tenant, value, time.perf_counter() - started)
+    except Exception as exc:
+        # A tenant that could not be reached or has no schema stands nowhere known.
+        return failure(tenant, database if ready else None, exc, time.perf_counter() - started)
+    finally:
+        if database is not None:
+            dispose(database)
+
+
+def finished(tenant: Tenant, value: Any, duration: float) -> TenantResult[Any]:
+    before = after = None
+    changed = False
+    if isinstance(value, MigrationResult):
+        before, after = value.before, value.after
+        changed = bool(value.steps) or before != after
+    elif isinstance(value, Sequence) and any(isinstance(v, SeedResult) for v in value):
+        changed = any(getattr(v, "status", None) == "applied" for v in value)
+    return TenantResult(
+        tenant.name,
+        "changed" if changed else "ok",
+        value=value,
+        before=before,
+        after=after,
+        duration=duration,
+    )
+
+
+def failure(
+    tenant: Tenant, database: Database | None, exc: BaseException, duration: float
+) -> TenantResult[Any]:
+    """A failed result: the one-line error, and where the tenant stands now if it can be read."""
+    if isinstance(exc, errors.VersioningError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {errors.one_line(exc, 300)}"
+    now: tuple[str, ...] | None = None
+    if isinstance(exc, errors.MigrationFailed):
+        now = exc.current
+    elif database is not None:
+        now = where_now(database)
+    return TenantResult(
+        tenant.name, "failed", error=errors.scrub(message), after=now, duration=duration
+    )
+
+
+def where_now(database: Database) -> tuple[str, ...] | None:
+    """The tenant's revisions, or ``None`` when they cannot be read (the database is down)."""
+    try:
+        return tuple(current_revisions(database))
+    except Exception:
+        return None
+
+
+# -- the commands, one function each ------------------------------------------------------------
+
+
+def upgrade(
+    state: VersioningState, database: Database, *, target: str, options: RunOptions
+) -> MigrationResult:
+    return migrate.upgrade(database, target, options)
+
+
+def downgrade(
+    state: VersioningState,
+    database: Database,
+    *,
+    target: str,
+    options: RunOptions,
+    allow_protected: bool,
+) -> MigrationResult:
+    guard_downgrade(state, database, target, sql=False, allow_protected=allow_protected)
+    return migrate.downgrade(database, target, options)
+
+
+def stamp(
+    state: VersioningState,
+    database: Database,
+    *,
+    revisions: Sequence[str],
+    options: RunOptions,
+    purge: bool,
+    allow_protected: bool,
+) -> MigrationResult:
+    guard_stamp(state, database, revisions, sql=False, allow_protected=allow_protected)
+    return migrate.stamp(database, revisions, options, purge=purge)
+
+
+def current(state: VersioningState, database: Database) -> tuple[str, ...]:
+    return tuple(current_revisions(database))
+
+
+def check(state: VersioningState, database: Database) -> tuple[str, ...]:
+    """The differences between the models and the tenant, described one per line."""
+    return tuple(inspect.describe_diff(diff) for diff in inspect.check(database))
+
+
+def seed(
+    state: VersioningState,
+    database: Database,
+    *,
+    names: Sequence[str] | None,
+    env: str | None,
+    force: bool,
+    allow_protected: bool,
+) -> tuple[SeedResult, ...]:
+    from .._seeds.run import run_pending, run_seeds
+
+    if names is None and not force:
+        # The lock-free look at the ledger first: a tenant with nothing due costs one query.
+        return tuple(run_pending(state, env))
+    return tuple(run_seeds(state, names, env=env, force=force, allow_protected=allow_protected))

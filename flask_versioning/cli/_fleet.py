@@ -1,0 +1,220 @@
+"""Commands run on tenants: the progress display while they run, and the summary after.
+
+Progress goes to stderr (a bar redrawn in place on a terminal, one line per finished tenant
+elsewhere or with ``--no-progress``), the summary to stdout, so ``> report.txt`` keeps only the
+summary. A run with a failed tenant ends with ``Error: ...`` and exit code 1.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .._types import FleetEvent, MigrationResult, SeedResult, TenantResult
+from ._common import CommandFailed, duration
+
+__all__ = [
+    "ProgressView",
+    "raise_for_failures",
+    "report_check",
+    "report_current",
+    "report_migrations",
+    "report_seeds",
+]
+
+#: Names listed in one summary line before "... and N more".
+_LISTED = 12
+
+
+def _where(revisions: Sequence[str] | None) -> str:
+    if revisions is None:
+        return "unknown"
+    return ", ".join(revisions) or "base"
+
+
+def _names(results: Sequence[TenantResult[Any]]) -> str:
+    names = [r.tenant for r in results]
+    more = len(names) - _LISTED
+    return ", ".join(names[:_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _line(result: TenantResult[Any]) -> str:
+    """What one finished tenant says in plain progress lines and in the summary."""
+    value = result.value
+    if result.status == "failed":
+        return f"failed: {result.error} (now at {_where(result.after)})"
+    if result.status == "not run":
+        return result.error or "not run"
+    if result.status == "skipped":
+        return f"skipped: already at {_where(result.after)}"
+    if isinstance(value, MigrationResult):
+        steps = sum(1 for s in value.steps if s.direction != "stamp")
+        counted = f", {_plural(steps, 'revision')}" if steps else ""
+        if result.status == "changed":
+            return (
+                f"{_where(value.before)} -> {_where(value.after)}"
+                f" ({duration(result.duration)}{counted})"
+            )
+        return f"nothing to do: at {_where(value.after)}"
+    if isinstance(value, tuple) and value and all(isinstance(v, SeedResult) for v in value):
+        applied = [v.name for v in value if v.status == "applied"]
+        if applied:
+            return f"seeded {', '.join(applied)} ({duration(result.duration)})"
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return _plural(len(value), "difference")  # check: the differences follow in the summary
+    return "nothing to do" if value == () else "done"
+
+
+class ProgressView:
+    """Shows a run as tenants start and finish: the ``on_event`` of the API call."""
+
+    def __init__(self, *, bar: bool) -> None:
+        self.bar = bar
+        self.running: dict[int, str] = {}
+        self._drawn = False
+
+    def __call__(self, event: FleetEvent) -> None:
+        if event.kind == "start":
+            self.running[event.worker] = event.tenant
+        elif self.running.get(event.worker) == event.tenant:
+            del self.running[event.worker]
+        finished = event.done + event.failed + event.skipped
+        result = event.result
+        if not self.bar:
+            if result is not None:
+                click.echo(f"[{finished}/{event.total}] {result.tenant}: {_line(result)}", err=True)
+            return
+        if result is not None and result.status == "failed":
+            self.clear()  # a failure stays on screen above the bar
+            click.echo(f"{result.tenant}: {_line(result)}", err=True)
+        if finished == event.total:
+            self.clear()  # the summary follows
+        else:
+            self._draw(event, finished)
+
+    def _draw(self, event: FleetEvent, finished: int) -> None:
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        size = 20
+        filled = size * finished // max(event.total, 1)
+        counts = f"done {event.done}  failed {event.failed}  skipped {event.skipped}"
+        text = f"[{'#' * filled}{'.' * (size - filled)}] {finished}/{event.total}  {counts}"
+        if self.running:
+            text += "  | " + "  ".join(f"{w}: {t}" for w, t in sorted(self.running.items()))
+        click.echo(f"\r{text[:width]}\x1b[K", nl=False, err=True)
+        self._drawn = True
+
+    def clear(self) -> None:
+        """Remove the bar, before the summary or a failure's line is printed."""
+        if self._drawn:
+            click.echo("\r\x1b[K", nl=False, err=True)
+            self._drawn = False
+
+
+def raise_for_failures(results: Sequence[TenantResult[Any]]) -> None:
+    """Exit 1 (``Error: 2 of 60 tenants failed: a, b``) when any tenant failed."""
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        raise CommandFailed(
+            f"{len(failed)} of {_plural(len(results), 'tenant')} failed: {_names(failed)}"
+        )
+
+
+def report_migrations(results: Sequence[TenantResult[Any]], elapsed: float) -> None:
+    """The summary of ``upgrade``, ``downgrade`` or ``stamp`` on tenants; exit 1 on failure."""
+    width = max((len(r.tenant) for r in results), default=0)
+    groups: dict[str, list[TenantResult[Any]]] = {}
+    for result in results:
+        groups.setdefault(result.status, []).append(result)
+    if groups.get("changed"):
+        click.echo(f"Changed ({len(groups['changed'])}):")
+        for result in groups["changed"]:
+            click.echo(f"  {result.tenant:<{width}}  {_line(result)}")
+    if groups.get("failed"):
+        click.echo(f"Failed ({len(groups['failed'])}):")
+        for result in groups["failed"]:
+            click.echo(f"  {result.tenant:<{width}}  {result.error}")
+            click.echo(f"  {'':<{width}}  now at: {_where(result.after)}")
+    if groups.get("ok"):
+        click.echo(f"Nothing to do ({len(groups['ok'])}): {_names(groups['ok'])}")
+    if groups.get("skipped"):
+        click.echo(
+            f"Skipped, already there ({len(groups['skipped'])}): {_names(groups['skipped'])}"
+        )
+    if groups.get("not run"):
+        click.echo(
+            f"Not run, after a failure ({len(groups['not run'])}): {_names(groups['not run'])}"
+        )
+    counts = [
+        f"{len(groups.get('changed', []))} changed",
+        f"{len(groups.get('ok', []))} unchanged",
+        f"{len(groups.get('skipped', []))} skipped",
+        f"{len(groups.get('failed', []))} failed",
+        f"{len(groups.get('not run', []))} not run",
+    ]
+    listed = ", ".join(c for c in counts if not c.startswith("0 "))
+    click.echo(f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {listed or 'none'}.")
+    raise_for_failures(results)
+
+
+def report_current(
+    results: Sequence[TenantResult[Any]], heads: set[str] | None, *, marks: set[str]
+) -> None:
+    """Each tenant's revisions, heads marked; with ``heads`` (``--check-heads``), exit 1 unless
+    every tenant is at them."""
+    width = max((len(r.tenant) for r in results), default=0)
+    behind = []
+    for result in results:
+        if result.status == "failed":
+            click.echo(f"{result.tenant:<{width}}  {_line(result)}")
+            continue
+        revisions = tuple(result.value or ())
+        shown = ", ".join(f"{r}{' (head)' if r in marks else ''}" for r in revisions)
+        click.echo(f"{result.tenant:<{width}}  {shown or 'base'}")
+        if heads is not None and set(revisions) != heads:
+            behind.append(result)
+    raise_for_failures(results)
+    if behind:
+        raise CommandFailed(
+            f"{len(behind)} of {_plural(len(results), 'tenant')} not at all heads: {_names(behind)}"
+        )
+
+
+def report_check(results: Sequence[TenantResult[Any]]) -> None:
+    """Each tenant's differences; exit 1 when any tenant differs or failed."""
+    differing = []
+    for result in results:
+        if result.status == "failed":
+            click.echo(f"[{result.tenant}] {_line(result)}")
+        elif result.value:
+            differing.append(result)
+            for diff in result.value:
+                click.echo(f"[{result.tenant}]   {diff}")
+        else:
+            click.echo(f"[{result.tenant}] No differences: the models match the database.")
+    raise_for_failures(results)
+    if differing:
+        raise CommandFailed(
+            f"{len(differing)} of {_plural(len(results), 'tenant')} differ from the models: "
+            f"{_names(differing)}"
+        )
+
+
+def report_seeds(results: Sequence[TenantResult[Any]], elapsed: float) -> None:
+    """Each tenant's seeds; exit 1 when a tenant's seed failed."""
+    width = max((len(r.tenant) for r in results), default=0)
+    for result in results:
+        click.echo(f"  {result.tenant:<{width}}  {_line(result)}")
+    changed = sum(1 for r in results if r.status == "changed")
+    failed = sum(1 for r in results if r.status == "failed")
+    click.echo(
+        f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {changed} seeded, "
+        f"{len(results) - changed - failed} with nothing to seed, {failed} failed."
+    )
+    raise_for_failures(results)

@@ -1,0 +1,630 @@
+"""Tenants: a command run on many databases or schemas, and what a user sees of it.
+
+Tenants are SQLite files, PostgreSQL schemas of the app's database plus a PostgreSQL database of
+their own, and MariaDB databases on the app's server plus one given by URL. The commands run in
+real ``flask`` processes (``--jobs 2`` starts real worker processes); tables and version rows
+are read back from the tenants themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import FLASK, MYSQL_URL, FlaskProject
+from flask import Flask
+
+from flask_versioning import ConfigurationError, Tenant, Versioning
+from flask_versioning._autoupgrade import skip_reason
+from flask_versioning._settings import FLEET_WORKER_ENV
+
+APP = """
+import json
+import os
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_versioning import Tenant, Versioning
+
+db = SQLAlchemy()
+versioning = Versioning()
+
+
+class Item(db.Model):
+    __tablename__ = "items"
+    __table_args__ = (sa.Index("ix_items_name", "name", unique=True),)
+    id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(50), nullable=False)
+
+
+@versioning.tenants
+def tenants():
+    return [Tenant(n, url=u, schema=s) for n, u, s in json.loads(os.environ["TEST_TENANTS"])]
+
+
+@versioning.seed("development")
+def starter(session):
+    session.add(Item(name="starter"))
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    for key, value in os.environ.items():
+        if key.startswith("VERSIONING_") and not key.startswith("VERSIONING_TEST_"):
+            app.config[key] = value
+    db.init_app(app)
+    versioning.init_app(app, db)
+    return app
+"""
+
+HEADER = """import os
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import op
+
+"""
+
+R1 = (
+    HEADER
+    + """revision = "r1"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "items",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(50), nullable=False),
+    )
+
+
+def downgrade():
+    op.drop_table("items")
+"""
+)
+
+# Fails in a tenant holding two items of the same name: the data decides, not the code.
+R2 = (
+    HEADER
+    + """revision = "r2"
+down_revision = "r1"
+
+
+def upgrade():
+    op.create_index("ix_items_name", "items", ["name"], unique=True)
+
+
+def downgrade():
+    op.drop_index("ix_items_name", table_name="items")
+"""
+)
+
+# Writes its process id to TEST_BLOCK_DIR and waits there for a file named "go", so a test can
+# kill the worker running it. On PostgreSQL the table is created first (the kill must roll it
+# back); elsewhere DDL is not transactional, so it waits before changing anything.
+R3 = (
+    HEADER
+    + """revision = "r3"
+down_revision = "r2"
+
+
+def _wait():
+    folder = Path(os.environ["TEST_BLOCK_DIR"])
+    (folder / f"{os.getpid()}.pid").write_text(str(os.getpid()))
+    while not (folder / "go").exists():
+        time.sleep(0.05)
+
+
+def upgrade():
+    if op.get_bind().dialect.name == "postgresql":
+        op.create_table("blocked", sa.Column("id", sa.Integer, primary_key=True))
+        _wait()
+    else:
+        _wait()
+        op.create_table("blocked", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("blocked")
+"""
+)
+
+
+@dataclasses.dataclass
+class Fleet:
+    """An app on disk with three tenants on the backend under test."""
+
+    project: FlaskProject
+    backend: str
+    #: name -> (url, schema), as the app declares them.
+    tenants: dict[str, tuple[str | None, str | None]]
+    created: list[str] = dataclasses.field(default_factory=list)
+
+    def declare(self, tenants: dict[str, tuple[str | None, str | None]]) -> None:
+        self.tenants = tenants
+        rows = [[name, url, schema] for name, (url, schema) in tenants.items()]
+        self.project.env["TEST_TENANTS"] = json.dumps(rows)
+
+    def db(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.project.db(*args, check=check)
+
+    def _where(self, name: str) -> tuple[sa.Engine, str | None]:
+        url, schema = self.tenants[name]
+        base = sa.make_url(url or self.project.database_url)
+        if schema is not None and self.backend == "mariadb":
+            base, schema = base.set(database=schema), None
+        return sa.create_engine(base, poolclass=sa.NullPool), schema
+
+    def rows(self, name: str) -> list[str]:
+        """The tenant's version rows; [] when it has no version table."""
+        engine, schema = self._where(name)
+        try:
+            with engine.connect() as conn:
+                if not sa.inspect(conn).has_table("alembic_version", schema=schema):
+                    return []
+                table = f'"{schema}".alembic_version' if schema else "alembic_version"
+                return sorted(
+                    r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {table}")
+                )
+        finally:
+            engine.dispose()
+
+    def tables(self, name: str) -> set[str]:
+        engine, schema = self._where(name)
+        try:
+            return set(sa.inspect(engine).get_table_names(schema=schema))
+        finally:
+            engine.dispose()
+
+    def execute(self, name: str, sql: str) -> None:
+        engine, schema = self._where(name)
+        try:
+            with engine.begin() as conn:
+                if schema:
+                    conn.exec_driver_sql(f'SET search_path TO "{schema}"')
+                conn.exec_driver_sql(sql)
+        finally:
+            engine.dispose()
+
+    def app_tables(self) -> set[str]:
+        """The tables of the app's own database (its default schema)."""
+        engine = sa.create_engine(self.project.database_url, poolclass=sa.NullPool)
+        try:
+            return set(sa.inspect(engine).get_table_names())
+        finally:
+            engine.dispose()
+
+
+def _mariadb_admin() -> sa.Engine:
+    return sa.create_engine(MYSQL_URL, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture
+def fleet(
+    backend: str, tmp_path: Path, database_url: str, second_database_url: str
+) -> Iterator[Fleet]:
+    (tmp_path / "app.py").write_text(APP)
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "r1_items.py").write_text(R1)
+    (versions / "r2_unique_names.py").write_text(R2)
+    project = FlaskProject(tmp_path, database_url)
+    fleet = Fleet(project, backend, {})
+    if backend == "sqlite":
+        fleet.declare({n: (f"sqlite:///{tmp_path / f't_{n}.db'}", None) for n in "abc"})
+        yield fleet
+        return
+    prefix = f"fv{uuid.uuid4().hex[:8]}"
+    schemas = {n: f"{prefix}_{n}" for n in "ab"}
+    fleet.declare(
+        {"a": (None, schemas["a"]), "b": (None, schemas["b"]), "c": (second_database_url, None)}
+    )
+    if backend == "postgresql":
+        engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+        with engine.begin() as conn:
+            for schema in schemas.values():
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        engine.dispose()
+        yield fleet
+        return
+    admin = _mariadb_admin()
+    fleet.created.extend(schemas.values())
+    with admin.connect() as conn:
+        for schema in schemas.values():
+            conn.exec_driver_sql(f"CREATE DATABASE {schema}")
+    try:
+        yield fleet
+    finally:
+        with admin.connect() as conn:
+            for schema in fleet.created:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {schema}")
+        admin.dispose()
+
+
+# -- the whole round, on every backend ----------------------------------------------------------
+
+
+def test_upgrade_seed_check_and_skip(fleet: Fleet) -> None:
+    first = fleet.db("upgrade", "--all-tenants", "--jobs", "2")
+    assert "Changed (3):" in first.stdout
+    assert "3 tenants in " in first.stdout and ": 3 changed." in first.stdout
+    for name in "abc":
+        assert fleet.rows(name) == ["r2"]
+        assert {"items", "alembic_version", "versioning_history"} <= fleet.tables(name)
+    # Schema tenants' tables are in their schemas, never in the app's own database.
+    assert "items" not in fleet.app_tables()
+
+    again = fleet.db("upgrade", "--all-tenants")
+    assert "Skipped, already there (3): a, b, c" in again.stdout
+    assert ": 3 skipped." in again.stdout
+
+    current = fleet.db("current", "--all-tenants", "--check-heads")
+    assert current.stdout.split("\n")[:3] == ["a  r2 (head)", "b  r2 (head)", "c  r2 (head)"]
+
+    seeded = fleet.db("seed", "--all-tenants", "--jobs", "2")
+    assert "3 seeded" in seeded.stdout
+    assert "nothing to do" in fleet.db("seed", "--tenant", "b").stdout
+    engine, schema = fleet._where("b")
+    with engine.connect() as conn:
+        items = sa.Table("items", sa.MetaData(), autoload_with=conn, schema=schema)
+        assert [r.name for r in conn.execute(sa.select(items))] == ["starter"]
+    engine.dispose()
+
+    checked = fleet.db("check", "--all-tenants")
+    assert checked.stdout.count("No differences") == 3
+
+    down = fleet.db("downgrade", "--tenant", "c", "--tenant", "a")
+    assert "a  r2 -> r1" in down.stdout and "c  r2 -> r1" in down.stdout
+    assert fleet.rows("a") == ["r1"] and fleet.rows("b") == ["r2"]
+    behind = fleet.db("current", "--all-tenants", "--check-heads", check=False)
+    assert behind.returncode == 1
+    assert "Error: 2 of 3 tenants not at all heads: a, c" in behind.stderr
+
+
+def test_a_revision_fails_for_one_tenant_because_of_its_data(fleet: Fleet) -> None:
+    fleet.db("upgrade", "r1", "--all-tenants")
+    fleet.execute("b", "INSERT INTO items (name) VALUES ('twin'), ('twin')")
+
+    run = fleet.db("upgrade", "--all-tenants", "--jobs", "2", check=False)
+    assert run.returncode == 1
+    assert "Failed (1):" in run.stdout
+    failed = run.stdout.split("Failed (1):\n")[1].split("\n")
+    assert failed[0].startswith("  b  revision r2 failed: IntegrityError")
+    assert failed[1].strip() == "now at: r1"
+    assert run.stderr.strip().endswith("Error: 1 of 3 tenants failed: b")
+    assert "Traceback" not in run.stderr
+    assert fleet.rows("a") == ["r2"] and fleet.rows("b") == ["r1"] and fleet.rows("c") == ["r2"]
+
+    fleet.execute("b", "DELETE FROM items WHERE name = 'twin'")
+    rerun = fleet.db("upgrade", "--all-tenants")
+    assert "  b  r1 -> r2" in rerun.stdout and "Skipped, already there (2): a, c" in rerun.stdout
+    assert fleet.rows("b") == ["r2"]
+
+
+def test_fail_fast_starts_no_tenant_after_a_failure(fleet: Fleet) -> None:
+    fleet.db("upgrade", "r1", "--all-tenants")
+    fleet.execute("a", "INSERT INTO items (name) VALUES ('twin'), ('twin')")
+    run = fleet.db("upgrade", "--all-tenants", "--fail-fast", check=False)
+    assert run.returncode == 1
+    assert "Not run, after a failure (2): b, c" in run.stdout
+    assert [fleet.rows(n) for n in "abc"] == [["r1"], ["r1"], ["r1"]]
+
+
+def _unreachable(fleet: Fleet, tmp_path: Path) -> dict[str, tuple[str | None, str | None]]:
+    if fleet.backend == "sqlite":
+        return {
+            "gone": (f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}", None),
+            "locked": (f"sqlite:///{tmp_path / 'a-directory'}", None),
+        }
+    if fleet.backend == "postgresql":
+        return {
+            "gone": ("postgresql+psycopg://postgres:secret@127.0.0.1:1/test", None),
+            "locked": ("postgresql+psycopg://nobody:secret@127.0.0.1:5432/test", None),
+        }
+    return {
+        "gone": ("mysql+pymysql://root:secret@127.0.0.1:1/test", None),
+        "locked": ("mysql+pymysql://root:secret@127.0.0.1:3306/test", None),
+    }
+
+
+def test_unreachable_tenant_and_wrong_credentials(fleet: Fleet, tmp_path: Path) -> None:
+    (tmp_path / "a-directory").mkdir()
+    fleet.declare({"a": fleet.tenants["a"], **_unreachable(fleet, tmp_path)})
+    run = fleet.db("upgrade", "--all-tenants", "--jobs", "2", check=False)
+    assert run.returncode == 1
+    assert re.search(r"^  a +base -> r2 \(", run.stdout, re.MULTILINE), run.stdout
+    assert "Error: 2 of 3 tenants failed: gone, locked" in run.stderr
+    failed = run.stdout.split("Failed (2):\n")[1].split("\n")
+    assert failed[0].startswith("  gone    ") and failed[2].startswith("  locked  ")
+    assert failed[1].strip() == failed[3].strip() == "now at: unknown"
+    assert "secret" not in run.stdout + run.stderr
+    if fleet.backend != "sqlite":
+        assert ":***@" in run.stdout
+    assert fleet.rows("a") == ["r2"]
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"], indirect=True)
+def test_missing_schema_fails_unless_created(fleet: Fleet) -> None:
+    missing = f"fv{uuid.uuid4().hex[:8]}_new"
+    fleet.created.append(missing)
+    fleet.declare({"a": fleet.tenants["a"], "new": (None, missing)})
+
+    run = fleet.db("upgrade", "--all-tenants", check=False)
+    assert run.returncode == 1
+    line = run.stdout.split("Failed (1):\n")[1].split("\n")[0]
+    assert line.startswith(f"  new  the schema '{missing}' does not exist at ")
+    assert line.endswith("create it, or pass --create (create=True)")
+    assert "now at: unknown" in run.stdout
+    assert fleet.rows("a") == ["r2"]
+    assert "items" not in fleet.app_tables()  # nothing went to the app's own schema instead
+
+    created = fleet.db("upgrade", "--all-tenants", "--create")
+    assert "new  base -> r2" in created.stdout and "Skipped, already there (1): a" in created.stdout
+    assert fleet.rows("new") == ["r2"] and "items" in fleet.tables("new")
+
+
+def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    fleet.db("upgrade", "--all-tenants")
+    (fleet.project.versions / "r3_blocked.py").write_text(R3)
+    block = tmp_path / "block"
+    block.mkdir()
+    env = {
+        **os.environ,
+        "FLASK_APP": "app",
+        "DATABASE_URL": fleet.project.database_url,
+        "VERSIONING_ENV": "development",
+        "TEST_BLOCK_DIR": str(block),
+        **fleet.project.env,
+    }
+    proc = subprocess.Popen(
+        [FLASK, "db", "upgrade", "--all-tenants", "--jobs", "2"],
+        cwd=fleet.project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while len(list(block.glob("*.pid"))) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        victim = int(sorted(block.glob("*.pid"))[0].stem)
+        os.kill(victim, signal.SIGKILL)
+        time.sleep(0.5)
+        (block / "go").write_text("")
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stdout + stderr
+    assert f"the worker process (pid {victim}) died while running it (killed by SIGKILL)" in stdout
+    assert "the database is at r2; run the command again to finish it" in stdout
+    assert "Error: 1 of 3 tenants failed" in stderr
+    positions = [fleet.rows(n) for n in "abc"]
+    assert sorted(positions) == [["r2"], ["r3"], ["r3"]]
+
+    rerun = fleet.project.db("upgrade", "--all-tenants", TEST_BLOCK_DIR=str(block))
+    assert "Changed (1):" in rerun.stdout and "Skipped, already there (2)" in rerun.stdout
+    for name in "abc":
+        assert fleet.rows(name) == ["r3"] and "blocked" in fleet.tables(name)
+
+
+# -- bad input, before anything runs -----------------------------------------------------------
+
+
+def _app(tmp_path: Path, tenants: object) -> tuple[Flask, Versioning]:
+    metadata = sa.MetaData()
+    sa.Table("items", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    app = Flask("fleetapp", root_path=str(tmp_path))
+    app.testing = True
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'app.db'}"
+    versioning = Versioning(app, metadata=metadata)
+    versioning.tenants(lambda: tenants)
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    (versions / "r1_items.py").write_text(R1)
+    return app, versioning
+
+
+@pytest.mark.parametrize(
+    ("tenants", "message"),
+    [
+        ({"a": "s_a", "b c": "s_b"}, "tenant name 'b c' is not safe"),
+        ([Tenant("a", schema="s_a"), Tenant("a", url="sqlite://")], "'a' is declared twice"),
+        ({"a": "drop table; --"}, "schema 'drop table; --' is not a safe identifier"),
+        ({"../up": "sqlite:///x.db"}, "tenant name '../up' is not safe"),
+        ("a,b", "must return Tenant objects or a dict"),
+    ],
+)
+def test_bad_tenants_are_refused_before_anything_runs(
+    tmp_path: Path, tenants: object, message: str
+) -> None:
+    app, versioning = _app(tmp_path, tenants)
+    with app.app_context(), pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
+        versioning.upgrade(tenants="all")
+    assert list(tmp_path.glob("*.db")) == []  # not even the app's database was opened
+
+
+def test_the_command_line_refuses_bad_input_in_one_line(fleet_sqlite: Fleet) -> None:
+    fleet = fleet_sqlite
+    fleet.declare({"a": fleet.tenants["a"], "a.b": fleet.tenants["b"], "x": (None, None)})
+    cases = {
+        ("upgrade", "--all-tenants"): "SQLite has no schemas (tenant 'x' names schema 'x')",
+        ("upgrade", "--tenant", "nope"): "unknown tenant 'nope' (3 declared: a, a.b, x)",
+        ("upgrade", "--jobs", "2"): "--jobs acts on tenants: add --all-tenants or --tenant NAME",
+        ("upgrade", "--all-tenants", "--shard", "4/4"): "K counts from 0 and must be below N",
+        ("upgrade", "--all-tenants", "--tenant", "a"): "give --tenant NAME or --all-tenants",
+        ("upgrade", "--all-tenants", "--sql"): "--sql (sql=True) cannot be combined with tenants",
+        ("upgrade", "--all-tenants", "--bind", "x"): "--bind cannot be combined with --tenant",
+    }
+    for args, message in cases.items():
+        run = fleet.db(*args, check=False)
+        assert run.returncode in (1, 2), (args, run.stderr)
+        assert message in run.stderr, (args, run.stderr)
+        assert "Traceback" not in run.stderr
+    assert fleet.rows("a") == [] and fleet.rows("a.b") == []
+
+    fleet.project.env["TEST_TENANTS"] = '[["a", null, null], ["a", null, null]]'
+    twice = fleet.db("current", "--all-tenants", check=False)
+    assert twice.returncode == 1
+    assert twice.stderr.strip() == (
+        "Error: tenant names must be unique: 'a' is declared twice by tenants()"
+    )
+
+
+@pytest.fixture
+def fleet_sqlite(tmp_path: Path) -> Fleet:
+    (tmp_path / "app.py").write_text(APP)
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "r1_items.py").write_text(R1)
+    fleet = Fleet(FlaskProject(tmp_path, f"sqlite:///{tmp_path / 'app.db'}"), "sqlite", {})
+    fleet.declare({n: (f"sqlite:///{tmp_path / f't_{n}.db'}", None) for n in "abc"})
+    return fleet
+
+
+# -- shards, the Python API, progress -----------------------------------------------------------
+
+
+def test_shards_cover_every_tenant_exactly_once(tmp_path: Path) -> None:
+    declared = {f"tenant-{i:02d}": f"sqlite:///{tmp_path / f'{i}.db'}" for i in range(40)}
+    app, versioning = _app(tmp_path, declared)
+    with app.app_context():
+        for count in (1, 2, 3, 7):
+            seen: list[str] = []
+            for index in range(count):
+                results = versioning.current(tenants="all", shard=(index, count))
+                seen += [r.tenant for r in results]
+            assert sorted(seen) == sorted(declared)  # every tenant, none twice
+        # The same share on every run and machine: a hash of the name, not Python's hash().
+        first = [r.tenant for r in versioning.current(tenants="all", shard=(1, 3))]
+        assert first == [r.tenant for r in versioning.current(tenants="all", shard=(1, 3))]
+        assert 5 < len(first) < 25
+
+
+def test_the_python_api_returns_one_result_per_tenant(tmp_path: Path) -> None:
+    declared = [Tenant(n, url=f"sqlite:///{tmp_path / f't_{n}.db'}") for n in ("a", "b")]
+    declared.append(Tenant("bad", url=f"sqlite:///{tmp_path / 'missing' / 'x.db'}"))
+    app, versioning = _app(tmp_path, declared)
+    events: list[tuple[str, str]] = []
+    with app.app_context():
+        assert [t.name for t in versioning.get_tenants()] == ["a", "b", "bad"]
+        results = versioning.upgrade(
+            tenants="all", on_event=lambda e: events.append((e.kind, e.tenant))
+        )
+        assert [(r.tenant, r.status) for r in results] == [
+            ("a", "changed"),
+            ("b", "changed"),
+            ("bad", "failed"),
+        ]
+        assert results[0].before == () and results[0].after == ("r1",)
+        assert results[0].value is not None and results[0].value.steps[0].revision == "r1"
+        assert results[2].error is not None
+        assert str(tmp_path / "missing" / "x.db") in results[2].error, results[2].error
+        assert results[2].after is None
+        assert events[:2] == [("start", "a"), ("finish", "a")]
+        again = versioning.upgrade(tenants=["b", "a"])
+        assert [(r.tenant, r.status) for r in again] == [("a", "skipped"), ("b", "skipped")]
+        # A tenant given as an object need not be declared.
+        extra = Tenant("extra", url=f"sqlite:///{tmp_path / 't_extra.db'}")
+        assert versioning.current(tenants=[extra])[0].value == ()
+        with pytest.raises(ConfigurationError, match="bind= and tenants= cannot be combined"):
+            versioning.upgrade(tenants="all", bind="default")
+
+
+def test_progress_bar_on_a_terminal(fleet_sqlite: Fleet) -> None:
+    master, slave = pty.openpty()
+    env = {
+        **os.environ,
+        "FLASK_APP": "app",
+        "DATABASE_URL": fleet_sqlite.project.database_url,
+        "VERSIONING_ENV": "development",
+        **fleet_sqlite.project.env,
+    }
+    proc = subprocess.run(
+        [FLASK, "db", "upgrade", "--all-tenants"],
+        cwd=fleet_sqlite.project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+        timeout=120,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    screen = shown.decode()
+    assert "\r[#" in screen and "/3  done " in screen and "1: " in screen
+    assert screen.endswith("\r\x1b[K")  # the bar is gone before the summary
+    assert ": 3 changed." in proc.stdout
+
+
+def test_worker_processes_never_auto_upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert skip_reason("db", ["gunicorn", "app:app"]) is None
+    monkeypatch.setenv(FLEET_WORKER_ENV, "1")
+    assert skip_reason("db", ["gunicorn", "app:app"]) == (
+        "this is a worker process of a fleet run; the command decides what runs"
+    )
+
+
+def test_the_example_reads_its_tenants_from_the_apps_database(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "tenants"
+    shutil.copytree(example, tmp_path / "example", ignore=shutil.ignore_patterns("instance"))
+    project = FlaskProject(tmp_path / "example", f"sqlite:///{tmp_path / 'app.db'}")
+    project.db("upgrade")
+    for name in ("acme", "globex"):
+        project.flask("add-tenant", name)
+    run = project.db("upgrade", "--all-tenants", "--jobs", "2")
+    assert ": 2 changed." in run.stdout
+    current = project.db("current", "--all-tenants")
+    assert current.stdout.splitlines() == ["acme    0001 (head)", "globex  0001 (head)"]
+    tenants = tmp_path / "example" / "instance" / "tenants"
+    assert sorted(p.name for p in tenants.glob("*.db")) == ["acme.db", "globex.db"]
+
+
+def _broken_loader() -> Flask:
+    raise RuntimeError("no app here")
+
+
+def test_workers_that_cannot_load_the_app_stop_the_run(tmp_path: Path) -> None:
+    declared = {n: f"sqlite:///{tmp_path / f't_{n}.db'}" for n in ("a", "b")}
+    app, versioning = _app(tmp_path, declared)
+    with app.app_context():
+        with pytest.raises(ConfigurationError, match="cannot be sent to worker processes"):
+            versioning.upgrade(tenants="all", jobs=2, app_loader=lambda: app)
+        with pytest.raises(
+            ConfigurationError,
+            match="a worker process could not load the app: RuntimeError: no app here",
+        ):
+            versioning.upgrade(tenants="all", jobs=2, app_loader=_broken_loader)
+        assert [r.status for r in versioning.current(tenants="all")] == ["ok", "ok"]
+        assert [r.value for r in versioning.current(tenants="all")] == [(), ()]
