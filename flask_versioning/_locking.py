@@ -417,6 +417,11 @@ def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str
     # two threads of one process contend for it just as two processes do.
     path = sqlite_lock_path(database, key)
     lock_name = f"lock file {path}"
+    if not os.path.isdir(os.path.dirname(database)):
+        # The database itself cannot be opened either: say that, not what it means for the lock.
+        raise DatabaseError(
+            f"cannot use the SQLite database {database}: its directory does not exist"
+        )
     try:
         fd = _open_lock_file(path)
     except OSError as exc:

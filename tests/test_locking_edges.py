@@ -190,7 +190,7 @@ def test_every_spelling_of_one_sqlite_file_is_one_lock(tmp_path: Path) -> None:
     ]
 
 
-def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_database_in_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'missing-dir' / 'app.db'}"
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     try:
@@ -203,10 +203,10 @@ def test_a_lock_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> N
         engine.dispose()
     message = str(info.value)
     assert message == (
-        "cannot open the migration lock file "
-        f"{tmp_path / 'missing-dir' / '.flask-versioning' / 'app.db'}.{KEY}.lock: No such file "
-        "or directory; make its directory writable or set VERSIONING_LOCK = False"
+        f"cannot use the SQLite database {tmp_path / 'missing-dir' / 'app.db'}: its directory "
+        "does not exist"
     )
+    assert not (tmp_path / "missing-dir").exists()  # nothing was created on the way
 
 
 def test_upgrade_stops_cleanly_when_its_lock_file_cannot_be_opened(
