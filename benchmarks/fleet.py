@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -196,6 +197,7 @@ def run(sizes: Sizes, log: object = print) -> str:
     bench.database_urls = [server.create() for _ in range(sizes.databases)]
     say = log if callable(log) else print
     started = time.time()
+    load_before = _load()
     try:
         every = bench.tenants_file(sizes.schemas, sizes.databases)
         small = bench.tenants_file(sizes.small_schemas, sizes.small_databases)
@@ -236,7 +238,8 @@ def run(sizes: Sizes, log: object = print) -> str:
             server.drop(url)
         server.drop(bench.app_url)
     took = time.time() - started
-    return _report(sizes, server, timings, peaks, skip, current, took)
+    load = f"before {load_before}, after {_load()}"
+    return _report(sizes, server, timings, peaks, skip, current, took, load)
 
 
 def _report(
@@ -247,6 +250,7 @@ def _report(
     skip: list[float],
     current: list[float],
     took: float,
+    load: str,
 ) -> str:
     total = sizes.schemas + sizes.databases
     small = sizes.small_schemas + sizes.small_databases
@@ -277,7 +281,7 @@ def _report(
         f"- Command: `python -m benchmarks.fleet --runs {sizes.runs}`",
         f"- Ran: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, took {took:.0f} s; "
         f"PostgreSQL {server.version}; Python {platform.python_version()}; "
-        f"{_cpus()} CPUs (shared with other work, so expect noise)",
+        f"{_cpus()} CPUs; load average (1, 5, 15 min) {load}",
         "",
         "| Measure | Result | Target |",
         "|---|---|---|",
@@ -300,15 +304,18 @@ def _report(
         "there are. At head, no worker is started: the heads come from the cached reading "
         "of the revision files and each tenant costs one `SELECT` (the 50 schemas over one "
         "connection), where `flask db current` imports Alembic and the revision files to "
-        "mark the head.",
+        "mark the head. The machine is shared: the run-by-run ratios show how much other "
+        "work moved each pair of runs.",
         END,
     ]
     return "\n".join(lines) + "\n"
 
 
-def _cpus() -> int:
-    import os
+def _load() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
+
+def _cpus() -> int:
     return os.cpu_count() or 0
 
 
