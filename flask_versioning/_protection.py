@@ -99,7 +99,8 @@ def reason(
     state: VersioningState, databases: Sequence[Database], env: str | None = None
 ) -> str | None:
     """Why the app or one of ``databases`` is protected, or ``None``."""
-    for run in (run_for(state), run_for(state, env) if env is not None else None):
+    # The environment the command names first: it is what the user is asking about.
+    for run in (run_for(state, env) if env is not None else None, run_for(state)):
         if run is not None and run.protect:
             return f"{run.environment!r} is a protected environment (VERSIONING_PROTECTED_ENVS)"
     for database in databases:

@@ -802,7 +802,12 @@ def test_reset_takes_apart_cycles_views_and_types(tmp_path: Path, database_url: 
 
 
 def test_protected_environments_through_the_api(tmp_path: Path, sqlite_url: str) -> None:
-    app = _api_app(tmp_path, sqlite_url, VERSIONING_PROTECTED_ENVS=["production", "staging"])
+    app = _api_app(
+        tmp_path,
+        sqlite_url,
+        VERSIONING_PROTECTED_ENVS=["production", "staging"],
+        VERSIONING_ENV="production",  # declared: a guessed "production" protects nothing
+    )
     versioning = Versioning(app)
     with app.app_context():
         assert versioning.environment_name() == "production"

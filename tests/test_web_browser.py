@@ -314,7 +314,7 @@ def test_refusals_on_a_real_server(app_project: FlaskProject, database_url: str)
         other_site = {"Origin": "http://evil.example"}
         status, html = request(f"{server.url}/_versioning/apply", {"token": token[1]}, other_site)
         assert status == 403 and "sent by another site" in html
-    assert table_names(database_url) == {"alembic_version"}
+    assert table_names(database_url) == {"alembic_version", "versioning_history"}
     assert version_rows(database_url) == []
 
 
