@@ -298,8 +298,8 @@ def _report(
         f"{mb(1, small):.1f} → {mb(1, total):.1f} MB ({growth1:.2f}x) | (for comparison) |",
         "",
         "With `--jobs 1` every tenant runs in the `flask` process itself; with `--jobs 4` "
-        "four worker processes (forked from a fork server that imported SQLAlchemy, Flask "
-        "and Alembic once; each loads the app once) run them "
+        "four worker processes (forks of the `flask` process, which has the app and its "
+        "imports already) run them "
         "and the parent only hands tenants out, so its memory does not depend on how many "
         "there are. At head, no worker is started: the heads come from the cached reading "
         "of the revision files and each tenant costs one `SELECT` (the 50 schemas over one "

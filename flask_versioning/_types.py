@@ -398,8 +398,10 @@ class TenantOptions(TypedDict, total=False):
     fail_fast: bool
     #: Create a tenant's missing schema (or database) instead of failing it.
     create: bool
-    #: How a worker process gets the app (a picklable callable returning it); default: the
-    #: way the running ``flask`` command found it, else Flask's discovery of the app's module.
+    #: How a worker process gets the app (a picklable callable returning it), each worker
+    #: then a fresh interpreter; default: a fork of this process with the app (Linux, one
+    #: thread running), else the way the running ``flask`` command found it, else Flask's
+    #: discovery of the app's module.
     app_loader: Callable[[], Flask] | None
     #: Called as tenants start and finish (in this process).
     on_event: Callable[[FleetEvent], None] | None

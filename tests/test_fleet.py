@@ -16,6 +16,8 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,11 +30,14 @@ from flask import Flask
 
 from flask_versioning import ConfigurationError, Tenant, Versioning
 from flask_versioning._autoupgrade import skip_reason
+from flask_versioning._fleet.pool import can_fork
 from flask_versioning._settings import FLEET_WORKER_ENV
 
 APP = """
 import json
 import os
+import threading
+import time
 
 import sqlalchemy as sa
 from flask import Flask
@@ -62,6 +67,9 @@ def starter(session):
 
 
 def create_app():
+    if os.environ.get("TEST_APP_THREAD"):
+        # An app that runs a thread of its own (a scheduler, a metrics exporter).
+        threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     for key, value in os.environ.items():
@@ -296,6 +304,28 @@ def test_upgrade_seed_check_and_skip(fleet: Fleet) -> None:
     behind = fleet.db("current", "--all-tenants", "--check-heads", check=False)
     assert behind.returncode == 1
     assert "Error: 2 of 3 tenants not at all heads: a, c" in behind.stderr
+
+
+def test_an_app_running_threads_gets_workers_that_load_it_afresh(fleet: Fleet) -> None:
+    # A fork copies only the calling thread, so a process running others is never forked:
+    # the workers are fresh interpreters that load the app the way the command found it.
+    fleet.project.env["TEST_APP_THREAD"] = "1"
+    run = fleet.db("upgrade", "--all-tenants", "--jobs", "2")
+    assert ": 3 changed." in run.stdout
+    for name in "abc":
+        assert fleet.rows(name) == ["r2"] and "items" in fleet.tables(name)
+
+
+def test_workers_are_forks_only_while_one_thread_runs() -> None:
+    assert can_fork() is sys.platform.startswith("linux")
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert can_fork() is False
+    finally:
+        stop.set()
+        thread.join()
 
 
 def test_a_revision_fails_for_one_tenant_because_of_its_data(fleet: Fleet) -> None:

@@ -16,7 +16,7 @@ from .. import _errors as errors
 from .._state import VersioningState
 from .._types import FleetEvent, RunOptions, Tenant, TenantOptions, TenantResult
 from . import tasks
-from .pool import default_loader, run_pool
+from .pool import run_pool
 from .skip import read_versions, target_revisions
 from .tasks import Task, run_task
 from .tenants import check_shard, declared, select
@@ -116,14 +116,13 @@ def run(
 
     processes = min(jobs, len(pending)) if task.parallel else 1
     if processes > 1:
-        loader = options.get("app_loader") or default_loader()
         left = run_pool(
             state,
             pending,
             task,
             jobs=processes,
             create=create,
-            loader=loader,
+            loader=options.get("app_loader"),
             start=events.start,
             record=record,
         )

@@ -1,18 +1,26 @@
 """Worker processes for ``jobs > 1``.
 
 Processes, not threads: Alembic's ``command`` and ``op`` proxies are module globals, so two
-migrations cannot run in one process at once. Workers come from a fresh interpreter, never from
-a fork of this process (which would copy its connections, locks and threads): a fork server
-that has imported SQLAlchemy, Flask and Alembic once, so that each worker starts in
-milliseconds rather than a second of imports, or ``spawn`` where there is no fork server
-(Windows). Each loads the app once, the way the ``flask`` command found it, and then runs one
-tenant at a time on request.
+migrations cannot run in one process at once.
 
-The pool is ours rather than :class:`concurrent.futures.ProcessPoolExecutor`, because that one
-marks the whole pool broken when a worker dies: here a worker killed half-way (the OOM killer,
-``kill -9``) fails only the tenant it was running, which is then read back to say where it
-stands, and a new worker takes its place. The tenant's migration lock is a server session
-lock or an ``flock``, so it went with the dead process.
+Where it is safe, a worker is a fork of this process: Linux (macOS frameworks are not
+fork-safe, and Windows has no fork), and this process running one thread (a fork copies only
+the calling thread, so a lock another thread holds would never be released in the child). The
+worker then has the app, its imports and its read revision files already, and starts in
+milliseconds. Before forking, the pools of the app's own engines are emptied, so that no
+database connection is shared by two processes (SQLAlchemy's rule for ``os.fork()``); every
+tenant gets engines of its own anyway.
+
+Otherwise, or when the caller passes ``app_loader``, a worker comes from a fresh interpreter:
+a fork server that has imported SQLAlchemy, Flask and Alembic once (``spawn`` where there is
+none), and each worker loads the app once, the way the ``flask`` command found it.
+
+Either way a worker runs one tenant at a time on request. The pool is ours rather than
+:class:`concurrent.futures.ProcessPoolExecutor`, because that one marks the whole pool broken
+when a worker dies: here a worker killed half-way (the OOM killer, ``kill -9``) fails only the
+tenant it was running, which is then read back to say where it stands, and a new worker takes
+its place. The tenant's migration lock is a server session lock or an ``flock``, so it went
+with the dead process.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
@@ -82,9 +92,12 @@ def default_loader() -> Callable[[], Flask]:
 
 @dataclasses.dataclass(frozen=True)
 class _Setup:
-    loader: Callable[[], Flask]
+    #: How a fresh interpreter gets the app; ``None`` in a fork, which has ``app``.
+    loader: Callable[[], Flask] | None
     #: The parent's script directory: a worker whose app differs refuses to run.
     directory: str
+    #: The parent's app, in a fork (never pickled: a fork copies it).
+    app: Flask | None = None
 
 
 def _describe(exc: BaseException) -> str:
@@ -100,7 +113,7 @@ def worker_main(conn: Connection, setup: _Setup) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ[WORKER_ENV] = "1"
     try:
-        app = setup.loader()
+        app = setup.app if setup.app is not None else _load(setup.loader)
         with app.app_context():
             found = str(get_state().settings.directory)
         if found != setup.directory:
@@ -128,6 +141,12 @@ def worker_main(conn: Connection, setup: _Setup) -> None:
             return
 
 
+def _load(loader: Callable[[], Flask] | None) -> Flask:
+    if loader is None:  # pragma: no cover - run_pool always gives one without a fork
+        raise errors.ConfigurationError("a worker process was given no way to load the app")
+    return loader()
+
+
 @dataclasses.dataclass(eq=False)
 class _Worker:
     index: int
@@ -150,24 +169,36 @@ def run_pool(
     *,
     jobs: int,
     create: bool,
-    loader: Callable[[], Flask],
+    loader: Callable[[], Flask] | None,
     start: Start,
     record: Record,
 ) -> list[Tenant]:
     """Run ``task`` on ``tenants`` in ``jobs`` processes; returns the tenants never started.
 
+    ``loader`` (a picklable function returning the app) makes the workers fresh interpreters
+    that load the app with it; ``None``: forks of this process where that is safe, else fresh
+    interpreters loading the app as the ``flask`` command found it.
+
     ``start(worker, tenant)`` is called as a tenant is handed out; ``record(worker, result)``
     as one finishes, and returns ``True`` to stop handing out more (``fail_fast``).
     """
-    setup = _Setup(loader, str(state.settings.directory))
-    try:
-        pickle.dumps(setup)
-    except Exception as exc:
-        raise errors.ConfigurationError(
-            f"the app loader cannot be sent to worker processes ({_describe(exc)}): use a "
-            "module-level function"
-        ) from exc
-    context = _context(_driver_modules(state))
+    directory = str(state.settings.directory)
+    if loader is None and can_fork():
+        from flask import current_app
+
+        setup = _Setup(None, directory, current_app._get_current_object())  # type: ignore[attr-defined]
+        _empty_pools(state)
+        context: Any = multiprocessing.get_context("fork")
+    else:
+        setup = _Setup(loader or default_loader(), directory)
+        try:
+            pickle.dumps(setup)
+        except Exception as exc:
+            raise errors.ConfigurationError(
+                f"the app loader cannot be sent to worker processes ({_describe(exc)}): use "
+                "a module-level function"
+            ) from exc
+        context = _context(_driver_modules(state))
     queue = collections.deque(tenants)
     workers: dict[int, _Worker] = {}
     stopping = False
@@ -263,6 +294,26 @@ _PRELOAD = [
     "flask_sqlalchemy",
     "flask_sqlalchemy_lite",
 ]
+
+
+def can_fork() -> bool:
+    """Whether workers may be forks of this process: Linux, and one thread running."""
+    return (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    )
+
+
+def _empty_pools(state: VersioningState) -> None:
+    """Close the pooled connections of the app's engines before forking: a connection both
+    processes hold would be used, or closed, under the other's feet. The parent connects again
+    when it next needs one."""
+    for database in state.databases():
+        try:
+            database.engine().dispose()
+        except Exception:  # an engine that cannot be made holds no connection
+            continue
 
 
 def _context(extra: Sequence[str] = ()) -> Any:
