@@ -500,7 +500,7 @@ class Versioning:
         if tenants is not None:
             from . import _fleet as fleet
 
-            _, fleet_options = _split(options, bind)
+            fleet_options = _fleet_only(options, bind)
             return self._on_tenants(fleet.current(get_state()), tenants, fleet_options)
         return current(self.database(bind))
 
@@ -516,15 +516,36 @@ class Versioning:
         """
         return standing.head_ids(self.database(bind))
 
-    def status(self, *, bind: str | None = None) -> list[DatabaseStatus]:
+    @overload
+    def status(self, *, bind: str | None = None, tenants: None = None) -> list[DatabaseStatus]: ...
+
+    @overload
+    def status(
+        self, *, tenants: TenantSelection, **options: Unpack[TenantOptions]
+    ) -> list[TenantResult[DatabaseStatus]]: ...
+
+    def status(
+        self,
+        *,
+        bind: str | None = None,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> list[DatabaseStatus] | list[TenantResult[DatabaseStatus]]:
         """Where each database stands (only ``bind``'s when given): every revision applied,
         pending, applied with its file missing, or applied with its file changed since, with
         when, how long and in which environment, from the history ledger.
 
         Reads the version table, the ledger and the files as text: no revision is imported. A
         database that cannot be reached gives a status with ``error`` set, not an exception.
+        With ``tenants``, each tenant's status (named after the tenant), read one after the
+        other; a tenant whose schema does not exist is a failed result.
         """
         state = get_state()
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            fleet_options = _fleet_only(options, bind)
+            return self._on_tenants(fleet.status(state), tenants, fleet_options)
         databases = [self.database(bind)] if bind is not None else state.databases()
         return [standing.database_status(state, database) for database in databases]
 
@@ -596,7 +617,7 @@ class Versioning:
         if tenants is not None:
             from . import _fleet as fleet
 
-            _, fleet_options = _split(options, bind)
+            fleet_options = _fleet_only(options, bind)
             return self._on_tenants(fleet.check(get_state()), tenants, fleet_options)
         return inspect.check(self.database(bind))
 
@@ -634,15 +655,49 @@ class Versioning:
 
         return lint_database(self.database(bind), revisions, since=since, squawk=squawk)
 
+    @overload
     def plan(
-        self, target: str = "heads", *, bind: str | None = None, applied: bool = False
-    ) -> DatabasePlan:
+        self,
+        target: str = "heads",
+        *,
+        bind: str | None = None,
+        applied: bool = False,
+        tenants: None = None,
+    ) -> DatabasePlan: ...
+
+    @overload
+    def plan(
+        self,
+        target: str = "heads",
+        *,
+        applied: bool = False,
+        tenants: TenantSelection,
+        **options: Unpack[TenantOptions],
+    ) -> list[TenantResult[DatabasePlan]]: ...
+
+    def plan(
+        self,
+        target: str = "heads",
+        *,
+        bind: str | None = None,
+        applied: bool = False,
+        tenants: TenantSelection | None = None,
+        **options: Any,
+    ) -> DatabasePlan | list[TenantResult[DatabasePlan]]:
         """What ``upgrade(target)`` would apply, revision by revision, with SQL and findings.
 
         Reads the version table and nothing else: no lock, no change. ``applied`` also lists
-        the revisions on the way that the database already has.
+        the revisions on the way that the database already has. With ``tenants``, each
+        tenant's plan (``jobs`` renders them in worker processes).
         """
         from ._team.plan import plan
+
+        if tenants is not None:
+            from . import _fleet as fleet
+
+            fleet_options = _fleet_only(options, bind)
+            task = fleet.plan(get_state(), target, applied=applied)
+            return self._on_tenants(task, tenants, fleet_options)
 
         return plan(self.database(bind), target, applied=applied)
 
@@ -841,6 +896,15 @@ class Versioning:
         from ._seeds.bulk import bulk_insert
 
         return bulk_insert(get_state(), target, rows, batch_size=batch_size, session=session)
+
+
+def _fleet_only(options: Mapping[str, Any], bind: str | None) -> TenantOptions:
+    """The options of a call with ``tenants=`` that takes no Alembic options."""
+    run, fleet = _split(options, bind)
+    if run:
+        names = ", ".join(sorted(run))
+        raise TypeError(f"unexpected keyword argument(s) with tenants=: {names}")
+    return fleet
 
 
 def _split(options: Mapping[str, Any], bind: str | None) -> tuple[RunOptions, TenantOptions]:

@@ -328,6 +328,39 @@ def test_workers_are_forks_only_while_one_thread_runs() -> None:
         thread.join()
 
 
+def test_status_and_plan_on_tenants(fleet: Fleet) -> None:
+    fleet.db("upgrade", "r1", "--tenant", "a")
+
+    status = fleet.db("status", "--all-tenants")
+    blocks = status.stdout.split("\n\n")
+    assert [block.split(":", 1)[0] for block in blocks] == ["a", "b", "c"]
+    assert "  current: r1\n" in blocks[0] and "r2  pending" in blocks[0]
+    assert "  current: base (no revision applied)" in blocks[1]
+    assert "secret" not in status.stdout
+
+    late = fleet.db("status", "--all-tenants", "--check", check=False)
+    assert late.returncode == 1
+    assert "the a database is not up to date: 1 pending (r2)" in late.stderr
+    assert "the c database is not up to date: 2 pending (r1, r2)" in late.stderr
+
+    document = json.loads(fleet.db("status", "--tenant", "c", "--format", "json").stdout)
+    assert [d["name"] for d in document["databases"]] == ["c"]
+    assert document["up_to_date"] is False
+
+    plan = fleet.db("plan", "--all-tenants", "--jobs", "2", "--no-progress")
+    listings = plan.stdout.split("\n\nTenant")
+    assert listings[0].startswith("Tenant a:\nThe database is at r1; 'upgrade heads' would ")
+    assert "Revision r2" in listings[0] and "Revision r1" not in listings[0]
+    assert listings[1].startswith("s b, c (2):\nThe database is at base;"), plan.stdout
+    assert "CREATE TABLE items" in listings[1] and "CREATE UNIQUE INDEX" in listings[1]
+    # Nothing was changed, in any tenant.
+    assert [fleet.rows(n) for n in "abc"] == [["r1"], [], []]
+
+    refused = fleet.db("status", "--all-tenants", "--bind", "default", check=False)
+    assert refused.returncode == 2
+    assert "--bind cannot be combined with --tenant or --all-tenants" in refused.stderr
+
+
 def test_a_revision_fails_for_one_tenant_because_of_its_data(fleet: Fleet) -> None:
     fleet.db("upgrade", "r1", "--all-tenants")
     fleet.execute("b", "INSERT INTO items (name) VALUES ('twin'), ('twin')")
@@ -395,6 +428,10 @@ def test_missing_schema_fails_unless_created(fleet: Fleet) -> None:
     missing = f"fv{uuid.uuid4().hex[:8]}_new"
     fleet.created.append(missing)
     fleet.declare({"a": fleet.tenants["a"], "new": (None, missing)})
+
+    seen = fleet.db("status", "--all-tenants", check=False)
+    assert seen.returncode == 1 and seen.stdout.startswith("a: ")
+    assert f"Error: [new] the schema '{missing}' does not exist at " in seen.stderr
 
     run = fleet.db("upgrade", "--all-tenants", check=False)
     assert run.returncode == 1

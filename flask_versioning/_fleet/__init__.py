@@ -28,9 +28,11 @@ __all__ = [
     "current",
     "declared",
     "downgrade",
+    "plan",
     "run",
     "seed",
     "stamp",
+    "status",
     "upgrade",
 ]
 
@@ -183,6 +185,18 @@ def stamp(
 
 def current(state: VersioningState) -> Task:
     return Task(tasks.current, parallel=False)
+
+
+def status(state: VersioningState) -> Task:
+    """Where each tenant stands: its version table, ledger and the files read as text, one
+    after the other (no revision is imported, so a worker process would only cost)."""
+    return Task(tasks.status, parallel=False)
+
+
+def plan(state: VersioningState, target: str, *, applied: bool) -> Task:
+    """What ``upgrade(target)`` would do to each tenant; rendering the SQL offline is the
+    costly part, so it may run in worker processes."""
+    return Task(tasks.plan, {"target": target, "applied": applied})
 
 
 def check(state: VersioningState) -> Task:

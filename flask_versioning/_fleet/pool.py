@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import gc
 import multiprocessing
 import os
 import pickle
@@ -211,7 +212,17 @@ def run_pool(
             name=f"flask-versioning-tenant-worker-{index}",
             daemon=True,
         )
-        process.start()
+        if setup.app is None:
+            process.start()
+        else:
+            # What the parent holds is moved out of the collector's reach for the fork: a
+            # child's collections then never walk (and so copy) the pages it shares with the
+            # parent, and cost what the child itself made, not the whole app.
+            gc.freeze()
+            try:
+                process.start()
+            finally:
+                gc.unfreeze()
         child_end.close()  # the child holds its end: its death is our end's EOF
         workers[index] = _Worker(index, process, parent_end)
 

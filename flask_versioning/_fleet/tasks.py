@@ -13,15 +13,27 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _errors as errors
 from .._alembic.database import Database
 from .._ledgers.versions import current as current_revisions
 from .._operations import inspect, migrate
+from .._operations.status import database_status
 from .._protection import guard_downgrade, guard_stamp
 from .._state import VersioningState
-from .._types import MigrationResult, RunOptions, SeedResult, Tenant, TenantResult
+from .._types import (
+    DatabaseStatus,
+    MigrationResult,
+    RunOptions,
+    SeedResult,
+    Tenant,
+    TenantResult,
+)
+
+if TYPE_CHECKING:
+    from .._reports import DatabasePlan
+
 from .tenants import dispose, ensure_exists, tenant_database, tenant_state
 
 __all__ = ["Task", "TaskFunction", "failure", "run_task"]
@@ -149,6 +161,16 @@ def stamp(
 
 def current(state: VersioningState, database: Database) -> tuple[str, ...]:
     return tuple(current_revisions(database))
+
+
+def status(state: VersioningState, database: Database) -> DatabaseStatus:
+    return database_status(state, database)
+
+
+def plan(state: VersioningState, database: Database, *, target: str, applied: bool) -> DatabasePlan:
+    from .._team.plan import plan as plan_upgrade
+
+    return plan_upgrade(database, target, applied=applied)
 
 
 def check(state: VersioningState, database: Database) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from .._reports import DatabasePlan
 from .._types import FleetEvent, MigrationResult, SeedResult, TenantResult
 from ._common import CommandFailed, duration
 
@@ -63,6 +64,9 @@ def _line(result: TenantResult[Any]) -> str:
                 f" ({duration(result.duration)}{counted})"
             )
         return f"nothing to do: at {_where(value.after)}"
+    if isinstance(value, DatabasePlan):
+        pending = len(value.pending)
+        return f"{_plural(pending, 'revision')} to apply" if pending else "nothing to do"
     if isinstance(value, tuple) and value and all(isinstance(v, SeedResult) for v in value):
         applied = [v.name for v in value if v.status == "applied"]
         if applied:

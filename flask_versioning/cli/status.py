@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from .._types import DatabaseStatus, LedgerRecord, RevisionState, RevisionStatus
+from .._types import (
+    DatabaseStatus,
+    LedgerRecord,
+    RevisionState,
+    RevisionStatus,
+    TenantOptions,
+    TenantResult,
+)
 from ._common import (
     CommandFailed,
     allow_protected_option,
@@ -22,7 +29,9 @@ from ._common import (
     command,
     duration,
     echo,
+    no_binds_with_tenants,
     on,
+    tenant_options,
     versioning,
 )
 
@@ -50,17 +59,30 @@ _STATES: tuple[RevisionState, ...] = ("applied", "changed", "missing", "pending"
     show_default=True,
     help="Output format; JSON has a stable, documented shape.",
 )
-def status_command(binds: tuple[str, ...], show_all: bool, check: bool, fmt: str) -> None:
+@tenant_options(jobs=False)
+def status_command(
+    binds: tuple[str, ...],
+    show_all: bool,
+    check: bool,
+    fmt: str,
+    tenants: Any,
+    fleet: TenantOptions,
+) -> None:
     """Show every revision of each database, oldest first: applied (when, how long, in which
     environment), pending, applied with its file missing, or applied with its file changed
     since. Also the current revision(s), the heads, the environment the database has recorded
     and whether it is protected.
 
     By default long histories show the problems, the pending revisions and the last 10
-    applied ones, with a line counting the earlier ones; --all lists them all.
+    applied ones, with a line counting the earlier ones; --all lists them all. With
+    --all-tenants or --tenant, each chosen tenant instead, named after it.
     """
     v = versioning()
-    statuses = [s for bind in v.select(binds) for s in v.status(bind=bind or "default")]
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        statuses = [_tenant_status(r) for r in v.status(tenants=tenants, **fleet)]
+    else:
+        statuses = [s for bind in v.select(binds) for s in v.status(bind=bind or "default")]
     if fmt == "json":
         click.echo(json.dumps(status_document(statuses), indent=2))
     else:
@@ -72,7 +94,7 @@ def status_command(binds: tuple[str, ...], show_all: bool, check: bool, fmt: str
     if check:
         failures += [_not_up_to_date(s) for s in statuses if s.error is None and not s.up_to_date]
         # versions/HEADS disagreeing with the files is a merge gone wrong: not up to date either.
-        for bind in v.select(binds, histories=True):
+        for bind in [None] if tenants is not None else v.select(binds, histories=True):
             problem = v.heads_file_problem(bind=bind)
             if problem is not None:
                 failures.append(problem)
@@ -207,6 +229,14 @@ def _select(
     keep = set(plain[-RECENT:])
     shown = [r for i, r in enumerate(revisions) if r.state != "applied" or i in keep]
     return shown, len(revisions) - len(shown)
+
+
+def _tenant_status(result: TenantResult[DatabaseStatus]) -> DatabaseStatus:
+    """A tenant's status; one that could not even be looked at (its schema does not exist)
+    is a status with the error, as an unreachable database is."""
+    if result.value is not None:
+        return result.value
+    return DatabaseStatus(result.tenant, None, "", error=result.error or "not read")
 
 
 def _failure(found: DatabaseStatus, several: bool) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._errors import VersioningError
 from .._team.paths import display_path
+from .._types import TenantOptions, TenantResult
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -23,9 +24,12 @@ from ._common import (
     binds_option,
     command,
     echo,
+    no_binds_with_tenants,
     on,
+    tenant_options,
     versioning,
 )
+from ._fleet import raise_for_failures
 
 if TYPE_CHECKING:
     from .._lint import Finding
@@ -130,14 +134,46 @@ def lint_command(
     is_flag=True,
     help="Also list the revisions on the way that the database already has.",
 )
-def plan_command(target: str, binds: tuple[str, ...], show_all: bool) -> None:
+@tenant_options()
+def plan_command(
+    target: str, binds: tuple[str, ...], show_all: bool, tenants: Any, fleet: TenantOptions
+) -> None:
     """Show what 'flask db upgrade TARGET' (default: heads) would do to each database, from
     where it stands now: each revision in order, with its message, its SQL for the database's
-    dialect and its lint findings. Changes nothing and takes no lock."""
+    dialect and its lint findings. Changes nothing and takes no lock.
+
+    With --all-tenants or --tenant, each chosen tenant's plan; tenants with the same plan (at
+    the same revision, same SQL) share one listing."""
     v = versioning()
+    if tenants is not None:
+        no_binds_with_tenants(binds)
+        print_tenant_plans(v.plan(target, applied=show_all, tenants=tenants, **fleet))
+        return
     for bind in v.select(binds, revisions=[target]):
         with on(bind):
             print_plan(v.plan(target, bind=bind, applied=show_all))
+
+
+def print_tenant_plans(results: Sequence[TenantResult[DatabasePlan]]) -> None:
+    """One listing per distinct plan, headed by the tenants it is for; then the failures."""
+    groups: dict[str, tuple[DatabasePlan, list[str]]] = {}
+    for result in results:
+        plan = result.value
+        if plan is not None:
+            key = repr((plan.dialect, plan.current, plan.steps))
+            groups.setdefault(key, (plan, []))[1].append(result.tenant)
+    for index, (plan, names) in enumerate(groups.values()):
+        if index:
+            echo("")
+        if len(names) > 1:
+            echo(f"Tenants {', '.join(names)} ({len(names)}):")
+        else:
+            echo(f"Tenant {names[0]}:")
+        print_plan(plan)
+    for result in results:
+        if result.status == "failed":
+            echo(f"Tenant {result.tenant}: failed: {result.error}")
+    raise_for_failures(results)
 
 
 def print_plan(plan: DatabasePlan) -> None:
