@@ -22,6 +22,7 @@ from ._errors import (
     RevisionError,
     SeedError,
     SeedFailed,
+    TenantsInterrupted,
     VersioningError,
     mask_url,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "Tenant",
     "TenantOptions",
     "TenantResult",
+    "TenantsInterrupted",
     "ValidationResult",
     "Versioning",
     "VersioningError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -171,3 +172,17 @@ class HistoryMismatch(VersioningError):
     def __init__(self, message: str, revisions: Sequence[str] = ()) -> None:
         self.revisions = tuple(revisions)
         super().__init__(message)
+
+
+class TenantsInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run on tenants: the tenants being migrated were let finish (or, inline,
+    the one running was stopped and read back), no other was started.
+
+    Still a :class:`KeyboardInterrupt`, so a script stops as it would; ``results`` holds one
+    :class:`~flask_versioning.TenantResult` per chosen tenant, ``"not run"`` for those never
+    started, so that where each one stands is known.
+    """
+
+    def __init__(self, results: Sequence[Any]) -> None:
+        self.results = list(results)
+        super().__init__(f"interrupted: {sum(r.status == 'not run' for r in results)} not run")

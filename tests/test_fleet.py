@@ -496,6 +496,64 @@ def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
         assert fleet.rows(name) == ["r3"] and "blocked" in fleet.tables(name)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_starts_no_more_tenants_and_says_where_each_stands(
+    fleet: Fleet, tmp_path: Path, jobs: str
+) -> None:
+    fleet.db("upgrade", "--all-tenants")
+    (fleet.project.versions / "r3_blocked.py").write_text(R3)
+    block = tmp_path / "block"
+    block.mkdir()
+    env = {
+        **os.environ,
+        "FLASK_APP": "app",
+        "DATABASE_URL": fleet.project.database_url,
+        "VERSIONING_ENV": "development",
+        "TEST_BLOCK_DIR": str(block),
+        **fleet.project.env,
+    }
+    proc = subprocess.Popen(
+        [FLASK, "db", "upgrade", "--all-tenants", "--jobs", jobs, "--no-progress"],
+        cwd=fleet.project.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    running = int(jobs)
+    try:
+        deadline = time.monotonic() + 90
+        while len(list(block.glob("*.pid"))) < running:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends (workers ignore it)
+        time.sleep(1)
+        (block / "go").write_text("")
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "Interrupted (Ctrl-C): no tenant was started after it." in stdout
+    lines = {line.split()[0]: line for line in stdout.splitlines()[1:] if line.startswith("  ")}
+    if jobs == "2":
+        # The two running were let finish; the third was never started.
+        assert "r2 -> r3" in lines["a"] and "r2 -> r3" in lines["b"], stdout
+        assert "not run: interrupted (Ctrl-C)" in lines["c"]
+        assert "Error: 1 of 3 tenants not run: c" in stderr
+        assert [fleet.rows(n) for n in "abc"] == [["r3"], ["r3"], ["r2"]]
+    else:
+        # Inline, the tenant running was stopped: its migration rolled back or never began.
+        assert "failed: interrupted (Ctrl-C) while it ran (now at r2)" in lines["a"], stdout
+        assert "not run: interrupted (Ctrl-C)" in lines["b"] and "not run" in lines["c"]
+        assert "Error: 1 of 3 tenants failed: a; 2 not run: b, c" in stderr
+        assert [fleet.rows(n) for n in "abc"] == [["r2"], ["r2"], ["r2"]]
+        assert "blocked" not in fleet.tables("a")
+    rerun = fleet.project.db("upgrade", "--all-tenants", TEST_BLOCK_DIR=str(block))
+    assert [fleet.rows(n) for n in "abc"] == [["r3"], ["r3"], ["r3"]], rerun.stdout
+
+
 # -- bad input, before anything runs -----------------------------------------------------------
 
 

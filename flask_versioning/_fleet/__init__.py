@@ -9,6 +9,7 @@ several machines at once (``shard``), only does what is still pending.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -117,8 +118,9 @@ def run(
         return fail_fast and result.status == "failed"
 
     processes = min(jobs, len(pending)) if task.parallel else 1
+    interrupted = False
     if processes > 1:
-        left = run_pool(
+        left, interrupted = run_pool(
             state,
             pending,
             task,
@@ -132,14 +134,24 @@ def run(
         left = []
         for index, tenant in enumerate(pending):
             events.start(1, tenant)
-            if record(1, run_task(state, tenant, task, create=create)):
+            started = time.perf_counter()
+            try:
+                result = run_task(state, tenant, task, create=create)
+            except KeyboardInterrupt:
+                # Stopped half-way: a transaction rolls back; the tenant is read back to say
+                # where it stands.
+                interrupted = True
+                result = tasks.interrupted(state, tenant, time.perf_counter() - started)
+            if record(1, result) or interrupted:
                 left = pending[index + 1 :]
                 break
+    why = "interrupted (Ctrl-C)" if interrupted else "an earlier tenant failed (fail fast)"
     for tenant in left:
-        results[tenant.name] = TenantResult(
-            tenant.name, "not run", error="not run: an earlier tenant failed (fail fast)"
-        )
-    return [results[t.name] for t in chosen]
+        results[tenant.name] = TenantResult(tenant.name, "not run", error=f"not run: {why}")
+    ordered = [results[t.name] for t in chosen]
+    if interrupted:
+        raise errors.TenantsInterrupted(ordered)
+    return ordered
 
 
 # -- the commands -------------------------------------------------------------------------------

@@ -173,8 +173,9 @@ def run_pool(
     loader: Callable[[], Flask] | None,
     start: Start,
     record: Record,
-) -> list[Tenant]:
-    """Run ``task`` on ``tenants`` in ``jobs`` processes; returns the tenants never started.
+) -> tuple[list[Tenant], bool]:
+    """Run ``task`` on ``tenants`` in ``jobs`` processes; returns the tenants never started,
+    and whether that is because of Ctrl-C (the first one lets running tenants finish).
 
     ``loader`` (a picklable function returning the app) makes the workers fresh interpreters
     that load the app with it; ``None``: forks of this process where that is safe, else fresh
@@ -281,18 +282,18 @@ def run_pool(
 
     for index in range(1, min(jobs, len(tenants)) + 1):
         launch(index)
+    interrupted = False
     try:
         try:
             serve()
         except KeyboardInterrupt:
             # Hand out nothing more, and let the tenants being migrated finish (the workers
             # ignore SIGINT); a second Ctrl-C stops waiting.
-            stopping = True
+            stopping = interrupted = True
             serve()
-            raise
     finally:
         _stop(workers.values())
-    return list(queue)
+    return list(queue), interrupted
 
 
 #: Imported once by the fork server; one that is not installed is skipped.

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 from .tenants import dispose, ensure_exists, tenant_database, tenant_state
 
-__all__ = ["Task", "TaskFunction", "failure", "run_task"]
+__all__ = ["Task", "TaskFunction", "failure", "interrupted", "run_task"]
 
 #: ``function(state, database, **arguments)``: the state has the tenant as its only database.
 TaskFunction = Callable[..., Any]
@@ -114,6 +114,26 @@ def failure(
         now = where_now(database)
     return TenantResult(
         tenant.name, "failed", error=errors.scrub(message), after=now, duration=duration
+    )
+
+
+def interrupted(state: VersioningState, tenant: Tenant, duration: float) -> TenantResult[Any]:
+    """The result of a tenant stopped by Ctrl-C while it ran in this process."""
+    database = None
+    try:
+        database = tenant_database(state.database(), tenant)
+        now = where_now(database)
+    except Exception:
+        now = None
+    finally:
+        if database is not None:
+            dispose(database)
+    return TenantResult(
+        tenant.name,
+        "failed",
+        error="interrupted (Ctrl-C) while it ran",
+        after=now,
+        duration=duration,
     )
 
 

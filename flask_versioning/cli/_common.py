@@ -16,7 +16,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .._errors import VersioningError, one_line, scrub
+from .._errors import TenantsInterrupted, VersioningError, one_line, scrub
 from .._types import AppliedRevision, MigrationResult
 
 if TYPE_CHECKING:
@@ -353,6 +353,12 @@ def tenant_options(
                 fleet["on_event"] = view
             try:
                 return f(*args, tenants=tenants, fleet=fleet, **kwargs)
+            except TenantsInterrupted as stopped:
+                from ._fleet import report_interrupted
+
+                if view is not None:
+                    view.clear()
+                report_interrupted(stopped.results)
             finally:
                 if view is not None:
                     view.clear()
