@@ -142,7 +142,12 @@ def base_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def user_project(pytester: pytest.Pytester, base_url: str, backend: str) -> pytest.Pytester:
+def user_project(
+    pytester: pytest.Pytester, base_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    # The user's session is not one of this session's xdist workers, whatever runs this one.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
     if backend == "sqlite":
         Path(sa.make_url(base_url).database or "").parent.mkdir()
     else:
