@@ -447,12 +447,13 @@ def test_missing_schema_fails_unless_created(fleet: Fleet) -> None:
     assert fleet.rows("new") == ["r2"] and "items" in fleet.tables("new")
 
 
-def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
-    fleet: Fleet, tmp_path: Path
-) -> None:
+def _upgrade_to_blocking_revision(
+    fleet: Fleet, block: Path, *options: str
+) -> subprocess.Popen[str]:
+    """Every tenant at r2, then ``upgrade --all-tenants`` started towards r3, whose migration
+    waits in ``block`` (see :data:`R3`)."""
     fleet.db("upgrade", "--all-tenants")
     (fleet.project.versions / "r3_blocked.py").write_text(R3)
-    block = tmp_path / "block"
     block.mkdir()
     env = {
         **os.environ,
@@ -462,19 +463,31 @@ def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
         "TEST_BLOCK_DIR": str(block),
         **fleet.project.env,
     }
-    proc = subprocess.Popen(
-        [FLASK, "db", "upgrade", "--all-tenants", "--jobs", "2"],
+    return subprocess.Popen(
+        [FLASK, "db", "upgrade", "--all-tenants", *options],
         cwd=fleet.project.path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_until_blocked(proc: subprocess.Popen[str], block: Path, count: int) -> None:
+    """Until ``count`` processes wait in the blocking revision (the run must still be going)."""
+    deadline = time.monotonic() + 90
+    while len(list(block.glob("*.pid"))) < count:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    block = tmp_path / "block"
+    proc = _upgrade_to_blocking_revision(fleet, block, "--jobs", "2")
     try:
-        deadline = time.monotonic() + 90
-        while len(list(block.glob("*.pid"))) < 2:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
+        _wait_until_blocked(proc, block, 2)
         victim = int(sorted(block.glob("*.pid"))[0].stem)
         os.kill(victim, signal.SIGKILL)
         time.sleep(0.5)
@@ -500,32 +513,10 @@ def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
 def test_ctrl_c_starts_no_more_tenants_and_says_where_each_stands(
     fleet: Fleet, tmp_path: Path, jobs: str
 ) -> None:
-    fleet.db("upgrade", "--all-tenants")
-    (fleet.project.versions / "r3_blocked.py").write_text(R3)
     block = tmp_path / "block"
-    block.mkdir()
-    env = {
-        **os.environ,
-        "FLASK_APP": "app",
-        "DATABASE_URL": fleet.project.database_url,
-        "VERSIONING_ENV": "development",
-        "TEST_BLOCK_DIR": str(block),
-        **fleet.project.env,
-    }
-    proc = subprocess.Popen(
-        [FLASK, "db", "upgrade", "--all-tenants", "--jobs", jobs, "--no-progress"],
-        cwd=fleet.project.path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    running = int(jobs)
+    proc = _upgrade_to_blocking_revision(fleet, block, "--jobs", jobs, "--no-progress")
     try:
-        deadline = time.monotonic() + 90
-        while len(list(block.glob("*.pid"))) < running:
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
+        _wait_until_blocked(proc, block, int(jobs))
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends (workers ignore it)
         time.sleep(1)
         (block / "go").write_text("")
