@@ -120,7 +120,7 @@ def run(
     processes = min(jobs, len(pending)) if task.parallel else 1
     interrupted = False
     if processes > 1:
-        left, interrupted = run_pool(
+        interrupted = run_pool(
             state,
             pending,
             task,
@@ -131,8 +131,7 @@ def run(
             record=record,
         )
     else:
-        left = []
-        for index, tenant in enumerate(pending):
+        for tenant in pending:
             events.start(1, tenant)
             started = time.perf_counter()
             try:
@@ -143,11 +142,13 @@ def run(
                 interrupted = True
                 result = tasks.interrupted(state, tenant, time.perf_counter() - started)
             if record(1, result) or interrupted:
-                left = pending[index + 1 :]
                 break
     why = "interrupted (Ctrl-C)" if interrupted else "an earlier tenant failed (fail fast)"
-    for tenant in left:
-        results[tenant.name] = TenantResult(tenant.name, "not run", error=f"not run: {why}")
+    # Every tenant has a result: one never started (fail fast, Ctrl-C, even one taken from the
+    # queue as Ctrl-C arrived) is "not run".
+    for tenant in chosen:
+        if tenant.name not in results:
+            results[tenant.name] = TenantResult(tenant.name, "not run", error=f"not run: {why}")
     ordered = [results[t.name] for t in chosen]
     if interrupted:
         raise errors.TenantsInterrupted(ordered)

@@ -173,9 +173,9 @@ def run_pool(
     loader: Callable[[], Flask] | None,
     start: Start,
     record: Record,
-) -> tuple[list[Tenant], bool]:
-    """Run ``task`` on ``tenants`` in ``jobs`` processes; returns the tenants never started,
-    and whether that is because of Ctrl-C (the first one lets running tenants finish).
+) -> bool:
+    """Run ``task`` on ``tenants`` in ``jobs`` processes; returns whether Ctrl-C stopped the
+    run (the first one lets the running tenants finish and starts no other).
 
     ``loader`` (a picklable function returning the app) makes the workers fresh interpreters
     that load the app with it; ``None``: forks of this process where that is safe, else fresh
@@ -293,7 +293,7 @@ def run_pool(
             serve()
     finally:
         _stop(workers.values())
-    return list(queue), interrupted
+    return interrupted
 
 
 #: Imported once by the fork server; one that is not installed is skipped.
