@@ -82,7 +82,7 @@ def _migrate(
 ) -> MigrationResult:
     from alembic import command
 
-    from .baseline import Loaded, apply_baseline  # only when something migrates
+    from .from_baseline import Loaded, apply_baseline  # only when something migrates
 
     sql = bool(options.get("sql"))
     buffer = io.StringIO() if sql else None
