@@ -42,7 +42,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Heads", "read_revision", "revision_filenames", "revision_files", "script_heads"]
+__all__ = [
+    "Heads",
+    "assignments",
+    "read_revision",
+    "revision_filenames",
+    "revision_files",
+    "script_heads",
+]
 
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
@@ -223,13 +230,10 @@ def _literals(
     return None
 
 
-def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
-    """The same, from the module's top-level statements: multi-line tuples, comments, ..."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
-    values: dict[str, list[ast.expr]] = {"revision": [], "down_revision": []}
+def assignments(tree: ast.Module, names: Iterable[str]) -> dict[str, list[ast.expr]]:
+    """The values the module's top-level statements (plain and annotated assignments) give
+    each of ``names``, in order: more than one means the file is too unusual to read as text."""
+    values: dict[str, list[ast.expr]] = {name: [] for name in names}
     for node in tree.body:
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
@@ -240,6 +244,16 @@ def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
         for target in targets:
             if isinstance(target, ast.Name) and target.id in values:
                 values[target.id].append(value)
+    return values
+
+
+def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
+    """The same, from the module's top-level statements: multi-line tuples, comments, ..."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    values = assignments(tree, ("revision", "down_revision"))
     if len(values["revision"]) != 1 or len(values["down_revision"]) != 1:
         return None
     return _literals(values["revision"][0], values["down_revision"][0])

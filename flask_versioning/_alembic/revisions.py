@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .heads import revision_filenames
+from .heads import assignments, revision_filenames
 
 if TYPE_CHECKING:
     from .database import Database
@@ -216,17 +216,7 @@ def _by_ast(data: bytes) -> _Values | None:
         tree = ast.parse(data)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    found: dict[str, list[ast.expr]] = {name: [] for name in _NAMES}
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        for target in targets:
-            if isinstance(target, ast.Name) and target.id in found:
-                found[target.id].append(value)
+    found = assignments(tree, _NAMES)
     if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
         return None
     values: _Values = {}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
+from .._alembic.heads import assignments
 from .._ledgers.versions import current
 from .._reports import RebaseResult
 from .linear import record_heads
@@ -174,15 +175,7 @@ def rewrite_parent(path: Path, parent: str) -> None:
 
 
 def _assigned(tree: ast.Module, name: str) -> ast.expr | None:
-    values: list[ast.expr] = []
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        values.extend(value for t in targets if isinstance(t, ast.Name) and t.id == name)
+    values = assignments(tree, [name])[name]
     return values[0] if len(values) == 1 else None
 
 
