@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ._alembic.database import Database
     from ._state import VersioningState
 
-__all__ = ["drop_everything", "ensure_database", "prepare", "reset"]
+__all__ = ["drop_everything", "ensure_database", "prepare", "reset", "without_database"]
 
 
 def _quote(connection: sa.Connection, name: str) -> str:
@@ -184,17 +184,20 @@ def _server_urls(url: sa.URL) -> list[sa.URL]:
     """Where to connect to run ``CREATE DATABASE``: the server's maintenance database."""
     if url.get_backend_name() == "postgresql":
         return [url.set(database="postgres"), url.set(database="template1")]
+    return [without_database(url)]
+
+
+def without_database(url: sa.URL) -> sa.URL:
+    """``url`` naming the server only (MariaDB/MySQL connect to no database at all)."""
     # ``URL.set(database=None)`` means "unchanged", so build the URL without a database.
-    return [
-        sa.URL.create(
-            url.drivername,
-            username=url.username,
-            password=url.password,
-            host=url.host,
-            port=url.port,
-            query=url.query,
-        )
-    ]
+    return sa.URL.create(
+        url.drivername,
+        username=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        query=url.query,
+    )
 
 
 def _server_has_database(connection: sa.Connection, dialect: str, name: str) -> bool:

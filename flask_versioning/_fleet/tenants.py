@@ -332,15 +332,10 @@ def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> bool:
     url = database.url
     own_engine = url.get_backend_name() in _MYSQL
     if own_engine:
+        from .._provision import without_database
+
         # The tenant's database may not exist: ask the server, connected to no database.
-        server = sa.URL.create(
-            url.drivername,
-            username=url.username,
-            password=url.password,
-            host=url.host,
-            port=url.port,
-            query=url.query,
-        )
+        server = without_database(url)
         engine = sa.create_engine(server, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
         exists = "SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"
         statement = "CREATE DATABASE IF NOT EXISTS {}"
