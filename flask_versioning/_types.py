@@ -374,9 +374,15 @@ class TenantResult(Generic[T]):
 
 @dataclasses.dataclass(frozen=True)
 class FleetEvent:
-    """A tenant starting or finishing, with the run's counts so far (for progress displays)."""
+    """A tenant starting or finishing, or the run interrupted, with the run's counts so far
+    (for progress displays).
 
-    kind: Literal["start", "finish"]
+    ``interrupt`` comes as Ctrl-C is taken, before the run ends: ``tenant`` is the one being
+    stopped (inline) or empty (workers, whose running tenants finish first), so a display can
+    say at once what happens next rather than when the last worker is done.
+    """
+
+    kind: Literal["start", "finish", "interrupt"]
     tenant: str
     #: The worker (1 to ``jobs``) the tenant runs on; 0 for tenants skipped by the parent.
     worker: int

@@ -17,10 +17,11 @@ import dataclasses
 import os
 import subprocess
 import sys
+import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -183,6 +184,93 @@ def create_app():
 """
 
 
+# Set VERSIONING_TEST_PROCESSES=1 to run every command in a real `flask` process, as a user
+# does; by default a command runs in the test's own process, which is many times faster.
+ALWAYS_PROCESSES = os.environ.get("VERSIONING_TEST_PROCESSES", "") not in ("", "0")
+
+
+def _in_process_possible(args: Sequence[str]) -> bool:
+    """Whether ``flask <args>`` can run inside the test process: not a server (``run``,
+    ``shell``), and not a tenant run in worker processes (``--jobs``), which forks."""
+    if any(a in ("run", "shell") for a in args[:3]):
+        return False
+    return not any(a == "--jobs" or a.startswith("--jobs=") for a in args)
+
+
+def run_flask_in_process(
+    args: list[str], *, cwd: Path, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``flask <args>`` in this process, as a real ``flask`` process would run it.
+
+    What a process would start afresh is made fresh: the environment is exactly ``env``, the
+    working directory is ``cwd``, ``sys.argv`` names the ``flask`` script (the automatic
+    upgrade reads it), the project's modules are imported anew and its engines are disposed of
+    afterwards. An exception that escapes the command is printed to standard error with its
+    traceback and exits 1, as Python does, so tests that look for a traceback still see it.
+    """
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+    from flask.cli import cli as flask_cli
+
+    project_modules = _project_modules(cwd)
+    for name in project_modules:
+        sys.modules.pop(name, None)
+    saved_path = list(sys.path)
+    saved_argv = sys.argv
+    saved_cwd = os.getcwd()
+    unset = {key: None for key in os.environ if key not in env}
+    info = ScriptInfo()
+    runner = CliRunner()
+    os.chdir(cwd)
+    sys.argv = [FLASK, *args]
+    try:
+        result = runner.invoke(flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask")
+    finally:
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+        _dispose(info)
+        for name in _project_modules(cwd):
+            sys.modules.pop(name, None)
+    stderr = result.stderr
+    code = result.exit_code
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        assert result.exc_info is not None
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(*result.exc_info)[1:]
+        )
+        code = 1
+    return subprocess.CompletedProcess(["flask", *args], code, result.stdout, stderr)
+
+
+def _project_modules(cwd: Path) -> list[str]:
+    """The modules imported from the project's directory (``app``, its models...)."""
+    root = str(cwd.resolve())
+    names = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and os.path.realpath(file).startswith(root + os.sep):
+            names.append(name)
+    if "app" in sys.modules and "app" not in names:
+        names.append("app")
+    return names
+
+
+def _dispose(info: Any) -> None:
+    """Close the connections the command's app opened, as the end of a process would."""
+    app = getattr(info, "_loaded_app", None)
+    if app is None:
+        return
+    with app.app_context():
+        for extension in app.extensions.values():
+            try:
+                engines = getattr(extension, "engines", None)
+                for engine in list(engines.values()) if engines else ():
+                    engine.dispose()
+            except Exception:  # an app whose engines cannot even be listed opened none
+                pass
+
+
 @dataclasses.dataclass
 class FlaskProject:
     """An app module in a temporary directory, with a way to run ``flask`` on it."""
@@ -199,8 +287,16 @@ class FlaskProject:
     def versions(self) -> Path:
         return self.migrations / "versions"
 
-    def flask(self, *args: str, check: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run ``flask <args>`` on the app; with ``check``, fail on a non-zero exit."""
+    def flask(
+        self, *args: str, check: bool = True, process: bool = False, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``flask <args>`` on the app; with ``check``, fail on a non-zero exit.
+
+        The command runs inside this process (see :func:`run_flask_in_process`) unless
+        ``process`` is set, the command needs one of its own (``run``, ``--jobs``), or
+        ``VERSIONING_TEST_PROCESSES=1`` asks for real processes everywhere. Both ways give
+        the same exit code, standard output and standard error.
+        """
         full_env = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": self.database_url}
         full_env.pop("FLASK_DEBUG", None)
         # A developer's checkout: "production" (the default without debug) would refuse
@@ -208,9 +304,17 @@ class FlaskProject:
         full_env.setdefault("VERSIONING_ENV", "development")
         full_env.update(self.env)
         full_env.update(env)
-        proc = subprocess.run(
-            [FLASK, *args], cwd=self.path, env=full_env, capture_output=True, text=True, timeout=120
-        )
+        if process or ALWAYS_PROCESSES or not _in_process_possible(args):
+            proc = subprocess.run(
+                [FLASK, *args],
+                cwd=self.path,
+                env=full_env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        else:
+            proc = run_flask_in_process(list(args), cwd=self.path, env=full_env)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"flask {' '.join(args)} exited {proc.returncode}\n"

@@ -13,6 +13,7 @@ import json
 import os
 import pty
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -481,6 +482,40 @@ def _wait_until_blocked(proc: subprocess.Popen[str], block: Path, count: int) ->
         time.sleep(0.05)
 
 
+def _wait_until_dead(pid: int) -> None:
+    """Until ``pid`` has stopped running (a zombie its parent has not reaped yet, or gone):
+    after that it cannot go on to the released migration."""
+    stat = Path(f"/proc/{pid}/stat")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        assert time.monotonic() < deadline, f"process {pid} still running ({state})"
+        time.sleep(0.01)
+
+
+def _read_stderr_until(proc: subprocess.Popen[str], text: str) -> str:
+    """Read ``proc``'s standard error until ``text`` appears; returns what was read, which
+    ``communicate()`` will no longer return."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    read = b""
+    deadline = time.monotonic() + 90
+    while text.encode() not in read:
+        left = deadline - time.monotonic()
+        assert left > 0 and proc.poll() is None, read.decode()
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if ready:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"standard error closed before {text!r}: {read.decode()}"
+            read += chunk
+    return read.decode()
+
+
 def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
     fleet: Fleet, tmp_path: Path
 ) -> None:
@@ -490,7 +525,7 @@ def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
         _wait_until_blocked(proc, block, 2)
         victim = int(sorted(block.glob("*.pid"))[0].stem)
         os.kill(victim, signal.SIGKILL)
-        time.sleep(0.5)
+        _wait_until_dead(victim)
         (block / "go").write_text("")
         stdout, stderr = proc.communicate(timeout=90)
     finally:
@@ -518,9 +553,11 @@ def test_ctrl_c_starts_no_more_tenants_and_says_where_each_stands(
     try:
         _wait_until_blocked(proc, block, int(jobs))
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends (workers ignore it)
-        time.sleep(1)
+        # The run says at once that it took the Ctrl-C; only then may the blocked tenants go.
+        seen = _read_stderr_until(proc, "Ctrl-C: ")
         (block / "go").write_text("")
         stdout, stderr = proc.communicate(timeout=90)
+        stderr = seen + stderr
     finally:
         if proc.poll() is None:
             proc.kill()

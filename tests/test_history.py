@@ -149,9 +149,10 @@ def sha256(path: Path) -> str:
 
 def test_every_step_is_recorded(app_project: FlaskProject) -> None:
     url = app_project.database_url
-    app_project.db("upgrade")
-    app_project.db("downgrade", "-1")
-    app_project.db("stamp", "r002")
+    # Real processes: each row records the pid of the command that wrote it.
+    app_project.db("upgrade", process=True)
+    app_project.db("downgrade", "-1", process=True)
+    app_project.db("stamp", "r002", process=True)
 
     rows = ledger(url)
     assert [(r["direction"], r["revision"]) for r in rows] == [
@@ -176,7 +177,8 @@ def test_every_step_is_recorded(app_project: FlaskProject) -> None:
         assert abs(finished - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)) < (
             datetime.timedelta(hours=1)
         )  # stored in UTC, whatever the machine's zone
-        assert float(row["duration_ms"]) >= 0  # type: ignore[arg-type]
+        # The step's own time: a row written without it holds 0.
+        assert float(row["duration_ms"]) > 0  # type: ignore[arg-type]
     # One process per command: the upgrade's two steps share a pid, the others have theirs.
     pids = [r["pid"] for r in rows]
     assert pids[0] == pids[1] and len({pids[1], pids[2], pids[3]}) == 3

@@ -50,7 +50,11 @@ class _Events:
         self.callback = callback
 
     def _emit(
-        self, kind: Literal["start", "finish"], tenant: str, worker: int, result: Any = None
+        self,
+        kind: Literal["start", "finish", "interrupt"],
+        tenant: str,
+        worker: int,
+        result: Any = None,
     ) -> None:
         if self.callback is not None:
             self.callback(
@@ -68,6 +72,9 @@ class _Events:
 
     def start(self, worker: int, tenant: Tenant) -> None:
         self._emit("start", tenant.name, worker)
+
+    def interrupt(self, worker: int = 0, tenant: Tenant | None = None) -> None:
+        self._emit("interrupt", tenant.name if tenant is not None else "", worker)
 
     def finish(self, worker: int, result: TenantResult[Any]) -> None:
         if result.status == "failed":
@@ -129,6 +136,7 @@ def run(
             loader=options.get("app_loader"),
             start=events.start,
             record=record,
+            interrupt=events.interrupt,
         )
     else:
         for tenant in pending:
@@ -140,6 +148,7 @@ def run(
                 # Stopped half-way: a transaction rolls back; the tenant is read back to say
                 # where it stands.
                 interrupted = True
+                events.interrupt(1, tenant)
                 result = tasks.interrupted(state, tenant, time.perf_counter() - started)
             if record(1, result) or interrupted:
                 break

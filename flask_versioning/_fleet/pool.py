@@ -173,6 +173,7 @@ def run_pool(
     loader: Callable[[], Flask] | None,
     start: Start,
     record: Record,
+    interrupt: Callable[[], None] | None = None,
 ) -> bool:
     """Run ``task`` on ``tenants`` in ``jobs`` processes; returns whether Ctrl-C stopped the
     run (the first one lets the running tenants finish and starts no other).
@@ -182,7 +183,8 @@ def run_pool(
     interpreters loading the app as the ``flask`` command found it.
 
     ``start(worker, tenant)`` is called as a tenant is handed out; ``record(worker, result)``
-    as one finishes, and returns ``True`` to stop handing out more (``fail_fast``).
+    as one finishes, and returns ``True`` to stop handing out more (``fail_fast``);
+    ``interrupt()`` as Ctrl-C is taken.
     """
     directory = str(state.settings.directory)
     if loader is None and can_fork():
@@ -290,6 +292,8 @@ def run_pool(
             # Hand out nothing more, and let the tenants being migrated finish (the workers
             # ignore SIGINT); a second Ctrl-C stops waiting.
             stopping = interrupted = True
+            if interrupt is not None:
+                interrupt()
             serve()
     finally:
         _stop(workers.values())

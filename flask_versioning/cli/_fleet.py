@@ -85,6 +85,17 @@ class ProgressView:
         self._drawn = False
 
     def __call__(self, event: FleetEvent) -> None:
+        if event.kind == "interrupt":
+            self.clear()
+            if event.tenant:
+                click.echo(f"Ctrl-C: stopping {event.tenant}; no tenant starts after it.", err=True)
+            else:
+                click.echo(
+                    "Ctrl-C: no tenant starts after this; the running ones finish first"
+                    " (Ctrl-C again to stop waiting).",
+                    err=True,
+                )
+            return
         if event.kind == "start":
             self.running[event.worker] = event.tenant
         elif self.running.get(event.worker) == event.tenant:
