@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.demo-installed
 DEMO_PORT ?= 5000
 
-.PHONY: demo test check lint typecheck docs bench bench-smoke clean
+.PHONY: demo test test-fast test-min check lint typecheck docs bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,28 @@ demo: $(DEMO_STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist worksteal --cov --cov-report=term-missing:skip-covered
 
+# The inner loop: SQLite only, every command in the test's own process, no browser and no test
+# whose subject is a process of its own (marked `process`). See docs/contributing.md.
+test-fast: $(STAMP)
+	VERSIONING_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -n 2 -q -m "not process"
+
+# The lowest versions pyproject.toml declares, resolved (not guessed) by uv's lowest-direct
+# resolution of the package's own dependencies, in an environment of their own; the test extras
+# are installed on top under those pins. SQLite and PostgreSQL.
+MIN_VENV := .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed
+$(MIN_STAMP): pyproject.toml
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip uv
+	$(MIN_VENV)/bin/uv pip compile --quiet --resolution lowest-direct --python $(MIN_VENV)/bin/python pyproject.toml -o $(MIN_VENV)/lowest.txt
+	$(MIN_VENV)/bin/uv pip install --quiet --python $(MIN_VENV)/bin/python -c $(MIN_VENV)/lowest.txt -e ".[test]"
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP)
+	@grep -E "^(flask|flask-sqlalchemy|sqlalchemy|alembic|click)==" $(MIN_VENV)/lowest.txt
+	VERSIONING_TEST_BACKENDS=sqlite,postgresql $(MIN_VENV)/bin/python -m pytest -n 2 -q -m "not browser"
+
 lint: $(STAMP)
 	$(BIN)/ruff check flask_versioning tests benchmarks example_app examples docs
 	$(BIN)/ruff format --check flask_versioning tests benchmarks example_app examples docs
@@ -57,4 +79,4 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m benchmarks --smoke
 
 clean:
-	rm -rf $(VENV) .pytest_cache tests/artifacts .mypy_cache .ruff_cache docs/_build dist
+	rm -rf $(VENV) $(MIN_VENV) .pytest_cache tests/artifacts .mypy_cache .ruff_cache docs/_build dist

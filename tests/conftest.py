@@ -220,7 +220,10 @@ def run_flask_in_process(
     saved_cwd = os.getcwd()
     unset = {key: None for key in os.environ if key not in env}
     info = ScriptInfo()
-    runner = CliRunner()
+    try:  # click < 8.2 mixes standard error into the output unless told not to
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        runner = CliRunner()
     os.chdir(cwd)
     sys.argv = [FLASK, *args]
     try:

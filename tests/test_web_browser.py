@@ -26,6 +26,8 @@ from pathlib import Path
 import pytest
 from conftest import FLASK, IN_CI, FlaskProject, table_names, version_rows
 
+pytestmark = [pytest.mark.browser, pytest.mark.process]
+
 playwright = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parent.parent
