@@ -180,6 +180,21 @@ def test_a_server_url_naming_a_database_that_does_not_exist(
     assert len(made) == 2
 
 
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs the PostgreSQL server")
+def test_a_name_the_server_would_cut_is_refused(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, user_env: Path
+) -> None:
+    name = "a_database_name_of_thirty_seven_chars"
+    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    project = write_project(pytester.path / "project")
+    result, records = run_in(pytester, monkeypatch, project, f"--versioning-url={url}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert "give a shorter database name in --versioning-url" in out
+    assert "Traceback" not in out and records == {}
+    assert server_databases("postgresql", name) == set()
+
+
 def test_versioning_reuse_db_is_gone(pytester: pytest.Pytester, user_env: Path) -> None:
     # Reuse is what every session does while the revisions are unchanged (see
     # test_testing_plugin.test_modes_seeds_and_reuse); the flag that said so did nothing.

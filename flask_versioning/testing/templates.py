@@ -151,7 +151,9 @@ class Templates:
             try:
                 project, _ = self.project()
                 suffix = f"_fvtpl_{self.worker}" + (f"_{seeds}" if seeds else "") + f"_{project}"
-                template = Template(self, _named(self.url, suffix), seeds)
+                url = _named(self.url, suffix)
+                _check_length(url)
+                template = Template(self, url, seeds)
                 template.prepare()
             except (sa.exc.DBAPIError, VersioningError) as exc:
                 cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else None
@@ -168,6 +170,26 @@ class Templates:
         for template in self._made.values():
             template.release()
             _dispose(template.app)
+
+
+#: The longest database name PostgreSQL keeps whole (MariaDB's limit is 64).
+_LONGEST_NAME = 63
+#: What a clone adds to its template's name, at most (``_c`` and a counter).
+_CLONE_SUFFIX = 7
+
+
+def _check_length(template: sa.URL) -> None:
+    """Refuse names the server would cut or refuse: two cut names could become one."""
+    if template.get_backend_name() == "sqlite":
+        return
+    name = template.database or ""
+    if len(name.encode()) + _CLONE_SUFFIX > _LONGEST_NAME:
+        pytest.exit(
+            f"flask_versioning: the test database name {name!r} (and its clones') would be "
+            f"longer than the {_LONGEST_NAME} characters a server keeps; give a shorter database "
+            "name in --versioning-url",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
 
 
 def _autocommit(url: sa.URL) -> sa.Engine:
