@@ -23,10 +23,11 @@ CREATE = (
 )
 WIDEN = 'op.add_column("{table}", sa.Column("email", sa.String(80), nullable=True))'
 
-# The same app starting the way many production apps do: it migrates and seeds itself.
+# The same app starting the way many production apps do: it checks, migrates and seeds itself.
 AUTO_UPGRADE_APP = APP.replace(
     'VERSIONING_ENV="testing"',
-    'VERSIONING_ENV="demo", VERSIONING_AUTO_UPGRADE=True, VERSIONING_AUTO_SEED=True',
+    'VERSIONING_ENV="demo", VERSIONING_AUTO_UPGRADE=True, VERSIONING_AUTO_SEED=True, '
+    'VERSIONING_VALIDATE_ON_START="refuse"',
 )
 
 
