@@ -10,6 +10,8 @@ the work done. Processes that must not migrate are skipped, see :func:`skip_reas
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import logging
 import os
@@ -17,7 +19,7 @@ import re
 import sys
 import time
 import weakref
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +41,7 @@ from ._settings import FLEET_WORKER_ENV
 if TYPE_CHECKING:
     from ._state import VersioningState
 
-__all__ = ["auto_upgrade", "skip_reason"]
+__all__ = ["auto_upgrade", "skip_reason", "skipped"]
 
 logger = logging.getLogger("flask_versioning")
 
@@ -246,6 +248,25 @@ def _release_connections(databases: Sequence[Database]) -> None:
 
 # -- when not to run --------------------------------------------------------------------------
 
+_skipping: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "flask_versioning_skip_start", default=None
+)
+
+
+@contextlib.contextmanager
+def skipped(reason: str) -> Iterator[None]:
+    """Apps created inside this block neither upgrade nor check at start, for ``reason``.
+
+    For code that makes apps on databases it prepares itself: the pytest plugin calls the
+    user's factory for a template that does not exist yet, or for a copy of one already at
+    head, and decides itself which seeds go in.
+    """
+    token = _skipping.set(reason)
+    try:
+        yield
+    finally:
+        _skipping.reset(token)
+
 
 def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     """Why this process must not auto-upgrade, or ``None`` when it should.
@@ -257,10 +278,13 @@ def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     3. ``flask run`` with the reloader on (``--reload``, or ``--debug`` without
        ``--no-reload``), in the reloader's parent, which only watches files: its child upgrades.
     4. A worker process of a command run on tenants (``--jobs``): the command decides.
+    5. The app is created inside :func:`skipped`.
 
     Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
     script) upgrades. ``argv`` defaults to :data:`sys.argv`.
     """
+    if (reason := _skipping.get()) is not None:
+        return reason
     if os.environ.get(FLEET_WORKER_ENV):
         return "this is a worker process of a fleet run; the command decides what runs"
     argv = list(sys.argv if argv is None else argv)

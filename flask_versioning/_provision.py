@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from ._alembic.database import Database
     from ._state import VersioningState
 
-__all__ = ["drop_everything", "ensure_database", "prepare", "reset", "without_database"]
+__all__ = [
+    "drop_everything",
+    "ensure_database",
+    "prepare",
+    "reset",
+    "server_urls",
+    "without_database",
+]
 
 
 def _quote(connection: sa.Connection, name: str) -> str:
@@ -180,8 +187,9 @@ def reset(
     return ResetResult(dropped, tuple(migrations), tuple(seeds))
 
 
-def _server_urls(url: sa.URL) -> list[sa.URL]:
-    """Where to connect to run ``CREATE DATABASE``: the server's maintenance database."""
+def server_urls(url: sa.URL) -> list[sa.URL]:
+    """Where to connect to run ``CREATE DATABASE``: the server's maintenance database, in
+    the order to try (also the pytest plugin's, for its templates)."""
     if url.get_backend_name() == "postgresql":
         return [url.set(database="postgres"), url.set(database="template1")]
     return [without_database(url)]
@@ -217,7 +225,7 @@ def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIEr
     """
     dialect = url.get_backend_name()
     name = url.database or ""
-    for server_url in _server_urls(url):
+    for server_url in server_urls(url):
         engine = sa.create_engine(server_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
         try:
             try:

@@ -2,7 +2,7 @@
 
 Registered as the ``pytest11`` entry point ``flask_versioning``; :mod:`.plugin` imports nothing
 but pytest until a test asks for ``versioning_db``, so test suites that do not use it pay
-nothing. :mod:`.templates` holds the work: one template database per pytest-xdist worker,
+nothing. :mod:`.templates` holds the work: one template database per project and worker,
 migrated once (from a baseline where there is one) and kept between sessions while the revision
 files do not change, and the per-test databases made from it.
 

@@ -23,17 +23,11 @@ URL_ENV = "VERSIONING_TEST_DATABASE_URL"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flask_versioning", "Flask-Versioning test databases")
     group.addoption(
-        "--versioning-reuse-db",
-        action="store_true",
-        default=True,
-        help="Keep the template database between sessions while the revision files do not "
-        "change (the default).",
-    )
-    group.addoption(
         "--versioning-create-db",
         action="store_true",
         default=False,
-        help="Rebuild the template database even if it could be reused.",
+        help="Rebuild the template databases. Without it, a session reuses the templates of "
+        "the last one while the revision and baseline files are unchanged.",
     )
     group.addoption(
         "--versioning-url",
@@ -70,7 +64,11 @@ def versioning_templates(
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     factory: Callable[[str], Flask] = request.getfixturevalue("versioning_app_factory")
     templates = Templates(
-        factory, str(url), worker, reuse=not config.getoption("--versioning-create-db")
+        factory,
+        str(url),
+        worker,
+        rootdir=config.rootpath,
+        reuse=not config.getoption("--versioning-create-db"),
     )
     yield templates
     templates.close()

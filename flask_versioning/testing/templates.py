@@ -1,11 +1,21 @@
 """Template databases and the per-test databases made from them.
 
-Each pytest-xdist worker (``main`` without xdist) gets its own template, named after the
-configured URL and the worker (``<name>_fvtpl_<worker>``, a SQLite file beside it), so workers
-never wait for each other. It is migrated once, through the same ``upgrade`` as ``flask db
-upgrade``: an empty database is made from the newest baseline, then the newer revisions run.
-A sidecar file in the temp directory records the checksum of the revision and baseline files
-and the seeds environment; while they match, the next session reuses the template as it is.
+Each project and each pytest-xdist worker (``main`` without xdist) gets its own template, named
+after the configured URL, the worker and the project (``<name>_fvtpl_<worker>_<project>``, a
+SQLite file beside it): workers never wait for each other, and two checkouts on one machine
+(two projects, or two branches of one) never touch each other's templates. The project is a
+short hash of pytest's rootdir, the migrations directory and the app's import name. Templates
+and clones are created and dropped through the server's maintenance database, so the database
+the URL names need not exist.
+
+A template is migrated once, through the same ``upgrade`` as ``flask db upgrade``: an empty
+database is made from the newest baseline, then the newer revisions run. A sidecar file in the
+temp directory records the checksum of the revision and baseline files and the seeds
+environment; while they match, the next session reuses the template as it is.
+
+The apps made here come from the user's factory with the automatic upgrade and the start check
+skipped (:func:`~flask_versioning._autoupgrade.skipped`): the template is migrated here, a clone
+is a copy of it, and the seeds in it are the ones the test's marker asks for.
 
 A test gets either the template inside a transaction that is rolled back (cheap, the default),
 or a clone: PostgreSQL copies it with ``CREATE DATABASE ... TEMPLATE``, SQLite copies the file,
@@ -31,9 +41,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from .._autoupgrade import skipped
 from .._baseline import dialect_key, dump_schema
 from .._errors import VersioningError, mask_url, one_line
 from .._operations.migrate import upgrade
+from .._provision import server_urls
 from .._seeds.run import run_seeds
 from .._state import VersioningState
 
@@ -68,6 +80,11 @@ def _state(app: Flask) -> VersioningState:
     return state
 
 
+def _make_app(factory: Callable[[str], Flask], url: str) -> Flask:
+    with skipped("the pytest plugin makes this app's database itself"):
+        return factory(url)
+
+
 def _dispose(app: Flask) -> None:
     with app.app_context():
         for database in _state(app).databases():
@@ -77,18 +94,66 @@ def _dispose(app: Flask) -> None:
 class Templates:
     """The session's templates, one per seeds environment, made on first use."""
 
-    def __init__(self, factory: Callable[[str], Flask], url: str, worker: str, *, reuse: bool):
+    def __init__(
+        self,
+        factory: Callable[[str], Flask],
+        url: str,
+        worker: str,
+        *,
+        rootdir: Path,
+        reuse: bool,
+    ):
         self.factory = factory
         self.url = sa.make_url(url)
         self.worker = worker
+        self.rootdir = rootdir
         self.reuse = reuse
         self._made: dict[str | None, Template] = {}
+        self._project: tuple[str, Path] | None = None
+        self._server: sa.URL | None = None
+
+    def project(self) -> tuple[str, Path]:
+        """The project's short name and its migrations directory, from an app made once.
+
+        The name hashes the rootdir, the migrations directory and the app's import name: two
+        checkouts differ in the first two, two apps of one checkout in the last two.
+        """
+        if self._project is None:
+            app = _make_app(self.factory, self.url.render_as_string(hide_password=False))
+            with app.app_context():
+                directory = _state(app).database(None).directory.resolve()
+            _dispose(app)
+            key = f"{self.rootdir.resolve()}\0{directory}\0{app.import_name}"
+            self._project = (hashlib.sha256(key.encode()).hexdigest()[:8], directory)
+        return self._project
+
+    def admin(self) -> sa.Engine:
+        """An engine on the server itself, never on the database the URL names (which need not
+        exist): PostgreSQL's maintenance database, no database on MariaDB/MySQL."""
+        if self._server is not None:
+            return _autocommit(self._server)
+        failure: sa.exc.DBAPIError | None = None
+        for url in server_urls(self.url):
+            engine = _autocommit(url)
+            try:
+                engine.connect().close()
+            except sa.exc.DBAPIError as exc:
+                engine.dispose()
+                failure = failure or exc
+                continue
+            self._server = url
+            return engine
+        assert failure is not None  # server_urls() names at least one
+        raise failure
 
     def template(self, seeds: str | None) -> Template:
         if seeds not in self._made:
-            suffix = f"_fvtpl_{self.worker}" + (f"_{seeds}" if seeds else "")
-            template = Template(self, _named(self.url, suffix), seeds)
             try:
+                project, _ = self.project()
+                suffix = f"_fvtpl_{self.worker}" + (f"_{seeds}" if seeds else "") + f"_{project}"
+                url = _named(self.url, suffix)
+                _check_length(url)
+                template = Template(self, url, seeds)
                 template.prepare()
             except (sa.exc.DBAPIError, VersioningError) as exc:
                 cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) else None
@@ -107,6 +172,30 @@ class Templates:
             _dispose(template.app)
 
 
+#: The longest database name PostgreSQL keeps whole (MariaDB's limit is 64).
+_LONGEST_NAME = 63
+#: What a clone adds to its template's name, at most (``_c`` and a counter).
+_CLONE_SUFFIX = 7
+
+
+def _check_length(template: sa.URL) -> None:
+    """Refuse names the server would cut or refuse: two cut names could become one."""
+    if template.get_backend_name() == "sqlite":
+        return
+    name = template.database or ""
+    if len(name.encode()) + _CLONE_SUFFIX > _LONGEST_NAME:
+        pytest.exit(
+            f"flask_versioning: the test database name {name!r} (and its clones') would be "
+            f"longer than the {_LONGEST_NAME} characters a server keeps; give a shorter database "
+            "name in --versioning-url",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+def _autocommit(url: sa.URL) -> sa.Engine:
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+
+
 def _named(url: sa.URL, suffix: str) -> sa.URL:
     """``url`` with ``suffix`` added to its database (or SQLite file) name."""
     if url.get_backend_name() == "sqlite":
@@ -123,7 +212,7 @@ class Template:
         self.url = url
         self.seeds = seeds
         self.dialect = url.get_backend_name()
-        self.app = owner.factory(self._text(url))
+        self.app = _make_app(owner.factory, self._text(url))
         self.reused = False
         self.created_at = ""
         self._clones = itertools.count(1)
@@ -137,8 +226,7 @@ class Template:
         return url.render_as_string(hide_password=False)
 
     def _checksum(self) -> str:
-        with self.app.app_context():
-            directory = _state(self.app).database(None).directory
+        _, directory = self.owner.project()
         digest = hashlib.sha256(f"seeds={self.seeds}".encode())
         for path in sorted([*directory.glob("versions/*.py"), *directory.glob("baselines/*")]):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -169,13 +257,10 @@ class Template:
 
     # -- the server's databases ---------------------------------------------------------------
 
-    def _admin(self) -> sa.Engine:
-        return sa.create_engine(self.owner.url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-
     def _exists(self) -> bool:
         if self.dialect == "sqlite":
             return Path(self.url.database or "").is_file()
-        engine = self._admin()
+        engine = self.owner.admin()
         query = (
             "SELECT 1 FROM pg_database WHERE datname = :name"
             if self.dialect == "postgresql"
@@ -193,7 +278,7 @@ class Template:
             if template is not None:
                 shutil.copyfile(template.database or "", url.database or "")
             return
-        engine = self._admin()
+        engine = self.owner.admin()
         quote = engine.dialect.identifier_preparer.quote
         clause = f" TEMPLATE {quote(template.database or '')}" if template else ""
         try:
@@ -206,7 +291,7 @@ class Template:
         if self.dialect == "sqlite":
             Path(url.database or "").unlink(missing_ok=True)
             return
-        engine = self._admin()
+        engine = self.owner.admin()
         name = engine.dialect.identifier_preparer.quote(url.database or "")
         force = " WITH (FORCE)" if self.dialect == "postgresql" else ""
         try:
@@ -253,7 +338,7 @@ class Template:
             self._copy_mariadb(url)
         else:
             self._create(url, template=self.url)
-        app = self.owner.factory(self._text(url))
+        app = _make_app(self.owner.factory, self._text(url))
         try:
             with app.app_context():
                 yield TestDatabase(app, self._text(url), "clone", None, self)
