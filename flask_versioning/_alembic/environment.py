@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .._errors import ConfigurationError
+from .cancel import server_id
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,6 +49,8 @@ class StepRecorder:
         #: Set once the environment is connected and about to run migrations: an error after
         #: that comes from a revision (or the version table), not from reaching the database.
         self.began = False
+        #: The server's id of the migration connection (see :mod:`.cancel`), once connected.
+        self.server_id: int | None = None
         self._callback = callback
         self._last = time.perf_counter()
 
@@ -197,6 +200,8 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
     with connecting as connection:
         if connection.dialect.name == "sqlite":
             options.setdefault("render_as_batch", True)
+        if recorder is not None:
+            recorder.server_id = server_id(connection)
         context.configure(connection=connection, **options)
         with context.begin_transaction():
             for start in starters:
