@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import APP_SOURCE, FLASK, version_rows
+from conftest import APP_SOURCE, FLASK, table_names, version_rows
 
 SERVER_BACKENDS = [
     b
@@ -207,3 +207,85 @@ def test_ctrl_c_during_downgrade_cancels_the_statement_and_says_where_it_stands(
     assert "Traceback" not in err
     assert version_rows(database_url) == ["b2"]
     assert _marks(database_url) == [(1, "b2")]  # b2's delete was rolled back
+
+
+# -- several databases, in one process: each says where it stands -----------------------------
+
+STOP_REVISION = '''"""{message}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rev}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.execute("CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY)")
+    if {stop}:
+        raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a revision
+
+
+def downgrade():
+    op.drop_table("{table}")
+'''
+
+
+def test_ctrl_c_on_the_second_of_three_databases(tmp_path: Path) -> None:
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    from flask_versioning import MigrationInterrupted, Versioning
+
+    urls = {name: f"sqlite:///{tmp_path / name}.db" for name in ("default", "users", "audit")}
+    app = Flask("three", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = urls["default"]
+    app.config["SQLALCHEMY_BINDS"] = {"users": urls["users"], "audit": urls["audit"]}
+    app.config["VERSIONING_ENV"] = "development"
+    db = SQLAlchemy(app)
+    versioning = Versioning(app, db)
+    folders = {
+        "default": tmp_path / "migrations",
+        "users": tmp_path / "migrations" / "binds" / "users",
+        "audit": tmp_path / "migrations" / "binds" / "audit",
+    }
+    for name, folder in folders.items():
+        (folder / "versions").mkdir(parents=True, exist_ok=True)
+        for rev, down, stop in ((f"{name}1", None, False), (f"{name}2", f"{name}1", True)):
+            text = STOP_REVISION.format(
+                message=rev, rev=rev, down=down, table=f"t_{rev}", stop=stop and name == "users"
+            )
+            (folder / "versions" / f"{rev}_rev.py").write_text(text)
+
+    try:
+        result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+        assert result.exit_code == 1, result.output
+        assert "Interrupted (Ctrl-C): no database was started after it." in result.output
+        lines = {
+            line.split()[0]: line for line in result.output.splitlines() if line.startswith("  ")
+        }
+        assert "base -> default2 (" in lines["default"] and "2 revisions)" in lines["default"]
+        assert "interrupted (Ctrl-C) during revision users2" in lines["users"]
+        # SQLite's driver commits DDL as it runs: the line does not claim a rollback.
+        assert "cannot roll back DDL, so part of it may be applied" in lines["users"]
+        assert "kept: users1 (now at users1)" in lines["users"]
+        assert "not run: interrupted (Ctrl-C)" in lines["audit"]
+        assert result.output.splitlines()[-1] == (
+            "Error: 1 of 3 databases failed: users; 1 not run: audit"
+        )
+        assert version_rows(urls["default"]) == ["default2"]
+        assert version_rows(urls["users"]) == ["users1"]
+        assert table_names(urls["audit"]) == set()
+
+        # In Python: a KeyboardInterrupt that says the same.
+        with app.app_context(), pytest.raises(MigrationInterrupted) as stopped:
+            versioning.upgrade(bind="users")
+        assert stopped.value.database == "users"
+        assert stopped.value.revision == "users2"
+        assert stopped.value.current == ("users1",)
+        assert isinstance(stopped.value, KeyboardInterrupt)
+    finally:
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()

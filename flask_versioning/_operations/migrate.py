@@ -94,7 +94,8 @@ def _migrate(
 
     # When every step shares one transaction (transaction_per_migration=False on a database
     # that rolls back DDL), a step is not done until the last one commits: tell of them then.
-    held: list[AppliedRevision] | None = [] if _one_transaction(database) else None
+    one = progress is not None and not sql and _one_transaction(database)
+    held: list[AppliedRevision] | None = [] if one else None
 
     def report(step: MigrationInfo, elapsed: float) -> None:
         if progress is None:
