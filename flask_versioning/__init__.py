@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._alembic.database import Database
-from ._alembic.environment import run_migrations
+from ._alembic.environment import include_name, run_migrations
 from ._errors import (
     AdoptError,
     ConfigurationError,
@@ -17,6 +17,7 @@ from ._errors import (
     HistoryMismatch,
     LockTimeout,
     MigrationFailed,
+    MigrationInterrupted,
     MultipleHeadsError,
     ProtectedEnvironmentError,
     RevisionError,
@@ -96,6 +97,7 @@ __all__ = [
     "LedgerRecord",
     "LockTimeout",
     "MigrationFailed",
+    "MigrationInterrupted",
     "MigrationResult",
     "MultipleHeadsError",
     "PlanStep",
@@ -122,6 +124,7 @@ __all__ = [
     "Versioning",
     "VersioningError",
     "VersioningState",
+    "include_name",
     "mask_url",
     "run_migrations",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import configparser
 import filecmp
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,7 +79,7 @@ def adopt(database: Database, source: str | Path) -> AdoptResult:
         )
     if not in_place and src in target.parents:
         raise AdoptError(f"cannot move {src} into its own subdirectory {target}")
-    notes = _ini_notes(src / "alembic.ini")
+    notes = (*_ini_notes(src / "alembic.ini", target), *_transaction_notes(src))
     multidb = layout.is_multidb(src)
     if not in_place:
         _move(src, target)
@@ -126,7 +127,10 @@ def _move(src: Path, target: Path) -> None:
     shutil.rmtree(src)
 
 
-def _ini_notes(ini: Path) -> tuple[str, ...]:
+def _ini_notes(ini: Path, target: Path) -> tuple[str, ...]:
+    """A note for each setting of ``ini`` that only the old ``env.py`` read, naming the
+    ``VERSIONING_*`` key to set: the app's configuration is code, which adopting never
+    rewrites."""
     if not ini.is_file():
         return ()
     parser = configparser.ConfigParser(interpolation=None)
@@ -134,13 +138,39 @@ def _ini_notes(ini: Path) -> tuple[str, ...]:
         parser.read(ini, encoding="utf-8")
     except configparser.Error as exc:
         return (f"alembic.ini could not be read ({one_line(exc)}); check it by hand",)
-    if not parser.has_section("alembic"):
-        return ()
     notes = []
+    hooks = layout.ini_hooks(ini, target)
+    if hooks:
+        notes.append(
+            f"alembic.ini has [post_write_hooks] ({hooks.get('hooks', '')}), which new "
+            f"revisions no longer run: set VERSIONING_POST_WRITE_HOOKS = {hooks!r}"
+        )
+    if not parser.has_section("alembic"):
+        return tuple(notes)
     for key, value in parser.items("alembic"):
         if key in ("script_location", "here"):
             continue
+        if key == _TRANSACTION_OPTION:
+            continue  # see _transaction_notes
         setting = _OPTION_KEYS.get(key)
         where = f"set {setting}" if setting else "it is not carried over"
         notes.append(f"alembic.ini set {key} = {value}: {where}")
     return tuple(notes)
+
+
+_TRANSACTION_OPTION = "transaction_per_migration"
+_ONE_TRANSACTION = re.compile(rf"\b{_TRANSACTION_OPTION}\s*[=:]\s*(False|false|0|no|off)\b")
+
+
+def _transaction_notes(src: Path) -> tuple[str, ...]:
+    """A note when the folder runs every revision of a command in one transaction (its
+    ``env.py`` or ``alembic.ini`` says ``transaction_per_migration = False``): ours gives each
+    revision its own, unless told otherwise."""
+    for name in ("env.py", "alembic.ini"):
+        if _ONE_TRANSACTION.search(layout.read_text(src / name)):
+            return (
+                f"{name} sets {_TRANSACTION_OPTION} = False; Flask-Versioning commits each "
+                "revision on its own: to keep one transaction for a whole run, set "
+                f'VERSIONING_CONTEXT = {{"{_TRANSACTION_OPTION}": False}}',
+            )
+    return ()

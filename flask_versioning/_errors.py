@@ -72,11 +72,39 @@ class DatabaseError(VersioningError):
     """The database could not be reached or answered with an error."""
 
 
+def _where(current: tuple[str, ...] | None) -> str:
+    if current is None:
+        return "unknown (the version table could not be read back)"
+    return ", ".join(current) or "base (no revision)"
+
+
+def _standing(
+    current: tuple[str, ...] | None, *, transactional: bool, rolled_back: Sequence[str]
+) -> str:
+    """Where a database stands after a revision stopped: rolled back or maybe half applied,
+    whether the steps reported before it were kept, and the revisions it is at."""
+    where = _where(current)
+    if not transactional:
+        return (
+            f"this database cannot roll back DDL, so part of it may be applied; "
+            f"the version table says {where}"
+        )
+    if rolled_back:
+        return (
+            f"its changes were rolled back, and so were those of {', '.join(rolled_back)}, "
+            f"which ran before it in the same transaction: nothing was kept; "
+            f"the database is at {where}"
+        )
+    return f"its changes were rolled back; the database is at {where}"
+
+
 class MigrationFailed(VersioningError):
     """A revision raised while it was being applied.
 
     ``revision`` is the revision that was in progress and ``current`` lists where the database
     stands now, read back after the failure (``None`` when it could not be read back).
+    ``rolled_back`` names the steps that ran before it in the same transaction
+    (``transaction_per_migration=False``) and were rolled back with it.
     """
 
     def __init__(
@@ -86,25 +114,57 @@ class MigrationFailed(VersioningError):
         cause: BaseException,
         *,
         transactional: bool,
+        rolled_back: Sequence[str] = (),
     ) -> None:
         self.revision = revision
         self.current = None if current is None else tuple(current)
         self.cause = cause
-        if self.current is None:
-            where = "unknown (the version table could not be read back)"
-        else:
-            where = ", ".join(self.current) or "base (no revision)"
+        self.rolled_back = tuple(rolled_back)
         detail = one_line(cause, 300)
-        if transactional:
-            state = f"its changes were rolled back; the database is at {where}"
-        else:
-            state = (
-                f"this database cannot roll back DDL, so part of it may be applied; "
-                f"the version table says {where}"
-            )
+        state = _standing(self.current, transactional=transactional, rolled_back=rolled_back)
         super().__init__(
             f"revision {revision or '?'} failed: {type(cause).__name__}: {detail} ({state})"
         )
+
+
+class MigrationInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a database was being migrated, once the statement it ran was cancelled on
+    the server and the database read back.
+
+    Still a :class:`KeyboardInterrupt`, so a script stops as it would. ``database`` is the
+    database's name, ``revision`` the revision that was running (``None`` when none was),
+    ``kept`` the steps done before it that stay, ``current`` where it stands now (``None``
+    when it could not be read back); ``str()`` says all of it in one line.
+    """
+
+    def __init__(
+        self,
+        database: str,
+        revision: str | None,
+        current: Sequence[str] | None,
+        *,
+        transactional: bool,
+        kept: Sequence[str] = (),
+        rolled_back: Sequence[str] = (),
+        cancelled: bool | None = True,
+    ) -> None:
+        self.database = database
+        self.revision = revision
+        self.current = None if current is None else tuple(current)
+        self.kept = tuple(kept)
+        self.rolled_back = tuple(rolled_back)
+        if revision is None:  # waiting for the lock, or between two steps
+            message = f"interrupted (Ctrl-C) while no revision ran; now at {_where(self.current)}"
+        else:
+            state = _standing(self.current, transactional=transactional, rolled_back=rolled_back)
+            message = f"interrupted (Ctrl-C) during revision {revision}: {state}"
+        if self.kept:
+            message += f"; kept: {', '.join(self.kept)}"
+        if cancelled is False:
+            message += "; the server still runs its statement: look for it in the server's list"
+        elif cancelled is None:
+            message += "; its statement could not be cancelled on the server: check there"
+        super().__init__(message)
 
 
 class AdoptError(VersioningError):

@@ -147,7 +147,8 @@ class Database:
             output_buffer=output_buffer,
             cmd_opts=Namespace(x=list(x_args or ()), quiet=True),
         )
-        if layout.has_foreign_env(self.directory):
+        foreign = layout.has_foreign_env(self.directory)
+        if foreign:
             # Another tool's env.py (e.g. Flask-Migrate's): run ours, read the same revisions.
             config.set_main_option("script_location", _escape(layout.delegate_directory()))
             config.set_main_option("path_separator", "os")
@@ -159,6 +160,9 @@ class Database:
         if self.settings.file_template:
             config.set_main_option("file_template", _escape(self.settings.file_template))
         hooks = self.settings.post_write_hooks
+        if not hooks and foreign:
+            # The folder is used as it is: its alembic.ini's hooks still format new files.
+            hooks = layout.ini_hooks(self.directory / "alembic.ini", self.directory)
         if hooks:
             for key, value in hooks.items():
                 config.set_section_option("post_write_hooks", key, _escape(value))

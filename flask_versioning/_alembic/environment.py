@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .._errors import ConfigurationError
+from .cancel import server_id
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,6 +49,8 @@ class StepRecorder:
         #: Set once the environment is connected and about to run migrations: an error after
         #: that comes from a revision (or the version table), not from reaching the database.
         self.began = False
+        #: The server's id of the migration connection (see :mod:`.cancel`), once connected.
+        self.server_id: int | None = None
         self._callback = callback
         self._last = time.perf_counter()
 
@@ -154,6 +157,29 @@ def hide_tables(
     return include_name
 
 
+def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+    """An ``include_name`` hook for another tool's ``env.py`` on a database Flask-Versioning
+    also migrates (Flask-Migrate's, plain Alembic's), so that its autogenerate never proposes
+    dropping our ledgers: ``Migrate(app, db, include_name=include_name)``, or
+    ``context.configure(..., include_name=include_name)``.
+
+    The tables' names come from the current app's ``VERSIONING_*`` keys when there is one,
+    else the defaults. Our own ``env.py`` needs no hook: it hides them already.
+    """
+    from .._settings import DEFAULTS
+
+    config: Mapping[str, Any] = DEFAULTS
+    try:
+        from flask import current_app
+
+        config = {**DEFAULTS, **current_app.config}
+    except RuntimeError:  # no app context: a plain Alembic run
+        pass
+    tables = (config["VERSIONING_SEED_TABLE"], config["VERSIONING_HISTORY_TABLE"])
+    hook = hide_tables(tables, config["VERSIONING_VERSION_TABLE_SCHEMA"], None)
+    return hook(name, type_, parent_names)
+
+
 def run_migrations() -> None:
     """Configure Alembic's environment for the app's database and run the migrations.
 
@@ -197,6 +223,8 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
     with connecting as connection:
         if connection.dialect.name == "sqlite":
             options.setdefault("render_as_batch", True)
+        if recorder is not None:
+            recorder.server_id = server_id(connection)
         context.configure(connection=connection, **options)
         with context.begin_transaction():
             for start in starters:

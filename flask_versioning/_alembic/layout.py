@@ -15,6 +15,7 @@ points at a small directory of this package whose ``env.py`` is ours, and the us
 
 from __future__ import annotations
 
+import configparser
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ _OUR_MARKER = "flask_versioning"
 _MULTIDB_MARKER = "engine_name"
 
 
-def _read(path: Path) -> str:
+def read_text(path: Path) -> str:
+    """The text of ``path``, ``""`` when it cannot be read."""
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -35,12 +37,34 @@ def _read(path: Path) -> str:
 def has_foreign_env(directory: Path) -> bool:
     """Whether ``directory/env.py`` exists and is not ours (e.g. Flask-Migrate's)."""
     env = directory / "env.py"
-    return env.is_file() and _OUR_MARKER not in _read(env)
+    return env.is_file() and _OUR_MARKER not in read_text(env)
+
+
+def ini_hooks(ini: Path, here: Path) -> dict[str, str]:
+    """The ``[post_write_hooks]`` section of ``ini`` (Flask-Migrate's ``alembic.ini`` in the
+    folder, Alembic's beside it), with ``%(here)s`` read as ``here``, as Alembic reads it;
+    empty when there is none or it cannot be read (Alembic would refuse it as well)."""
+    if not ini.is_file():
+        return {}
+    parser = configparser.ConfigParser(defaults={"here": str(here)})
+    try:
+        parser.read(ini, encoding="utf-8")
+        if not parser.has_section("post_write_hooks"):
+            return {}
+        return {
+            key: value
+            for key, value in parser.items("post_write_hooks")
+            if key != "here" and value.strip()
+        }
+    except configparser.Error:
+        return {}
 
 
 def is_multidb(directory: Path) -> bool:
     """Whether ``directory`` uses Flask-Migrate's multidb layout (``upgrade(engine_name)``)."""
-    return any(_MULTIDB_MARKER in _read(directory / name) for name in ("script.py.mako", "env.py"))
+    return any(
+        _MULTIDB_MARKER in read_text(directory / name) for name in ("script.py.mako", "env.py")
+    )
 
 
 def templates() -> Path:

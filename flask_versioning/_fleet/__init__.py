@@ -144,12 +144,13 @@ def run(
             started = time.perf_counter()
             try:
                 result = run_task(state, tenant, task, create=create)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as stopped:
                 # Stopped half-way: a transaction rolls back; the tenant is read back to say
                 # where it stands.
                 interrupted = True
                 events.interrupt(1, tenant)
-                result = tasks.interrupted(state, tenant, time.perf_counter() - started)
+                took = time.perf_counter() - started
+                result = tasks.interrupted(state, tenant, took, stopped)
             if record(1, result) or interrupted:
                 break
     why = "interrupted (Ctrl-C)" if interrupted else "an earlier tenant failed (fail fast)"

@@ -117,8 +117,15 @@ def failure(
     )
 
 
-def interrupted(state: VersioningState, tenant: Tenant, duration: float) -> TenantResult[Any]:
-    """The result of a tenant stopped by Ctrl-C while it ran in this process."""
+def interrupted(
+    state: VersioningState, tenant: Tenant, duration: float, stopped: BaseException | None = None
+) -> TenantResult[Any]:
+    """The result of a tenant stopped by Ctrl-C while it ran in this process: what the
+    migration said (its statement cancelled, where it stands), else read back."""
+    if isinstance(stopped, errors.MigrationInterrupted):
+        return TenantResult(
+            tenant.name, "failed", error=str(stopped), after=stopped.current, duration=duration
+        )
     database = None
     try:
         database = tenant_database(state.database(), tenant)

@@ -92,8 +92,17 @@ def _migrate(
     # loading them here as well doubled that cost, a third of a second at 1,000 revisions.
     database.script_directory(config)
 
+    # When every step shares one transaction (transaction_per_migration=False on a database
+    # that rolls back DDL), a step is not done until the last one commits: tell of them then.
+    one = progress is not None and not sql and _one_transaction(database)
+    held: list[AppliedRevision] | None = [] if one else None
+
     def report(step: MigrationInfo, elapsed: float) -> None:
-        if progress is not None:
+        if progress is None:
+            return
+        if held is not None:
+            held.append(_applied(step, elapsed))
+        else:
             progress(_applied(step, elapsed))
 
     recorder = StepRecorder(report)
@@ -122,17 +131,22 @@ def _migrate(
             with translate_errors(database, action):
                 if not loaded.complete:
                     run()
+        except KeyboardInterrupt as exc:
+            raise _interrupted(database, target, direction, before, recorder) from exc
         except (errors.RevisionError, errors.DatabaseError) as exc:
             # Alembic's refusals (an unknown target) come before any revision runs and are
             # right as they are; a database error once migrations began is a revision's SQL
             # failing, or the connection dropping under it: say which revision, with its cause.
             if recorder.steps or (recorder.began and isinstance(exc, errors.DatabaseError)):
                 cause = exc.__cause__ if exc.__cause__ is not None else exc
-                raise _failure(database, target, direction, cause) from exc
+                raise _failure(database, target, direction, cause, before, recorder) from exc
             raise
         except Exception as exc:
-            raise _failure(database, target, direction, exc) from exc
+            raise _failure(database, target, direction, exc, before, recorder) from exc
         after = tuple(current(database))
+        if held and progress is not None:
+            for applied in held:
+                progress(applied)
     steps = tuple(_applied(step, elapsed) for step, elapsed in recorder.steps)
     if loaded.step is not None:
         steps = (loaded.step, *steps)
@@ -162,13 +176,27 @@ def is_transactional(database: Database) -> bool:
     return bool(impl.transactional_ddl)
 
 
-def _in_progress(database: Database, target: str, now: Sequence[str], direction: str) -> str | None:
-    """Best guess at the revision that was running when a command failed."""
+def _one_transaction(database: Database) -> bool:
+    """Whether a run's steps share one transaction that rolls back as a whole."""
+    if database.configure_options().get("transaction_per_migration", False):
+        return False
     try:
-        script = database.script_directory()
+        return is_transactional(database)
+    except Exception:
+        return False  # no engine yet: the run will say why
+
+
+def _in_progress(
+    database: Database, target: str, position: Sequence[str], direction: str
+) -> str | None:
+    """The revision that was running when a command stopped, from where the run had got to
+    (``position``: the revisions after the last step it reported, not the version table,
+    which a shared transaction rolls back to where the run began)."""
+    try:
         if direction == "downgrade":
-            return now[0] if len(now) == 1 else None
-        lower = tuple(now) if now else None
+            return position[0] if len(position) == 1 else None
+        script = database.script_directory()
+        lower = tuple(position) if position else None
         upper = target if not _RELATIVE.match(target) else "heads"
         candidates = list(script.iterate_revisions(upper, lower))
         return candidates[-1].revision if candidates else None
@@ -176,13 +204,73 @@ def _in_progress(database: Database, target: str, now: Sequence[str], direction:
         return None
 
 
-def _failure(
-    database: Database, target: str | Sequence[str], direction: str, exc: BaseException
-) -> errors.MigrationFailed:
+def _stopped(
+    database: Database,
+    target: str | Sequence[str],
+    direction: str,
+    before: Sequence[str],
+    recorder: StepRecorder,
+) -> tuple[str | None, tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]:
+    """Where a run that failed or was interrupted stands: the revision that was running, the
+    revisions read back now, and which of the steps it reported were kept or rolled back."""
     try:
-        now: list[str] | None = current(database)
+        now: tuple[str, ...] | None = tuple(current(database))
     except errors.VersioningError:
         now = None  # unknown, not "base": the message must not guess where the database is
+    positions, heads = [], list(before)
+    for step, _ in recorder.steps:
+        heads = [h for h in heads if h not in step.source_revision_ids]
+        heads += [r for r in step.destination_revision_ids if r not in heads]
+        positions.append(tuple(heads))
     target_text = target if isinstance(target, str) else "heads"
-    revision = None if now is None else _in_progress(database, target_text, now, direction)
-    return errors.MigrationFailed(revision, now, exc, transactional=is_transactional(database))
+    position = positions[-1] if positions else tuple(before)
+    revision = _in_progress(database, target_text, position, direction) if recorder.began else None
+    names = tuple(_applied(step, 0.0).revision for step, _ in recorder.steps)
+    kept: tuple[str, ...] = ()
+    rolled_back: tuple[str, ...] = ()
+    if now is not None and names:
+        if set(now) == set(before):
+            rolled_back = names
+        else:
+            reached = [i for i, p in enumerate(positions) if set(p) == set(now)]
+            if reached:
+                kept, rolled_back = names[: reached[-1] + 1], names[reached[-1] + 1 :]
+    return revision, now, kept, rolled_back
+
+
+def _failure(
+    database: Database,
+    target: str | Sequence[str],
+    direction: str,
+    exc: BaseException,
+    before: Sequence[str],
+    recorder: StepRecorder,
+) -> errors.MigrationFailed:
+    revision, now, _, rolled_back = _stopped(database, target, direction, before, recorder)
+    return errors.MigrationFailed(
+        revision, now, exc, transactional=is_transactional(database), rolled_back=rolled_back
+    )
+
+
+def _interrupted(
+    database: Database,
+    target: str | Sequence[str],
+    direction: str,
+    before: Sequence[str],
+    recorder: StepRecorder,
+) -> errors.MigrationInterrupted:
+    """After Ctrl-C: cancel the statement the server still runs for us (see
+    :mod:`.._alembic.cancel`), then read back where the database stands."""
+    from .._alembic.cancel import cancel
+
+    cancelled = None if recorder.server_id is None else cancel(database, recorder.server_id)
+    revision, now, kept, rolled_back = _stopped(database, target, direction, before, recorder)
+    return errors.MigrationInterrupted(
+        database.name,
+        revision,
+        now,
+        transactional=is_transactional(database),
+        kept=kept,
+        rolled_back=rolled_back,
+        cancelled=True if recorder.server_id is None else cancelled,
+    )

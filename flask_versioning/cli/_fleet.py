@@ -132,28 +132,30 @@ class ProgressView:
             self._drawn = False
 
 
-def raise_for_failures(results: Sequence[TenantResult[Any]]) -> None:
+def raise_for_failures(results: Sequence[TenantResult[Any]], noun: str = "tenant") -> None:
     """Exit 1 (``Error: 2 of 60 tenants failed: a, b``) when any tenant failed or was not
-    run (after a failure with ``--fail-fast``, or after Ctrl-C)."""
+    run (after a failure with ``--fail-fast``, or after Ctrl-C). ``noun``: what the results
+    are about (the app's own databases, after Ctrl-C, are reported the same way)."""
     failed = [r for r in results if r.status == "failed"]
     not_run = [r for r in results if r.status == "not run"]
     parts = []
     if failed:
-        parts.append(f"{len(failed)} of {_plural(len(results), 'tenant')} failed: {_names(failed)}")
+        parts.append(f"{len(failed)} of {_plural(len(results), noun)} failed: {_names(failed)}")
     if not_run:
-        total = "" if failed else f" of {_plural(len(results), 'tenant')}"
+        total = "" if failed else f" of {_plural(len(results), noun)}"
         parts.append(f"{len(not_run)}{total} not run: {_names(not_run)}")
     if parts:
         raise CommandFailed("; ".join(parts))
 
 
-def report_interrupted(results: Sequence[TenantResult[Any]]) -> None:
-    """After Ctrl-C: where each tenant stands, whatever the command, then exit 1."""
+def report_interrupted(results: Sequence[TenantResult[Any]], noun: str = "tenant") -> None:
+    """After Ctrl-C: where each tenant (or database) stands, whatever the command, then
+    exit 1."""
     width = max((len(r.tenant) for r in results), default=0)
-    click.echo("Interrupted (Ctrl-C): no tenant was started after it.")
+    click.echo(f"Interrupted (Ctrl-C): no {noun} was started after it.")
     for result in results:
         click.echo(f"  {result.tenant:<{width}}  {_line(result)}")
-    raise_for_failures(results)
+    raise_for_failures(results, noun)
 
 
 def report_migrations(results: Sequence[TenantResult[Any]], elapsed: float) -> None:

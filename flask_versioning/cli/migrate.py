@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
 from .._errors import VersioningError
 from .._team.paths import normal_path
-from .._types import RevisionOptions, RunOptions, TenantOptions
+from .._types import MigrationResult, RevisionOptions, RunOptions, TenantOptions, TenantResult
 from ._common import (
     REVISION_ARGS,
     allow_protected_option,
@@ -28,7 +29,7 @@ from ._common import (
     tenant_options,
     versioning,
 )
-from ._fleet import report_migrations
+from ._fleet import report_interrupted, report_migrations
 from .team import print_findings
 
 
@@ -154,9 +155,10 @@ def upgrade_command(
         report_migrations(results, time.perf_counter() - started)
         return
     progress = None if options.get("sql") else print_step
-    for bind in v.select(binds, revisions=[revision]):
-        with on(bind):
-            print_result(v.upgrade(revision, bind=bind, progress=progress, **options))
+    each_database(
+        v.select(binds, revisions=[revision]),
+        lambda bind: v.upgrade(revision, bind=bind, progress=progress, **options),
+    )
 
 
 @command("downgrade", short_help="Revert the database.", context_settings=REVISION_ARGS)
@@ -189,12 +191,12 @@ def downgrade_command(
         report_migrations(results, time.perf_counter() - started)
         return
     progress = None if options.get("sql") else print_step
-    for bind in v.select(binds, revisions=[revision]):
-        with on(bind):
-            result = v.downgrade(
-                revision, bind=bind, progress=progress, allow_protected=allow_protected, **options
-            )
-            print_result(result)
+    each_database(
+        v.select(binds, revisions=[revision]),
+        lambda bind: v.downgrade(
+            revision, bind=bind, progress=progress, allow_protected=allow_protected, **options
+        ),
+    )
 
 
 @command("stamp", short_help="Set the revision without migrating.", context_settings=REVISION_ARGS)
@@ -318,6 +320,45 @@ def baseline_command(at: str, bind: str | None, include_data: tuple[str, ...], p
         )
         for line in result.data_revisions:
             echo(f"  {line}")
+
+
+def each_database(
+    binds: Sequence[str | None], migrate: Callable[[str | None], MigrationResult]
+) -> None:
+    """Run ``migrate`` on each database in turn, printing where it stands; after Ctrl-C
+    (the statement cancelled on the server), where each database stands, one line each, as
+    tenant runs say it, and exit 1."""
+    done: list[TenantResult[MigrationResult]] = []
+    for index, bind in enumerate(binds):
+        with on(bind):
+            try:
+                result = migrate(bind)
+            except KeyboardInterrupt as stopped:
+                rest: list[TenantResult[MigrationResult]] = [
+                    TenantResult(b or "default", "not run", error="not run: interrupted (Ctrl-C)")
+                    for b in binds[index + 1 :]
+                ]
+                now = getattr(stopped, "current", None)
+                this: TenantResult[MigrationResult] = TenantResult(
+                    bind or "default",
+                    "failed",
+                    error=str(stopped) or "interrupted (Ctrl-C)",
+                    after=now,
+                )
+                report_interrupted([*done, this, *rest], "database")
+                raise  # not reached: the report exits
+            print_result(result)
+        changed = bool(result.steps) or result.before != result.after
+        took = sum(step.duration for step in result.steps)
+        done.append(
+            TenantResult(
+                bind or "default",
+                "changed" if changed else "ok",
+                result,
+                after=result.after,
+                duration=took,
+            )
+        )
 
 
 def lint_new_revision(revision: str, bind: str | None) -> None:
