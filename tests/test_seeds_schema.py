@@ -121,13 +121,15 @@ def declare_seeds(versioning: Versioning) -> None:
 
 
 def make_app(tmp_path: Path, url: str, *, seeds: bool = True, **config: Any) -> Flask:
-    """An app in this process on ``url`` (plain SQLAlchemy metadata), for development."""
+    """An app in this process on ``url`` (plain SQLAlchemy metadata), for development unless
+    ``config`` says otherwise."""
     versions = tmp_path / "migrations" / "versions"
     versions.mkdir(parents=True, exist_ok=True)
     (versions / "0001_countries.py").write_text(R0001)
     (versions / "0002_catalogue.py").write_text(R0002)
     app = Flask("seeds_schema", root_path=str(tmp_path))
-    app.config.update(VERSIONING_DATABASE_URL=url, VERSIONING_ENV="development", **config)
+    app.config.update(VERSIONING_DATABASE_URL=url, VERSIONING_ENV="development")
+    app.config.update(config)
     versioning = Versioning(metadata=Base.metadata)
     if seeds:
         declare_seeds(versioning)
@@ -448,3 +450,56 @@ def test_row_work_is_not_refused(tmp_path: Path, database_url: str) -> None:
         assert applied(versioning.run_seeds()) == ["careful"]
         versioning.database().engine().dispose()
     assert query(database_url, "SELECT name FROM countries") == [("Fr",)]
+
+
+def test_a_ledger_without_the_tables_column_gains_it(tmp_path: Path, database_url: str) -> None:
+    """A ledger made before seeds noted their tables: the column is added when seeds next run;
+    its old rows name no table, so no downgrade forgets them."""
+    old = sa.Table(
+        "versioning_seeds",
+        sa.MetaData(),
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("environment", sa.String(64), nullable=False),
+        sa.Column("applied_at", sa.DateTime(), nullable=False),
+        sa.Column("duration", sa.Float(53), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.Column("host", sa.String(255), nullable=True),
+    )
+    engine = sa.create_engine(database_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        old.create(conn)
+        conn.execute(
+            old.insert().values(
+                name="reference",
+                environment="development",
+                runs=1,
+                duration=0.0,
+                applied_at=sa.func.now(),
+            )
+        )
+    app = make_app(tmp_path, database_url)
+    versioning = ext(app)
+    with app.app_context():
+        versioning.upgrade()
+        assert applied(versioning.run_seeds()) == ["people", "catalogue"]
+        versioning.downgrade("base")
+        versioning.database().engine().dispose()
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("versioning_seeds")}
+    engine.dispose()
+    assert "written_tables" in columns
+    assert ledger(database_url) == {"reference"}
+
+
+def test_no_seeds_for_the_environment_names_those_that_have_some(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    app = make_app(tmp_path, sqlite_url, VERSIONING_ENV="production")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["db", "seed"])
+    assert result.exit_code == 0
+    assert result.output == (
+        "No seeds for production (seeds are declared for development, testing: choose one "
+        "with --env NAME, VERSIONING_ENV or flask --debug).\n"
+    )

@@ -1,8 +1,10 @@
 """Running seeds: once per database, recorded in the ledger in the seed's own transaction.
 
-The seed's rows and its ledger row are committed together or not at all, so "the seed ran" and
-"its data is there" never disagree. Writers hold the migration lock and read the ledger after
-taking it, so eight workers starting at once seed exactly once.
+The seed's rows and its ledger row (with the tables it wrote) are committed together or not at
+all; that holds on MariaDB too because a seed may send no DDL, which would commit implicitly
+(:mod:`.watch`). A downgrade that drops a seed's table forgets the seed
+(:mod:`flask_versioning._ledgers.seeds`). Writers hold the migration lock and read the ledger
+after taking it, so eight workers starting at once seed exactly once.
 """
 
 from __future__ import annotations
