@@ -311,7 +311,7 @@ def test_tenants_reseed_after_downgrade_base(
         each(versioning.run_seeds(tenants="all"))
         for url, schema in where.values():
             assert _tenant_counts(url, schema) == (SEEDED, {"reference", "people", "catalogue"})
-        each(versioning.downgrade("base", tenants="all"))
+        each(versioning.downgrade("base", tenants="all", jobs=2))  # in worker processes
         for url, schema in where.values():
             assert _tenant_counts(url, schema) == ({}, set())
         each(versioning.upgrade(tenants="all"))

@@ -101,7 +101,7 @@ def _run_one(
     from sqlalchemy.orm import Session
 
     counter = _InsertCounter()
-    watch = StatementWatch(hook.name)
+    watch = StatementWatch()
     started = time.perf_counter()
     with database.engine().connect() as connection:
         event.listen(connection, "after_execute", counter)

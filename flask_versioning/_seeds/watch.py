@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from .. import _errors as errors
 
-__all__ = ["StatementWatch", "statement_keywords"]
+__all__ = ["StatementWatch"]
 
 #: What a seed may send: statements that read or write rows, SQLAlchemy's own savepoints
 #: (``session.begin_nested()``), session settings and the catalog reads of an inspector.
@@ -102,6 +102,10 @@ def statement_keywords(statement: str, *, backslash: bool) -> Iterator[tuple[str
         yield words[0], words[1] if len(words) > 1 else ""
 
 
+#: The refused words that name DDL, as the message calls them.
+_DDL = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "COMMENT", "GRANT", "REVOKE"})
+
+
 def _refusal(statement: str, dialect: str) -> str | None:
     """Why ``statement`` may not run in a seed, or ``None`` when it may."""
     backslash = dialect in ("mysql", "mariadb")
@@ -113,14 +117,6 @@ def _refusal(statement: str, dialect: str) -> str | None:
         if first == "SET" and "AUTOCOMMIT" in statement.upper():
             return "a statement switching autocommit"
     return None
-
-
-_DDL = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "COMMENT", "GRANT", "REVOKE"})
-
-
-def _one_line(statement: str, limit: int = 160) -> str:
-    text = " ".join(statement.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _unquote(part: str) -> str:
@@ -138,8 +134,7 @@ class StatementWatch:
     on still fails, because its transaction no longer holds what it meant to write.
     """
 
-    def __init__(self, seed: str) -> None:
-        self.seed = seed
+    def __init__(self) -> None:
         self.refused: errors.SeedError | None = None
         #: ``(schema, table)`` of every table the seed wrote, schema ``None`` for the default.
         self.tables: set[tuple[str | None, str]] = set()
@@ -160,7 +155,7 @@ class StatementWatch:
         if reason is not None:
             self.refused = errors.SeedError(
                 f"it sent {reason}, which seeds may not run, and it was refused before it "
-                f"ran: {_one_line(statement)} (seeds write rows; change the schema in a "
+                f"ran: {errors.one_line(statement, 160)} (seeds write rows; change the schema in a "
                 "revision)"
             )
             raise self.refused
