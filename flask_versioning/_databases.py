@@ -26,6 +26,7 @@ from ._alembic import layout
 from ._alembic.database import Database
 from ._errors import ConfigurationError
 from ._ledgers.history import StepWriter
+from ._ledgers.seeds import ForgetDropped
 
 if TYPE_CHECKING:
     from ._state import VersioningState
@@ -87,6 +88,7 @@ def discover(state: VersioningState) -> list[Database]:
                 engine_name=(bind or "") if multidb else None,
                 engine_names=engine_names,
                 history=StepWriter,
+                seed_ledger=ForgetDropped,
             )
         )
     return out

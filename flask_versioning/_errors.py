@@ -187,11 +187,14 @@ class SeedError(VersioningError):
 
 
 class SeedFailed(SeedError):
-    """A seed hook raised; its own changes were rolled back.
+    """A seed hook raised, or sent a statement seeds may not run; its own changes were rolled
+    back.
 
     ``name`` is the seed that failed and ``results`` lists what ran before it in the same call
     (those seeds' rows were committed and stay). ``not_run`` names the seeds that were due after
-    it and were skipped, because later seeds often build on earlier ones.
+    it and were skipped, because later seeds often build on earlier ones. ``rollback_error`` is
+    set, and the message says so instead, when even the rollback failed (a lost connection,
+    whose server discards the transaction when it notices).
     """
 
     def __init__(
@@ -202,17 +205,24 @@ class SeedFailed(SeedError):
         *,
         results: Sequence[object] = (),
         not_run: Sequence[str] = (),
+        rollback_error: BaseException | None = None,
     ) -> None:
         self.name = name
         self.environment = environment
         self.cause = cause
         self.results = tuple(results)
         self.not_run = tuple(not_run)
-        detail = one_line(cause, 300)
-        message = (
-            f"seed {name!r} ({environment}) failed: {type(cause).__name__}: {detail}; "
-            "its changes were rolled back"
-        )
+        self.rollback_error = rollback_error
+        # Our own refusals name what happened already; a driver's error needs its type.
+        kind = "" if isinstance(cause, SeedError) else f"{type(cause).__name__}: "
+        message = f"seed {name!r} ({environment}) failed: {kind}{one_line(cause, 300)}; "
+        if rollback_error is None:
+            message += "its changes were rolled back"
+        else:
+            message += (
+                f"rolling its transaction back failed too ({one_line(rollback_error, 200)}): "
+                "check its tables before running it again"
+            )
         applied = [r for r in self.results if getattr(r, "status", None) == "applied"]
         if applied:
             message += f"; {len(applied)} seed(s) applied before it were kept"

@@ -742,8 +742,10 @@ class Versioning:
         ``@versioning.seed("development", "testing")``. The function is called with a
         SQLAlchemy ``Session``; it is committed, together with the record that the seed ran,
         when the function returns, and rolled back when it raises. It runs once per database
-        unless ``always=True``. Seeds run by ``order``, then in registration order; ``bind``
-        names the database (default: the default one). ``name`` defaults to the function's.
+        unless ``always=True``, and again after a downgrade dropped a table it wrote. It may
+        not send DDL (refused before it runs: see :doc:`/seeds`). Seeds run by ``order``, then
+        in registration order; ``bind`` names the database (default: the default one).
+        ``name`` defaults to the function's.
         """
         return self.seed_registry.decorator(
             environments, name=name, order=order, always=always, bind=bind

@@ -84,6 +84,9 @@ class Database:
     #: Makes the listener that records each applied step (the history ledger), given this
     #: database and the script directory; ``None``: nothing is recorded.
     history: Callable[[Database, Any], StepListener] | None = None
+    #: Makes the listener that, after each downgrade step, forgets the seeds whose tables the
+    #: step dropped (the seed ledger); ``None``: the ledger is left alone.
+    seed_ledger: Callable[[Database], StepListener] | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:

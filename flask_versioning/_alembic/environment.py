@@ -204,6 +204,8 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
         history = database.history(database, context.script)
         _also_on_version_apply(options, history)
         starters.append(history.begin)
+    if database.seed_ledger is not None and not context.is_offline_mode():
+        _also_on_version_apply(options, database.seed_ledger(database))
     # Multidb-layout revisions take the engine name: ``upgrade(engine_name)``.
     kw = {"engine_name": database.engine_name} if database.engine_name is not None else {}
 

@@ -1,21 +1,55 @@
-"""The seed ledger: which seed ran in this database, for which environment, when.
+"""The seed ledger: which seed ran in this database, for which environment, when, and which
+tables it wrote.
 
 ``name`` is the primary key: a seed's data is in a database once, whatever environment put it
 there, and of two processes recording the same seed the loser's transaction rolls back.
+
+A seed's record must never outlive its rows. Its rows go when a downgrade drops a table it
+wrote, so every step of a downgrade runs :class:`ForgetDropped` in the step's own transaction:
+the rows of seeds that wrote a table which no longer exists are deleted, and those seeds run
+again with the next seeds run (``flask db seed``, ``prepare``, an auto-upgrade start).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
+import logging
 import socket
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from .._settings import Settings
-from . import has_table
+from . import ensure_table, has_table
 
-__all__ = ["MAX_NAME", "LedgerEntry", "ledger_table", "read_ledger", "record"]
+if TYPE_CHECKING:
+    from alembic.migration import MigrationContext, MigrationInfo
+
+    from .._alembic.database import Database
+
+__all__ = [
+    "MAX_NAME",
+    "ForgetDropped",
+    "LedgerEntry",
+    "TableName",
+    "ensure_ledger",
+    "forget_dropped",
+    "ledger_table",
+    "read_ledger",
+    "record",
+]
+
+logger = logging.getLogger("flask_versioning")
+
+#: ``(schema, table)``: a table a seed wrote, schema ``None`` for the connection's default.
+TableName = tuple[str | None, str]
+
+#: The column holding the tables a seed wrote, as a JSON list of ``[schema, table]``. Added to
+#: a ledger made by an earlier release when seeds next run; rows without it are never forgotten.
+WRITTEN = "written_tables"
 
 #: The longest seed name the ledger stores.
 MAX_NAME = 200
@@ -38,8 +72,38 @@ def ledger_table(settings: Settings) -> sa.Table:
         sa.Column("duration", sa.Float(53), nullable=False),
         sa.Column("runs", sa.Integer(), nullable=False),
         sa.Column("host", sa.String(255), nullable=True),
+        sa.Column(WRITTEN, sa.Text(), nullable=True),
         schema=settings.version_table_schema,
     )
+
+
+def _has_written_column(connection: sa.Connection, table: sa.Table) -> bool:
+    columns = sa.inspect(connection).get_columns(table.name, schema=table.schema)
+    return any(c["name"].lower() == WRITTEN for c in columns)
+
+
+def ensure_ledger(engine: sa.Engine, table: sa.Table) -> None:
+    """Create the ledger, or add the tables column to one an earlier release made.
+
+    Called under the migration lock, before any seed's transaction: the ``ALTER`` commits
+    on its own (MariaDB commits DDL implicitly anyway).
+    """
+    ensure_table(engine, table)
+    with engine.connect() as connection:
+        if _has_written_column(connection, table):
+            return
+    column = table.c[WRITTEN]
+    try:
+        with engine.begin() as connection:
+            preparer = connection.dialect.identifier_preparer
+            connection.exec_driver_sql(
+                f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN "
+                f"{preparer.format_column(column)} {column.type.compile(connection.dialect)}"
+            )
+    except sa.exc.DBAPIError:
+        with engine.connect() as connection:
+            if not _has_written_column(connection, table):
+                raise
 
 
 def read_ledger(
@@ -71,12 +135,22 @@ def record(
     environment: str,
     duration: float,
     previous: LedgerEntry | None,
+    tables: Collection[TableName] = (),
 ) -> None:
+    """Record that seed ``name`` ran, in the seed's transaction. ``tables`` (what it wrote)
+    adds to what earlier runs wrote: their rows are there too."""
+    written = set(tables)
+    if previous is not None:
+        earlier = connection.execute(
+            sa.select(table.c[WRITTEN]).where(table.c.name == name)
+        ).scalar()
+        written.update(_parse(earlier))
     values = {
         "environment": environment[:64],
         "applied_at": datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
         "duration": duration,
         "host": socket.gethostname()[:255] or None,
+        WRITTEN: json.dumps(sorted(written, key=lambda t: (t[0] or "", t[1]))),
     }
     if previous is None:
         connection.execute(sa.insert(table).values(name=name, runs=1, **values))
@@ -84,3 +158,75 @@ def record(
         connection.execute(
             sa.update(table).where(table.c.name == name).values(runs=table.c.runs + 1, **values)
         )
+
+
+def _parse(text: Any) -> set[TableName]:
+    """The tables of a ledger row; nothing for a row from before the column, or unreadable."""
+    if not isinstance(text, str):
+        return set()
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return set()
+    out: set[TableName] = set()
+    for item in items if isinstance(items, list) else ():
+        if (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[1], str)
+            and (item[0] is None or isinstance(item[0], str))
+        ):
+            out.add((item[0], item[1]))
+    return out
+
+
+def forget_dropped(connection: sa.Connection, table: sa.Table) -> list[str]:
+    """Delete the ledger rows of seeds that wrote a table which no longer exists, on
+    ``connection`` (in its transaction); returns their names.
+
+    A seed counts as gone as soon as one of its tables is: its record must not outlive any of
+    its rows, and the next run writes the table again.
+    """
+    inspector = sa.inspect(connection)
+    if not inspector.has_table(table.name, schema=table.schema):
+        return []
+    if not _has_written_column(connection, table):
+        return []
+    rows = connection.execute(
+        sa.select(table.c.name, table.c[WRITTEN]).where(table.c[WRITTEN].is_not(None))
+    ).all()
+    exists: dict[TableName, bool] = {}
+    gone: list[str] = []
+    for name, text in rows:
+        for key in sorted(_parse(text), key=lambda t: (t[0] or "", t[1])):
+            if key not in exists:
+                exists[key] = inspector.has_table(key[1], schema=key[0])
+            if not exists[key]:
+                gone.append(name)
+                break
+    if gone:
+        connection.execute(sa.delete(table).where(table.c.name.in_(gone)))
+        logger.info(
+            "seed ledger: forgot %s, whose tables a downgrade dropped; the next seeds run "
+            "runs them again",
+            ", ".join(sorted(gone)),
+        )
+    return gone
+
+
+class ForgetDropped:
+    """``on_version_apply`` for every step of a migration: after a downgrade step, forget
+    the seeds whose tables it dropped, in the step's transaction (:func:`forget_dropped`)."""
+
+    def __init__(self, database: Database) -> None:
+        self.table = ledger_table(database.settings)
+
+    def begin(self) -> None:
+        pass
+
+    def __call__(self, ctx: MigrationContext, step: MigrationInfo, **kw: Any) -> None:
+        if step.is_upgrade or step.is_stamp:
+            return
+        connection = ctx.connection
+        assert connection is not None
+        forget_dropped(connection, self.table)

@@ -1,8 +1,10 @@
 """Running seeds: once per database, recorded in the ledger in the seed's own transaction.
 
-The seed's rows and its ledger row are committed together or not at all, so "the seed ran" and
-"its data is there" never disagree. Writers hold the migration lock and read the ledger after
-taking it, so eight workers starting at once seed exactly once.
+The seed's rows and its ledger row (with the tables it wrote) are committed together or not at
+all; that holds on MariaDB too because a seed may send no DDL, which would commit implicitly
+(:mod:`.watch`). A downgrade that drops a seed's table forgets the seed
+(:mod:`flask_versioning._ledgers.seeds`). Writers hold the migration lock and read the ledger
+after taking it, so eight workers starting at once seed exactly once.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from sqlalchemy import event
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .._ledgers import ensure_table
 from .._ledgers.history import Run, active_run
-from .._ledgers.seeds import LedgerEntry, ledger_table, read_ledger, record
+from .._ledgers.seeds import LedgerEntry, ensure_ledger, ledger_table, read_ledger, record
 from .._locking import database_lock
 from .._protection import check_allowed, environment_name, mark_protected, run_for
 from .._types import SeedResult, SeedStatus
 from .bulk import active_session
 from .registry import SeedHook
+from .watch import StatementWatch
 
 if TYPE_CHECKING:
     from .._alembic.database import Database
@@ -61,6 +63,16 @@ class _InsertCounter:
             self.rows += 1
 
 
+class _RollbackFailed(Exception):
+    """A seed failed and so did the rollback of its transaction: the message must not claim
+    that its changes were rolled back."""
+
+    def __init__(self, cause: BaseException, rollback_error: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.rollback_error = rollback_error
+
+
 def _groups(state: VersioningState, hooks: Sequence[SeedHook]) -> list[Database]:
     """The databases ``hooks`` write to, in the app's order: locks taken in one order never
     deadlock."""
@@ -82,20 +94,26 @@ def _run_one(
     """Run one hook and record it, in one transaction of ours.
 
     The session joins it in ``rollback_only`` mode: a ``session.commit()`` in the hook only
-    flushes, so nothing is committed before the ledger row is written.
+    flushes, so nothing is committed before the ledger row is written. Every statement is
+    checked before it runs (:class:`StatementWatch`): DDL, which MariaDB would commit at once,
+    never reaches the database.
     """
     from sqlalchemy.orm import Session
 
     counter = _InsertCounter()
+    watch = StatementWatch()
     started = time.perf_counter()
     with database.engine().connect() as connection:
         event.listen(connection, "after_execute", counter)
+        event.listen(connection, "before_cursor_execute", watch)
         transaction = connection.begin()
         session = Session(bind=connection, join_transaction_mode="rollback_only")
         token = active_session.set(session)
         try:
             returned = hook.function(session)
             session.flush()
+            if watch.refused is not None:  # caught by the hook: still refused
+                raise watch.refused
             if not transaction.is_active:
                 raise errors.SeedError(
                     f"seed {hook.name!r} ended the seed's transaction itself "
@@ -103,11 +121,15 @@ def _run_one(
                 )
             duration = time.perf_counter() - started
             counter.active = False
-            record(connection, table, hook.name, environment, duration, previous)
+            event.remove(connection, "before_cursor_execute", watch)
+            record(connection, table, hook.name, environment, duration, previous, watch.tables)
             transaction.commit()
-        except BaseException:
+        except BaseException as exc:
             if transaction.is_active:
-                transaction.rollback()
+                try:
+                    transaction.rollback()
+                except Exception as rollback_error:
+                    raise _RollbackFailed(exc, rollback_error) from exc
             raise
         finally:
             active_session.reset(token)
@@ -140,7 +162,7 @@ def _run(
             stack.enter_context(database_lock(database))
             table = ledger_table(database.settings)
             with translate_errors(database, "'seed'"):
-                ensure_table(database.engine(), table)
+                ensure_ledger(database.engine(), table)
                 ledgers[id(database)] = (table, read_ledger(database.engine(), table))
         for index, hook in enumerate(hooks):
             database = state.database(hook.bind)
@@ -153,14 +175,23 @@ def _run(
             try:
                 result = _run_one(database, table, hook, environment, ledger.get(hook.name))
             except Exception as exc:
+                cause: BaseException = exc
+                rollback_error: BaseException | None = None
+                if isinstance(exc, _RollbackFailed):
+                    cause, rollback_error = exc.cause, exc.rollback_error
                 not_run = [
                     h.name
                     for h in hooks[index + 1 :]
                     if _due(h, ledgers[id(state.database(h.bind))][1], force)
                 ]
                 raise errors.SeedFailed(
-                    hook.name, environment, exc, results=results, not_run=not_run
-                ) from exc
+                    hook.name,
+                    environment,
+                    cause,
+                    results=results,
+                    not_run=not_run,
+                    rollback_error=rollback_error,
+                ) from cause
             results.append(result)
             if progress is not None:
                 progress(result)

@@ -30,7 +30,9 @@ def _print_seed(result: SeedResult) -> None:
     )
 
 
-def _print_seed_summary(results: Sequence[SeedResult], environment: str, named: bool) -> None:
+def _print_seed_summary(
+    results: Sequence[SeedResult], environment: str, named: bool, declared: Sequence[str] = ()
+) -> None:
     applied = [r for r in results if r.status == "applied"]
     skipped = [r for r in results if r.status == "skipped"]
     if named:
@@ -39,7 +41,15 @@ def _print_seed_summary(results: Sequence[SeedResult], environment: str, named: 
     if applied:
         return
     if not results:
-        click.echo(f"No seeds for {environment}.")
+        # Often the shell's environment is not the one meant (no --debug): say which are.
+        others = ", ".join(e for e in declared if e != environment)
+        hint = (
+            f" (seeds are declared for {others}: choose one with --env NAME, VERSIONING_ENV "
+            "or flask --debug)"
+            if others
+            else ""
+        )
+        click.echo(f"No seeds for {environment}{hint}.")
     elif not named:
         click.echo(f"Nothing to seed for {environment}: every seed has run already.")
 
@@ -136,7 +146,8 @@ def seed_command(
         allow_protected=allow_protected,
         progress=_print_seed,
     )
-    _print_seed_summary(results, environment, bool(names))
+    declared = sorted({e for hook in v.seed_registry for e in hook.environments})
+    _print_seed_summary(results, environment, bool(names), declared)
 
 
 @command("reset", short_help="Drop everything, upgrade to heads and seed.")
