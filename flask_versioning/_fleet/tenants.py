@@ -144,7 +144,7 @@ def _check(item: Any, origin: str) -> Tenant:
         )
     if item.url is not None and (not isinstance(item.url, str) or "://" not in item.url):
         raise errors.ConfigurationError(
-            f"tenant {item.name!r}: url must be a database URL, not {item.url!r}"
+            f"tenant {item.name!r}: url must be a database URL, not {errors.scrub(repr(item.url))}"
         )
     schema = item.schema_name
     if schema is not None and (not isinstance(schema, str) or not _SCHEMA.match(schema)):

@@ -1,0 +1,202 @@
+"""Bad input that used to get through: credentials in a URL's query string, impossible revision
+ids, messages that break the file, a deleted applied revision, system schemas as tenants, a
+missing driver. Each through the path a user takes, each ending in one line."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from conftest import table_names
+from flask import Flask
+
+from flask_versioning import DatabaseError, LockTimeout, Versioning, mask_url
+from flask_versioning._errors import scrub
+
+SECRETS = ("s3cret-pw", "ssl-s3cret", "t0ken")
+
+REVISION = '''"""{message}"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{rev}"
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("t_{rev}", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("t_{rev}")
+'''
+
+
+def make_app(tmp_path: Path, url: str, *revisions: str, **config: Any) -> tuple[Flask, Versioning]:
+    """An app on ``url`` whose history is ``revisions``, in that order, none applied."""
+    app = Flask("badinput", root_path=str(tmp_path))
+    app.config.update(SQLALCHEMY_DATABASE_URI=url, VERSIONING_ENV="development", **config)
+    versioning = Versioning(app, metadata=sa.MetaData())
+    with app.app_context():
+        versions = versioning.init() / "versions"
+    down = None
+    for rev in revisions:
+        (versions / f"{rev}_step.py").write_text(REVISION.format(message=rev, rev=rev, down=down))
+        down = rev
+    return app, versioning
+
+
+def one_line(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1, output
+    assert "Traceback" not in output
+    return lines[0]
+
+
+# -- 1. credentials anywhere in a URL -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app@db/app?password=s3cret-pw", "postgresql://app@db/app?password=***"),
+        (
+            "postgresql+psycopg://app:s3cret-pw@db/app?sslpassword=ssl-s3cret&sslmode=require",
+            "postgresql+psycopg://app:***@db/app?sslmode=require&sslpassword=***",
+        ),
+        (
+            "mysql+pymysql://root@h/db?charset=utf8mb4&passwd=s3cret-pw&auth_token=t0ken",
+            "mysql+pymysql://root@h/db?auth_token=***&charset=utf8mb4&passwd=***",
+        ),
+        ("postgresql://:s3cret-pw@db/app", "postgresql://:***@db/app"),
+        ("postgresql://app:s3cret@pw@db/app", "postgresql://app:***@db/app"),
+        (
+            "postgresql://app:s3cret-pw@db:port/app?pwd=t0ken",
+            "postgresql://app:***@db:port/app?pwd=***",
+        ),
+        (
+            "mssql+pyodbc:///?odbc_connect=DRIVER%3Dx%3BPWD%3Ds3cret-pw",
+            "mssql+pyodbc:///?odbc_connect=DRIVER%3Dx%3BPWD%3D***",
+        ),
+        ("sqlite:////srv/app.db", "sqlite:////srv/app.db"),
+    ],
+)
+def test_mask_url_masks_every_credential(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+    if ":port/" not in url:  # not a URL SQLAlchemy can parse: masked as text
+        assert mask_url(sa.make_url(url)) == shown
+    assert not any(s in shown for s in ("s3cret", "t0ken"))
+
+
+def test_scrub_masks_credentials_in_free_text() -> None:
+    text = "failed: host=db password=s3cret-pw user=app; to postgresql://app@db/app?token=t0ken&x=1"
+    assert scrub(text) == (
+        "failed: host=db password=*** user=app; to postgresql://app@db/app?token=***&x=1"
+    )
+    # A driver's message about a key stays readable.
+    assert scrub("Key (id)=(1) already exists.") == "Key (id)=(1) already exists."
+
+
+def secret_url(url: str) -> str:
+    """``url`` with the password in its query string (the server's trust authentication
+    ignores it, so the database answers and every surface has something to hide)."""
+    parsed = sa.make_url(url)
+    return parsed.update_query_dict(
+        {"password": "s3cret-pw", "sslpassword": "ssl-s3cret"}
+    ).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    from conftest import _server_database
+
+    yield from _server_database("postgresql")
+
+
+def assert_masked(text: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, text
+    assert "password=***" in text, text
+
+
+def test_status_and_its_json_mask_the_query_string(tmp_path: Path, pg_url: str) -> None:
+    app, _ = make_app(tmp_path, secret_url(pg_url), "aaa001")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "status"])
+    assert result.exit_code == 0, result.output
+    assert_masked(result.output)
+    result = runner.invoke(args=["db", "status", "--format", "json"])
+    assert_masked(result.output)
+    (entry,) = json.loads(result.output)["databases"]
+    assert entry["url"].endswith("?password=***&sslpassword=***")
+
+
+UNREACHABLE = (
+    "postgresql+psycopg://app@127.0.0.1:1/nowhere?password=s3cret-pw&sslpassword=ssl-s3cret"
+)
+
+
+def test_cannot_use_the_database_masks_the_query_string(tmp_path: Path) -> None:
+    app, versioning = make_app(tmp_path, UNREACHABLE, "aaa001")
+    runner = app.test_cli_runner()
+    for args in (["current"], ["upgrade"], ["status"], ["status", "--format", "json"]):
+        result = runner.invoke(args=["db", *args])
+        assert "Traceback" not in result.output
+        assert_masked(result.output)
+    line = one_line(runner.invoke(args=["db", "upgrade"]).output)
+    assert line.startswith("Error: cannot use the database at postgresql+psycopg://app@127.0.0.1:1")
+    with app.app_context():
+        for call in (versioning.current, versioning.upgrade):
+            with pytest.raises(DatabaseError) as caught:
+                call()
+            assert_masked(str(caught.value))
+
+
+def test_lock_timeout_masks_the_query_string(tmp_path: Path, pg_url: str) -> None:
+    from flask_versioning._locking import database_lock
+
+    url = secret_url(pg_url)
+    app, versioning = make_app(tmp_path, url, "aaa001", VERSIONING_LOCK_TIMEOUT=0)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with app.app_context(), database_lock(versioning.database()):
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(60)
+        with app.app_context(), pytest.raises(LockTimeout) as caught:
+            versioning.upgrade()
+    finally:
+        release.set()
+        holder.join()
+    assert_masked(str(caught.value))
+    assert "alembic_version" not in table_names(pg_url)
+
+
+def test_both_web_pages_mask_the_query_string(tmp_path: Path, pg_url: str) -> None:
+    url = secret_url(pg_url)
+    app, _ = make_app(tmp_path, url, "aaa001", DEBUG=True, VERSIONING_STATUS_PAGE="/_dev/v/")
+    client = app.test_client()
+    pending = client.get("/anything")
+    assert pending.status_code == 503
+    assert_masked(pending.get_data(as_text=True))
+    status = client.get("/_dev/v/")
+    assert status.status_code == 200
+    assert_masked(status.get_data(as_text=True))
+    # A database that cannot be reached: the status page's errors are masked too.
+    app, _ = make_app(tmp_path / "down", UNREACHABLE, DEBUG=True, VERSIONING_STATUS_PAGE="/_dev/v/")
+    html = app.test_client().get("/_dev/v/").get_data(as_text=True)
+    assert "cannot use the database at" in html
+    assert_masked(html)
+    assert "t_aaa001" not in table_names(pg_url)
