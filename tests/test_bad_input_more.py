@@ -12,31 +12,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import table_names
+from conftest import table_names, version_rows
 from flask import Flask
 
-from flask_versioning import DatabaseError, LockTimeout, Versioning, mask_url
+from flask_versioning import DatabaseError, LockTimeout, RevisionError, Versioning, mask_url
 from flask_versioning._errors import scrub
 
 SECRETS = ("s3cret-pw", "ssl-s3cret", "t0ken")
-
-REVISION = '''"""{message}"""
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{rev}"
-down_revision = {down!r}
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    op.create_table("t_{rev}", sa.Column("id", sa.Integer, primary_key=True))
-
-
-def downgrade():
-    op.drop_table("t_{rev}")
-'''
 
 
 def make_app(tmp_path: Path, url: str, *revisions: str, **config: Any) -> tuple[Flask, Versioning]:
@@ -45,11 +27,9 @@ def make_app(tmp_path: Path, url: str, *revisions: str, **config: Any) -> tuple[
     app.config.update(SQLALCHEMY_DATABASE_URI=url, VERSIONING_ENV="development", **config)
     versioning = Versioning(app, metadata=sa.MetaData())
     with app.app_context():
-        versions = versioning.init() / "versions"
-    down = None
-    for rev in revisions:
-        (versions / f"{rev}_step.py").write_text(REVISION.format(message=rev, rev=rev, down=down))
-        down = rev
+        versioning.init()
+        for rev in revisions:
+            versioning.revision("step", rev_id=rev)
     return app, versioning
 
 
@@ -199,4 +179,70 @@ def test_both_web_pages_mask_the_query_string(tmp_path: Path, pg_url: str) -> No
     html = app.test_client().get("/_dev/v/").get_data(as_text=True)
     assert "cannot use the database at" in html
     assert_masked(html)
-    assert "t_aaa001" not in table_names(pg_url)
+    assert table_names(pg_url) == set()
+
+
+# -- 2. reserved and duplicate revision ids -------------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path, sqlite_url: str) -> tuple[Flask, Versioning]:
+    app, versioning = make_app(tmp_path, sqlite_url, "aaa001", "aaa002")
+    with app.app_context():
+        versioning.revision("side", rev_id="side01", head="aaa001", splice=True, branch_label="lbl")
+    return app, versioning
+
+
+def files_of(app: Flask) -> list[str]:
+    return sorted(p.name for p in (Path(app.root_path) / "migrations" / "versions").glob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("rev_id", "needle"),
+    [
+        ("head", "reserves"),
+        ("heads", "reserves"),
+        ("base", "reserves"),
+        ("current", "reserves"),
+        ("aaa002", "already taken by the revision in aaa002_step.py"),
+        ("lbl", "already taken by a branch label of the revision in side01_"),
+    ],
+)
+def test_reserved_and_taken_rev_ids_are_refused(
+    sqlite_app: tuple[Flask, Versioning], rev_id: str, needle: str
+) -> None:
+    app, versioning = sqlite_app
+    before = files_of(app)
+    runner = app.test_cli_runner()
+    for args in (
+        ["revision", "-m", "x", "--rev-id", rev_id],
+        ["migrate", "-m", "x", "--rev-id", rev_id],
+        ["merge", "heads", "-m", "x", "--rev-id", rev_id],
+    ):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 1, result.output
+        line = one_line(result.output)
+        assert line.startswith(f"Error: --rev-id {rev_id!r} ") and needle in line, line
+    with app.app_context():
+        for call in (
+            lambda: versioning.revision("x", rev_id=rev_id),
+            lambda: versioning.migrate("x", rev_id=rev_id),
+            lambda: versioning.merge(message="x", rev_id=rev_id),
+        ):
+            with pytest.raises(RevisionError, match=needle):
+                call()
+    assert files_of(app) == before
+    # The history still reads: every later command works.
+    result = runner.invoke(args=["db", "upgrade", "heads"])
+    assert result.exit_code == 0, result.output
+    assert version_rows(app.config["SQLALCHEMY_DATABASE_URI"]) == ["aaa002", "side01"]
+
+
+def test_a_new_id_that_only_shares_a_prefix_is_accepted(
+    sqlite_app: tuple[Flask, Versioning],
+) -> None:
+    app, versioning = sqlite_app
+    with app.app_context():
+        scripts = versioning.revision("x", rev_id="aaa", head="aaa002")
+    assert [s.revision for s in scripts] == ["aaa"]
+    assert "aaa_x.py" in files_of(app)
