@@ -21,11 +21,13 @@ from flask_versioning._errors import scrub
 SECRETS = ("s3cret-pw", "ssl-s3cret", "t0ken")
 
 
-def make_app(tmp_path: Path, url: str, *revisions: str, **config: Any) -> tuple[Flask, Versioning]:
+def make_app(
+    tmp_path: Path, url: str, *revisions: str, metadata: sa.MetaData | None = None, **config: Any
+) -> tuple[Flask, Versioning]:
     """An app on ``url`` whose history is ``revisions``, in that order, none applied."""
     app = Flask("badinput", root_path=str(tmp_path))
     app.config.update(SQLALCHEMY_DATABASE_URI=url, VERSIONING_ENV="development", **config)
-    versioning = Versioning(app, metadata=sa.MetaData())
+    versioning = Versioning(app, metadata=sa.MetaData() if metadata is None else metadata)
     with app.app_context():
         versioning.init()
         for rev in revisions:
@@ -246,3 +248,70 @@ def test_a_new_id_that_only_shares_a_prefix_is_accepted(
         scripts = versioning.revision("x", rev_id="aaa", head="aaa002")
     assert [s.revision for s in scripts] == ["aaa"]
     assert "aaa_x.py" in files_of(app)
+
+
+# -- 3. messages that would break the file --------------------------------------------------------
+
+MESSAGES = [
+    'say """hi""" twice',
+    'ends with a quote"',
+    "a path C:\\new\\N{x} and \\u12",
+    "ends with a backslash\\",
+    "control\x00characters\x07and\x1b[31m",
+    "two\nlines, 'single' and '''triple''' quotes",
+    "tab\there, and ${mako} %(percent)s {braces}",
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_any_message_makes_a_valid_file_that_reads_back(
+    tmp_path: Path, sqlite_url: str, message: str
+) -> None:
+    from flask_versioning._alembic.revisions import parse_revision_file
+
+    metadata = sa.MetaData()
+    sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    app, versioning = make_app(tmp_path, sqlite_url, "aaa001", metadata=metadata)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "revision", "-m", message, "--rev-id", "cli001"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        versioning.upgrade()
+        versioning.migrate(message, rev_id="auto01")  # autogenerate: the database at head
+        versioning.revision(message, rev_id="api001", head="aaa001", splice=True)
+        versioning.merge(message=message, rev_id="merge1")
+    for rev in ("cli001", "api001", "auto01", "merge1"):
+        (path,) = (Path(app.root_path) / "migrations" / "versions").glob(f"{rev}_*.py")
+        data = path.read_bytes()
+        compile(data, str(path), "exec")  # valid Python
+        found = parse_revision_file(str(path), data)  # the text reader, without Alembic
+        assert found is not None and found.message == message
+    with app.app_context():
+        docs = {s.revision: s.doc for s in versioning.history()}  # Alembic's own reading
+        assert {docs[r] for r in ("cli001", "api001", "auto01", "merge1")} == {message}
+        versioning.upgrade()
+    assert version_rows(sqlite_url) == ["merge1"]
+    assert runner.invoke(args=["db", "history"]).exit_code == 0
+
+
+def test_a_template_no_message_fits_writes_nothing(tmp_path: Path, sqlite_url: str) -> None:
+    app, versioning = make_app(tmp_path, sqlite_url, "aaa001")
+    template = Path(app.root_path) / "migrations" / "script.py.mako"
+    # A project's own template that puts the message in a comment: a second line is code.
+    template.write_text("# ${message}\n" + template.read_text())
+    before = files_of(app)
+    result = app.test_cli_runner().invoke(
+        args=["db", "revision", "-m", "one\ntwo (", "--rev-id", "bad001"]
+    )
+    assert result.exit_code == 1
+    line = one_line(result.output)
+    assert line.startswith("Error: no revision was written: the file made from script.py.mako")
+    assert "SyntaxError" in line and "change the message, or the template" in line
+    assert files_of(app) == before
+    with app.app_context():
+        with pytest.raises(RevisionError, match="no revision was written"):
+            versioning.revision("three\nfour (", rev_id="bad002")
+        assert files_of(app) == before
+        # One line is fine in a comment, and the history reads.
+        versioning.revision("fine", rev_id="ok0001")
+        assert [s.revision for s in versioning.history()] == ["ok0001", "aaa001"]

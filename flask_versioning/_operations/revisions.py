@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,10 +71,10 @@ def revision(
     depends_on = options.get("depends_on")
     if depends_on is not None and not isinstance(depends_on, str):
         depends_on = list(depends_on) or None
-    with translate_errors(database, "'revision'"):
+    with _no_unloadable_file(database), translate_errors(database, "'revision'"):
         result = command.revision(
             config,
-            message=message,
+            message=_for_docstring(message),
             autogenerate=autogenerate,
             sql=sql,
             head=options.get("head") or "head",
@@ -105,13 +106,13 @@ def merge(
     _check_rev_id(rev_id, database)
     config = database.alembic_config()
     script = database.script_directory(config)
-    with translate_errors(database, "'merge'"):
+    with _no_unloadable_file(database), translate_errors(database, "'merge'"):
         if list(revisions) == ["heads"] and len(script.get_heads()) < 2:
             raise errors.RevisionError("there is only one head: nothing to merge")
         result = command.merge(
             config,
             list(revisions),
-            message=message,
+            message=_for_docstring(message),
             branch_label=_labels(branch_label),
             rev_id=rev_id,
         )
@@ -181,6 +182,44 @@ def _existing_id(database: Database, rev_id: str) -> str | None:
             kind = "the revision" if names[0] == rev_id else "a branch label of the revision"
             return f"{kind} in {Path(path).name}"
     return None
+
+
+def _for_docstring(message: str | None) -> str | None:
+    """``message`` as a template's triple-quoted docstring must hold it, so that any
+    message makes a valid file and reads back unchanged (``Script.doc``): backslashes and
+    control characters escaped, and double quotes too where they could end the docstring.
+    The file name's slug keeps only word characters, so it does not change."""
+    if message is None:
+        return None
+    text = message.replace("\\", "\\\\")
+    if '"""' in text or text.endswith('"'):
+        text = text.replace('"', '\\"')
+    return "".join(
+        f"\\x{ord(c):02x}" if (ord(c) < 32 and c not in "\n\t") or c == "\x7f" else c for c in text
+    )
+
+
+@contextlib.contextmanager
+def _no_unloadable_file(database: Database) -> Iterator[None]:
+    """Remove a revision file this command wrote but Python cannot load (a project's own
+    template that puts the message where no escaping helps), and say so: nothing is left in
+    ``versions/`` that would break every later command."""
+    before = set(database.directory.rglob("*.py"))
+    try:
+        yield
+    except errors.RevisionError as exc:
+        cause = exc.__cause__
+        name = getattr(cause, "filename", None)
+        if isinstance(cause, (SyntaxError, ValueError)) and name:
+            path = Path(name)
+            if path.suffix == ".py" and path.is_file() and path not in before:
+                path.unlink()
+                raise errors.RevisionError(
+                    f"no revision was written: the file made from script.py.mako with this "
+                    f"message is not valid Python ({type(cause).__name__}: "
+                    f"{errors.one_line(cause)}); change the message, or the template"
+                ) from exc
+        raise
 
 
 def _labels(label: str | Sequence[str] | None) -> str | list[str] | None:
