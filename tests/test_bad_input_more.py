@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import table_names, version_rows
+from conftest import BACKENDS, table_names, version_rows
 from flask import Flask
 
 from flask_versioning import DatabaseError, LockTimeout, RevisionError, Versioning, mask_url
@@ -315,3 +315,49 @@ def test_a_template_no_message_fits_writes_nothing(tmp_path: Path, sqlite_url: s
         # One line is fine in a comment, and the history reads.
         versioning.revision("fine", rev_id="ok0001")
         assert [s.revision for s in versioning.history()] == ["ok0001", "aaa001"]
+
+
+# -- 5. the servers' own schemas are not tenants --------------------------------------------------
+
+SYSTEM_SCHEMAS = [
+    "information_schema",
+    "pg_catalog",
+    "pg_toast",
+    "mysql",
+    "performance_schema",
+    "sys",
+]
+
+
+def schema_tables(url: str, schema: str) -> set[str]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"
+            return {r[0] for r in conn.execute(sa.text(sql), {"s": schema})}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "sqlite"], indirect=True)
+def test_system_schemas_are_not_tenants(tmp_path: Path, database_url: str, backend: str) -> None:
+    from flask_versioning import ConfigurationError
+
+    app, versioning = make_app(tmp_path, database_url, "aaa001")
+    own = "public" if backend == "postgresql" else sa.make_url(database_url).database
+    chosen: list[str] = []
+    versioning.tenants(lambda: {"t": chosen[0]})
+    runner = app.test_cli_runner()
+    before = {s: schema_tables(database_url, s) for s in (*SYSTEM_SCHEMAS, own)}
+    for schema in (*SYSTEM_SCHEMAS, "INFORMATION_SCHEMA", "pg_temp_1", own):
+        chosen[:] = [schema]
+        for args in (["upgrade", "--all-tenants"], ["current", "--tenant", "t"]):
+            result = runner.invoke(args=["db", *args])
+            assert result.exit_code == 1, (schema, args, result.output)
+            line = one_line(result.output)
+            assert f"schema {schema!r}" in line, line
+            assert "give the tenant a schema of its own" in line
+        with app.app_context(), pytest.raises(ConfigurationError, match="a schema of its own"):
+            versioning.upgrade(tenants="all")
+    assert {s: schema_tables(database_url, s) for s in before} == before
+    assert table_names(database_url) == set()
