@@ -5,6 +5,7 @@ missing driver. Each through the path a user takes, each ending in one line."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,14 @@ import sqlalchemy as sa
 from conftest import BACKENDS, table_names, version_rows
 from flask import Flask
 
-from flask_versioning import DatabaseError, LockTimeout, RevisionError, Versioning, mask_url
+from flask_versioning import (
+    ConfigurationError,
+    DatabaseError,
+    LockTimeout,
+    RevisionError,
+    Versioning,
+    mask_url,
+)
 from flask_versioning._errors import scrub
 
 SECRETS = ("s3cret-pw", "ssl-s3cret", "t0ken")
@@ -361,3 +369,121 @@ def test_system_schemas_are_not_tenants(tmp_path: Path, database_url: str, backe
             versioning.upgrade(tenants="all")
     assert {s: schema_tables(database_url, s) for s in before} == before
     assert table_names(database_url) == set()
+
+
+# -- 6. a URL SQLAlchemy cannot use: postgres://, a driver not installed --------------------------
+
+BAD_URLS = [
+    (
+        "postgres://app:s3cret-pw@db/app",
+        "starts with 'postgres://'",
+        "write 'postgresql+psycopg://'",
+    ),
+    (
+        "postgresql+psycopg2://app@db/app?password=s3cret-pw",
+        "needs the driver 'psycopg2', which is not installed",
+        'pip install "flask-versioning[postgres]"',
+    ),
+    (
+        "mysql://root:s3cret-pw@db/app",
+        "needs the driver 'MySQLdb', which is not installed",
+        "write 'mysql+pymysql://' (pip install \"flask-versioning[mysql]\")",
+    ),
+    ("postgresql+nope://app@db/app", "SQLAlchemy does not know", "'postgresql+psycopg'"),
+]
+
+
+@pytest.mark.parametrize(("url", "what", "fix"), BAD_URLS)
+def test_a_url_sqlalchemy_cannot_use_is_one_line(
+    tmp_path: Path, url: str, what: str, fix: str
+) -> None:
+    # Plain SQLAlchemy: the engine is ours, made when a command first needs it.
+    app, versioning = make_app(tmp_path, url)
+    runner = app.test_cli_runner()
+    for args in (["current"], ["upgrade"], ["status"]):
+        result = runner.invoke(args=["db", *args])
+        assert "s3cret-pw" not in result.output
+        if args == ["status"]:
+            assert what in result.output and fix in result.output
+            continue
+        assert result.exit_code == 1, result.output
+        line = one_line(result.output)
+        assert line.startswith("Error: the database URL ") and what in line and fix in line
+    with app.app_context(), pytest.raises(ConfigurationError, match=re.escape(fix)):
+        versioning.upgrade()
+
+
+@pytest.mark.parametrize(("url", "what", "fix"), BAD_URLS)
+def test_registered_before_flask_sqlalchemy_it_speaks_first(
+    tmp_path: Path, url: str, what: str, fix: str
+) -> None:
+    from flask_sqlalchemy import SQLAlchemy
+
+    for config in (
+        {"SQLALCHEMY_DATABASE_URI": url},
+        {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SQLALCHEMY_BINDS": {"reports": {"url": url}}},
+    ):
+        app = Flask("early", root_path=str(tmp_path))
+        app.config.update(config)
+        db = SQLAlchemy()
+        with pytest.raises(ConfigurationError) as caught:
+            Versioning(app, db)
+            db.init_app(app)
+        message = str(caught.value)
+        where = (
+            "SQLALCHEMY_DATABASE_URI"
+            if "SQLALCHEMY_BINDS" not in config
+            else "SQLALCHEMY_BINDS['reports']"
+        )
+        assert message.startswith(where) and what in message and fix in message
+        assert "\n" not in message and "s3cret-pw" not in message
+
+
+def test_registering_before_flask_sqlalchemy_works(tmp_path: Path, sqlite_url: str) -> None:
+    """The order the documentation suggests for the early check is an order that works."""
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask("early", root_path=str(tmp_path))
+    app.config.update(SQLALCHEMY_DATABASE_URI=sqlite_url, VERSIONING_ENV="development")
+    db = SQLAlchemy()
+    versioning = Versioning(app, db)
+    db.init_app(app)
+    with app.app_context():
+        versioning.init()
+        versioning.revision("one", rev_id="aaa001")
+        versioning.upgrade()
+        db.engine.dispose()
+    assert version_rows(sqlite_url) == ["aaa001"]
+
+
+def test_the_app_start_names_the_fix(tmp_path: Path) -> None:
+    """A real start with the automatic upgrade: the last line says what to write, and no
+    frame of SQLAlchemy's engine creation is printed."""
+    import subprocess
+    import sys
+
+    make_app(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", "aaa001")  # the history
+    (tmp_path / "app.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from flask import Flask\n"
+        "from flask_versioning import Versioning\n"
+        "app = Flask(__name__)\n"
+        "app.config['SQLALCHEMY_DATABASE_URI'] = 'postgres://app:s3cret-pw@127.0.0.1:1/app'\n"
+        "app.config['VERSIONING_AUTO_UPGRADE'] = True\n"
+        "Versioning(app, metadata=sa.MetaData())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import app"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (
+        "flask_versioning.ConfigurationError: the database URL starts with 'postgres://', a name "
+        "SQLAlchemy does not accept: write 'postgresql+psycopg://' "
+        '(pip install "flask-versioning[postgres]")'
+    )
+    assert "sqlalchemy/engine" not in proc.stderr and "s3cret-pw" not in proc.stderr

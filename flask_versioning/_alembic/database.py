@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from .. import _errors as errors
 from . import layout
+from .drivers import check_url
 from .environment import DATABASE_KEY, ENGINE_NAMES_KEY
 from .errors import translate_errors
 
@@ -104,6 +105,7 @@ class Database:
                     f"no database configured for {self.name!r}: use Flask-SQLAlchemy(-Lite) "
                     "or set SQLALCHEMY_DATABASE_URI or VERSIONING_DATABASE_URL"
                 )
+            check_url(url, "the database URL")
             # NullPool: migrations are rare, and a pooled connection made before a server
             # forks its workers must never be shared between them.
             self._own_engine = sa.create_engine(sync_url(url), poolclass=sa.NullPool)
