@@ -487,3 +487,119 @@ def test_the_app_start_names_the_fix(tmp_path: Path) -> None:
         '(pip install "flask-versioning[postgres]")'
     )
     assert "sqlalchemy/engine" not in proc.stderr and "s3cret-pw" not in proc.stderr
+
+
+# -- 4. a deleted applied revision in the middle of the history -----------------------------------
+
+MISSING = (
+    "the revision file of aaa002 (revised by aaa003_step.py) is missing from versions/: "
+    "restore it (from version control, say); 'flask db status' shows what the database has "
+    "applied"
+)
+
+
+@pytest.fixture
+def gap(tmp_path: Path, sqlite_url: str) -> tuple[Flask, Versioning]:
+    """aaa001 -> aaa002 -> aaa003, all applied, then aaa002's file deleted."""
+    app, versioning = make_app(tmp_path, sqlite_url, "aaa001", "aaa002", "aaa003")
+    with app.app_context():
+        versioning.upgrade()
+    (path,) = (tmp_path / "migrations" / "versions").glob("aaa002_*.py")
+    path.unlink()
+    return app, versioning
+
+
+def test_a_missing_file_is_named_on_every_command(gap: tuple[Flask, Versioning]) -> None:
+    app, versioning = gap
+    runner = app.test_cli_runner()
+    for args in (
+        ["current"],
+        ["current", "-v"],
+        ["upgrade"],
+        ["downgrade"],
+        ["downgrade", "base"],
+        ["history"],
+        ["heads"],
+        ["show", "aaa003"],
+        ["stamp", "aaa001"],
+        ["check"],
+        ["revision", "-m", "more"],
+    ):
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert "KeyError" not in result.output and "Cycle" not in result.output
+        assert result.output.strip().splitlines()[-1] == f"Error: {MISSING}", (args, result.output)
+        if args not in (["current", "-v"],):
+            one_line(result.output)
+    with app.app_context():
+        assert versioning.current() == ["aaa003"]  # the version table alone: no file needed
+        for call in (
+            versioning.upgrade,
+            versioning.downgrade,
+            versioning.history,
+            lambda: versioning.stamp("aaa001"),
+        ):
+            with pytest.raises(RevisionError) as caught:
+                call()
+            assert str(caught.value) == MISSING
+    assert version_rows(app.config["SQLALCHEMY_DATABASE_URI"]) == ["aaa003"]
+
+
+def test_plain_alembic_on_the_config_names_it_too(gap: tuple[Flask, Versioning]) -> None:
+    app, versioning = gap
+    with app.app_context(), pytest.raises(RevisionError, match="aaa002"):
+        versioning.alembic_config()
+
+
+def test_status_lists_it_as_applied_file_missing(gap: tuple[Flask, Versioning]) -> None:
+    app, _ = gap
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["db", "status"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "  heads: aaa003" in lines
+    assert any(re.match(r"\s+aaa002\s+applied, file missing \(applied ", line) for line in lines)
+    assert f"  {MISSING}" in lines
+    data = json.loads(runner.invoke(args=["db", "status", "--format", "json"]).output)
+    (entry,) = data["databases"]
+    assert entry["heads"] == ["aaa003"]
+    assert {r["revision"]: r["state"] for r in entry["revisions"]} == {
+        "aaa001": "applied",
+        "aaa002": "missing",
+        "aaa003": "applied",
+    }
+    assert MISSING in entry["problems"]
+    checked = runner.invoke(args=["db", "status", "--check"])
+    assert checked.exit_code == 1
+    assert checked.output.strip().splitlines()[-1].startswith("Error: ")
+    assert "aaa002" in checked.output.strip().splitlines()[-1]
+    assert "KeyError" not in checked.output
+
+
+def test_the_app_start_names_the_missing_file(gap: tuple[Flask, Versioning]) -> None:
+    """A real start with the automatic upgrade, where a bare ``KeyError`` traceback was."""
+    import subprocess
+    import sys
+
+    app, _ = gap
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    (Path(app.root_path) / "app.py").write_text(
+        "import sqlalchemy as sa\n"
+        "from flask import Flask\n"
+        "from flask_versioning import Versioning\n"
+        "app = Flask(__name__)\n"
+        f"app.config['SQLALCHEMY_DATABASE_URI'] = {url!r}\n"
+        "app.config['VERSIONING_AUTO_UPGRADE'] = True\n"
+        "Versioning(app, metadata=sa.MetaData())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", "import app"],
+        cwd=app.root_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == f"flask_versioning.RevisionError: {MISSING}"
+    assert "KeyError" not in proc.stderr and "UserWarning" not in proc.stderr
+    assert version_rows(url) == ["aaa003"]

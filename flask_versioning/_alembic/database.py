@@ -139,10 +139,18 @@ class Database:
         stdout: io.TextIOBase | None = None,
         output_buffer: io.StringIO | None = None,
     ) -> Config:
-        """A standard Alembic ``Config`` for this database's script directory."""
+        """A standard Alembic ``Config`` for this database's script directory.
+
+        Every use of Alembic starts here, plain Alembic on ``versioning.alembic_config()``
+        included, so a revision file missing from the middle of the history is named here,
+        in one line, before Alembic trips over it."""
         from argparse import Namespace
 
         from alembic.config import Config
+
+        from .revisions import refuse_missing_files
+
+        refuse_missing_files(self)
 
         config = Config(
             stdout=stdout or io.StringIO(),  # type: ignore[arg-type]
