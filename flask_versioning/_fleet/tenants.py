@@ -216,9 +216,9 @@ def _check_schemas(state: VersioningState, tenants: Sequence[Tenant]) -> None:
             )
         if tenant.url is None and tenant.schema_name.lower() == _default_schema(state):
             raise errors.ConfigurationError(
-                f"tenant {tenant.name!r}: schema {tenant.schema_name!r} is the app's own "
-                "database (its version table and ledgers would be the app's): give the tenant "
-                "a schema of its own"
+                f"tenant {tenant.name!r}: schema {tenant.schema_name!r} holds the app's own "
+                "tables (the tenant's version table and ledgers would be the app's): give the "
+                "tenant a schema of its own"
             )
 
 
