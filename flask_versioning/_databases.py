@@ -24,6 +24,7 @@ from flask import current_app
 
 from ._alembic import layout
 from ._alembic.database import Database
+from ._alembic.drivers import check_url
 from ._errors import ConfigurationError
 from ._ledgers.history import StepWriter
 from ._ledgers.seeds import ForgetDropped
@@ -198,3 +199,22 @@ def _url_for(
             return url.render_as_string(hide_password=False)
         return None if url is None else str(url)
     return default_url
+
+
+def check_configured_urls(config: Mapping[str, Any]) -> None:
+    """Check the URLs Flask-SQLAlchemy(-Lite) will make engines of (``SQLALCHEMY_DATABASE_URI``,
+    ``SQLALCHEMY_BINDS``, ``SQLALCHEMY_ENGINES``): called by ``init_app`` when the extension is
+    registered before the SQLAlchemy one, so that ``postgres://`` or a missing driver is one
+    line naming the fix, not a traceback from its engine creation."""
+    found: list[tuple[str, Any]] = [
+        ("SQLALCHEMY_DATABASE_URI", config.get("SQLALCHEMY_DATABASE_URI"))
+    ]
+    for key in ("SQLALCHEMY_BINDS", "SQLALCHEMY_ENGINES"):
+        entries = config.get(key)
+        if isinstance(entries, Mapping):
+            found.extend((f"{key}[{name!r}]", value) for name, value in entries.items())
+    for where, value in found:
+        if isinstance(value, Mapping):
+            value = value.get("url")
+        if isinstance(value, (str, sa.URL)) and value:
+            check_url(value, where)

@@ -9,30 +9,54 @@ from typing import Any
 
 import sqlalchemy as sa
 
+# The names of URL query parameters and DSN keys that carry a secret: ``password``,
+# ``sslpassword``, ``passfile``, ``pwd``, ``secret``, ``token``, ``api_key``, ``sslkey``,
+# ``auth_token``, ``credentials``... Broad on purpose: masking a harmless value costs a
+# little context, printing a secret cannot be undone.
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
+_MASK = "***"
+
 
 def mask_url(url: str | sa.URL | None) -> str:
-    """Render a database URL with its password replaced by ``***``."""
+    """Render a database URL with every credential replaced by ``***``: the password of its
+    user, and the value of every query parameter whose name carries a secret
+    (``?password=``, ``?sslpassword=``, ``?token=``...).
+
+    The one place that renders a URL for a message: every error, report and page calls it."""
     if url is None:
         return "<no database URL>"
     try:
         parsed = sa.make_url(url) if isinstance(url, str) else url
     except Exception:
-        text = str(url)
-        if "@" in text and "://" in text:
-            scheme, rest = text.split("://", 1)
-            creds, host = rest.rsplit("@", 1)
-            user = creds.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}"
-        return text
-    return parsed.render_as_string(hide_password=True)
+        return scrub(str(url))
+    secret = {name: _MASK for name in parsed.query if _SECRET_NAME.search(name)}
+    # Values that are connection strings themselves (``odbc_connect=...;PWD=...``).
+    nested = {
+        name: tuple(scrub(v) for v in value) if isinstance(value, tuple) else scrub(value)
+        for name, value in parsed.query.items()
+        if name not in secret
+    }
+    masked = parsed.set(query={**nested, **secret})
+    # SQLAlchemy percent-encodes the mask in a query value; show it as typed.
+    return scrub(masked.render_as_string(hide_password=True).replace("%2A%2A%2A", _MASK))
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+# ``scheme://user:password@``: the password runs to the last ``@`` before the host's path.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/]*@")
+# ``password=secret`` in a query string or a libpq/ODBC connection string, the value quoted
+# or running to the next separator.
+_SECRET_PAIR = re.compile(
+    r"(?P<head>\b[\w.-]*(?:pass|pwd|secret|token|key|auth|credential)[\w.-]*\s*=\s*)"
+    r"(?:'[^']*'|\"[^\"]*\"|[^\s&;,'\")]+)",
+    re.IGNORECASE,
+)
 
 
 def scrub(text: str) -> str:
-    """Mask any ``scheme://user:password@`` found in free text, e.g. a driver's message."""
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    """Mask credentials found in free text, e.g. a driver's message: the password of any
+    ``scheme://user:password@`` and the value of any ``password=...`` style pair."""
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _SECRET_PAIR.sub(r"\g<head>***", text)
 
 
 def one_line(value: BaseException | str, limit: int | None = None) -> str:

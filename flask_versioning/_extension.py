@@ -110,6 +110,11 @@ class Versioning:
         if "versioning" in app.extensions:
             raise ConfigurationError("Versioning is already registered on this app")
         settings = Settings.from_app(app, directory if directory is not None else self.directory)
+        if (db if db is not None else self.db) is not None and "sqlalchemy" not in app.extensions:
+            # Registered before Flask-SQLAlchemy(-Lite), which will make its engines next.
+            from ._databases import check_configured_urls
+
+            check_configured_urls(app.config)
         state = VersioningState(
             extension=self,
             settings=settings,

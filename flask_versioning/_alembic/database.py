@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from .. import _errors as errors
 from . import layout
+from .drivers import check_url
 from .environment import DATABASE_KEY, ENGINE_NAMES_KEY
 from .errors import translate_errors
 
@@ -107,6 +108,7 @@ class Database:
                     f"no database configured for {self.name!r}: use Flask-SQLAlchemy(-Lite) "
                     "or set SQLALCHEMY_DATABASE_URI or VERSIONING_DATABASE_URL"
                 )
+            check_url(url, "the database URL")
             # NullPool: migrations are rare, and a pooled connection made before a server
             # forks its workers must never be shared between them.
             self._own_engine = sa.create_engine(sync_url(url), poolclass=sa.NullPool)
@@ -140,10 +142,18 @@ class Database:
         stdout: io.TextIOBase | None = None,
         output_buffer: io.StringIO | None = None,
     ) -> Config:
-        """A standard Alembic ``Config`` for this database's script directory."""
+        """A standard Alembic ``Config`` for this database's script directory.
+
+        Every use of Alembic starts here, plain Alembic on ``versioning.alembic_config()``
+        included, so a revision file missing from the middle of the history is named here,
+        in one line, before Alembic trips over it."""
         from argparse import Namespace
 
         from alembic.config import Config
+
+        from .revisions import refuse_missing_files
+
+        refuse_missing_files(self)
 
         config = Config(
             stdout=stdout or io.StringIO(),  # type: ignore[arg-type]

@@ -21,12 +21,21 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import _errors as errors
 from .heads import assignments, revision_filenames
 
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = ["RevisionFile", "plain_heads", "read_revision_files", "version_locations"]
+__all__ = [
+    "RevisionFile",
+    "missing_files",
+    "missing_message",
+    "plain_heads",
+    "read_revision_files",
+    "refuse_missing_files",
+    "version_locations",
+]
 
 _NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 
@@ -100,6 +109,52 @@ def parse_revision_file(filename: str, data: bytes) -> RevisionFile | None:
         return None
     revision, down, labels, depends = fields
     return RevisionFile(revision, down, labels, depends, filename, data)
+
+
+def missing_files(files: Iterable[RevisionFile]) -> dict[str, list[str]]:
+    """The revisions named as a ``down_revision`` whose file is not there (deleted, or
+    never committed), each with the names of the files that revise it."""
+    files = list(files)
+    ids = {f.revision for f in files}
+    missing: dict[str, list[str]] = {}
+    for file in files:
+        for parent in file.down_revisions:
+            if parent not in ids:
+                missing.setdefault(parent, []).append(Path(file.filename).name)
+    return missing
+
+
+def missing_message(missing: dict[str, list[str]]) -> str:
+    """One line naming each missing revision file and the fix."""
+    names = ", ".join(f"{rev} (revised by {', '.join(by)})" for rev, by in missing.items())
+    many = len(missing) > 1
+    return (
+        f"the revision file{'s' if many else ''} of {names} {'are' if many else 'is'} missing "
+        f"from versions/: restore {'them' if many else 'it'} (from version control, say); "
+        "'flask db status' shows what the database has applied"
+    )
+
+
+def refuse_missing_files(database: Database) -> None:
+    """Raise :class:`~flask_versioning.RevisionError` when a revision file revises one whose
+    file is gone: Alembic would warn, then fail on a bare ``KeyError`` (or call it a cycle).
+    Files only Alembic can read are left to it."""
+    locations = version_locations(database)
+    names = hash(tuple(revision_filenames(locations)))
+    if names in _COMPLETE:
+        return
+    files = read_revision_files(locations)
+    missing = missing_files(files) if files else {}
+    if missing:
+        raise errors.RevisionError(missing_message(missing))
+    _COMPLETE.add(names)
+
+
+#: Listings of revision files already found complete in this process (a command asks for a
+#: Config several times; reading a thousand files costs a tenth of Alembic's own loading).
+#: A file removed or added changes the listing; an edit in place that removes a parent is
+#: left to Alembic, as it was before this check.
+_COMPLETE: set[int] = set()
 
 
 def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:

@@ -42,6 +42,11 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 #: A schema (or MariaDB database) name: quoted anyway, but kept to plain identifiers.
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MYSQL = ("mysql", "mariadb")
+#: The servers' own schemas (PostgreSQL reserves every ``pg_`` name too): a tenant's tables
+#: created there would sit among the catalogs, and dropping the tenant would touch them.
+_SYSTEM_SCHEMAS = frozenset(
+    {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
+)
 
 
 # -- the list -----------------------------------------------------------------------------------
@@ -144,13 +149,20 @@ def _check(item: Any, origin: str) -> Tenant:
         )
     if item.url is not None and (not isinstance(item.url, str) or "://" not in item.url):
         raise errors.ConfigurationError(
-            f"tenant {item.name!r}: url must be a database URL, not {item.url!r}"
+            f"tenant {item.name!r}: url must be a database URL, not {errors.scrub(repr(item.url))}"
         )
     schema = item.schema_name
     if schema is not None and (not isinstance(schema, str) or not _SCHEMA.match(schema)):
         raise errors.ConfigurationError(
             f"tenant {item.name!r}: schema {schema!r} is not a safe identifier: use 1 to 63 "
             "letters, digits or '_', not starting with a digit"
+        )
+    if schema is not None and (
+        schema.lower() in _SYSTEM_SCHEMAS or schema.lower().startswith("pg_")
+    ):
+        raise errors.ConfigurationError(
+            f"tenant {item.name!r}: schema {schema!r} belongs to the database server, not to "
+            "a tenant: give the tenant a schema of its own"
         )
     return item
 
@@ -202,6 +214,24 @@ def _check_schemas(state: VersioningState, tenants: Sequence[Tenant]) -> None:
                 f"SQLite has no schemas (tenant {tenant.name!r} names schema "
                 f"{tenant.schema_name!r}): give the tenant a URL, a database file of its own"
             )
+        if tenant.url is None and tenant.schema_name.lower() == _default_schema(state):
+            raise errors.ConfigurationError(
+                f"tenant {tenant.name!r}: schema {tenant.schema_name!r} holds the app's own "
+                "tables (the tenant's version table and ledgers would be the app's): give the "
+                "tenant a schema of its own"
+            )
+
+
+def _default_schema(state: VersioningState) -> str | None:
+    """Where the app's own tables are when no schema is named: ``public`` on PostgreSQL, the
+    URL's database on MariaDB/MySQL (lower case, as the names are compared)."""
+    url = state.database().url
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return "public"
+    if backend in _MYSQL and url.database:
+        return url.database.lower()
+    return None
 
 
 def check_shard(shard: tuple[int, int]) -> tuple[int, int]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors as errors
 from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
+from .._alembic.revisions import read_revision_files, version_locations
 from .._ledgers.versions import current
 from .._types import RevisionOptions
 from .inspect import show
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["edit", "merge", "revision"]
 
 _SAFE_REV_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# Words Alembic reads as positions, not ids: a revision named so is a cycle in every later
+# command (``Cycle is detected in revisions``).
+_RESERVED_REV_IDS = frozenset({"head", "heads", "base", "current"})
 
 
 def revision(
@@ -44,7 +49,7 @@ def revision(
 
     options = options or {}
     rev_id = options.get("rev_id")
-    _check_rev_id(rev_id)
+    _check_rev_id(rev_id, database)
     if autogenerate and any(d.metadata is None for d in (*together, database)):
         raise errors.ConfigurationError(
             "autogenerate needs the app's models: pass a Flask-SQLAlchemy db or metadata= "
@@ -66,10 +71,10 @@ def revision(
     depends_on = options.get("depends_on")
     if depends_on is not None and not isinstance(depends_on, str):
         depends_on = list(depends_on) or None
-    with translate_errors(database, "'revision'"):
+    with _no_unloadable_file(database), translate_errors(database, "'revision'"):
         result = command.revision(
             config,
-            message=message,
+            message=_for_docstring(message),
             autogenerate=autogenerate,
             sql=sql,
             head=options.get("head") or "head",
@@ -98,16 +103,16 @@ def merge(
     """Write a merge revision joining ``revisions`` (default: every head)."""
     from alembic import command
 
-    _check_rev_id(rev_id)
+    _check_rev_id(rev_id, database)
     config = database.alembic_config()
     script = database.script_directory(config)
-    with translate_errors(database, "'merge'"):
+    with _no_unloadable_file(database), translate_errors(database, "'merge'"):
         if list(revisions) == ["heads"] and len(script.get_heads()) < 2:
             raise errors.RevisionError("there is only one head: nothing to merge")
         result = command.merge(
             config,
             list(revisions),
-            message=message,
+            message=_for_docstring(message),
             branch_label=_labels(branch_label),
             rev_id=rev_id,
         )
@@ -140,11 +145,81 @@ def edit(database: Database, revision: str = "current") -> list[Path]:
     return paths
 
 
-def _check_rev_id(rev_id: str | None) -> None:
-    if rev_id is not None and not _SAFE_REV_ID.match(rev_id):
+def _check_rev_id(rev_id: str | None, database: Database) -> None:
+    """Refuse, before anything is written, an id that would make the history unreadable:
+    one that is not a plain identifier, one of Alembic's words for a position, or one that
+    already names a revision or a branch."""
+    if rev_id is None:
+        return
+    if not _SAFE_REV_ID.match(rev_id):
         raise errors.RevisionError(
             f"--rev-id {rev_id!r} is not a safe identifier: use 1-64 letters, digits or '_'"
         )
+    if rev_id in _RESERVED_REV_IDS:
+        raise errors.RevisionError(
+            f"--rev-id {rev_id!r} is a word Alembic reserves for a position in the history "
+            f"({', '.join(sorted(_RESERVED_REV_IDS))}): choose another id"
+        )
+    where = _existing_id(database, rev_id)
+    if where is not None:
+        raise errors.RevisionError(
+            f"--rev-id {rev_id!r} is already taken by {where}: choose another id, or leave "
+            "--rev-id out for a generated one"
+        )
+
+
+def _existing_id(database: Database, rev_id: str) -> str | None:
+    """The file whose revision id or branch label is ``rev_id``, named for a message."""
+    files = read_revision_files(version_locations(database))
+    if files is None:  # a file only Alembic can read: ask Alembic
+        with translate_errors(database, "'revision'"):
+            scripts = list(database.script_directory().walk_revisions())
+        taken = {(s.revision, *s.branch_labels): s.path for s in scripts}
+    else:
+        taken = {(f.revision, *f.branch_labels): f.filename for f in files}
+    for names, path in taken.items():
+        if rev_id in names:
+            kind = "the revision" if names[0] == rev_id else "a branch label of the revision"
+            return f"{kind} in {Path(path).name}"
+    return None
+
+
+def _for_docstring(message: str | None) -> str | None:
+    """``message`` as a template's triple-quoted docstring must hold it, so that any
+    message makes a valid file and reads back unchanged (``Script.doc``): backslashes and
+    control characters escaped, and double quotes too where they could end the docstring.
+    The file name's slug keeps only word characters, so it does not change."""
+    if message is None:
+        return None
+    text = message.replace("\\", "\\\\")
+    if '"""' in text or text.endswith('"'):
+        text = text.replace('"', '\\"')
+    return "".join(
+        f"\\x{ord(c):02x}" if (ord(c) < 32 and c not in "\n\t") or c == "\x7f" else c for c in text
+    )
+
+
+@contextlib.contextmanager
+def _no_unloadable_file(database: Database) -> Iterator[None]:
+    """Remove a revision file this command wrote but Python cannot load (a project's own
+    template that puts the message where no escaping helps), and say so: nothing is left in
+    ``versions/`` that would break every later command."""
+    before = set(database.directory.rglob("*.py"))
+    try:
+        yield
+    except errors.RevisionError as exc:
+        cause = exc.__cause__
+        name = getattr(cause, "filename", None)
+        if isinstance(cause, (SyntaxError, ValueError)) and name:
+            path = Path(name)
+            if path.suffix == ".py" and path.is_file() and path not in before:
+                path.unlink()
+                raise errors.RevisionError(
+                    f"no revision was written: the file made from script.py.mako with this "
+                    f"message is not valid Python ({type(cause).__name__}: "
+                    f"{errors.one_line(cause)}); change the message, or the template"
+                ) from exc
+        raise
 
 
 def _labels(label: str | Sequence[str] | None) -> str | list[str] | None:

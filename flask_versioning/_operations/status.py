@@ -25,6 +25,8 @@ from .._alembic import heads as heads_cache
 from .._alembic.errors import translate_errors
 from .._alembic.revisions import (
     RevisionFile,
+    missing_files,
+    missing_message,
     parse_revision_file,
     plain_heads,
     read_revision_files,
@@ -267,7 +269,16 @@ def _assemble(
         for rev in order
     )
     referenced = {parent for f in by_id.values() for parent in f.down_revisions}
-    heads = tuple(rev for rev in by_id if rev not in referenced)
+    missing = missing_files(by_id.values())
+    if missing:
+        problems.append(missing_message(missing))
+    # A revision whose child's file is gone looks like a head; one the database has applied
+    # but does not hold as current has an applied child, so it is not one.
+    heads = tuple(
+        rev
+        for rev in by_id
+        if rev not in referenced and not (missing and rev in applied and rev not in rows)
+    )
     environment = next((e for e in reversed(entries) if e.direction in _MOVES), None)
     protected = history.protection(entries)
     return DatabaseStatus(

@@ -1,0 +1,71 @@
+"""Whether a database URL can be used at all here: a name SQLAlchemy knows, and a driver that
+is installed. Said in one line, with what to write or install, before SQLAlchemy's own
+30-line traceback from deep inside engine creation."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .. import _errors as errors
+
+__all__ = ["check_url"]
+
+#: The URL to write for a backend, with the extra that installs its driver.
+_ADVICE = {
+    "postgresql": ("postgresql+psycopg://", "postgres"),
+    "mysql": ("mysql+pymysql://", "mysql"),
+    "mariadb": ("mariadb+pymysql://", "mysql"),
+}
+#: The drivers those extras install.
+_EXTRA_DRIVERS = {"psycopg", "pymysql"}
+#: pip's name for a driver module, where it is not the module's.
+_PIP = {"MySQLdb": "mysqlclient"}
+#: Names other tools write that SQLAlchemy does not accept, and SQLAlchemy's name for them.
+_ALIASES = {"postgres": "postgresql", "pgsql": "postgresql"}
+
+
+def check_url(url: str | sa.URL, where: str) -> None:
+    """Raise :class:`~flask_versioning.ConfigurationError` when ``url`` (named ``where`` in
+    the message, e.g. ``SQLALCHEMY_DATABASE_URI``) names an unknown database or a driver that
+    is not installed. Async drivers are judged by the sync driver migrations use instead."""
+    from .database import sync_url
+
+    try:
+        parsed = sync_url(url)
+    except sa.exc.ArgumentError:
+        return  # not a URL at all: SQLAlchemy's own message says so in one line
+    backend = parsed.get_backend_name()
+    if backend in _ALIASES:
+        right, extra = _ADVICE[_ALIASES[backend]]
+        raise errors.ConfigurationError(
+            f"{where} starts with '{backend}://', a name SQLAlchemy does not accept: write "
+            f"'{right}' ({_install(extra)})"
+        )
+    try:
+        dialect = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise errors.ConfigurationError(
+            f"{where} names a database or driver SQLAlchemy does not know "
+            f"({errors.mask_url(parsed)}): check the part before "
+            "'://', e.g. 'postgresql+psycopg' or 'mysql+pymysql'"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        module = (exc.name or parsed.get_driver_name()).partition(".")[0]
+        package = _PIP.get(module, module)
+        advice = _ADVICE.get(backend)
+        if advice is None:
+            fix = f"pip install {package}"
+        elif parsed.get_driver_name() in _EXTRA_DRIVERS:
+            fix = _install(advice[1])
+        else:
+            fix = f"write '{advice[0]}' ({_install(advice[1])}), or pip install {package}"
+        raise errors.ConfigurationError(
+            f"{where} ({errors.mask_url(parsed)}) needs the driver {module!r}, which is not "
+            f"installed: {fix}"
+        ) from None
+
+
+def _install(extra: str) -> str:
+    return f'pip install "flask-versioning[{extra}]"'
