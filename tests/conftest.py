@@ -246,13 +246,29 @@ def run_flask_in_process(
     return subprocess.CompletedProcess(["flask", *args], code, result.stdout, stderr)
 
 
+# The package under test and the suite itself are never imported anew, even when a command
+# runs in the repository's own directory (example_app).
+# Nor are the installed packages, even when the virtual environment sits in the repository.
+_KEEP = tuple(
+    [
+        str(Path(__file__).resolve().parent.parent / name) + os.sep
+        for name in ("flask_versioning", "tests")
+    ]
+    + [os.path.realpath(prefix) + os.sep for prefix in {sys.prefix, sys.base_prefix}]
+)
+
+
 def _project_modules(cwd: Path) -> list[str]:
-    """The modules imported from the project's directory (``app``, its models...)."""
-    root = str(cwd.resolve())
+    """The modules imported from the project's directory (``app``, its models...), which a
+    new process would import afresh."""
+    root = str(cwd.resolve()) + os.sep
     names = []
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and os.path.realpath(file).startswith(root + os.sep):
+        if not file:
+            continue
+        path = os.path.realpath(file)
+        if path.startswith(root) and not path.startswith(_KEEP):
             names.append(name)
     if "app" in sys.modules and "app" not in names:
         names.append("app")
