@@ -59,6 +59,10 @@ def sync_url(url: str | sa.URL) -> sa.URL:
 class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
 
+    #: Set by the environment when the run's last act is a commit that waits for the disk
+    #: (:func:`~._alembic.environment.flush_commits`): each step's own commit then need not.
+    defer_flush: bool
+
     def begin(self) -> None: ...
 
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
