@@ -60,7 +60,7 @@ class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
 
     #: Set by the environment when the run's last act is a commit that waits for the disk
-    #: (:func:`~._alembic.environment.flush_commits`): each step's own commit then need not.
+    #: (:mod:`.durability`): each step's own transaction must then ask for a lazy commit.
     defer_flush: bool
 
     def begin(self) -> None: ...

@@ -266,7 +266,7 @@ class StepWriter:
     def _relaxed_insert(self) -> sa.Insert:
         """The row's INSERT that also makes its transaction commit without waiting for the
         disk (PostgreSQL's ``SET LOCAL synchronous_commit = off``), in the same round trip; the
-        environment flushes once at the end of the run (``flush_commits``)."""
+        environment flushes once at the end of the run (:mod:`~._alembic.durability`)."""
         relaxed = sa.select(
             sa.func.set_config("synchronous_commit", "off", True).label("setting")
         ).cte("relaxed")
@@ -291,8 +291,8 @@ class StepWriter:
 
 
 _DENIED = re.compile(r"permission denied|command denied|access denied", re.IGNORECASE)
-_SEQUENCE = re.compile(r"permission denied for sequence (\S+)", re.IGNORECASE)
-_MYSQL_USER = re.compile(r"denied to user ('[^']*'@'[^']*')")
+_PG_OBJECT = re.compile(r"permission denied for (sequence|schema) (\S+)", re.IGNORECASE)
+_MYSQL_DENIED = re.compile(r"(\w+) command denied to user ('[^']*'@'[^']*')", re.IGNORECASE)
 
 
 def _refused(
@@ -303,14 +303,14 @@ def _refused(
     name = f"{table.schema}.{table.name}" if table.schema else table.name
     off = "or set VERSIONING_HISTORY = False to keep no ledger"
     if _DENIED.search(detail):
-        role = _MYSQL_USER.search(detail)
-        grantee = role.group(1) if role else connection.engine.url.username or "<role>"
-        sequence = _SEQUENCE.search(detail)
-        grant = (
-            f"GRANT USAGE ON SEQUENCE {sequence.group(1)} TO {grantee}"
-            if sequence
-            else f"GRANT INSERT ON {name} TO {grantee}"
-        )
+        grantee = connection.engine.url.username or "<role>"
+        grant = f"GRANT INSERT ON {name} TO {grantee}"
+        if found := _PG_OBJECT.search(detail):
+            kind, what = found.group(1).lower(), found.group(2)
+            privilege = "USAGE" if kind == "sequence" else "CREATE"  # nextval(); the table
+            grant = f"GRANT {privilege} ON {kind.upper()} {what} TO {grantee}"
+        elif found := _MYSQL_DENIED.search(detail):
+            grant = f"GRANT {found.group(1).upper()} ON {name} TO {found.group(2)}"
         fix = f"run {grant}, {off}"
     else:
         fix = f"give the table back the columns it was made with, {off}"
