@@ -57,6 +57,8 @@ class Settings:
     warmup: bool
     head_sizes: tuple[int, ...]
     upgrade_sizes: tuple[int, ...]
+    #: ``fresh_upgrade`` only: a whole upgrade from empty, down to a small project's size.
+    fresh_sizes: tuple[int, ...]
     cli_sizes: tuple[int, ...]
     autogen_tables: int
     concurrency: int
@@ -74,6 +76,7 @@ class Settings:
             warmup=True,
             head_sizes=(100, 1000),
             upgrade_sizes=(100, 1000),
+            fresh_sizes=(10, 100, 1000),
             cli_sizes=(100, 1000),
             autogen_tables=300,
             concurrency=8,
@@ -92,6 +95,7 @@ class Settings:
             warmup=False,
             head_sizes=(5,),
             upgrade_sizes=(5,),
+            fresh_sizes=(5,),
             cli_sizes=(5,),
             autogen_tables=10,
             concurrency=3,
@@ -449,7 +453,7 @@ def fresh_upgrade(ctx: Context) -> list[Case]:
     """
     cases: list[Case] = []
     for backend in (SQLITE, POSTGRESQL):
-        for size in ctx.settings.upgrade_sizes:
+        for size in ctx.settings.fresh_sizes:
             steps = plan_chain(size)
             case = Case(
                 "fresh_upgrade",

@@ -88,7 +88,7 @@ def discover(state: VersioningState) -> list[Database]:
                 bind=bind,
                 engine_name=(bind or "") if multidb else None,
                 engine_names=engine_names,
-                history=StepWriter,
+                history=StepWriter if settings.keeps_history else None,
                 seed_ledger=ForgetDropped,
             )
         )

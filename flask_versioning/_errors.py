@@ -268,6 +268,20 @@ class HistoryMismatch(VersioningError):
         super().__init__(message)
 
 
+class HistoryWriteError(VersioningError):
+    """A step's row could not be added to the history ledger, so the step was not committed.
+
+    A step and its record commit together or not at all: a ledger the app's role may not
+    write (or that was changed by hand) fails the step, and the message names the grant to
+    make, or the setting that turns the ledger off (``VERSIONING_HISTORY = False``).
+    ``revision`` is the step's revision.
+    """
+
+    def __init__(self, message: str, revision: str | None = None) -> None:
+        self.revision = revision
+        super().__init__(message)
+
+
 class TenantsInterrupted(KeyboardInterrupt):
     """Ctrl-C during a run on tenants: the tenants being migrated were let finish (or, inline,
     the one running was stopped and read back), no other was started.

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_AUTO_SEED": None,
     "VERSIONING_PROTECTED_ENVS": ("production",),
     "VERSIONING_SEED_TABLE": "versioning_seeds",
+    "VERSIONING_HISTORY": True,
     "VERSIONING_HISTORY_TABLE": "versioning_history",
     "VERSIONING_VALIDATE_ON_START": None,
     "VERSIONING_PENDING_PAGE": None,
@@ -71,6 +72,11 @@ class Settings:
     seed_table: str
     #: The applied-history ledger's table (``VERSIONING_HISTORY_TABLE``).
     history_table: str = "versioning_history"
+    #: ``VERSIONING_HISTORY``: whether this app keeps the history ledger, every step adding
+    #: its row in the step's own transaction (failing the step when it cannot). ``False``: the
+    #: ledger is *off*, nothing writes or reads it, and readers report it as off rather than
+    #: as an empty or missing history.
+    keeps_history: bool = True
     #: ``VERSIONING_VALIDATE_ON_START``: ``"refuse"``, ``"log"`` or ``None``.
     validate_on_start: str | None = None
     #: URLs of the other databases, from a ``VERSIONING_DATABASE_URL`` dict, in config order.
@@ -178,6 +184,7 @@ class Settings:
             auto_seed=_optional_flag("VERSIONING_AUTO_SEED", c["VERSIONING_AUTO_SEED"]),
             protected_envs=tuple(protected),
             seed_table=str(c["VERSIONING_SEED_TABLE"]),
+            keeps_history=_flag("VERSIONING_HISTORY", c["VERSIONING_HISTORY"]),
             history_table=str(c["VERSIONING_HISTORY_TABLE"]),
             validate_on_start=_choice(
                 "VERSIONING_VALIDATE_ON_START", c["VERSIONING_VALIDATE_ON_START"], "refuse", "log"

@@ -60,6 +60,10 @@ def sync_url(url: str | sa.URL) -> sa.URL:
 class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
 
+    #: Set by the environment when the run's last act is a commit that waits for the disk
+    #: (:mod:`.durability`): each step's own transaction must then ask for a lazy commit.
+    defer_flush: bool
+
     def begin(self) -> None: ...
 
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...

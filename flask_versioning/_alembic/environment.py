@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from .._errors import ConfigurationError
 from .cancel import server_id
+from .durability import deferred_flush
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -200,6 +201,7 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
     options = _options(context, database, expected)
     recorder: StepRecorder | None = config.attributes.get(RECORDER_KEY)
     starters = [recorder.begin] if recorder is not None else []
+    history: StepListener | None = None
     if database.history is not None and not context.is_offline_mode():
         history = database.history(database, context.script)
         _also_on_version_apply(options, history)
@@ -227,19 +229,32 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
             options.setdefault("render_as_batch", True)
         if recorder is not None:
             recorder.server_id = server_id(connection)
-        context.configure(connection=connection, **options)
-        with context.begin_transaction():
-            for start in starters:
-                start()
-            context.run_migrations(**kw)
+        # Only for our commands that apply steps (they set the recorder), and only on a
+        # connection of our own: a caller's may be inside a transaction that the caller
+        # commits, with the caller's durability.
+        lazily: contextlib.AbstractContextManager[bool] = (
+            deferred_flush(connection)
+            if history is not None and recorder is not None and not isinstance(given, sa.Connection)
+            else contextlib.nullcontext(False)
+        )
+        with lazily as relax_each_step:
+            if history is not None:
+                history.defer_flush = relax_each_step
+            context.configure(connection=connection, **options)
+            with context.begin_transaction():
+                for start in starters:
+                    start()
+                context.run_migrations(**kw)
 
 
 def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:
+    """Call ``listener`` (the ledger) first on every step, then what was there: a step whose
+    record fails is rolled back, and must not have been reported as applied meanwhile."""
     earlier = options.get("on_version_apply")
 
     def on_version_apply(**kw: Any) -> None:
+        listener(**kw)
         if earlier is not None:
             earlier(**kw)
-        listener(**kw)
 
     options["on_version_apply"] = on_version_apply

@@ -21,8 +21,8 @@ import datetime
 import functools
 import getpass
 import hashlib
-import logging
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator, Sequence
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .._errors import one_line
+from .._errors import HistoryWriteError, one_line, scrub
 from .._settings import Settings
 from . import has_table
 
@@ -54,8 +54,6 @@ __all__ = [
     "recording",
     "write_marker",
 ]
-
-logger = logging.getLogger("flask_versioning")
 
 #: ``direction`` of the rows written for revisions applied before the ledger existed.
 BEFORE_HISTORY = "before-history"
@@ -161,14 +159,15 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
+@functools.cache
 def _origin() -> dict[str, Any]:
+    """Where this process runs and with what: the same for every row it writes."""
     try:
         user: str | None = getpass.getuser()
     except Exception:  # no user name in a minimal container
         user = None
     return {
         "host": socket.gethostname()[:255] or None,
-        "pid": os.getpid(),
         "os_user": user[:255] if user else None,
         "tool_version": _tool_version(),
     }
@@ -196,6 +195,7 @@ def _row(run: Run, direction: str, revision: str | None, **values: Any) -> dict[
         "declared": run.declared,
         "protected": run.protect,
         "checksum": None,
+        "pid": os.getpid(),  # not cached: a forked worker is another process
     }
     row.update(_origin())
     row.update(values)
@@ -205,11 +205,15 @@ def _row(run: Run, direction: str, revision: str | None, **values: Any) -> dict[
 class StepWriter:
     """Adds a row per step to the ledger, in the step's transaction (``on_version_apply``).
 
+    A step and its record commit together or not at all, on every backend: a row that cannot
+    be written (no INSERT permission, a table changed by hand) raises
+    :class:`~flask_versioning.HistoryWriteError`, which rolls the step back with it (as far as
+    the backend rolls DDL back) and names the grant to make. No savepoint guards the INSERT:
+    a broken ledger must stop the migration, not be stepped around.
+
     The table is made on the first step, inside that step's transaction, so commands that
-    apply nothing (autogenerate, ``check``) never create it. A ledger that cannot be written
-    (dropped or changed by hand meanwhile) must not fail the migration it records: the row is
-    skipped with a warning. PostgreSQL aborts the whole transaction on any error, so there the
-    ledger's statements get a savepoint; MariaDB and SQLite roll back only the statement.
+    apply nothing (autogenerate, ``check``) never create it. Everything a row repeats (the
+    process, the tool's version, the compiled INSERT) is worked out once per run.
     """
 
     def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
@@ -217,7 +221,10 @@ class StepWriter:
         self.script = script
         self.table = history_table(database.settings)
         self.run = current_run(database.settings)
+        self._insert = self.table.insert()
         self._ready = False
+        #: Set by the environment (see :class:`~._alembic.database.StepListener`).
+        self.defer_flush = False
         self._last = time.time()
 
     def begin(self) -> None:
@@ -242,23 +249,32 @@ class StepWriter:
         )
         connection = ctx.connection
         assert connection is not None
-        savepoint = connection.dialect.name == "postgresql"
         try:
-            with connection.begin_nested() if savepoint else contextlib.nullcontext():
-                if not self._ready:
-                    self._ready = True
-                    if not has_table(connection, self.table):
-                        self.table.create(connection, checkfirst=True)
-                        self._before_history(connection, step)
-                connection.execute(sa.insert(self.table).values(row))
+            if not self._ready:
+                if not has_table(connection, self.table):
+                    self.table.create(connection, checkfirst=True)
+                    self._before_history(connection, step)
+                self._ready = True
+            if self.defer_flush:
+                connection.execute(self._relaxed_insert, row)
+            else:
+                connection.execute(self._insert, row)
         except sa.exc.DBAPIError as exc:
-            logger.warning(
-                "could not record %s %s in the history ledger of the %s database: %s",
-                direction,
-                row["revision"],
-                self.database.name,
-                one_line(exc),
-            )
+            raise _refused(self.table, connection, row["revision"], exc) from exc
+
+    @functools.cached_property
+    def _relaxed_insert(self) -> sa.Insert:
+        """The row's INSERT that also makes its transaction commit without waiting for the
+        disk (PostgreSQL's ``SET LOCAL synchronous_commit = off``), in the same round trip; the
+        environment flushes once at the end of the run (:mod:`~._alembic.durability`)."""
+        relaxed = sa.select(
+            sa.func.set_config("synchronous_commit", "off", True).label("setting")
+        ).cte("relaxed")
+        columns = [column for column in self.table.c if column.name != "id"]
+        values = [sa.cast(sa.bindparam(c.name), c.type).label(c.name) for c in columns]
+        return self.table.insert().from_select(
+            [c.name for c in columns], sa.select(*values).select_from(relaxed)
+        )
 
     def _before_history(self, connection: sa.Connection, step: MigrationInfo) -> None:
         """A new ledger on a database that had revisions: mark those as before history."""
@@ -271,7 +287,37 @@ class StepWriter:
             if rev is not None and rev.path
         ]
         if rows:
-            connection.execute(sa.insert(self.table), rows)
+            connection.execute(self._insert, rows)
+
+
+_DENIED = re.compile(r"permission denied|command denied|access denied", re.IGNORECASE)
+_PG_OBJECT = re.compile(r"permission denied for (sequence|schema) (\S+)", re.IGNORECASE)
+_MYSQL_DENIED = re.compile(r"(\w+) command denied to user ('[^']*'@'[^']*')", re.IGNORECASE)
+
+
+def _refused(
+    table: sa.Table, connection: sa.Connection, revision: str, exc: sa.exc.DBAPIError
+) -> HistoryWriteError:
+    """The one line for a ledger row the database refused: the grant to make, or the fix."""
+    detail = scrub(one_line(exc.orig if exc.orig is not None else exc, 160))
+    name = f"{table.schema}.{table.name}" if table.schema else table.name
+    off = "or set VERSIONING_HISTORY = False to keep no ledger"
+    if _DENIED.search(detail):
+        grantee = connection.engine.url.username or "<role>"
+        grant = f"GRANT INSERT ON {name} TO {grantee}"
+        if found := _PG_OBJECT.search(detail):
+            kind, what = found.group(1).lower(), found.group(2)
+            privilege = "USAGE" if kind == "sequence" else "CREATE"  # nextval(); the table
+            grant = f"GRANT {privilege} ON {kind.upper()} {what} TO {grantee}"
+        elif found := _MYSQL_DENIED.search(detail):
+            grant = f"GRANT {found.group(1).upper()} ON {name} TO {found.group(2)}"
+        fix = f"run {grant}, {off}"
+    else:
+        fix = f"give the table back the columns it was made with, {off}"
+    return HistoryWriteError(
+        f"revision {revision} cannot be recorded in the history ledger {name} ({detail}): {fix}",
+        revision,
+    )
 
 
 def _utc(timestamp: float) -> datetime.datetime:
@@ -349,8 +395,14 @@ def write_marker(
     revision: str | None = None,
     digest: str | None = None,
 ) -> None:
-    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction."""
+    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction.
+
+    Nothing is written when the app keeps no ledger (``VERSIONING_HISTORY = False``).
+    """
     from . import ensure_table
+
+    if not database.settings.keeps_history:
+        return
 
     table = history_table(database.settings)
     ensure_table(database.engine(), table)

@@ -218,6 +218,9 @@ class ForgetDropped:
     """``on_version_apply`` for every step of a migration: after a downgrade step, forget
     the seeds whose tables it dropped, in the step's transaction (:func:`forget_dropped`)."""
 
+    #: Its deletes ride in the step's transaction, whose commit the history writer decides.
+    defer_flush = False
+
     def __init__(self, database: Database) -> None:
         self.table = ledger_table(database.settings)
 
