@@ -75,7 +75,10 @@ def heads_file_problem(database: Database) -> str | None:
     listed = _guarded(database)
     if listed is None:
         return None
-    actual = _heads(database)
+    return _file_problem(database, listed, _heads(database))
+
+
+def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) -> str | None:
     if not listed.conflicted and set(listed.revisions) == set(actual):
         return None
     messages = head_messages(_locations(database), actual)
@@ -149,11 +152,12 @@ def refuse_upgrade(database: Database) -> None:
     lists them all (a branch written on purpose still needs a merge or a rebase before it is
     deployed). Called before anything runs, so the database is where it was.
     """
-    if _guarded(database) is None:
+    listed = _guarded(database)
+    if listed is None:
         return
-    problem = heads_file_problem(database)
+    actual = _heads(database)
+    problem = _file_problem(database, listed, actual)
     if problem is None:
-        actual = _heads(database)
         if len(actual) < 2:
             return
         messages = head_messages(_locations(database), actual)
