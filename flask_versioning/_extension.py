@@ -242,6 +242,7 @@ class Versioning:
         *,
         bind: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
+        baseline: bool = True,
         tenants: None = None,
         **options: Unpack[RunOptions],
     ) -> MigrationResult: ...
@@ -251,6 +252,7 @@ class Versioning:
         self,
         target: str = "heads",
         *,
+        baseline: bool = True,
         tenants: TenantSelection,
         **options: Unpack[FleetRunOptions],
     ) -> list[TenantResult[MigrationResult]]: ...
@@ -261,6 +263,7 @@ class Versioning:
         *,
         bind: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
+        baseline: bool = True,
         tenants: TenantSelection | None = None,
         **options: Any,
     ) -> MigrationResult | list[TenantResult[MigrationResult]]:
@@ -268,6 +271,8 @@ class Versioning:
 
         ``progress`` is called with each revision as soon as it has been applied. Options:
         ``sql=True`` touches nothing and returns the SQL; ``tag``; ``x_args`` (``-x``).
+        An empty database is made from a baseline (see :doc:`/baselines`) unless
+        ``baseline=False``, which replays every revision.
 
         With ``tenants`` (``"all"`` or names, see :doc:`/tenants`), every chosen tenant instead,
         with the :class:`~flask_versioning.TenantOptions` (``jobs=4``, ``shard=(0, 4)``, ...):
@@ -278,9 +283,11 @@ class Versioning:
             from . import _fleet as fleet
 
             run_options, fleet_options = _split(options, bind)
-            task = fleet.upgrade(get_state(), target, run_options)
+            task = fleet.upgrade(get_state(), target, run_options, baseline=baseline)
             return self._on_tenants(task, tenants, fleet_options)
-        return migrate.upgrade(self.database(bind), target, cast(RunOptions, options), progress)
+        return migrate.upgrade(
+            self.database(bind), target, cast(RunOptions, options), progress, baselines=baseline
+        )
 
     def baseline(
         self,
@@ -648,17 +655,21 @@ class Versioning:
         bind: str | None = None,
         since: str | None = None,
         squawk: bool = False,
+        x_args: Sequence[str] = (),
     ) -> list[Finding]:
         """Lint revision files for operations unsafe on a live database (``flask db lint``).
 
         ``revisions`` names some (ids, ``head``...); ``since`` takes every revision that is not
         that one or its ancestor (what a branch adds); by default all of them. The bind's
         dialect picks the rules, ``VERSIONING_LINT`` their severities; ``squawk`` adds
-        squawk's findings on the SQL (PostgreSQL, ``pip install squawk-cli``).
+        squawk's findings on the SQL (PostgreSQL, ``pip install squawk-cli``). ``x_args``
+        (``-x``) are what ``context.get_x_argument()`` returns while each revision renders.
         """
         from ._team.lint import lint_database
 
-        return lint_database(self.database(bind), revisions, since=since, squawk=squawk)
+        return lint_database(
+            self.database(bind), revisions, since=since, squawk=squawk, x_args=x_args
+        )
 
     @overload
     def plan(
@@ -667,6 +678,7 @@ class Versioning:
         *,
         bind: str | None = None,
         applied: bool = False,
+        x_args: Sequence[str] = (),
         tenants: None = None,
     ) -> DatabasePlan: ...
 
@@ -676,6 +688,7 @@ class Versioning:
         target: str = "heads",
         *,
         applied: bool = False,
+        x_args: Sequence[str] = (),
         tenants: TenantSelection,
         **options: Unpack[TenantOptions],
     ) -> list[TenantResult[DatabasePlan]]: ...
@@ -686,14 +699,16 @@ class Versioning:
         *,
         bind: str | None = None,
         applied: bool = False,
+        x_args: Sequence[str] = (),
         tenants: TenantSelection | None = None,
         **options: Any,
     ) -> DatabasePlan | list[TenantResult[DatabasePlan]]:
         """What ``upgrade(target)`` would apply, revision by revision, with SQL and findings.
 
         Reads the version table and nothing else: no lock, no change. ``applied`` also lists
-        the revisions on the way that the database already has. With ``tenants``, each
-        tenant's plan (``jobs`` renders them in worker processes).
+        the revisions on the way that the database already has; ``x_args`` are the ``-x``
+        arguments the revisions see as they render. With ``tenants``, each tenant's plan
+        (``jobs`` renders them in worker processes).
         """
         from ._team.plan import plan
 
@@ -701,10 +716,10 @@ class Versioning:
             from . import _fleet as fleet
 
             fleet_options = _fleet_only(options, bind)
-            task = fleet.plan(get_state(), target, applied=applied)
+            task = fleet.plan(get_state(), target, applied=applied, x_args=x_args)
             return self._on_tenants(task, tenants, fleet_options)
 
-        return plan(self.database(bind), target, applied=applied)
+        return plan(self.database(bind), target, applied=applied, x_args=x_args)
 
     def rebase(
         self, revision: str, *, onto: str | None = None, bind: str | None = None
@@ -857,11 +872,13 @@ class Versioning:
         confirm: Callable[[str], None] | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
         seed_progress: Callable[[SeedResult], None] | None = None,
+        baseline: bool = True,
     ) -> ResetResult:
         """Drop every table (ours included), upgrade to heads and run the seeds.
 
         Refused in a protected environment unless ``allow_protected``. ``confirm`` is called
         with the environment name before anything is dropped; raise in it to stop.
+        ``baseline=False`` replays every revision instead of loading a baseline.
         """
         from ._provision import reset
 
@@ -872,6 +889,7 @@ class Versioning:
             confirm=confirm,
             progress=progress,
             seed_progress=seed_progress,
+            baseline=baseline,
         )
 
     def prepare(
@@ -880,11 +898,20 @@ class Versioning:
         env: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
         seed_progress: Callable[[SeedResult], None] | None = None,
+        baseline: bool = True,
     ) -> PrepareResult:
-        """Create the database if missing, upgrade to heads and seed; safe to repeat."""
+        """Create the database if missing, upgrade to heads and seed; safe to repeat.
+        ``baseline=False`` replays every revision on an empty database instead of loading a
+        baseline."""
         from ._provision import prepare
 
-        return prepare(get_state(), env=env, progress=progress, seed_progress=seed_progress)
+        return prepare(
+            get_state(),
+            env=env,
+            progress=progress,
+            seed_progress=seed_progress,
+            baseline=baseline,
+        )
 
     def bulk_insert(
         self,

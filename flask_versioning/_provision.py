@@ -155,6 +155,7 @@ def reset(
     confirm: Callable[[str], None] | None = None,
     progress: Callable[[AppliedRevision], None] | None = None,
     seed_progress: Callable[[SeedResult], None] | None = None,
+    baseline: bool = True,
 ) -> ResetResult:
     """Drop everything in every database, upgrade to heads and seed, holding the locks
     throughout.
@@ -182,7 +183,7 @@ def reset(
             dropped[database.name] = tuple(drop_everything(database))
         with recording(run):
             for database in databases:
-                migrations.append(upgrade(database, "heads", progress=progress))
+                migrations.append(upgrade(database, "heads", progress=progress, baselines=baseline))
         seeds = run_pending(state, env=env, progress=seed_progress)
     return ResetResult(dropped, tuple(migrations), tuple(seeds))
 
@@ -290,6 +291,7 @@ def prepare(
     env: str | None = None,
     progress: Callable[[AppliedRevision], None] | None = None,
     seed_progress: Callable[[SeedResult], None] | None = None,
+    baseline: bool = True,
 ) -> PrepareResult:
     """Create missing databases, upgrade every database to heads and seed; idempotent.
 
@@ -299,6 +301,8 @@ def prepare(
     databases = state.databases()
     created = tuple(d.name for d in databases if ensure_database(d))
     with recording(run_for(state, env)):
-        migrations = tuple(upgrade(d, "heads", progress=progress) for d in databases)
+        migrations = tuple(
+            upgrade(d, "heads", progress=progress, baselines=baseline) for d in databases
+        )
     seeds = run_pending(state, env=env, progress=seed_progress)
     return PrepareResult(created, migrations, tuple(seeds))

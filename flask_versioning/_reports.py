@@ -105,6 +105,12 @@ class DatabasePlan:
         """The steps the upgrade would run (``steps`` without the applied ones)."""
         return tuple(step for step in self.steps if not step.applied)
 
+    @property
+    def unrendered(self) -> tuple[PlanStep, ...]:
+        """The pending steps whose SQL could not be rendered: the plan is incomplete there
+        (``flask db plan`` then exits 1)."""
+        return tuple(step for step in self.pending if step.sql_error is not None)
+
 
 @dataclasses.dataclass(frozen=True)
 class RebaseResult:

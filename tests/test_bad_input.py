@@ -147,6 +147,7 @@ def test_failing_revision_says_where_the_database_stands(project: FlaskProject) 
         "def downgrade():\n"
         "    op.drop_table('half')\n"
     )
+    project.db("init", "--linear")  # written by hand: record it in versions/HEADS
     proc = project.db("upgrade", check=False)
     line = _assert_one_line_error(proc, "revision bad01 failed", "good01")
     assert "Applied good01" in proc.stdout

@@ -190,7 +190,11 @@ def test_branches_merge_and_stamp(project: FlaskProject) -> None:
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
-    project.db("upgrade", "heads")
+    # Two heads are refused while versions/HEADS keeps the history linear; the guard off,
+    # both branches apply.
+    refused = project.db("upgrade", "heads", check=False)
+    assert refused.returncode == 1 and "nothing was applied" in refused.stderr
+    project.db("upgrade", "heads", VERSIONING_LINEAR_HISTORY="false")
     assert version_rows(project.database_url) == ["left", "right"]
 
     project.db("merge", "heads", "-m", "join", "--rev-id", "joined")

@@ -84,6 +84,9 @@ def test_sql_that_cannot_be_rendered_offline_is_said_so(sqlite_project: FlaskPro
     project = sqlite_project
     reads = 'op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()'
     rev, _ = revision(project, "reads rows", reads)
-    out = project.db("plan").stdout
+    proc = project.db("plan", check=False)
+    assert proc.returncode == 1  # an incomplete plan is not a plan to approve
+    assert f"Error: the plan is incomplete: the SQL of 1 revision ({rev})" in proc.stderr
+    out = proc.stdout
     assert f"Revision {rev} (reads rows)" in out
     assert "    -- SQL not rendered past this point: upgrade() cannot run offline" in out

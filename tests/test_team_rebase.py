@@ -138,6 +138,7 @@ def test_rebase_is_refused_when_a_database_applied_the_revision(
         versions = versioning.init() / "versions"
         write_revision(versions, "aaa111", None, "base")
         write_revision(versions, "bbb222", "aaa111", "add b")
+        versioning.init(linear=True)  # written by hand: record them in versions/HEADS
         versioning.upgrade()
         write_revision(versions, "ccc333", "aaa111", "add c")
         before = (versions / "bbb222_add_b.py").read_bytes()

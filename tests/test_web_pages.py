@@ -61,6 +61,8 @@ def write_revisions(directory: Path, *revisions: str) -> None:
         text = REVISION.format(message=MESSAGES[rev], rev=rev, down=down, body=BODIES[rev])
         (versions / f"{rev}_{MESSAGES[rev].replace(' ', '_')}.py").write_text(text)
         down = rev
+    if (versions / "HEADS").exists():  # the linear-history file comes with the revisions
+        (versions / "HEADS").write_text(f"{down} {MESSAGES[str(down)]}\n")
 
 
 def make_app(
@@ -226,7 +228,8 @@ def test_a_new_revision_file_is_noticed(tmp_path: Path, sqlite_url: str) -> None
 
 def test_pending_is_what_upgrade_applies(tmp_path: Path, sqlite_url: str) -> None:
     """``Versioning.pending()``: the revisions an upgrade runs, in its order, branches too."""
-    app, versioning = make_app(tmp_path, sqlite_url)
+    # Branches on purpose: without the linear-history guard, which refuses two heads.
+    app, versioning = make_app(tmp_path, sqlite_url, VERSIONING_LINEAR_HISTORY=False)
     side = "4c0f5e6d7a04"
     (tmp_path / "migrations" / "versions" / f"{side}_side.py").write_text(
         REVISION.format(message="side", rev=side, down=USERS, body="pass")

@@ -168,10 +168,12 @@ def run(
 # -- the commands -------------------------------------------------------------------------------
 
 
-def upgrade(state: VersioningState, target: str, options: RunOptions) -> Task:
+def upgrade(
+    state: VersioningState, target: str, options: RunOptions, *, baseline: bool = True
+) -> Task:
     return Task(
         tasks.upgrade,
-        {"target": target, "options": _plain(options)},
+        {"target": target, "options": _plain(options), "baseline": baseline},
         writes=True,
         skip_at=target_revisions(state.database(), [target]),
     )
@@ -216,10 +218,10 @@ def status(state: VersioningState) -> Task:
     return Task(tasks.status, parallel=False)
 
 
-def plan(state: VersioningState, target: str, *, applied: bool) -> Task:
+def plan(state: VersioningState, target: str, *, applied: bool, x_args: Sequence[str] = ()) -> Task:
     """What ``upgrade(target)`` would do to each tenant; rendering the SQL offline is the
     costly part, so it may run in worker processes."""
-    return Task(tasks.plan, {"target": target, "applied": applied})
+    return Task(tasks.plan, {"target": target, "applied": applied, "x_args": list(x_args)})
 
 
 def check(state: VersioningState) -> Task:

@@ -156,9 +156,14 @@ def where_now(database: Database) -> tuple[str, ...] | None:
 
 
 def upgrade(
-    state: VersioningState, database: Database, *, target: str, options: RunOptions
+    state: VersioningState,
+    database: Database,
+    *,
+    target: str,
+    options: RunOptions,
+    baseline: bool = True,
 ) -> MigrationResult:
-    return migrate.upgrade(database, target, options)
+    return migrate.upgrade(database, target, options, baselines=baseline)
 
 
 def downgrade(
@@ -194,10 +199,17 @@ def status(state: VersioningState, database: Database) -> DatabaseStatus:
     return database_status(state, database)
 
 
-def plan(state: VersioningState, database: Database, *, target: str, applied: bool) -> DatabasePlan:
+def plan(
+    state: VersioningState,
+    database: Database,
+    *,
+    target: str,
+    applied: bool,
+    x_args: Sequence[str] = (),
+) -> DatabasePlan:
     from .._team.plan import plan as plan_upgrade
 
-    return plan_upgrade(database, target, applied=applied)
+    return plan_upgrade(database, target, applied=applied, x_args=x_args)
 
 
 def check(state: VersioningState, database: Database) -> tuple[str, ...]:

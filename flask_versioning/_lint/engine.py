@@ -32,6 +32,7 @@ Bad usage (a file that cannot be read, an unknown dialect, squawk asked for but 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._errors import VersioningError
@@ -53,13 +54,16 @@ def lint_revision(
     config: LintConfig | None = None,
     engine_name: str | None = None,
     squawk: bool = False,
+    x_args: Sequence[str] = (),
 ) -> list[Finding]:
     """Check one revision file for operations that are unsafe on a live ``dialect`` database.
 
     ``dialect`` is a SQLAlchemy dialect name (``engine.dialect.name``: ``postgresql``,
     ``mysql``, ``mariadb``, ``sqlite``...). ``engine_name`` is passed to a multi-database
-    revision's ``upgrade(engine_name)``. With ``squawk=True`` and a PostgreSQL dialect, squawk's
-    findings on the rendered SQL are added (``squawk/<rule>``); squawk must be installed.
+    revision's ``upgrade(engine_name)``; ``x_args`` are the ``-x`` arguments its
+    ``context.get_x_argument()`` sees (none by default). With ``squawk=True`` and a
+    PostgreSQL dialect, squawk's findings on the rendered SQL are added (``squawk/<rule>``);
+    squawk must be installed.
     Findings are sorted by line; suppressed and ``"off"`` rules are left out.
     """
     config = config or LintConfig()
@@ -76,7 +80,7 @@ def lint_revision(
             f"{path.name} is not valid Python: {exc.msg}",
         )
         return _findings([hit], path, config, None)
-    rendering = render_revision(path, dialect=dialect, engine_name=engine_name)
+    rendering = render_revision(path, dialect=dialect, engine_name=engine_name, x_args=x_args)
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
     context = build_context(dialect, source, rendering, engine_name)
     for rule_id, check in CHECKS.items():
@@ -96,8 +100,11 @@ def lint_revision(
     return findings
 
 
-def render_revision(path: Path, *, dialect: str, engine_name: str | None = None) -> Rendering:
-    """Import a revision file and render its ``upgrade()`` offline for ``dialect``.
+def render_revision(
+    path: Path, *, dialect: str, engine_name: str | None = None, x_args: Sequence[str] = ()
+) -> Rendering:
+    """Import a revision file and render its ``upgrade()`` offline for ``dialect``, with
+    ``x_args`` as its ``-x`` arguments.
 
     ``.sql`` of the result is the SQL script (for ``flask db plan``); ``.error`` says why it
     stopped early, if it did. Never raises for a broken revision, only for an unknown dialect.
@@ -107,7 +114,7 @@ def render_revision(path: Path, *, dialect: str, engine_name: str | None = None)
         module = load_revision(path)
     except LoadError as exc:
         return Rendering(path, dialect, (), transactional, error=str(exc), error_line=exc.line)
-    return render_upgrade(module, path, dialect, engine_name=engine_name)
+    return render_upgrade(module, path, dialect, engine_name=engine_name, x_args=x_args)
 
 
 def _read(path: Path) -> str:

@@ -1,10 +1,13 @@
 """Render a revision's ``upgrade()`` as SQL, offline, with the source line behind each statement.
 
-How: the revision file is imported as a module of its own, a :class:`MigrationContext` is
-configured for the dialect with ``as_sql=True`` (the ``--sql`` mode of Alembic's public API) and
-an output buffer of ours, ``Operations.context()`` installs the ``alembic.op`` proxy, and
-``upgrade()`` is called. Every statement Alembic writes goes through the buffer, which walks the
-Python stack to the revision file's frame: that line is the statement's origin, including for a
+How: the revision file is imported as a module of its own, an :class:`EnvironmentContext` is
+entered (it installs the ``alembic.context`` proxy, so a revision may call
+``context.get_x_argument()`` or ``context.is_offline_mode()`` as it would under ``upgrade``,
+with the ``-x`` arguments given, none by default) and configured for the dialect with
+``as_sql=True`` (the ``--sql`` mode of Alembic's public API) and an output buffer of ours;
+``Operations.context()`` installs the ``alembic.op`` proxy, and ``upgrade()`` is called.
+Every statement Alembic writes goes through the buffer, which walks the Python stack to the
+revision file's frame: that line is the statement's origin, including for a
 ``batch_alter_table`` block (its SQL is written when the block ends, at the ``with`` line). The
 operation being invoked at the time (``op.execute`` vs ``op.create_index``) is recorded too, by
 wrapping ``invoke`` on the :class:`Operations` object that the context hands us.
@@ -18,19 +21,23 @@ migration runs in the same process or thread pool; the commands lint before or a
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib.util
 import inspect
 import itertools
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, ModuleType, TracebackType
-from typing import Any
+from typing import Any, TextIO, cast
 
+from alembic.config import Config
 from alembic.operations import MigrateOperation, Operations
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from .._errors import ConfigurationError, scrub
 
@@ -142,12 +149,18 @@ def load_revision(path: Path) -> ModuleType:
 
 
 def render_upgrade(
-    module: ModuleType, path: Path, dialect: str, *, engine_name: str | None = None
+    module: ModuleType,
+    path: Path,
+    dialect: str,
+    *,
+    engine_name: str | None = None,
+    x_args: Sequence[str] = (),
 ) -> Rendering:
     """Run ``module.upgrade()`` offline for ``dialect`` and collect what it writes.
 
     A multi-database revision (``upgrade(engine_name)``) is called with ``engine_name``; without
-    one it is not run and the rendering carries a ``note``.
+    one it is not run and the rendering carries a ``note``. ``x_args`` are what
+    ``context.get_x_argument()`` returns to the revision (``-x key=value``, in order).
     """
     transactional = transactional_ddl(dialect)
     upgrade = getattr(module, "upgrade", None)
@@ -164,19 +177,21 @@ def render_upgrade(
     # The code's file name as the import system set it (made absolute), to find its frames.
     filename = getattr(module, "__file__", None) or str(path)
     buffer = _Buffer(filename)
-    context = MigrationContext.configure(
-        dialect_name=dialect,
-        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
-    )
+    environment = _environment(path, x_args)
     failure: BaseException | None = None
-    with warnings.catch_warnings(), Operations.context(context) as operations:
-        warnings.simplefilter("ignore")
-        _record_operations(operations, buffer)
-        try:
-            upgrade(*args)
-        except (Exception, SystemExit) as exc:
-            # Caught inside the context so that it removes the op proxy as usual.
-            failure = exc
+    with warnings.catch_warnings(), environment:
+        # Only write() and flush() are called on it; the annotation asks for a whole TextIO.
+        output = cast("TextIO", buffer)
+        environment.configure(dialect_name=dialect, output_buffer=output, literal_binds=True)
+        context = environment.get_context()
+        with Operations.context(context) as operations:
+            warnings.simplefilter("ignore")
+            _record_operations(operations, buffer)
+            try:
+                upgrade(*args)
+            except (Exception, SystemExit) as exc:
+                # Caught inside the contexts so that they remove their proxies as usual.
+                failure = exc
     emitted = tuple(buffer.emitted)
     if failure is None:
         return Rendering(path, dialect, emitted, transactional)
@@ -188,6 +203,18 @@ def render_upgrade(
         error=f"upgrade() cannot run offline for {dialect}: {describe(failure)}",
         error_line=_failing_line(failure, filename),
     )
+
+
+def _environment(path: Path, x_args: Sequence[str]) -> EnvironmentContext:
+    """The environment a revision sees while it renders: offline, with ``x_args`` as ``-x``.
+
+    Built from Alembic's public classes without reading any configuration: a ``Config`` whose
+    command-line options hold ``x_args`` (where ``get_x_argument()`` reads them), and the
+    revision's folder as the script directory (constructing one reads no revision file).
+    """
+    config = Config(cmd_opts=argparse.Namespace(x=list(x_args), tag=None))
+    script = ScriptDirectory(str(path.parent))
+    return EnvironmentContext(config, script, as_sql=True)
 
 
 @functools.cache

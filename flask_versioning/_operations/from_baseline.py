@@ -6,14 +6,23 @@ same transaction (where DDL is transactional), the load is recorded in the histo
 only the revisions after it are run. The choice is made from the revision files read as text
 (:func:`.heads.revision_files`), so when the baseline is at the target Alembic never has to
 import a thousand revision files at all. Writing baselines is :mod:`.baseline`'s.
+
+A baseline holds what replay leaves in the schema, not what it leaves in the rows, and it never
+sees the ``-x`` arguments of the upgrade that uses it. So when a revision it replaces changes
+data, or when ``-x`` arguments were given, the upgrade's result carries one line naming the
+revisions that were not replayed, and ``upgrade(baseline=False)`` (``--no-baseline``) replays
+them instead. Finding them reads the replaced files as bytes and parses only those that could
+change data, so this stays cheap at a thousand revisions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -47,11 +56,12 @@ class Loaded:
     note: str | None = None
 
 
-def apply_baseline(database: Database, target: str) -> Loaded:
+def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) -> Loaded:
     """Load the newest baseline at or below ``target`` if the database is empty.
 
     Called under the migration lock. Targets other than ``head``, ``heads`` and a full revision
-    id (relative steps, branch labels) always replay.
+    id (relative steps, branch labels) always replay. ``x_args``: the upgrade's ``-x``
+    arguments, which the revisions the baseline replaces never see (the note says so).
     """
     entries = engine.list_baselines(database.directory)
     if not entries:
@@ -108,7 +118,97 @@ def apply_baseline(database: Database, target: str) -> Loaded:
         direction="baseline",
         duration=elapsed,
     )
-    return Loaded(step=step, complete=tips == {revision})
+    replaced = {rev: files[rev][0] for rev in _oldest_first(parents, revision)}
+    carried = sorted({name.strip('"`') for name in _ROWS.findall(baseline.sql)})
+    skipped = not_replayed(database.name, revision, replaced, x_args, carried)
+    if skipped is not None:
+        logger.warning(skipped)
+    return Loaded(step=step, complete=tips == {revision}, note=skipped)
+
+
+def not_replayed(
+    name: str,
+    baseline: str,
+    replaced: Mapping[str, Path],
+    x_args: Sequence[str],
+    carried: Sequence[str] = (),
+) -> str | None:
+    """One line naming the replaced revisions whose work a baseline may lack, or ``None``.
+
+    Said when one of them changes data (its rows are in no baseline-made database, unless the
+    baseline carries its table's rows: ``carried``, from ``--include-data``) or when ``-x``
+    arguments were given (naming the revisions that read them; only the keys are shown, since
+    a value may be a secret).
+    """
+    data, reads_x = _data_and_x(replaced)
+    if not data and not x_args:
+        return None
+    count = f"{len(replaced)} revision{'s' if len(replaced) != 1 else ''}"
+    parts = []
+    if data:
+        rows = f" (the baseline carries the rows of {', '.join(carried)})" if carried else ""
+        parts.append(f"{_listed(data)} change{'s' if len(data) == 1 else ''} data{rows}")
+    if x_args:
+        keys = " ".join(f"-x {arg.partition('=')[0]}" for arg in x_args)
+        if reads_x:
+            verb = "reads" if len(reads_x) == 1 else "read"
+            parts.append(f"{_listed(reads_x)} {verb} -x arguments and never saw {keys}")
+        else:
+            parts.append(f"none of them reads -x arguments, so {keys} reached none of them")
+    return (
+        f"the {name} database was made from baseline {baseline} without replaying the {count} "
+        f"it stands for: {'; '.join(parts)}; upgrade an empty database with --no-baseline "
+        "(baseline=False) to replay them"
+    )
+
+
+#: The tables whose rows a baseline carries (``--include-data``), from its INSERT statements.
+_ROWS = re.compile(r"^INSERT INTO ([^\s(]+)", re.MULTILINE)
+#: Words without which a revision file cannot change data (see ``_baseline.data_revisions``).
+_DATA_WORDS = (b"execute", b"bulk_insert", b"get_bind")
+
+
+def _data_and_x(replaced: Mapping[str, Path]) -> tuple[list[str], list[str]]:
+    data: list[str] = []
+    reads_x: list[str] = []
+    for rev, path in replaced.items():
+        try:
+            source = path.read_bytes()
+        except OSError:
+            continue
+        if b"get_x_argument" in source:
+            reads_x.append(rev)
+        if any(word in source for word in _DATA_WORDS):
+            try:
+                changes = bool(engine.data_revisions([path]))
+            except VersioningError:
+                changes = True  # unreadable as Python: it may change data, say so
+            if changes:
+                data.append(rev)
+    return data, reads_x
+
+
+def _listed(revisions: Sequence[str], limit: int = 8) -> str:
+    more = len(revisions) - limit
+    return ", ".join(revisions[:limit]) + (f" and {more} more" if more > 0 else "")
+
+
+def _oldest_first(parents: Mapping[str, Sequence[str]], tip: str) -> list[str]:
+    """``tip`` and its ancestors, each after its parents."""
+    order: list[str] = []
+    seen: set[str] = set()
+    stack: list[tuple[str, bool]] = [(tip, False)]
+    while stack:
+        rev, expanded = stack.pop()
+        if expanded:
+            order.append(rev)
+            continue
+        if rev in seen or rev not in parents:
+            continue
+        seen.add(rev)
+        stack.append((rev, True))
+        stack.extend((p, False) for p in reversed(tuple(parents[rev])))
+    return order
 
 
 def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: engine.Baseline) -> int:

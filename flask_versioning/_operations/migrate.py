@@ -39,8 +39,14 @@ def upgrade(
     """Upgrade ``database`` to ``target``; ``progress`` hears of each revision once applied.
 
     An empty database is made from the newest baseline at or below ``target`` unless
-    ``baselines`` is false (see :mod:`.baseline`).
+    ``baselines`` is false (see :mod:`.baseline`). Where ``versions/HEADS`` guards the
+    history, two heads or a conflicted or stale file are refused first (every path that
+    upgrades comes through here).
     """
+    # Imported here: the automatic upgrade at start comes here only when behind.
+    from .._team.linear import refuse_upgrade
+
+    refuse_upgrade(database)
     return _migrate(database, "upgrade", target, options or {}, progress, baselines=baselines)
 
 
@@ -124,7 +130,7 @@ def _migrate(
         before = tuple(current(database))
         loaded = Loaded()
         if baselines and isinstance(target, str):
-            loaded = apply_baseline(database, target)
+            loaded = apply_baseline(database, target, options.get("x_args") or ())
             if loaded.step is not None and progress is not None:
                 progress(loaded.step)
         try:

@@ -9,6 +9,11 @@ module is what the commands do with it:
   revision files (for ``flask db check`` and ``flask db status --check``);
 - :func:`refuse_stale` stops a new revision from being written on top of a stale file, which
   would hide the disagreement instead of resolving it;
+- :func:`refuse_upgrade` stops every upgrade (the CLI, the API, the automatic upgrade at start,
+  the Apply button, tenants: they all go through
+  :func:`~flask_versioning._operations.migrate.upgrade`) while the history has two heads or the
+  file is conflicted or stale: a deploy of a bad merge fails closed, before any revision runs,
+  instead of applying both branches in an order nobody chose;
 - :func:`enable` writes it for an existing directory (``flask db init --linear``).
 
 With ``VERSIONING_LINEAR_HISTORY = False`` none of them reads or writes anything.
@@ -37,7 +42,7 @@ from .paths import display_path
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale"]
+__all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale", "refuse_upgrade"]
 
 
 def _locations(database: Database) -> list[Path]:
@@ -70,7 +75,10 @@ def heads_file_problem(database: Database) -> str | None:
     listed = _guarded(database)
     if listed is None:
         return None
-    actual = _heads(database)
+    return _file_problem(database, listed, _heads(database))
+
+
+def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) -> str | None:
     if not listed.conflicted and set(listed.revisions) == set(actual):
         return None
     messages = head_messages(_locations(database), actual)
@@ -133,6 +141,36 @@ def refuse_stale(database: Database) -> None:
     problem = heads_file_problem(database)
     if problem is not None:
         raise errors.RevisionError(f"no revision was written: {problem}")
+
+
+def refuse_upgrade(database: Database) -> None:
+    """Raise :class:`~flask_versioning.RevisionError` when the guarded history is not linear.
+
+    Guarded: ``versions/HEADS`` exists and ``VERSIONING_LINEAR_HISTORY`` is not ``False``.
+    Refused: a file with git's conflict markers, a file that disagrees with the revision files
+    (:func:`heads_file_problem`), or revision files with more than one head even where the file
+    lists them all (a branch written on purpose still needs a merge or a rebase before it is
+    deployed). Called before anything runs, so the database is where it was.
+    """
+    listed = _guarded(database)
+    if listed is None:
+        return
+    actual = _heads(database)
+    problem = _file_problem(database, listed, actual)
+    if problem is None:
+        if len(actual) < 2:
+            return
+        messages = head_messages(_locations(database), actual)
+        files = _side([(rev, messages.get(rev, "")) for rev in actual])
+        problem = (
+            f"the revision files have {len(actual)} heads, {files}, and "
+            f"{display_path(heads_path(database.directory))} keeps this history linear: "
+            + _rebase_advice(actual[-1], actual[:-1])
+        )
+    raise errors.RevisionError(
+        f"nothing was applied to the {database.name} database: {problem} "
+        "(VERSIONING_LINEAR_HISTORY = False turns this guard off)"
+    )
 
 
 def record_heads(database: Database) -> Path | None:

@@ -47,8 +47,10 @@ def lint_database(
     *,
     since: str | None = None,
     squawk: bool = False,
+    x_args: Sequence[str] = (),
 ) -> list[Finding]:
     """Lint the revision files of ``database``'s directory; see :func:`pick_revisions`.
+    ``x_args``: the ``-x`` arguments the revisions see while they render (none by default).
 
     Findings come file by file, oldest revision first, each file's by line; their paths are
     absolute and normalised (no ``..``).
@@ -66,6 +68,7 @@ def lint_database(
                 config=config,
                 engine_name=database.engine_name,
                 squawk=squawk,
+                x_args=x_args,
             )
         )
     return findings

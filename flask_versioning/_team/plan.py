@@ -31,12 +31,20 @@ __all__ = ["plan"]
 _RELATIVE = re.compile(r"^\+(\d+)$")
 
 
-def plan(database: Database, target: str = "heads", *, applied: bool = False) -> DatabasePlan:
+def plan(
+    database: Database,
+    target: str = "heads",
+    *,
+    applied: bool = False,
+    x_args: Sequence[str] = (),
+) -> DatabasePlan:
     """The revisions ``upgrade target`` would apply to ``database``, oldest first.
 
     ``target`` is what ``upgrade`` takes: ``heads``, ``head``, a revision id, ``branch@head``
     or ``+N``. With ``applied``, the revisions on the way that the database already has are
     listed too (``applied=True``, no SQL), so the plan shows where the pending ones sit.
+    ``x_args`` are the ``-x`` arguments the revisions see while they render, as ``upgrade``
+    would pass them.
     """
     from .._lint import lint_revision, render_revision
 
@@ -53,9 +61,15 @@ def plan(database: Database, target: str = "heads", *, applied: bool = False) ->
             if applied:
                 steps.append(PlanStep(revision.revision, revision.doc, file, applied=True))
             continue
-        rendering = render_revision(file, dialect=dialect, engine_name=database.engine_name)
+        rendering = render_revision(
+            file, dialect=dialect, engine_name=database.engine_name, x_args=x_args
+        )
         findings = lint_revision(
-            file, dialect=dialect, config=config, engine_name=database.engine_name
+            file,
+            dialect=dialect,
+            config=config,
+            engine_name=database.engine_name,
+            x_args=x_args,
         )
         steps.append(
             PlanStep(

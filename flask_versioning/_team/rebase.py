@@ -70,7 +70,7 @@ def rebase(
             f"{moving.revision} builds on {lost[0]}, which is not in {target}'s history: "
             "moving it would drop those changes; join the branches with 'flask db merge'"
         )
-    _refuse_if_applied(database, moving.revision, old_parent, databases)
+    _refuse_if_applied(database, moving.revision, old_parent, target, databases)
     path = Path(moving.path)
     rewrite_parent(path, target)
     return RebaseResult(
@@ -124,20 +124,45 @@ def _onto(script: ScriptDirectory, moving: Script, onto: str | None, heads: list
 
 
 def _refuse_if_applied(
-    database: Database, revision: str, old_parent: tuple[str, ...], databases: list[Database]
+    database: Database,
+    revision: str,
+    old_parent: tuple[str, ...],
+    onto: str,
+    databases: list[Database],
 ) -> None:
+    """Refuse to move ``revision`` while a database of this directory has applied it.
+
+    Usually the developer's own database, which applied the revision before the merge brought
+    the other branch in. The message says that only that database steps back (no file and no
+    one's branch is reverted), the three commands that rebase safely, and, when ``onto`` is
+    applied nowhere, that moving ``onto`` instead needs no downgrade at all.
+    """
     here = database.directory.resolve()
-    for other in databases:
-        if other.directory.resolve() != here or sqlite_file_missing(other):
+    mine = [
+        other
+        for other in databases
+        if other.directory.resolve() == here and not sqlite_file_missing(other)
+    ]
+    for other in mine:
+        if revision not in current(other):
             continue
-        if revision in current(other):
-            back = old_parent[0] if old_parent else "base"
-            bind = f" --bind {other.bind}" if other.bind is not None else ""
-            raise errors.RevisionError(
-                f"the {other.name} database ({errors.mask_url(other.url)}) has already applied "
-                f"{revision}: rebasing it would leave that database claiming changes it does "
-                f"not have; revert it first with 'flask db downgrade {back}{bind}'"
+        back = old_parent[0] if old_parent else "base"
+        bind = f" --bind {other.bind}" if other.bind is not None else ""
+        instead = ""
+        if not any(onto in current(o) for o in mine):
+            instead = (
+                f"; or, if {onto} is the one not yet shared (on main or deployed), move it "
+                f"instead, which needs no downgrade: 'flask db rebase {onto} --onto {revision}'"
             )
+        raise errors.RevisionError(
+            f"the {other.name} database ({errors.mask_url(other.url)}) has already applied "
+            f"{revision}: moving it after {onto} would leave that database claiming {onto}'s "
+            "changes without having them. This only concerns that database, not the file or "
+            f"anyone's branch: run 'flask db downgrade {back}{bind}' (reverts {revision} in "
+            f"that database only; its rows there are lost), then 'flask db rebase {revision} "
+            f"--onto {onto}', "
+            f"then 'flask db upgrade{bind}' (applies {onto}, then {revision} again){instead}"
+        )
 
 
 _REVISES = re.compile(rb"^(?P<head>[ \t]*Revises:)[^\r\n]*", re.MULTILINE)

@@ -108,12 +108,23 @@ bind_option = click.option(
     metavar="NAME",
     help="The database: 'default' (the default) or a bind name.",
 )
+no_baseline_option = click.option(
+    "--no-baseline",
+    is_flag=True,
+    help="Replay every revision on an empty database instead of loading a baseline.",
+)
 env_option = click.option(
     "--env",
     "env",
     metavar="NAME",
     help="Act for this environment instead of the app's (VERSIONING_ENV, testing, debug).",
 )
+
+
+def x_arguments(given: Sequence[str] = ()) -> list[str]:
+    """The ``-x`` arguments of a command: those given to the group first, as in Alembic."""
+    group_x: list[str] = click.get_current_context().meta.get("versioning.x", [])
+    return [*group_x, *given]
 
 
 def _bundle(
@@ -130,8 +141,7 @@ def _bundle(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             given = {name: kwargs.pop(name) for name in names}
             bundle = {k: v for k, v in given.items() if k != "x" and v not in (None, (), False)}
-            group_x = click.get_current_context().meta.get("versioning.x", [])
-            bundle["x_args"] = [*group_x, *given["x"]]
+            bundle["x_args"] = x_arguments(given["x"])
             return f(*args, options=bundle, **kwargs)
 
         for option in reversed(options):
@@ -228,11 +238,15 @@ def print_sql(result: MigrationResult) -> None:
     click.echo(result.sql or "", nl=False)
 
 
+def print_notes(result: MigrationResult) -> None:
+    for note in result.notes:
+        echo(f"Note: {note}")
+
+
 def print_result(result: MigrationResult) -> None:
     """The SQL in offline mode, else where the database stands now."""
     where = ", ".join(result.after) or "base"
-    for note in result.notes:
-        echo(f"Note: {note}")
+    print_notes(result)
     if result.sql is not None:
         print_sql(result)
     elif not result.steps and result.before == result.after:

@@ -19,6 +19,7 @@ from ._common import (
     binds_option,
     command,
     echo,
+    no_baseline_option,
     no_binds_with_tenants,
     on,
     print_result,
@@ -133,15 +134,18 @@ def merge_command(
 @click.argument("revision", default="heads")
 @run_options
 @binds_option
+@no_baseline_option
 @tenant_options(create=True)
 def upgrade_command(
     revision: str,
     options: RunOptions,
     binds: tuple[str, ...],
+    no_baseline: bool,
     tenants: Any,
     fleet: TenantOptions,
 ) -> None:
     """Upgrade the database to REVISION (default: heads). Accepts head, +1, ids, branch@head.
+    An empty database is made from a baseline, if there is one, unless --no-baseline.
 
     Every database is upgraded, one after the other, unless --bind names some. With
     --all-tenants or --tenant, the tenants instead: those already at REVISION are skipped,
@@ -151,13 +155,15 @@ def upgrade_command(
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
-        results = v.upgrade(revision, tenants=tenants, **options, **fleet)
+        results = v.upgrade(revision, tenants=tenants, baseline=not no_baseline, **options, **fleet)
         report_migrations(results, time.perf_counter() - started)
         return
     progress = None if options.get("sql") else print_step
     each_database(
         v.select(binds, revisions=[revision]),
-        lambda bind: v.upgrade(revision, bind=bind, progress=progress, **options),
+        lambda bind: v.upgrade(
+            revision, bind=bind, progress=progress, baseline=not no_baseline, **options
+        ),
     )
 
 

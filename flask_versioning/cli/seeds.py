@@ -15,6 +15,8 @@ from ._common import (
     command,
     duration,
     env_option,
+    no_baseline_option,
+    print_notes,
     print_step,
     tenant_options,
     versioning,
@@ -154,7 +156,8 @@ def seed_command(
 @env_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @allow_protected_option
-def reset_command(env: str | None, yes: bool, allow_protected: bool) -> None:
+@no_baseline_option
+def reset_command(env: str | None, yes: bool, allow_protected: bool, no_baseline: bool) -> None:
     """Drop every table of the database (the version table and seed ledger too), upgrade to
     heads and run the seeds: the fresh start for development.
 
@@ -177,8 +180,10 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool) -> None:
         confirm=confirm,
         progress=print_step,
         seed_progress=_print_seed,
+        baseline=not no_baseline,
     )
     for migration in result.migrations:
+        print_notes(migration)
         dropped = len(result.dropped.get(migration.database, ()))
         where = ", ".join(migration.after) or "base"
         click.echo(
@@ -191,7 +196,8 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool) -> None:
 
 @command("prepare", short_help="Create the database if missing, upgrade and seed.")
 @env_option
-def prepare_command(env: str | None) -> None:
+@no_baseline_option
+def prepare_command(env: str | None, no_baseline: bool) -> None:
     """Make the database ready, whatever state it is in: create it if the backend allows and it
     is missing, upgrade it to heads under the migration lock and run the pending seeds.
 
@@ -199,8 +205,11 @@ def prepare_command(env: str | None) -> None:
     container entrypoint or a fresh checkout.
     """
     v = versioning()
-    result = v.prepare(env=env, progress=print_step, seed_progress=_print_seed)
+    result = v.prepare(
+        env=env, progress=print_step, seed_progress=_print_seed, baseline=not no_baseline
+    )
     for migration in result.migrations:
+        print_notes(migration)
         where = ", ".join(migration.after) or "base"
         created = "created it; " if migration.database in result.created else ""
         changed = "now" if migration.steps else "already"

@@ -28,6 +28,8 @@ from ._common import (
     on,
     tenant_options,
     versioning,
+    x_arguments,
+    x_option,
 )
 from ._fleet import raise_for_failures
 
@@ -91,17 +93,20 @@ def print_findings(findings: Sequence[Finding], *, recipes: bool = True, indent:
     type=click.Choice(["squawk"]),
     help="Add squawk's findings on the rendered SQL (PostgreSQL; pip install squawk-cli).",
 )
+@x_option
 def lint_command(
     revisions: tuple[str, ...],
     bind: str | None,
     fmt: str,
     since: str | None,
     extras: tuple[str, ...],
+    x: tuple[str, ...],
 ) -> None:
     """Check the revision files REVISIONS (default: all, or those after --since) for operations
     that are unsafe on a live database: locks, table rewrites, dropped data, renames that old
     code still reads. Each finding names the file and line, the rule and what to do instead;
-    '# versioning: ignore[rule-id] reason' on the line suppresses it.
+    '# versioning: ignore[rule-id] reason' on the line suppresses it. The revisions render
+    offline with the -x arguments given (none by default), as 'upgrade' would pass them.
 
     Exit code 0: no errors (warnings are shown but pass); 1: errors; 2: bad usage.
     """
@@ -109,9 +114,12 @@ def lint_command(
 
     v = versioning()
     findings: list[Finding] = []
+    x_args = x_arguments(x)
     try:
         for name in v.select([bind] if bind else [], revisions=revisions):
-            findings.extend(v.lint(revisions, bind=name, since=since, squawk="squawk" in extras))
+            findings.extend(
+                v.lint(revisions, bind=name, since=since, squawk="squawk" in extras, x_args=x_args)
+            )
     except VersioningError as exc:
         raise UsageFailed(str(exc)) from exc
     findings = shown(findings)
@@ -134,24 +142,49 @@ def lint_command(
     is_flag=True,
     help="Also list the revisions on the way that the database already has.",
 )
+@x_option
 @tenant_options()
 def plan_command(
-    target: str, binds: tuple[str, ...], show_all: bool, tenants: Any, fleet: TenantOptions
+    target: str,
+    binds: tuple[str, ...],
+    show_all: bool,
+    x: tuple[str, ...],
+    tenants: Any,
+    fleet: TenantOptions,
 ) -> None:
     """Show what 'flask db upgrade TARGET' (default: heads) would do to each database, from
     where it stands now: each revision in order, with its message, its SQL for the database's
-    dialect and its lint findings. Changes nothing and takes no lock.
+    dialect (rendered with the -x arguments given) and its lint findings. Changes nothing and
+    takes no lock. Exit code 1 when a revision's SQL could not be rendered.
 
     With --all-tenants or --tenant, each chosen tenant's plan; tenants with the same plan (at
     the same revision, same SQL) share one listing."""
     v = versioning()
+    x_args = x_arguments(x)
     if tenants is not None:
         no_binds_with_tenants(binds)
-        print_tenant_plans(v.plan(target, applied=show_all, tenants=tenants, **fleet))
+        results = v.plan(target, applied=show_all, x_args=x_args, tenants=tenants, **fleet)
+        print_tenant_plans(results)
+        raise_for_unrendered([r.value for r in results if r.value is not None])
         return
+    plans = []
     for bind in v.select(binds, revisions=[target]):
         with on(bind):
-            print_plan(v.plan(target, bind=bind, applied=show_all))
+            plans.append(v.plan(target, bind=bind, applied=show_all, x_args=x_args))
+            print_plan(plans[-1])
+    raise_for_unrendered(plans)
+
+
+def raise_for_unrendered(plans: Sequence[DatabasePlan]) -> None:
+    """Exit 1 when a plan is incomplete: a reviewer must not read a partial plan as whole."""
+    missing = sorted({step.revision for plan in plans for step in plan.unrendered})
+    if missing:
+        count = f"{len(missing)} revision{'s' if len(missing) != 1 else ''}"
+        raise CommandFailed(
+            f"the plan is incomplete: the SQL of {count} ({', '.join(missing)}) could not be "
+            "rendered offline, see 'SQL not rendered' above (-x KEY=VALUE passes arguments a "
+            "revision reads with context.get_x_argument())"
+        )
 
 
 def print_tenant_plans(results: Sequence[TenantResult[DatabasePlan]]) -> None:
