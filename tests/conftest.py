@@ -14,11 +14,13 @@ A server that cannot be reached skips its tests on a developer's machine and fai
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import subprocess
 import sys
 import traceback
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -197,6 +199,25 @@ def _in_process_possible(args: Sequence[str]) -> bool:
     return not any(a == "--jobs" or a.startswith("--jobs=") for a in args)
 
 
+def run_flask(
+    args: list[str], *, cwd: Path, env: Mapping[str, str], process: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``flask <args>`` in ``cwd`` with exactly ``env``: in this process where it can be (see
+    :func:`run_flask_in_process`), else (``process``, ``VERSIONING_TEST_PROCESSES=1``, a
+    server or ``--jobs``) in a real process."""
+    if process or ALWAYS_PROCESSES or not _in_process_possible(args):
+        return subprocess.run(
+            [FLASK, *args],
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    return run_flask_in_process(args, cwd=cwd, env=env)
+
+
 def run_flask_in_process(
     args: list[str], *, cwd: Path, env: Mapping[str, str]
 ) -> subprocess.CompletedProcess[str]:
@@ -220,6 +241,7 @@ def run_flask_in_process(
     saved_cwd = os.getcwd()
     unset = {key: None for key in os.environ if key not in env}
     info = ScriptInfo()
+    saved_logging = _logging_state()
     try:  # click < 8.2 mixes standard error into the output unless told not to
         runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
     except TypeError:
@@ -227,11 +249,18 @@ def run_flask_in_process(
     os.chdir(cwd)
     sys.argv = [FLASK, *args]
     try:
-        result = runner.invoke(flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask")
+        # Warnings print, as in a process of its own, instead of failing the test as the
+        # suite's own code does (filterwarnings = error).
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            result = runner.invoke(
+                flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask"
+            )
     finally:
         os.chdir(saved_cwd)
         sys.argv = saved_argv
         sys.path[:] = saved_path
+        _restore_logging(saved_logging)
         _dispose(info)
         for name in _project_modules(cwd):
             sys.modules.pop(name, None)
@@ -273,6 +302,41 @@ def _project_modules(cwd: Path) -> list[str]:
     if "app" in sys.modules and "app" not in names:
         names.append("app")
     return names
+
+
+def _logging_state() -> dict[str, tuple[Any, ...]]:
+    """Every logger's handlers, level and switches: a command may configure logging for its
+    process (Flask-Migrate's ``env.py`` runs ``fileConfig``), which must not outlive it here."""
+    loggers: list[logging.Logger] = [logging.root]
+    loggers += [
+        logger
+        for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    return {
+        logger.name: (
+            logger,
+            list(logger.handlers),
+            logger.level,
+            logger.disabled,
+            logger.propagate,
+        )
+        for logger in loggers
+    }
+
+
+def _restore_logging(saved: dict[str, tuple[Any, ...]]) -> None:
+    for logger, handlers, level, disabled, propagate in saved.values():
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.disabled = disabled
+        logger.propagate = propagate
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and name not in saved:
+            logger.handlers.clear()
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
+            logger.propagate = True
 
 
 def _dispose(info: Any) -> None:
@@ -323,17 +387,7 @@ class FlaskProject:
         full_env.setdefault("VERSIONING_ENV", "development")
         full_env.update(self.env)
         full_env.update(env)
-        if process or ALWAYS_PROCESSES or not _in_process_possible(args):
-            proc = subprocess.run(
-                [FLASK, *args],
-                cwd=self.path,
-                env=full_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-        else:
-            proc = run_flask_in_process(list(args), cwd=self.path, env=full_env)
+        proc = run_flask(list(args), cwd=self.path, env=full_env, process=process)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"flask {' '.join(args)} exited {proc.returncode}\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import FLASK, table_names, version_rows
+from conftest import run_flask, table_names, version_rows
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy_lite import SQLAlchemy as LiteSQLAlchemy
@@ -273,9 +273,7 @@ def test_bind_option_on_the_command_line(
     env.pop("FLASK_DEBUG", None)
 
     def db(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [FLASK, "db", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
-        )
+        return run_flask(["db", *args], cwd=tmp_path, env=env)
 
     proc = db("upgrade", "--bind", "nope")
     assert proc.returncode != 0

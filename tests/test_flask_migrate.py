@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FLASK, table_names, version_rows
+from conftest import run_flask, table_names, version_rows
 
 APP = """
 import os
@@ -92,14 +92,9 @@ class Project:
     def db(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
         full = {**os.environ, **self.env, **env}
         full.pop("FLASK_DEBUG", None)
-        proc = subprocess.run(
-            [FLASK, "db", *args],
-            cwd=self.root,
-            env=full,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        # Real processes: Flask-Migrate's own commands configure logging and Alembic's
+        # module-level state for the process they run in.
+        proc = run_flask(["db", *args], cwd=self.root, env=full, process=True)
         if ok:
             assert proc.returncode == 0, f"flask db {args}: {proc.stdout}{proc.stderr}"
         return proc

@@ -4,13 +4,12 @@ go through the same steps on every backend."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import FLASK, table_names, version_rows
+from conftest import run_flask, table_names, version_rows
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy_lite import SQLAlchemy as LiteSQLAlchemy
@@ -158,9 +157,7 @@ def test_flask_sqlalchemy_lite_through_flask_db(tmp_path: Path, sqlite_url: str)
     env = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": sqlite_url}
 
     def db(*args: str) -> str:
-        proc = subprocess.run(
-            [FLASK, "db", *args], cwd=tmp_path, env=env, capture_output=True, text=True
-        )
+        proc = run_flask(["db", *args], cwd=tmp_path, env=env)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return proc.stdout
 

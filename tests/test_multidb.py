@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import FLASK, _server_database, table_names, version_rows
+from conftest import _server_database, run_flask, table_names, version_rows
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 
@@ -179,9 +179,7 @@ def _flask(
 ) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, "FLASK_APP": "app", "DATABASE_URL": main, "USERS_URL": users, **env}
     full.pop("FLASK_DEBUG", None)
-    return subprocess.run(
-        [FLASK, "db", *args], cwd=path, env=full, capture_output=True, text=True, timeout=120
-    )
+    return run_flask(["db", *args], cwd=path, env=full)
 
 
 def _ok(proc: subprocess.CompletedProcess[str]) -> str:
