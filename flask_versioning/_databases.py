@@ -87,6 +87,7 @@ def discover(state: VersioningState) -> list[Database]:
                 engine_name=(bind or "") if multidb else None,
                 engine_names=engine_names,
                 history=StepWriter,
+                guard=state.guard,
             )
         )
     return out

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database", "StepListener", "sync_url"]
+__all__ = ["Database", "Guard", "StepListener", "sync_url"]
 
 #: Async drivers and the sync driver of the same database that migrations use instead.
 SYNC_DRIVERS = {
@@ -64,6 +64,10 @@ class StepListener(Protocol):
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
 
 
+#: See :attr:`Database.guard`.
+Guard = Callable[["Database", "Config", sa.Connection, Sequence[str], Sequence[Any]], None]
+
+
 @dataclasses.dataclass(eq=False)
 class Database:
     """One database of the app: where it is, its models and its script directory."""
@@ -84,6 +88,10 @@ class Database:
     #: Makes the listener that records each applied step (the history ledger), given this
     #: database and the script directory; ``None``: nothing is recorded.
     history: Callable[[Database, Any], StepListener] | None = None
+    #: Judges the steps of an online migration before the first one runs, and raises to refuse
+    #: them (protection): given this database, the Alembic ``Config``, the migration's
+    #: connection, the version table's revisions before the run and the steps.
+    guard: Guard | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:

@@ -198,10 +198,52 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
         if connection.dialect.name == "sqlite":
             options.setdefault("render_as_batch", True)
         context.configure(connection=connection, **options)
+        if database.guard is not None:
+            _guard(context, database, connection, options)
         with context.begin_transaction():
             for start in starters:
                 start()
             context.run_migrations(**kw)
+
+
+def _guard(context: Any, database: Database, connection: sa.Connection, options: Any) -> None:
+    """Put :attr:`Database.guard` in front of the command's work, the one door every online
+    migration passes, however it was started.
+
+    ``fn`` in the migration context's options is what the command asked for (Alembic's
+    commands pass it to ``EnvironmentContext``); it is wrapped and the context configured again
+    with the wrapper, through ``configure``'s public keywords.
+    """
+    opts = context.get_context().opts
+    fn = opts.get("fn")
+    if fn is None or isinstance(fn, _Guarded):
+        return
+    guarded = _Guarded(database, context.config, fn)
+    if opts.get("purge"):
+        guarded.before = tuple(context.get_context().get_current_heads())
+    context.configure(connection=connection, **options, fn=guarded)
+
+
+class _Guarded:
+    """``fn`` (the command's steps for the heads found) with :attr:`Database.guard` asked first.
+
+    With ``purge`` Alembic empties the version table before asking for the steps (in the
+    run's transaction, undone when the guard refuses), so ``before`` is read beforehand.
+    """
+
+    def __init__(self, database: Database, config: Config, fn: Callable[..., Any]) -> None:
+        self.database = database
+        self.config = config
+        self.fn = fn
+        self.before: tuple[str, ...] | None = None
+
+    def __call__(self, heads: tuple[str, ...], ctx: MigrationContext) -> list[Any]:
+        steps = list(self.fn(heads, ctx))
+        guard = self.database.guard
+        if steps and guard is not None and ctx.connection is not None:
+            before = self.before if self.before is not None else heads
+            guard(self.database, self.config, ctx.connection, before, steps)
+        return steps
 
 
 def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:

@@ -296,6 +296,7 @@ def tenant_database(base: Database, tenant: Tenant) -> Database:
         "metadata": base.metadata,
         "directory": base.directory,
         "history": base.history,
+        "guard": base.guard,
         "engine_name": base.engine_name,
         "engine_names": base.engine_names,
     }

@@ -122,6 +122,8 @@ def _migrate(
             with translate_errors(database, action):
                 if not loaded.complete:
                     run()
+        except errors.ProtectedEnvironmentError:
+            raise  # refused before the first step: nothing changed
         except (errors.RevisionError, errors.DatabaseError) as exc:
             # Alembic's refusals (an unknown target) come before any revision runs and are
             # right as they are; a database error once migrations began is a revision's SQL
