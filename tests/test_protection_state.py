@@ -255,3 +255,29 @@ def test_a_dropped_ledger_shows(tmp_path: Path, database_url: str) -> None:
     )
     output = _cli(shell, "validate")[1]
     assert "Warning: the history ledger (versioning_history) is missing" in output
+
+
+def test_the_apply_button_leaves_a_database_of_unknown_protection_alone(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    from test_web_pages import POSTS, USERS, make_app, text
+
+    production = tmp_path / "production"
+    production.mkdir()
+    prod_app, prod_versioning = make_app(
+        production, sqlite_url, USERS, debug=False, VERSIONING_ENV="production"
+    )
+    with prod_app.app_context():
+        prod_versioning.upgrade()
+    _execute(sqlite_url, "ALTER TABLE versioning_history RENAME COLUMN protected TO prot")
+    app, _ = make_app(tmp_path, sqlite_url, USERS, POSTS)
+    client = app.test_client()
+    assert text(client.get("/hello")) == "hello from the app"  # no page offering to apply
+    gate = app.before_request_funcs[None][0].__self__  # type: ignore[attr-defined]
+    response = client.post("/_versioning/apply", data={"token": gate.token.issue()})
+    assert response.status_code == 200 and "Applied" not in text(response)
+    engine = sa.create_engine(sqlite_url, poolclass=sa.NullPool)
+    try:
+        assert "posts" not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

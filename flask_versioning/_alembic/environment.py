@@ -212,37 +212,43 @@ def _guard(context: Any, database: Database, connection: sa.Connection, options:
 
     ``fn`` in the migration context's options is what the command asked for (Alembic's
     commands pass it to ``EnvironmentContext``); it is wrapped and the context configured again
-    with the wrapper, through ``configure``'s public keywords.
+    with the wrapper, through ``configure``'s public keywords. With ``purge`` Alembic empties
+    the version table, and commits that where DDL is not transactional, before it asks ``fn``
+    for the steps: those are judged here first.
     """
-    opts = context.get_context().opts
-    fn = opts.get("fn")
-    if fn is None or isinstance(fn, _Guarded):
+    guard = database.guard
+    migration = context.get_context()
+    fn = migration.opts.get("fn")
+    if guard is None or fn is None or isinstance(fn, _Guarded):
         return
-    guarded = _Guarded(database, context.config, fn)
-    if opts.get("purge"):
-        guarded.before = tuple(context.get_context().get_current_heads())
-    context.configure(connection=connection, **options, fn=guarded)
+    if migration.opts.get("purge"):
+        began = connection.in_transaction()
+        before = tuple(migration.get_current_heads())
+        steps = list(fn((), migration))
+        if steps:
+            guard(database, context.config, connection, before, steps)
+        if not began and connection.in_transaction():
+            # These reads began a transaction; left open, Alembic would take it for the
+            # caller's and never commit the stamp.
+            connection.rollback()
+        return
+    context.configure(connection=connection, **options, fn=_Guarded(database, context.config, fn))
 
 
 class _Guarded:
-    """``fn`` (the command's steps for the heads found) with :attr:`Database.guard` asked first.
-
-    With ``purge`` Alembic empties the version table before asking for the steps (in the
-    run's transaction, undone when the guard refuses), so ``before`` is read beforehand.
-    """
+    """``fn`` (the command's steps for the heads found) with :attr:`Database.guard` asked
+    before the first step runs."""
 
     def __init__(self, database: Database, config: Config, fn: Callable[..., Any]) -> None:
         self.database = database
         self.config = config
         self.fn = fn
-        self.before: tuple[str, ...] | None = None
 
     def __call__(self, heads: tuple[str, ...], ctx: MigrationContext) -> list[Any]:
         steps = list(self.fn(heads, ctx))
         guard = self.database.guard
         if steps and guard is not None and ctx.connection is not None:
-            before = self.before if self.before is not None else heads
-            guard(self.database, self.config, ctx.connection, before, steps)
+            guard(self.database, self.config, ctx.connection, heads, steps)
         return steps
 
 
