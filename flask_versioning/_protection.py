@@ -225,21 +225,24 @@ def protection_mark(
     return history.protection(entries or [])
 
 
-def harm(heads: Sequence[str], steps: Sequence[Any]) -> str | None:
+def harm(heads: Sequence[str], steps: Sequence[Any], *, purge: bool = False) -> str | None:
     """What ``steps`` (Alembic's, resolved from the target) would wipe or rewrite, or ``None``.
 
-    ``heads``: the version table before the run. A downgrade step reverting a revision that
-    has no down revision ends its branch at base, whatever the target was spelled as (``base``,
-    ``-N``, ``rev-N``, ``heads-N``, ``branch@base``). A stamp step over a non-empty version
-    table rewrites applied history; stamping an empty one (adopting a database) is harmless.
+    ``heads``: the version table before the run; ``purge``: the run empties it first (``stamp
+    --purge``), so the steps start from nothing. A downgrade step reverting a revision that has
+    no down revision ends its branch at base, whatever the target was spelled as (``base``,
+    ``-N``, ``rev-N``, ``heads-N``, ``branch@base``). A stamp that leaves a non-empty version
+    table holding other revisions rewrites applied history; stamping an empty one (adopting a
+    database), or to what it already holds, is harmless.
     """
     reverted: list[str] = []
+    now = set() if purge else set(heads)
+    stamped = purge
     for step in steps:
         info = step.info  # MigrationInfo: Alembic's public description of a step
         if info.is_stamp:
-            if heads:
-                to = ", ".join(info.destination_revision_ids) or "base"
-                return f"stamp {to} over the applied history ({', '.join(sorted(heads))})"
+            stamped = True
+            now = (now - set(info.source_revision_ids)) | set(info.destination_revision_ids)
             continue
         if info.is_upgrade:
             continue
@@ -249,6 +252,10 @@ def harm(heads: Sequence[str], steps: Sequence[Any]) -> str | None:
                 f"downgrade to base (it reverts {len(reverted)} revision(s), down to "
                 f"{reverted[-1]}, leaving that branch with none applied)"
             )
+    if stamped and heads and now != set(heads):
+        to = ", ".join(sorted(now)) or "base"
+        how = "stamp --purge" if purge else "stamp"
+        return f"{how} {to} over the applied history ({', '.join(sorted(heads))})"
     return None
 
 
@@ -258,6 +265,7 @@ def guard_steps(
     connection: sa.Connection,
     heads: Sequence[str],
     steps: Sequence[Any],
+    purge: bool = False,
 ) -> None:
     """Refuse ``steps`` before the first one runs if they wipe or rewrite a protected database.
 
@@ -267,7 +275,7 @@ def guard_steps(
     """
     if _allowed.get() or config.attributes.get(ALLOW_KEY):
         return
-    action = harm(heads, steps)
+    action = harm(heads, steps, purge=purge)
     if action is None:
         return
     run = history.current_run(database.settings)

@@ -65,7 +65,7 @@ class StepListener(Protocol):
 
 
 #: See :attr:`Database.guard`.
-Guard = Callable[["Database", "Config", sa.Connection, Sequence[str], Sequence[Any]], None]
+Guard = Callable[["Database", "Config", sa.Connection, Sequence[str], Sequence[Any], bool], None]
 
 
 @dataclasses.dataclass(eq=False)
@@ -90,7 +90,8 @@ class Database:
     history: Callable[[Database, Any], StepListener] | None = None
     #: Judges the steps of an online migration before the first one runs, and raises to refuse
     #: them (protection): given this database, the Alembic ``Config``, the migration's
-    #: connection, the version table's revisions before the run and the steps.
+    #: connection, the version table's revisions before the run, the steps, and whether the
+    #: run empties the version table first (``stamp --purge``).
     guard: Guard | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 

@@ -225,8 +225,7 @@ def _guard(context: Any, database: Database, connection: sa.Connection, options:
         began = connection.in_transaction()
         before = tuple(migration.get_current_heads())
         steps = list(fn((), migration))
-        if steps:
-            guard(database, context.config, connection, before, steps)
+        guard(database, context.config, connection, before, steps, True)
         if not began and connection.in_transaction():
             # These reads began a transaction; left open, Alembic would take it for the
             # caller's and never commit the stamp.
@@ -248,7 +247,7 @@ class _Guarded:
         steps = list(self.fn(heads, ctx))
         guard = self.database.guard
         if steps and guard is not None and ctx.connection is not None:
-            guard(self.database, self.config, ctx.connection, heads, steps)
+            guard(self.database, self.config, ctx.connection, heads, steps, False)
         return steps
 
 
