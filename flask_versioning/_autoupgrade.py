@@ -70,8 +70,9 @@ def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
     _done[app] = os.getpid()
     with app.app_context():
         run = run_for(state)
-        if not app.debug and not app.testing:
-            # A served production start: what it migrates is production's from now on.
+        if not run.declared and not app.debug and not app.testing:
+            # A served start that declared nothing is guessed to be production: what it
+            # migrates is production's from now on. A declared environment is never overruled.
             run = dataclasses.replace(run, protect=True)
         with recording(run):
             _upgrade_all(state)

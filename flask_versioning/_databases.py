@@ -90,6 +90,7 @@ def discover(state: VersioningState) -> list[Database]:
                 engine_names=engine_names,
                 history=StepWriter if settings.keeps_history else None,
                 seed_ledger=ForgetDropped,
+                guard=state.guard,
             )
         )
     return out

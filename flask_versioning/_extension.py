@@ -120,6 +120,7 @@ class Versioning:
             settings=settings,
             db=db if db is not None else self.db,
             metadata=metadata if metadata is not None else self.metadata,
+            guard=protection.guard_steps,
         )
         app.extensions["versioning"] = state
 
@@ -346,7 +347,9 @@ class Versioning:
     ) -> MigrationResult | list[TenantResult[MigrationResult]]:
         """Revert the database to ``target`` (``-1``, ``base``, a revision id).
 
-        ``base`` is refused for a protected database unless ``allow_protected``. Options as
+        A target that reverts every revision of a branch (``base``, ``-N`` past the first,
+        ``branch@base``...) is refused for a protected database unless ``allow_protected``,
+        judged by what it would do, in ``env.py``. Options as
         for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range. ``tenants``
         as for :meth:`upgrade`.
         """
@@ -359,14 +362,8 @@ class Versioning:
             )
             return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
-        protection.guard_downgrade(
-            get_state(),
-            database,
-            target,
-            sql=bool(options.get("sql")),
-            allow_protected=allow_protected,
-        )
-        return migrate.downgrade(database, target, cast(RunOptions, options), progress)
+        with protection.allowing(allow_protected):
+            return migrate.downgrade(database, target, cast(RunOptions, options), progress)
 
     @overload
     def stamp(
@@ -417,14 +414,8 @@ class Versioning:
             )
             return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
-        protection.guard_stamp(
-            get_state(),
-            database,
-            revs,
-            sql=bool(options.get("sql")),
-            allow_protected=allow_protected,
-        )
-        return migrate.stamp(database, revs, cast(RunOptions, options), purge=purge)
+        with protection.allowing(allow_protected):
+            return migrate.stamp(database, revs, cast(RunOptions, options), purge=purge)
 
     def revision(
         self,

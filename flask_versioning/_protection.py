@@ -1,58 +1,102 @@
 """Which environment an app acts for, and protection that follows the database.
 
-Destructive commands (``reset``, ``downgrade base``, ``stamp`` over an applied history,
-``seed --force``, ``validate --repair``) are refused for a database that is protected, before
-anything changes. A database is protected when
+This module is the one place that decides whether a command may wipe or rewrite a database.
+A database is protected when
 
 - the app declares a protected environment (``VERSIONING_ENV``, or ``--env``, is in
   ``VERSIONING_PROTECTED_ENVS``), or
 - its history ledger says so: it was migrated, seeded or auto-upgraded by such an app, or
-  auto-upgraded by a served, non-debug process, and nobody ran ``flask db unprotect`` since.
+  auto-upgraded by a served, non-debug process that declared no environment (a *guessed*
+  production), and nobody ran ``flask db unprotect`` since.
 
 The second rule is the one that matters: a developer's shell, configured for development and
-pointed at the production URL by mistake, still meets the production database's record. An app
-that declares nothing, on a database with no such record, is not protected: the Alembic
-tutorials' ``downgrade base`` works there, as with Alembic itself. ``allow_protected``
-(``--allow-protected``) overrides both rules.
+pointed at the production URL by mistake, still meets the production database's record. A
+ledger that cannot be read (no SELECT permission, a renamed column) leaves the state unknown,
+and unknown is refused like protected: failing closed. ``allow_protected``
+(``--allow-protected``) overrides all of it.
+
+What is refused is judged by effect, never by spelling. Migrations are judged in ``env.py``,
+which every path runs (the CLI, the API, auto-upgrade, the web page, tenants, the pytest plugin
+and plain ``alembic.command`` on ``Versioning.alembic_config()``): :func:`guard_steps` gets the
+steps Alembic resolved from whatever the target was spelled as, before the first one runs, and
+refuses a downgrade step that reverts a root revision (the history of that branch ends at
+base) and a stamp over applied history. Rollbacks that leave a revision applied on every
+branch stay allowed, as Rails allows ``db:rollback``. Commands that never reach Alembic
+(``reset``, ``seed --force``, ``validate --repair``) ask :func:`check_allowed` first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import current_app
 
 from . import _errors as errors
 from ._ledgers import history
-from ._ledgers.versions import current
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from ._alembic.database import Database
+    from ._settings import Settings
     from ._state import VersioningState
 
 __all__ = [
+    "ALLOW_KEY",
+    "GUESSED_PROTECTION",
+    "Unknown",
+    "allowing",
     "check_allowed",
+    "environment_label",
     "environment_name",
-    "guard_downgrade",
-    "guard_stamp",
+    "guard_steps",
+    "harm",
     "mark_protected",
+    "protection_mark",
     "reason",
     "run_for",
+    "tampering",
     "unprotect",
 ]
 
 _OVERRIDE_HINT = "pass --allow-protected (allow_protected=True in Python) if you really mean it"
 
+#: Key in ``Config.attributes``: ``True`` lets plain ``alembic.command`` calls on
+#: ``Versioning.alembic_config()`` wipe or rewrite a protected database.
+ALLOW_KEY = "versioning_allow_protected"
+
+_allowed: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "flask_versioning_allow_protected", default=False
+)
+
+
+@contextlib.contextmanager
+def allowing(allow: bool) -> Iterator[None]:
+    """Run the block with ``--allow-protected`` given (``allow``) or not.
+
+    The facade sets it around the migration it starts, so that the guard in ``env.py`` knows
+    the caller's choice; outside such a block nothing is allowed.
+    """
+    token = _allowed.set(allow)
+    try:
+        yield
+    finally:
+        _allowed.reset(token)
+
 
 def run_for(state: VersioningState, override: str | None = None) -> history.Run:
     """The environment the app acts for, whether it was declared, and whether it protects.
 
-    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; both are declared. Otherwise the
-    name is guessed: ``testing`` in testing mode, ``development`` in debug mode, else
-    ``production``, which chooses the seeds but protects nothing. The app's flags are read now
-    rather than at ``init_app`` because ``flask --debug`` and test fixtures set them later.
+    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; both are declared, and a declared
+    environment outside ``VERSIONING_PROTECTED_ENVS`` never protects. Otherwise the name is
+    guessed: ``testing`` in testing mode, ``development`` in debug mode, else ``production``,
+    which chooses the seeds but protects nothing from a shell (a served start does, see
+    ``_autoupgrade``). The app's flags are read now rather than at ``init_app`` because
+    ``flask --debug`` and test fixtures set them later.
     """
     protected = state.settings.protected_envs
     if override is not None:
@@ -68,9 +112,30 @@ def run_for(state: VersioningState, override: str | None = None) -> history.Run:
     return history.Run(guessed)
 
 
+#: What a protection recorded without a declared environment assumed (see ``_autoupgrade``).
+GUESSED_PROTECTION = "a served, non-debug start that declared no environment"
+
+_GUESSES = {
+    "production": "not declared, no --debug",
+    "development": "not declared, --debug",
+    "testing": "not declared, testing mode",
+}
+
+
+def environment_label(name: str | None, *, declared: bool) -> str:
+    """``name`` as ``status`` and the status page show it: a guess never reads as a claim."""
+    if declared:
+        return f"{name or 'unknown'} (declared)"
+    return f"{name or 'unknown'} (guessed: {_GUESSES.get(name or '', 'not declared')})"
+
+
 def environment_name(state: VersioningState, override: str | None = None) -> str:
     """The environment seeds are chosen for (``override`` is ``--env``)."""
     return run_for(state, override).environment
+
+
+class Unknown(Exception):
+    """The ledger of a database cannot be read, so whether it is protected is unknown."""
 
 
 def check_allowed(
@@ -81,7 +146,7 @@ def check_allowed(
     env: str | None = None,
     allow_protected: bool,
 ) -> None:
-    """Refuse ``action`` on ``databases`` if the app or any of them is protected.
+    """Refuse ``action`` on ``databases`` if the app or any of them is protected, or unknown.
 
     Both the app's own environment and an ``--env`` override count, so that
     ``flask db reset --env development`` on a production app is refused too.
@@ -90,110 +155,232 @@ def check_allowed(
         return
     why = reason(state, databases, env)
     if why is not None:
-        raise errors.ProtectedEnvironmentError(
-            f"refusing to {action}: {why}; nothing was changed; {_OVERRIDE_HINT}"
-        )
+        raise _refusal(action, why)
+
+
+def _refusal(action: str, why: str) -> errors.ProtectedEnvironmentError:
+    return errors.ProtectedEnvironmentError(
+        f"refusing to {action}: {why}; nothing was changed; {_OVERRIDE_HINT}"
+    )
 
 
 def reason(
     state: VersioningState, databases: Sequence[Database], env: str | None = None
 ) -> str | None:
-    """Why the app or one of ``databases`` is protected, or ``None``."""
+    """Why the app or one of ``databases`` is protected (or may be), or ``None``."""
     # The environment the command names first: it is what the user is asking about.
     for run in (run_for(state, env) if env is not None else None, run_for(state)):
         if run is not None and run.protect:
-            return f"{run.environment!r} is a protected environment (VERSIONING_PROTECTED_ENVS)"
+            return _app_reason(run)
     for database in databases:
-        mark = protection_mark(database)
-        if mark is not None:
-            when = mark.finished_at.strftime("%Y-%m-%d %H:%M UTC")
-            what = f"{mark.direction} {mark.revision}" if mark.revision else mark.direction
-            return (
-                f"the database at {errors.mask_url(database.url)} is protected: its history "
-                f"records a {mark.environment!r} app on {mark.host or 'an unknown host'} at "
-                f"{when} ({what}); 'flask db unprotect --yes' lifts that if this database "
-                f"is no longer {mark.environment!r}"
-            )
+        why = _database_reason(database, None)
+        if why is not None:
+            return why
     return None
 
 
-def protection_mark(database: Database) -> history.Entry | None:
+def _app_reason(run: history.Run) -> str:
+    return f"{run.environment!r} is a protected environment (VERSIONING_PROTECTED_ENVS)"
+
+
+def _database_reason(database: Database, connection: sa.Connection | None) -> str | None:
+    """Why ``database``'s ledger protects it (or leaves that unknown), or ``None``."""
+    where = errors.mask_url(database.url)
+    try:
+        mark = protection_mark(database, connection)
+    except Unknown as exc:
+        return (
+            f"the protection state of the database at {where} is unknown: its history ledger "
+            f"({database.settings.history_table}) cannot be read ({exc})"
+        )
+    if mark is None:
+        return None
+    when = mark.finished_at.strftime("%Y-%m-%d %H:%M UTC")
+    what = f"{mark.direction} {mark.revision}" if mark.revision else mark.direction
+    guessed = "" if mark.declared else f" (guessed: {GUESSED_PROTECTION})"
+    return (
+        f"the database at {where} is protected: its history records a "
+        f"{mark.environment!r} app{guessed} on {mark.host or 'an unknown host'} at {when} "
+        f"({what}); 'flask db unprotect --yes' lifts that if this database is no longer "
+        f"{mark.environment!r}"
+    )
+
+
+def protection_mark(
+    database: Database, connection: sa.Connection | None = None
+) -> history.Entry | None:
     """The ledger row that protects ``database``; ``None`` when it is not protected.
 
-    A ledger that cannot be read protects nothing (``flask db status`` says it is damaged).
+    Raises :class:`Unknown` (with the database's one-line reason, credentials masked) when
+    the ledger exists but cannot be read: a missing permission or a table edited by hand.
     """
     try:
-        entries = history.read_history(database.engine(), database.settings)
-    except (sa.exc.DBAPIError, ValueError, TypeError):  # values edited by hand, too
-        return None
+        entries = history.read_history(
+            connection if connection is not None else database.engine(), database.settings
+        )
+    except (sa.exc.SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+        cause = getattr(exc, "orig", None) or exc
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise Unknown(errors.scrub(errors.one_line(first, 200))) from exc
     return history.protection(entries or [])
+
+
+def harm(heads: Sequence[str], steps: Sequence[Any], *, purge: bool = False) -> str | None:
+    """What ``steps`` (Alembic's, resolved from the target) would wipe or rewrite, or ``None``.
+
+    ``heads``: the version table before the run; ``purge``: the run empties it first (``stamp
+    --purge``), so the steps start from nothing. A downgrade step reverting a revision that has
+    no down revision ends its branch at base, whatever the target was spelled as (``base``,
+    ``-N``, ``rev-N``, ``heads-N``, ``branch@base``). A stamp that leaves a non-empty version
+    table holding other revisions rewrites applied history; stamping an empty one (adopting a
+    database), or to what it already holds, is harmless.
+    """
+    reverted: list[str] = []
+    now = set() if purge else set(heads)
+    stamped = purge
+    for step in steps:
+        info = step.info  # MigrationInfo: Alembic's public description of a step
+        if info.is_stamp:
+            stamped = True
+            now = (now - set(info.source_revision_ids)) | set(info.destination_revision_ids)
+            continue
+        if info.is_upgrade:
+            continue
+        reverted.extend(info.up_revision_ids)
+        if not info.down_revision_ids:
+            return (
+                f"downgrade to base (it reverts {len(reverted)} revision(s), down to "
+                f"{reverted[-1]}, leaving that branch with none applied)"
+            )
+    if stamped and heads and now != set(heads):
+        to = ", ".join(sorted(now)) or "base"
+        how = "stamp --purge" if purge else "stamp"
+        return f"{how} {to} over the applied history ({', '.join(sorted(heads))})"
+    return None
+
+
+def guard_steps(
+    database: Database,
+    config: Config,
+    connection: sa.Connection,
+    heads: Sequence[str],
+    steps: Sequence[Any],
+    purge: bool = False,
+) -> None:
+    """Refuse ``steps`` before the first one runs if they wipe or rewrite a protected database.
+
+    Called by ``env.py`` for every online migration, however it was started. The ledger is
+    read on the migration's own connection (a tenant's schema, a test's transaction) and
+    only when the steps would do harm, so upgrades cost nothing.
+    """
+    if _allowed.get() or config.attributes.get(ALLOW_KEY):
+        return
+    action = harm(heads, steps, purge=purge)
+    if action is None:
+        return
+    run = history.current_run(database.settings)
+    why = _app_reason(run) if run.protect else _database_reason(database, connection)
+    if why is not None:
+        raise _refusal(action, why)
 
 
 def mark_protected(state: VersioningState, databases: Sequence[Database], run: history.Run) -> None:
     """Record that ``run`` (a protected one) touched ``databases``, unless they say so already.
 
-    Migrations record it with every step; this is for seeds, which write no step.
+    Migrations record it with every step; this is for seeds, which write no step, and for
+    tenants a protected run found at head.
     """
     if not run.protect:
         return
     for database in databases:
-        if protection_mark(database) is None:
+        try:
+            marked = protection_mark(database) is not None
+        except Unknown:
+            marked = False  # writing the marker may still work (INSERT without SELECT)
+        if not marked:
             history.write_marker(database, run, history.PROTECT)
 
 
-def guard_downgrade(
-    state: VersioningState, database: Database, target: str, *, sql: bool, allow_protected: bool
-) -> None:
-    """Refuse ``downgrade base`` of a protected database (offline ``--sql`` is harmless)."""
-    if sql or allow_protected:
-        return
-    if target == "base" or target.endswith("@base"):
-        check_allowed(
-            state,
-            f"downgrade to {target} (it reverts every migration)",
-            [database],
-            allow_protected=False,
-        )
-
-
-def guard_stamp(
-    state: VersioningState,
-    database: Database,
-    revisions: Sequence[str],
-    *,
-    sql: bool,
-    allow_protected: bool,
-) -> None:
-    """Refuse a stamp that would rewrite the applied history of a protected database.
-
-    An empty version table (adopting a database) or the same revisions stay allowed; a target
-    that cannot be resolved counts as a rewrite, since refusing is the safe answer.
-    """
-    if sql or allow_protected:
-        return
-    now = set(current(database))
-    if not now or reason(state, [database]) is None:
-        return
-    try:
-        script = database.script_directory()
-        target = {r.revision for r in script.get_revisions(list(revisions)) if r is not None}
-    except Exception:
-        target = None
-    if target != now:
-        check_allowed(
-            state,
-            f"stamp {' '.join(revisions)} over the applied history ({', '.join(sorted(now))})",
-            [database],
-            allow_protected=False,
-        )
-
-
 def unprotect(state: VersioningState, databases: Sequence[Database]) -> list[str]:
-    """Record ``unprotect`` in the ledger of each protected database; returns their names."""
+    """Record ``unprotect`` in the ledger of each protected database; returns their names.
+
+    A ledger that cannot be read is left alone: lifting protection nobody can see is refused
+    like any other change to it.
+    """
     lifted = []
     run = run_for(state)
     for database in databases:
-        if protection_mark(database) is not None:
+        try:
+            mark = protection_mark(database)
+        except Unknown as exc:
+            raise errors.ProtectedEnvironmentError(
+                f"cannot lift protection of the database at {errors.mask_url(database.url)}: "
+                f"its history ledger cannot be read ({exc}); nothing was changed"
+            ) from exc
+        if mark is not None:
             history.write_marker(database, run, history.UNPROTECT)
             lifted.append(database.name)
     return lifted
+
+
+def tampering(
+    entries: Sequence[history.Entry] | None, applied: Sequence[str], settings: Settings
+) -> list[str]:
+    """Signs that the ledger was edited or dropped by hand, one line each (``status``,
+    ``validate``).
+
+    ``entries`` is the ledger (``None``: there is none) and ``applied`` the version table. The
+    ledger is an ordinary table: these checks make deletions visible, they prove nothing (rows
+    ids are consecutive, and a missing id may also be a step that failed and rolled back).
+    """
+    if not settings.keeps_history:
+        return []  # VERSIONING_HISTORY = False: no ledger is kept, so none is missing
+    table = settings.history_table
+    if entries is None:
+        if not applied:
+            return []
+        return [
+            f"the history ledger ({table}) is missing although revisions are applied "
+            f"({', '.join(applied)}): it was dropped, or the database was migrated only by "
+            "other tools; any protection it recorded is gone"
+        ]
+    found: list[str] = []
+    ids = sorted(e.id for e in entries)
+    missing = _ranges(sorted(set(range(1, ids[-1] + 1)) - set(ids))) if ids else []
+    if missing:
+        found.append(
+            f"history ledger ({table}) row(s) {', '.join(missing)} are missing: deleted by "
+            "hand, or written by steps that failed and were rolled back"
+        )
+    edited = [
+        str(e.id)
+        for e in entries
+        if e.declared
+        and e.environment in settings.protected_envs
+        and not e.protected
+        and e.direction != history.UNPROTECT
+    ]
+    if edited:
+        found.append(
+            f"history ledger ({table}) row(s) {', '.join(edited)} were written by a protected "
+            "environment but do not protect: edited by hand"
+        )
+    if not ids and applied:
+        found.append(
+            f"the history ledger ({table}) is empty although revisions are applied "
+            f"({', '.join(applied)}): its rows were deleted"
+        )
+    return found
+
+
+def _ranges(numbers: Sequence[int]) -> list[str]:
+    out: list[str] = []
+    start = previous = None
+    for n in [*numbers, None]:
+        if n is not None and previous is not None and n == previous + 1:
+            previous = n
+            continue
+        if start is not None:
+            out.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = n
+    return out

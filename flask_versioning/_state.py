@@ -18,7 +18,7 @@ from ._errors import ConfigurationError
 from ._settings import Settings
 
 if TYPE_CHECKING:
-    from ._alembic.database import Database
+    from ._alembic.database import Database, Guard
     from ._extension import Versioning
     from ._seeds.registry import SeedRegistry
 
@@ -37,6 +37,9 @@ class VersioningState:
     db: Any
     #: The models' ``MetaData`` given to ``init_app``, if any (one, or one per database).
     metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None
+    #: What every database's ``env.py`` asks before a migration's first step (protection),
+    #: handed down by the facade because the rule lives in a higher layer.
+    guard: Guard | None = None
     _databases: list[Database] | None = dataclasses.field(default=None, repr=False)
 
     def databases(self) -> list[Database]:

@@ -281,6 +281,10 @@ class DatabaseStatus:
     environment: LedgerRecord | None = None
     #: The row that makes the database protected, ``None`` when it is not.
     protected_by: LedgerRecord | None = None
+    #: Signs that the ledger was edited or dropped by hand (rows missing, no ledger while
+    #: revisions are applied), one line each; also among ``problems``. No proof either way:
+    #: the ledger is an ordinary table.
+    tampering: tuple[str, ...] = ()
 
     def with_state(self, *states: RevisionState) -> tuple[RevisionStatus, ...]:
         return tuple(r for r in self.revisions if r.state in states)
@@ -311,6 +315,9 @@ class ValidationResult:
     repaired: bool = False
     #: Why the database could not be validated (unreachable, unreadable files...).
     error: str | None = None
+    #: Signs that the history ledger was edited or dropped by hand (see
+    #: :attr:`DatabaseStatus.tampering`); reported, not failing.
+    tampering: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

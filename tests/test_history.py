@@ -352,5 +352,5 @@ def test_a_plain_app_runs_the_seed_tutorial(app_project: FlaskProject) -> None:
     app_project.db("stamp", "head", **plain)
     app_project.db("seed", "--force", **plain)
     status = app_project.db("status", **plain).stdout
-    assert "environment: production (not declared)" in status
+    assert "environment: production (guessed: not declared, no --debug)" in status
     assert "protected: no" in status

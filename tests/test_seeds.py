@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from flask_versioning import (
     ConfigurationError,
     ProtectedEnvironmentError,
+    RevisionError,
     SeedError,
     SeedFailed,
     Versioning,
@@ -815,13 +816,14 @@ def test_protected_environments_through_the_api(tmp_path: Path, sqlite_url: str)
         assert versioning.current() == ["0001"]
         refused: list[Any] = [
             lambda: versioning.stamp("base"),
-            lambda: versioning.stamp("nosuchrev"),  # cannot tell what it would do: refused
             lambda: versioning.downgrade("base"),
             lambda: versioning.reset(env="development"),
         ]
         for call in refused:
             with pytest.raises(ProtectedEnvironmentError, match="'production' is a protected"):
                 call()
+        with pytest.raises(RevisionError, match="nosuchrev"):  # cannot be resolved: refused
+            versioning.stamp("nosuchrev")
         assert versioning.current() == ["0001"]
         versioning.stamp("heads", purge=True)  # what is already there: no change, allowed
         assert versioning.downgrade("0001:base", sql=True).sql  # offline SQL changes nothing

@@ -243,15 +243,17 @@ def test_a_damaged_ledger_is_said_in_one_line(project: FlaskProject, backend: st
     engine.dispose()
     proc = project.db("status")
     assert "Traceback" not in proc.stderr
-    damaged = [line for line in proc.stdout.splitlines()[1:] if "damaged" in line]
-    assert damaged[0] == "  environment: unknown (the history ledger is damaged)"
-    assert damaged[1].startswith(
-        "  the history ledger (versioning_history) is damaged and was ignored: "
+    damaged = [line for line in proc.stdout.splitlines()[1:] if "cannot be read" in line]
+    assert damaged[0] == "  environment: unknown (the history ledger cannot be read)"
+    assert damaged[1].startswith("  protected: unknown (the history ledger cannot be read")
+    assert damaged[2].startswith(
+        "  the history ledger (versioning_history) cannot be read and was ignored "
+        "(protection unknown): "
     )
     assert set(revision_lines(proc.stdout)) == {"r001", "r002", "r003"}
     proc = project.db("validate", check=False)
     assert proc.returncode == 1
-    assert "the history ledger (versioning_history) is damaged" in proc.stderr
+    assert "the history ledger (versioning_history) cannot be read" in proc.stderr
 
 
 def test_values_edited_by_hand(sqlite_project: FlaskProject) -> None:
@@ -263,7 +265,7 @@ def test_values_edited_by_hand(sqlite_project: FlaskProject) -> None:
     engine.dispose()
     proc = sqlite_project.db("status")
     assert "Traceback" not in proc.stderr
-    assert "the history ledger (versioning_history) is damaged and was ignored" in proc.stdout
+    assert "the history ledger (versioning_history) cannot be read and was ignored" in proc.stdout
     assert revision_lines(proc.stdout)["r001"].startswith("applied (not recorded")
 
 

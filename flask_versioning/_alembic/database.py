@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database", "StepListener", "sync_url"]
+__all__ = ["Database", "Guard", "StepListener", "sync_url"]
 
 #: Async drivers and the sync driver of the same database that migrations use instead.
 SYNC_DRIVERS = {
@@ -69,6 +69,10 @@ class StepListener(Protocol):
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
 
 
+#: See :attr:`Database.guard`.
+Guard = Callable[["Database", "Config", sa.Connection, Sequence[str], Sequence[Any], bool], None]
+
+
 @dataclasses.dataclass(eq=False)
 class Database:
     """One database of the app: where it is, its models and its script directory."""
@@ -92,6 +96,11 @@ class Database:
     #: Makes the listener that, after each downgrade step, forgets the seeds whose tables the
     #: step dropped (the seed ledger); ``None``: the ledger is left alone.
     seed_ledger: Callable[[Database], StepListener] | None = None
+    #: Judges the steps of an online migration before the first one runs, and raises to refuse
+    #: them (protection): given this database, the Alembic ``Config``, the migration's
+    #: connection, the version table's revisions before the run, the steps, and whether the
+    #: run empties the version table first (``stamp --purge``).
+    guard: Guard | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:

@@ -241,10 +241,57 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
             if history is not None:
                 history.defer_flush = relax_each_step
             context.configure(connection=connection, **options)
+            if database.guard is not None:
+                _guard(context, database, connection, options)
             with context.begin_transaction():
                 for start in starters:
                     start()
                 context.run_migrations(**kw)
+
+
+def _guard(context: Any, database: Database, connection: sa.Connection, options: Any) -> None:
+    """Put :attr:`Database.guard` in front of the command's work, the one door every online
+    migration passes, however it was started.
+
+    ``fn`` in the migration context's options is what the command asked for (Alembic's
+    commands pass it to ``EnvironmentContext``); it is wrapped and the context configured again
+    with the wrapper, through ``configure``'s public keywords. With ``purge`` Alembic empties
+    the version table, and commits that where DDL is not transactional, before it asks ``fn``
+    for the steps: those are judged here first.
+    """
+    guard = database.guard
+    migration = context.get_context()
+    fn = migration.opts.get("fn")
+    if guard is None or fn is None or isinstance(fn, _Guarded):
+        return
+    if migration.opts.get("purge"):
+        began = connection.in_transaction()
+        before = tuple(migration.get_current_heads())
+        steps = list(fn((), migration))
+        guard(database, context.config, connection, before, steps, True)
+        if not began and connection.in_transaction():
+            # These reads began a transaction; left open, Alembic would take it for the
+            # caller's and never commit the stamp.
+            connection.rollback()
+        return
+    context.configure(connection=connection, **options, fn=_Guarded(database, context.config, fn))
+
+
+class _Guarded:
+    """``fn`` (the command's steps for the heads found) with :attr:`Database.guard` asked
+    before the first step runs."""
+
+    def __init__(self, database: Database, config: Config, fn: Callable[..., Any]) -> None:
+        self.database = database
+        self.config = config
+        self.fn = fn
+
+    def __call__(self, heads: tuple[str, ...], ctx: MigrationContext) -> list[Any]:
+        steps = list(self.fn(heads, ctx))
+        guard = self.database.guard
+        if steps and guard is not None and ctx.connection is not None:
+            guard(self.database, self.config, ctx.connection, heads, steps, False)
+        return steps
 
 
 def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:

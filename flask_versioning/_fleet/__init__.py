@@ -18,7 +18,7 @@ from .._state import VersioningState
 from .._types import FleetEvent, RunOptions, Tenant, TenantOptions, TenantResult
 from . import tasks
 from .pool import run_pool
-from .skip import read_versions, target_revisions
+from .skip import protect_skipped, read_versions, target_revisions
 from .tasks import Task, run_task
 from .tenants import check_shard, declared, select
 
@@ -109,14 +109,23 @@ def run(
 
     if task.skip_at is not None and pending:
         found = read_versions(state.database(), pending)
-        for tenant, rows in zip(pending, found, strict=True):
-            if rows is not None and len(rows) == len(task.skip_at) and set(rows) == task.skip_at:
-                now = tuple(sorted(rows))
-                result: TenantResult[Any] = TenantResult(
-                    tenant.name, "skipped", before=now, after=now
-                )
-                results[tenant.name] = result
-                events.finish(0, result)
+        at_target = [
+            (tenant, tuple(sorted(rows)))
+            for tenant, rows in zip(pending, found, strict=True)
+            if rows is not None and len(rows) == len(task.skip_at) and set(rows) == task.skip_at
+        ]
+        unmarked = protect_skipped(state, [t for t, _ in at_target]) if task.writes else {}
+        for tenant, now in at_target:
+            error = unmarked.get(tenant.name)
+            result: TenantResult[Any] = TenantResult(
+                tenant.name,
+                "failed" if error else "skipped",
+                error=error,
+                before=now,
+                after=now,
+            )
+            results[tenant.name] = result
+            events.finish(0, result)
         pending = [t for t in pending if t.name not in results]
 
     def record(worker: int, result: TenantResult[Any]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -19,11 +20,16 @@ from .. import _errors as errors
 from .._alembic import heads
 from .._alembic.database import Database
 from .._alembic.errors import translate_errors
+from .._ledgers.history import active_run
 from .._ledgers.versions import read_rows
+from .._protection import mark_protected, run_for
 from .._types import Tenant
+
+if TYPE_CHECKING:
+    from .._state import VersioningState
 from .tenants import dispose, tenant_database
 
-__all__ = ["read_versions", "target_revisions"]
+__all__ = ["protect_skipped", "read_versions", "target_revisions"]
 
 # A target naming one revision exactly (anything else needs Alembic to resolve it).
 _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
@@ -85,3 +91,30 @@ def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] |
         except sa.exc.DBAPIError:
             pass
     return found
+
+
+def protect_skipped(state: VersioningState, tenants: Sequence[Tenant]) -> dict[str, str]:
+    """Record a protected run's protection in tenants skipped because they were at the target:
+    such a run marks every tenant it was given, or a later ``downgrade base`` from a
+    development shell would find the ones that happened to be up to date unprotected.
+
+    Returns the one-line error of each tenant whose ledger could not be written.
+    """
+    run = active_run() or run_for(state)
+    if not run.protect:
+        return {}
+    failed: dict[str, str] = {}
+    for tenant in tenants:
+        try:
+            database = tenant_database(state.database(), tenant)
+        except errors.VersioningError as exc:
+            failed[tenant.name] = str(exc)
+            continue
+        try:
+            mark_protected(state, [database], run)
+        except sa.exc.SQLAlchemyError as exc:
+            detail = errors.scrub(errors.one_line(getattr(exc, "orig", None) or exc, 200))
+            failed[tenant.name] = f"cannot record protection in its history ledger: {detail}"
+        finally:
+            dispose(database)
+    return failed

@@ -20,7 +20,7 @@ from .._alembic.database import Database
 from .._ledgers.versions import current as current_revisions
 from .._operations import inspect, migrate
 from .._operations.status import database_status
-from .._protection import guard_downgrade, guard_stamp
+from .._protection import allowing
 from .._state import VersioningState
 from .._types import (
     DatabaseStatus,
@@ -174,8 +174,8 @@ def downgrade(
     options: RunOptions,
     allow_protected: bool,
 ) -> MigrationResult:
-    guard_downgrade(state, database, target, sql=False, allow_protected=allow_protected)
-    return migrate.downgrade(database, target, options)
+    with allowing(allow_protected):
+        return migrate.downgrade(database, target, options)
 
 
 def stamp(
@@ -187,8 +187,8 @@ def stamp(
     purge: bool,
     allow_protected: bool,
 ) -> MigrationResult:
-    guard_stamp(state, database, revisions, sql=False, allow_protected=allow_protected)
-    return migrate.stamp(database, revisions, options, purge=purge)
+    with allowing(allow_protected):
+        return migrate.stamp(database, revisions, options, purge=purge)
 
 
 def current(state: VersioningState, database: Database) -> tuple[str, ...]:

@@ -327,6 +327,7 @@ def tenant_database(base: Database, tenant: Tenant) -> Database:
         "directory": base.directory,
         "history": base.history,
         "seed_ledger": base.seed_ledger,
+        "guard": base.guard,
         "engine_name": base.engine_name,
         "engine_names": base.engine_names,
     }

@@ -139,6 +139,8 @@ def _migrate(
                     run()
         except KeyboardInterrupt as exc:
             raise _interrupted(database, target, direction, before, recorder) from exc
+        except errors.ProtectedEnvironmentError:
+            raise  # refused before the first step: nothing changed
         except (errors.RevisionError, errors.DatabaseError) as exc:
             # Alembic's refusals (an unknown target) come before any revision runs and are
             # right as they are; a database error once migrations began is a revision's SQL

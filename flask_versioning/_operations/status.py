@@ -13,6 +13,7 @@ with ``error`` set; a ledger dropped or edited by hand gives ``ledger = "missing
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,7 +35,7 @@ from .._alembic.revisions import (
 )
 from .._ledgers import history
 from .._ledgers.versions import current
-from .._protection import check_allowed, run_for
+from .._protection import check_allowed, run_for, tampering
 from .._types import DatabaseStatus, LedgerRecord, RevisionState, RevisionStatus, ValidationResult
 
 if TYPE_CHECKING:
@@ -99,8 +100,13 @@ def database_status(state: VersioningState, database: Database) -> DatabaseStatu
         )
     problems: list[str] = []
     entries, ledger = _ledger(database, problems)
+    signs: list[str] = []
+    if ledger != "damaged":
+        signs = tampering(entries if ledger == "ok" else None, rows, database.settings)
+        problems.extend(signs)
     files = _files(database, problems)
-    return _assemble(database, url, rows, entries, ledger, files, problems)
+    found = _assemble(database, url, rows, entries, ledger, files, problems)
+    return dataclasses.replace(found, tampering=tuple(signs)) if signs else found
 
 
 def _ledger(database: Database, problems: list[str]) -> tuple[list[history.Entry], _Ledger]:
@@ -109,8 +115,8 @@ def _ledger(database: Database, problems: list[str]) -> tuple[list[history.Entry
     except Exception as exc:  # any way a hand-edited table can fail to read as ours
         detail = errors.scrub(errors.one_line(getattr(exc, "orig", None) or exc, 200))
         problems.append(
-            f"the history ledger ({database.settings.history_table}) is damaged and was "
-            f"ignored: {detail}"
+            f"the history ledger ({database.settings.history_table}) cannot be read and was "
+            f"ignored (protection unknown): {detail}"
         )
         return [], "damaged"
     if entries is None:
@@ -385,7 +391,7 @@ def validate(
         return ValidationResult(database.name, found.troubles, error=found.problems[0])
     problems = found.troubles
     if not repair or not problems:
-        return ValidationResult(database.name, problems)
+        return ValidationResult(database.name, problems, tampering=found.tampering)
     check_allowed(
         state,
         "record new checksums of applied revisions (validate --repair)",
@@ -395,4 +401,4 @@ def validate(
     run = run_for(state)
     for revision in problems:
         history.write_marker(database, run, history.CHECKSUM, revision.revision, revision.checksum)
-    return ValidationResult(database.name, problems, repaired=True)
+    return ValidationResult(database.name, problems, repaired=True, tampering=found.tampering)

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from .._protection import GUESSED_PROTECTION, environment_label
 from .._types import (
     DatabaseStatus,
     LedgerRecord,
@@ -119,6 +120,8 @@ def validate_command(repair: bool, binds: tuple[str, ...], allow_protected: bool
             ):
                 if result.error is not None:
                     failed.append(result.error)
+                for sign in result.tampering:
+                    click.secho(f"Warning: {sign}", fg="yellow", err=True)
                 for revision in result.problems:
                     echo(f"{revision.revision}: {_state(revision)}")
                 if result.repaired:
@@ -178,12 +181,7 @@ def _print_database(found: DatabaseStatus, show_all: bool) -> None:
     click.echo(f"  current: {current or 'base (no revision applied)'}")
     click.echo(f"  heads: {', '.join(found.heads) or 'none (no revision files)'}")
     click.echo(f"  environment: {_environment(found)}")
-    mark = found.protected_by
-    if mark is not None:
-        what = f"{mark.direction} {mark.revision}" if mark.revision else mark.direction
-        click.echo(f"  protected: yes, recorded by {_by(mark)} at {_when(mark.at)} ({what})")
-    else:
-        click.echo("  protected: no")
+    click.echo(f"  protected: {_protected(found)}")
     for problem in found.problems:
         click.secho(f"  {problem}", fg="yellow")
     counts = {state: len(found.with_state(state)) for state in _STATES}
@@ -208,15 +206,26 @@ def _environment(found: DatabaseStatus) -> str:
     if found.ledger == "missing":
         return "unknown (no history ledger)"
     if found.ledger == "damaged":
-        return "unknown (the history ledger is damaged)"
+        return "unknown (the history ledger cannot be read)"
     record = found.environment
     if record is None:
         return "none recorded"
-    declared = "declared" if record.declared else "not declared"
-    return (
-        f"{record.environment or 'unknown'} ({declared}), recorded {_when(record.at)} on "
-        f"{record.host or 'an unknown host'}"
-    )
+    label = environment_label(record.environment, declared=record.declared)
+    return f"{label}, recorded {_when(record.at)} on {record.host or 'an unknown host'}"
+
+
+def _protected(found: DatabaseStatus) -> str:
+    if found.ledger == "damaged":
+        return (
+            "unknown (the history ledger cannot be read: destructive commands are refused "
+            "until it can, or with --allow-protected)"
+        )
+    mark = found.protected_by
+    if mark is None:
+        return "no"
+    what = f"{mark.direction} {mark.revision}" if mark.revision else mark.direction
+    guessed = "" if mark.declared else f", guessed ({GUESSED_PROTECTION})"
+    return f"yes{guessed}, recorded by {_by(mark)} at {_when(mark.at)} ({what})"
 
 
 def _select(

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from .._errors import mask_url, one_line, scrub
 from .._operations.inspect import describe_diff
+from .._protection import environment_label
 from .guard import local_refusal
 from .render import page
 
@@ -53,6 +54,8 @@ class Section:
     heads: Answer
     graph: Answer
     seeds: Answer
+    #: Why destructive commands are refused for it (protected, guessed or unknown), or ``None``.
+    protection: Answer
     check: Answer
 
 
@@ -66,7 +69,10 @@ def status_page() -> Response:
 
     v = get_state().extension
     seeds = _ask(v.seeds_status)
-    environment = _ask(v.environment_name)
+    state = get_state()
+    environment = _ask(
+        lambda: environment_label(v.environment_name(), declared=bool(state.settings.env))
+    )
     sections = [_section(v, bind, seeds) for bind in v.databases()]
     return page("status.html", sections=sections, environment=environment)
 
@@ -84,6 +90,7 @@ def _section(v: Versioning, bind: str | None, seeds: Answer) -> Section:
         heads=_ask(lambda: sorted(s.revision for s in v.heads(bind=bind))),
         graph=_ask(lambda: Markup(v.graph(bind=bind, fmt="svg"))),
         seeds=mine,
+        protection=_ask(lambda: v.protection(bind=bind)),
         check=_check(v, bind),
     )
 
