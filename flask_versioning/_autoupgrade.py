@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import time
-import weakref
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,9 +44,6 @@ __all__ = ["auto_upgrade", "skip_reason", "skipped"]
 
 logger = logging.getLogger("flask_versioning")
 
-#: Apps this process has already auto-upgraded, with the process id that did it.
-_done: weakref.WeakKeyDictionary[Flask, int] = weakref.WeakKeyDictionary()
-
 # A target that names one revision exactly; anything else (``+2``, ``abc@head``, a partial id)
 # needs Alembic to resolve, so it always takes the locked path.
 _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
@@ -56,18 +52,14 @@ _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
     """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``, then seed.
 
-    ``command``: our CLI group's name. Once per app and process. A failure stops app creation,
-    or with ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
+    ``command``: our CLI group's name. Called by ``init_app`` when the setting is on, so once per
+    app (a second registration is refused). A failure stops app creation, or with
+    ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
     """
-    if not state.settings.auto_upgrade:
-        return
     reason = skip_reason(command)
     if reason is not None:
         logger.debug("auto-upgrade skipped: %s", reason)
         return
-    if _done.get(app) == os.getpid():
-        return
-    _done[app] = os.getpid()
     with app.app_context():
         run = run_for(state)
         if not app.debug and not app.testing:
