@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from ._reports import CheckReport, DatabasePlan, RebaseResult
 
 # The seed runner, provisioning and adopt modules are imported where used, to keep them off the
-# start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md).
+# start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md, fresh_upgrade).
 
 __all__ = ["Versioning"]
 
