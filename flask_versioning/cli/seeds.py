@@ -16,10 +16,9 @@ from ._common import (
     duration,
     env_option,
     print_step,
-    tenant_options,
     versioning,
 )
-from ._fleet import report_seeds
+from ._fleet import report_seeds, tenant_options
 
 
 def _print_seed(result: SeedResult) -> None:

@@ -26,10 +26,9 @@ from ._common import (
     echo,
     no_binds_with_tenants,
     on,
-    tenant_options,
     versioning,
 )
-from ._fleet import raise_for_failures
+from ._fleet import raise_for_failures, tenant_options
 
 if TYPE_CHECKING:
     from .._lint import Finding
