@@ -617,7 +617,7 @@ class Versioning:
     ) -> list[Any] | list[TenantResult[tuple[str, ...]]]:
         """Differences between the models and an up-to-date database (empty when none).
 
-        With ``tenants``, each tenant's differences, one line each (``add_table users``).
+        With ``tenants``, each tenant's differences, one line each in ``flask db check``'s words.
         """
         if tenants is not None:
             from . import _fleet as fleet
