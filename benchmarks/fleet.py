@@ -38,6 +38,9 @@ from .databases import Postgres
 
 START = "<!-- fleet: start -->"
 END = "<!-- fleet: end -->"
+#: The graph drawing figures (``python -m benchmarks.graph_render``), kept the same way.
+GRAPH_START = "<!-- graph: start -->"
+GRAPH_END = "<!-- graph: end -->"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 APP = '''"""Benchmark app with tenants, written by benchmarks/fleet.py."""
@@ -356,13 +359,15 @@ def write_section(section: str, path: Path = RESULTS) -> None:
 
 
 def keep_fleet_section(markdown: str, path: Path) -> str:
-    """``markdown`` (a full report about to replace ``path``) with the tenants section that
-    ``path`` holds, so that a full run of the other scenarios does not drop it."""
+    """``markdown`` (a full report about to replace ``path``) with the sections that other
+    commands write into ``path`` (tenants, and the graph figures written by hand), so that a
+    full run of the other scenarios does not drop them."""
     text = path.read_text() if path.exists() else ""
-    if START not in text or END not in text:
-        return markdown
-    section = START + text.split(START, 1)[1].split(END, 1)[0] + END + "\n"
-    return markdown.rstrip("\n") + "\n\n" + section
+    for start, end in ((START, END), (GRAPH_START, GRAPH_END)):
+        if start in text and end in text:
+            section = start + text.split(start, 1)[1].split(end, 1)[0] + end + "\n"
+            markdown = markdown.rstrip("\n") + "\n\n" + section
+    return markdown
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,16 +10,12 @@ the work done. Processes that must not migrate are skipped, see :func:`skip_reas
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import logging
-import os
 import re
 import sys
 import time
-import weakref
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +32,7 @@ from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.migrate import upgrade
 from ._protection import run_for
-from ._settings import FLEET_WORKER_ENV
+from ._settings import skipped, start_skip_reason
 
 if TYPE_CHECKING:
     from ._state import VersioningState
@@ -44,9 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["auto_upgrade", "skip_reason", "skipped"]
 
 logger = logging.getLogger("flask_versioning")
-
-#: Apps this process has already auto-upgraded, with the process id that did it.
-_done: weakref.WeakKeyDictionary[Flask, int] = weakref.WeakKeyDictionary()
 
 # A target that names one revision exactly; anything else (``+2``, ``abc@head``, a partial id)
 # needs Alembic to resolve, so it always takes the locked path.
@@ -56,18 +49,14 @@ _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
     """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``, then seed.
 
-    ``command``: our CLI group's name. Once per app and process. A failure stops app creation,
-    or with ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
+    ``command``: our CLI group's name. Called by ``init_app`` when the setting is on, so once per
+    app (a second registration is refused). A failure stops app creation, or with
+    ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
     """
-    if not state.settings.auto_upgrade:
-        return
     reason = skip_reason(command)
     if reason is not None:
         logger.debug("auto-upgrade skipped: %s", reason)
         return
-    if _done.get(app) == os.getpid():
-        return
-    _done[app] = os.getpid()
     with app.app_context():
         run = run_for(state)
         if not run.declared and not app.debug and not app.testing:
@@ -249,25 +238,6 @@ def _release_connections(databases: Sequence[Database]) -> None:
 
 # -- when not to run --------------------------------------------------------------------------
 
-_skipping: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "flask_versioning_skip_start", default=None
-)
-
-
-@contextlib.contextmanager
-def skipped(reason: str) -> Iterator[None]:
-    """Apps created inside this block neither upgrade nor check at start, for ``reason``.
-
-    For code that makes apps on databases it prepares itself: the pytest plugin calls the
-    user's factory for a template that does not exist yet, or for a copy of one already at
-    head, and decides itself which seeds go in.
-    """
-    token = _skipping.set(reason)
-    try:
-        yield
-    finally:
-        _skipping.reset(token)
-
 
 def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     """Why this process must not auto-upgrade, or ``None`` when it should.
@@ -278,16 +248,15 @@ def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     2. The same with no command at all (``flask --help``): nothing is served.
     3. ``flask run`` with the reloader on (``--reload``, or ``--debug`` without
        ``--no-reload``), in the reloader's parent, which only watches files: its child upgrades.
-    4. A worker process of a command run on tenants (``--jobs``): the command decides.
+    4. A worker process of a command run on tenants (``--jobs``), which loads the app inside
+       :func:`skipped`: the command decides.
     5. The app is created inside :func:`skipped`.
 
     Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
     script) upgrades. ``argv`` defaults to :data:`sys.argv`.
     """
-    if (reason := _skipping.get()) is not None:
+    if (reason := start_skip_reason()) is not None:
         return reason
-    if os.environ.get(FLEET_WORKER_ENV):
-        return "this is a worker process of a fleet run; the command decides what runs"
     argv = list(sys.argv if argv is None else argv)
     ctx = click.get_current_context(silent=True)
     root = ctx.find_root() if ctx is not None else None

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from ._reports import CheckReport, DatabasePlan, RebaseResult
 
 # The seed runner, provisioning and adopt modules are imported where used, to keep them off the
-# start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md).
+# start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md, fresh_upgrade).
 
 __all__ = ["Versioning"]
 
@@ -615,7 +615,7 @@ class Versioning:
     ) -> list[Any] | list[TenantResult[tuple[str, ...]]]:
         """Differences between the models and an up-to-date database (empty when none).
 
-        With ``tenants``, each tenant's differences, one line each (``add_table users``).
+        With ``tenants``, each tenant's differences, one line each in ``flask db check``'s words.
         """
         if tenants is not None:
             from . import _fleet as fleet

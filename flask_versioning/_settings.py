@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,37 @@ from flask import Flask
 
 from ._errors import ConfigurationError
 
-#: Set in the worker processes of a fleet run (``--jobs``): the app they load must not
-#: auto-upgrade its own database, since the parent process decides what runs.
-FLEET_WORKER_ENV = "FLASK_VERSIONING_FLEET_WORKER"
+# -- apps made where the start-up work must not run --------------------------------------------
+# Here rather than in ``_autoupgrade`` (which reads it) because code in lower layers sets it: a
+# worker process of a tenants run (``--jobs``) loads the app inside it, since the parent process
+# decides what runs. The worker loads the app in its own process and thread, so a context
+# variable reaches it; nothing needs to travel through the environment.
+
+_start_skipped: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "flask_versioning_skip_start", default=None
+)
+
+
+@contextlib.contextmanager
+def skipped(reason: str) -> Iterator[None]:
+    """Apps created inside this block neither upgrade nor check at start, for ``reason``.
+
+    For code that makes apps on databases it prepares itself: the pytest plugin calls the
+    user's factory for a template that does not exist yet, or for a copy of one already at
+    head, and decides itself which seeds go in; a tenants run's worker process loads the app
+    while the parent process decides what runs.
+    """
+    token = _start_skipped.set(reason)
+    try:
+        yield
+    finally:
+        _start_skipped.reset(token)
+
+
+def start_skip_reason() -> str | None:
+    """The reason given to the innermost :func:`skipped` block around this call, if any."""
+    return _start_skipped.get()
+
 
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
 #: configuration can be read back from ``app.config``.

@@ -248,11 +248,6 @@ class RevisionStatus:
             return self.reviewed is None or self.reviewed.checksum is not None
         return self.state == "changed"
 
-    @property
-    def before_history(self) -> bool:
-        """Applied before the database had a history ledger."""
-        return self.applied is not None and self.applied.direction == "before-history"
-
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseStatus:

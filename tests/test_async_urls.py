@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import table_names, version_rows
 
-from flask_versioning._alembic.database import sync_url
+from flask_versioning._alembic.drivers import sync_url
 
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mariadb": "aiomysql"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import os
 import pty
 import re
@@ -31,8 +32,7 @@ from flask import Flask
 
 from flask_versioning import ConfigurationError, Tenant, Versioning
 from flask_versioning._autoupgrade import skip_reason
-from flask_versioning._fleet.pool import can_fork
-from flask_versioning._settings import FLEET_WORKER_ENV
+from flask_versioning._fleet.pool import _Setup, can_fork, worker_main
 
 APP = """
 import json
@@ -742,12 +742,23 @@ def test_progress_bar_on_a_terminal(fleet_sqlite: Fleet) -> None:
     assert ": 3 changed." in proc.stdout
 
 
-def test_worker_processes_never_auto_upgrade(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_processes_never_auto_upgrade() -> None:
     assert skip_reason("db", ["gunicorn", "app:app"]) is None
-    monkeypatch.setenv(FLEET_WORKER_ENV, "1")
-    assert skip_reason("db", ["gunicorn", "app:app"]) == (
-        "this is a worker process of a fleet run; the command decides what runs"
-    )
+    seen: list[str | None] = []
+
+    def loader() -> Flask:  # what the worker's app factory would see at init_app
+        seen.append(skip_reason("db", ["gunicorn", "app:app"]))
+        raise RuntimeError("stop after loading")
+
+    parent, child = multiprocessing.Pipe()
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        worker_main(child, _Setup(loader=loader, directory="migrations"))
+    finally:
+        signal.signal(signal.SIGINT, sigint)
+    assert parent.recv() == ("broken", "RuntimeError: stop after loading")
+    assert seen == ["this is a worker process of a fleet run; the command decides what runs"]
+    assert skip_reason("db", ["gunicorn", "app:app"]) is None
 
 
 def test_the_example_reads_its_tenants_from_the_apps_database(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 Every module of the package must be in the page's layer table, and no module may import a
 module of a higher layer, not even inside a function (imports under ``if TYPE_CHECKING:`` are
 annotations and do not count). A change that breaks the layering fails here, with the file, the
-line and both layers named, instead of slowly turning the package into one tangle.
+line and both layers named, instead of slowly turning the package into one tangle. Nor may
+modules import each other in a circle, inside one layer too: each circle is named.
 """
 
 from __future__ import annotations
@@ -131,3 +132,57 @@ def test_the_rule_catches_an_upward_import() -> None:
     found = _imports(PACKAGE / "_errors.py", source)
     assert found == [(5, "_extension")]
     assert LAYERS["_extension"] > LAYERS["_errors"]
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles of ``graph`` (module -> the modules it imports): each set of modules
+    that reach one another, sorted (Tarjan's strongly connected components)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if target not in graph:
+                continue
+            if target not in order:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], order[target])
+        if low[module] == order[module]:
+            found = []
+            while True:
+                member = stack.pop()
+                found.append(member)
+                if member == module:
+                    break
+            if len(found) > 1 or module in graph[module]:
+                circles.append(sorted(found))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return sorted(circles)
+
+
+def test_no_import_circles() -> None:
+    graph = {_module_name(path): {target for _, target in _imports(path)} for path in SOURCES}
+    circles = _circles(graph)
+    assert not circles, "import circles (runtime imports, function-level ones included): " + (
+        "; ".join(" <-> ".join(circle) for circle in circles)
+    )
+
+
+def test_the_rule_catches_a_circle() -> None:
+    """The checker itself: a circle through a function-level import is found, in one layer."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert _circles(graph) == [["a", "b", "c"], ["e"]]
+    source = "from ._common import echo\ndef f():\n    from ._fleet import ProgressView\n"
+    assert _imports(PACKAGE / "cli" / "_common.py", source) == [
+        (1, "cli._common"),
+        (3, "cli._fleet"),
+    ]

@@ -516,7 +516,7 @@ def test_status_page_sections(tmp_path: Path, database_url: str) -> None:
     assert "not yet" not in html and "UTC (development)" in html
     # The models have no posts table: check lists the difference.
     assert "1 difference between the models and the database" in html
-    assert "<li><code>remove_table posts</code></li>" in html
+    assert "<li><code>remove table posts (in the database, not in the models)</code></li>" in html
 
 
 def test_status_page_survives_a_database_that_is_down(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from .. import _errors as errors
 from . import layout
-from .drivers import check_url
+from .drivers import check_url, sync_url
 from .environment import DATABASE_KEY, ENGINE_NAMES_KEY
 from .errors import translate_errors
 
@@ -24,37 +24,7 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database", "Guard", "StepListener", "sync_url"]
-
-#: Async drivers and the sync driver of the same database that migrations use instead.
-SYNC_DRIVERS = {
-    "asyncpg": "psycopg",
-    "psycopg_async": "psycopg",
-    "aiosqlite": "pysqlite",
-    "aiomysql": "pymysql",
-    "asyncmy": "pymysql",
-}
-
-
-def sync_url(url: str | sa.URL) -> sa.URL:
-    """``url`` with an async driver replaced by its sync counterpart (``SYNC_DRIVERS``).
-
-    Migrations are synchronous (Alembic's API, ``env.py``, the lock, the ledger), and an app
-    that talks to its database through ``asyncpg`` or ``aiosqlite`` still reaches the same
-    database through psycopg, pysqlite or PyMySQL. The async driver is never imported, so it
-    need not even be installed where only ``flask db`` runs. asyncpg's ``ssl=`` query option
-    becomes libpq's ``sslmode=``, which takes the same words.
-    """
-    parsed = sa.make_url(url) if isinstance(url, str) else url
-    backend, _, driver = parsed.drivername.partition("+")
-    replacement = SYNC_DRIVERS.get(driver)
-    if replacement is None:
-        return parsed
-    query = dict(parsed.query)
-    if driver == "asyncpg" and "ssl" in query and "sslmode" not in query:
-        query["sslmode"] = query.pop("ssl")
-    name = backend if replacement == "pysqlite" else f"{backend}+{replacement}"
-    return parsed.set(drivername=name, query=query)
+__all__ = ["Database", "Guard", "StepListener"]
 
 
 class StepListener(Protocol):

@@ -29,7 +29,6 @@ import collections
 import dataclasses
 import gc
 import multiprocessing
-import os
 import pickle
 import signal
 import sys
@@ -40,7 +39,7 @@ from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from .. import _errors as errors
-from .._settings import FLEET_WORKER_ENV as WORKER_ENV
+from .._settings import skipped
 from .._state import get_state
 from .._types import Tenant, TenantResult
 from .tasks import Task, failure, run_task, where_now
@@ -51,7 +50,7 @@ if TYPE_CHECKING:
 
     from .._state import VersioningState
 
-__all__ = ["WORKER_ENV", "FlaskLoader", "default_loader", "run_pool"]
+__all__ = ["WORKER_REASON", "FlaskLoader", "default_loader", "run_pool"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +106,20 @@ def _describe(exc: BaseException) -> str:
     return errors.scrub(f"{type(exc).__name__}: {errors.one_line(exc, 300)}")
 
 
+#: Why the app a worker loads neither upgrades nor checks at start.
+WORKER_REASON = "this is a worker process of a fleet run; the command decides what runs"
+
+
 def worker_main(conn: Connection, setup: _Setup) -> None:
     """A worker: load the app, say ``ready``, then run tenants until told to stop."""
     # Ctrl-C in the terminal reaches every process of the group: the parent decides, and a
     # tenant being migrated finishes rather than stopping half-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ[WORKER_ENV] = "1"
+    with skipped(WORKER_REASON):
+        _serve(conn, setup)
+
+
+def _serve(conn: Connection, setup: _Setup) -> None:
     try:
         app = setup.app if setup.app is not None else _load(setup.loader)
         with app.app_context():

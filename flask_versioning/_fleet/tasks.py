@@ -213,8 +213,11 @@ def plan(
 
 
 def check(state: VersioningState, database: Database) -> tuple[str, ...]:
-    """The differences between the models and the tenant, described one per line."""
-    return tuple(inspect.describe_diff(diff) for diff in inspect.check(database))
+    """The differences between the models and the tenant, one per line, in ``check``'s words."""
+    from .._team.drift import describe_diffs
+
+    found = describe_diffs(inspect.check(database), database.engine().dialect)
+    return tuple(difference.description for difference in found)
 
 
 def seed(

@@ -7,12 +7,10 @@ text, the SVG and the order of the Mermaid and DOT output agree.
 
 Why the SVG is drawn by our own code and never by Graphviz, even when ``dot`` is installed:
 
-- Speed. ``python -m benchmarks.graph_render`` on the shared 2-core development machine
-  (medians, three runs under varying load; Graphviz 2.43 from Debian 12, installed only to
-  measure): 1,000 revisions, linear or with branches and merges, take 26-63 ms to draw here and
-  158-433 ms through ``dot -Tsvg``, which also pays a process start on every call. Both meet
-  the one-second goal; only ours leaves room for a status page that draws one graph per
-  database.
+- Speed. Drawing in-process is several times faster than ``dot -Tsvg``, which also pays a
+  process start on every call (``python -m benchmarks.graph_render``; the figures are in
+  ``benchmarks/RESULTS.md``). Both meet the one-second goal for 1,000 revisions; only ours
+  leaves room for a status page that draws one graph per database.
 - One picture. The SVG is the text graph drawn with shapes, the same rows and lanes a
   developer already reads in ``flask db graph``; Graphviz arranges nodes its own way and its
   output changes between its versions, which makes screenshots and tests drift.

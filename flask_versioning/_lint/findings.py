@@ -117,12 +117,6 @@ class LintConfig:
         return self.rules.get(rule) != "off"
 
 
-def _known(rule: object) -> bool:
-    if not isinstance(rule, str):
-        return False
-    return rule in RULES or (rule.startswith(SQUAWK_PREFIX) and len(rule) > len(SQUAWK_PREFIX))
-
-
 def suggest(rule: object) -> str:
     """``" (did you mean 'x'?)"`` for a near miss of a rule id, else ``""``."""
     if not isinstance(rule, str):

@@ -105,9 +105,6 @@ class Statement:
     def upper(self) -> str:
         return self.sql.upper()
 
-    def has(self, kind: str) -> bool:
-        return any(a.kind == kind for a in self.actions)
-
 
 _CREATE_TABLE = re.compile(
     rf"^CREATE\s+(?:(?:GLOBAL\s+|LOCAL\s+)?(?:TEMPORARY|TEMP|UNLOGGED)\s+)?TABLE\s+"

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = [
     "branches",
     "check",
-    "describe_diff",
     "graph",
     "heads",
     "history",
@@ -170,24 +169,6 @@ def check(database: Database) -> list[Any]:
     ):
         script.run_env()
     return diffs
-
-
-def describe_diff(diff: Any) -> str:
-    """One readable line for a difference ``check`` found, e.g. ``add_table users``.
-
-    The CLI and the status page print the same words.
-    """
-    if isinstance(diff, list):  # modify_* diffs come grouped per column
-        return "; ".join(describe_diff(d) for d in diff)
-    if not isinstance(diff, tuple) or not diff:
-        return str(diff)
-    names: list[str] = []
-    for item in diff[1:]:
-        if isinstance(item, str):
-            names.append(item)
-        elif getattr(item, "name", None):
-            names.append(str(item.name))
-    return f"{diff[0]} {'.'.join(names)}".strip()
 
 
 # -- which databases ----------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The ``flask db`` group registered by ``init_app``, with its commands loaded on first use.
 
 ``init_app`` runs on every app start (a web server, a worker, a test), where defining the
-twenty-odd commands (importing :mod:`.migrate`, :mod:`.inspect`, :mod:`.seeds` and running their
-click decorators) would cost a millisecond or more for nothing. So the group holds only its own
-options (``-x``, ``--traceback``) and adds its commands when click first asks for one or for
-their list (a command, ``--help``, shell completion).
+twenty-odd commands (importing :mod:`.migrate`, :mod:`.inspect`, :mod:`.seeds`, :mod:`.status`
+and :mod:`.team` and running their click decorators) would cost a millisecond or more for
+nothing. So the group holds only its own options (``-x``, ``--traceback``) and adds its
+commands when click first asks for one or for their list (a command, ``--help``, shell
+completion).
 """
 
 from __future__ import annotations

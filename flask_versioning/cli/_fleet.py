@@ -1,4 +1,5 @@
-"""Commands run on tenants: the progress display while they run, and the summary after.
+"""Commands run on tenants: the options that choose them, the progress display while they
+run, and the summary after.
 
 Progress goes to stderr (a bar redrawn in place on a terminal, one line per finished tenant
 elsewhere or with ``--no-progress``), the summary to stdout, so ``> report.txt`` keeps only the
@@ -7,12 +8,15 @@ summary. A run with a failed tenant ends with ``Error: ...`` and exit code 1.
 
 from __future__ import annotations
 
+import functools
 import shutil
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
+from .._errors import TenantsInterrupted
 from .._reports import DatabasePlan
 from .._types import FleetEvent, MigrationResult, SeedResult, TenantResult
 from ._common import CommandFailed, duration
@@ -24,6 +28,7 @@ __all__ = [
     "report_current",
     "report_migrations",
     "report_seeds",
+    "tenant_options",
 ]
 
 #: Names listed in one summary line before "... and N more".
@@ -250,3 +255,128 @@ def report_seeds(results: Sequence[TenantResult[Any]], elapsed: float) -> None:
         f"{len(results) - changed - failed} with nothing to seed, {failed} failed."
     )
     raise_for_failures(results)
+
+
+# -- choosing the tenants -----------------------------------------------------------------------
+
+
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    """``K/N``: share K (from 0, as Kubernetes' ``JOB_COMPLETION_INDEX``) of N."""
+    if value is None:
+        return None
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not K/N, e.g. 0/4") from None
+    if not 0 <= index < count:
+        raise click.BadParameter(f"{value!r}: K counts from 0 and must be below N (0/4 to 3/4)")
+    return (index, count)
+
+
+def tenant_options(
+    *, jobs: bool = True, create: bool = False
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--tenant NAME`` (repeatable), ``--all-tenants`` and ``--shard K/N``; with ``jobs``,
+    ``--jobs N``, ``--fail-fast`` and ``--no-progress``; with ``create``, ``--create``.
+
+    The command receives ``tenants``: ``None`` when neither ``--tenant`` nor ``--all-tenants``
+    was given (act on the app's own database(s), as without these options), else ``"all"`` or
+    the names; and ``fleet``: the :class:`~flask_versioning.TenantOptions` to pass on, the
+    progress display included. So a command gains tenants with two lines::
+
+        @tenant_options()
+        def status_command(..., tenants, fleet):
+            if tenants is not None:
+                return report(versioning().status(tenants=tenants, **fleet))
+    """
+    from .._types import TenantOptions
+
+    options = [
+        click.option(
+            "--tenant",
+            "tenant_names",
+            multiple=True,
+            metavar="NAME",
+            help="Act on this tenant instead of the app's database; repeatable.",
+        ),
+        click.option("--all-tenants", is_flag=True, help="Act on every tenant the app declares."),
+        click.option(
+            "--shard",
+            metavar="K/N",
+            callback=_shard,
+            help="Only the tenants whose name hashes to share K of N (K from 0): N machines "
+            "with K = 0..N-1 cover every tenant once.",
+        ),
+    ]
+    if jobs:
+        options += [
+            click.option(
+                "--jobs",
+                "jobs",
+                type=click.IntRange(min=1),
+                default=1,
+                show_default=True,
+                help="Tenants run at once, each in a process of its own.",
+            ),
+            click.option("--fail-fast", is_flag=True, help="Start no tenant after a failure."),
+            click.option(
+                "--no-progress", is_flag=True, help="Plain lines instead of a progress bar."
+            ),
+        ]
+    if create:
+        options.append(
+            click.option("--create", is_flag=True, help="Create a tenant's missing schema.")
+        )
+    names = ("tenant_names", "all_tenants", "shard", "jobs", "fail_fast", "no_progress", "create")
+
+    def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            given: dict[str, Any] = {name: kwargs.pop(name, None) for name in names}
+            chosen: tuple[str, ...] = given["tenant_names"] or ()
+            if chosen and given["all_tenants"]:
+                raise click.UsageError("give --tenant NAME or --all-tenants, not both")
+            tenants: str | list[str] | None = (
+                "all" if given["all_tenants"] else list(chosen) if chosen else None
+            )
+            fleet: TenantOptions = {}
+            extra = {
+                "--shard": given["shard"] is not None,
+                "--jobs": (given["jobs"] or 1) > 1,
+                "--fail-fast": bool(given["fail_fast"]),
+                "--create": bool(given["create"]),
+            }
+            if tenants is None:
+                used = [option for option, on in extra.items() if on]
+                if used:
+                    raise click.UsageError(
+                        f"{', '.join(used)} acts on tenants: add --all-tenants or --tenant NAME"
+                    )
+                return f(*args, tenants=None, fleet=fleet, **kwargs)
+            if given["shard"] is not None:
+                fleet["shard"] = given["shard"]
+            if jobs:
+                fleet["jobs"] = given["jobs"] or 1
+                fleet["fail_fast"] = bool(given["fail_fast"])
+            if create:
+                fleet["create"] = bool(given["create"])
+            view: ProgressView | None = None
+            if jobs:
+                terminal = sys.stderr.isatty()
+                view = ProgressView(bar=terminal and not given["no_progress"])
+                fleet["on_event"] = view
+            try:
+                return f(*args, tenants=tenants, fleet=fleet, **kwargs)
+            except TenantsInterrupted as stopped:
+                if view is not None:
+                    view.clear()
+                report_interrupted(stopped.results)
+            finally:
+                if view is not None:
+                    view.clear()
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorator

@@ -23,10 +23,9 @@ from ._common import (
     no_binds_with_tenants,
     on,
     prefix,
-    tenant_options,
     versioning,
 )
-from ._fleet import report_check, report_current
+from ._fleet import report_check, report_current, tenant_options
 
 if TYPE_CHECKING:
     from .._reports import CheckReport

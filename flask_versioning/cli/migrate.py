@@ -27,10 +27,9 @@ from ._common import (
     print_step,
     revision_options,
     run_options,
-    tenant_options,
     versioning,
 )
-from ._fleet import report_interrupted, report_migrations
+from ._fleet import report_interrupted, report_migrations, tenant_options
 from .team import print_findings
 
 

@@ -18,10 +18,9 @@ from ._common import (
     no_baseline_option,
     print_notes,
     print_step,
-    tenant_options,
     versioning,
 )
-from ._fleet import report_seeds
+from ._fleet import report_seeds, tenant_options
 
 
 def _print_seed(result: SeedResult) -> None:

@@ -32,9 +32,9 @@ from ._common import (
     echo,
     no_binds_with_tenants,
     on,
-    tenant_options,
     versioning,
 )
+from ._fleet import tenant_options
 
 #: Applied, unremarkable revisions shown by default, newest last; ``--all`` shows every one.
 RECENT = 10

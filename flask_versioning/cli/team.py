@@ -26,12 +26,11 @@ from ._common import (
     echo,
     no_binds_with_tenants,
     on,
-    tenant_options,
     versioning,
     x_arguments,
     x_option,
 )
-from ._fleet import raise_for_failures
+from ._fleet import raise_for_failures, tenant_options
 
 if TYPE_CHECKING:
     from .._lint import Finding

@@ -17,8 +17,8 @@ from flask import Response, abort, current_app, request
 from markupsafe import Markup
 
 from .._errors import mask_url, one_line, scrub
-from .._operations.inspect import describe_diff
 from .._protection import environment_label
+from .._team.drift import describe_diffs
 from .guard import local_refusal
 from .render import page
 
@@ -96,7 +96,13 @@ def _section(v: Versioning, bind: str | None, seeds: Answer) -> Section:
 
 
 def _check(v: Versioning, bind: str | None) -> Answer:
-    """The models against the database, each difference as one line."""
-    if v.database(bind).metadata is None:
+    """The models against the database, each difference as one line, in ``flask db check``'s
+    words."""
+    database = v.database(bind)
+    if database.metadata is None:
         return Answer(error="no models to compare: this database was given no metadata")
-    return _ask(lambda: [describe_diff(diff) for diff in v.check(bind=bind)])
+    return _ask(
+        lambda: [
+            d.description for d in describe_diffs(v.check(bind=bind), database.engine().dialect)
+        ]
+    )
