@@ -14,6 +14,7 @@ from ._errors import (
     AdoptError,
     ConfigurationError,
     DatabaseError,
+    DDLTimeout,
     HistoryMismatch,
     LockTimeout,
     MigrationFailed,
@@ -27,6 +28,7 @@ from ._errors import (
     mask_url,
 )
 from ._extension import Versioning
+from ._online import timeouts
 from ._seeds.registry import SeedHook, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState
@@ -85,6 +87,7 @@ __all__ = [
     "BaselineResult",
     "CheckReport",
     "ConfigurationError",
+    "DDLTimeout",
     "Database",
     "DatabaseError",
     "DatabasePlan",
@@ -124,6 +127,7 @@ __all__ = [
     "VersioningState",
     "mask_url",
     "run_migrations",
+    "timeouts",
 ]
 
 # The public classes are documented, printed in tracebacks and pickled under the package's

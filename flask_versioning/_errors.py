@@ -94,7 +94,8 @@ class MigrationFailed(VersioningError):
             where = "unknown (the version table could not be read back)"
         else:
             where = ", ".join(self.current) or "base (no revision)"
-        detail = one_line(cause, 300)
+        # Our own errors are already one line, sized to say what matters (a lock's holder).
+        detail = one_line(cause, None if isinstance(cause, VersioningError) else 300)
         if transactional:
             state = f"its changes were rolled back; the database is at {where}"
         else:
@@ -113,6 +114,17 @@ class AdoptError(VersioningError):
 
 class LockTimeout(VersioningError):
     """The migration lock was not acquired in time."""
+
+
+class DDLTimeout(VersioningError):
+    """A migration's statement waited for a table's lock past its lock timeout and retries
+    (``kind`` ``"lock"``, with the sessions that held it in ``blockers``), or ran past its
+    statement timeout (``kind`` ``"statement"``). The step was not applied."""
+
+    def __init__(self, message: str, *, kind: str, blockers: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.blockers = tuple(blockers)
 
 
 class ProtectedEnvironmentError(VersioningError):

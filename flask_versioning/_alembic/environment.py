@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .._errors import ConfigurationError
+from .._online.retry import attempts
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -198,10 +199,13 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
         if connection.dialect.name == "sqlite":
             options.setdefault("render_as_batch", True)
         context.configure(connection=connection, **options)
-        with context.begin_transaction():
-            for start in starters:
-                start()
-            context.run_migrations(**kw)
+        # Lock and statement timeouts, and a step that waited too long for a lock tried again.
+        with attempts(context, connection, database) as tries:
+            for attempt in tries:
+                with attempt, context.begin_transaction():
+                    for start in starters:
+                        start()
+                    context.run_migrations(**kw)
 
 
 def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:
