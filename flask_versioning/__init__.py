@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._extension import Versioning
 from ._online import timeouts
+from ._online.backfill import backfill
 from ._seeds.registry import SeedHook, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState
@@ -125,6 +126,7 @@ __all__ = [
     "Versioning",
     "VersioningError",
     "VersioningState",
+    "backfill",
     "mask_url",
     "run_migrations",
     "timeouts",

@@ -18,6 +18,9 @@ from ._errors import ConfigurationError
 #: auto-upgrade its own database, since the parent process decides what runs.
 FLEET_WORKER_ENV = "FLASK_VERSIONING_FLEET_WORKER"
 
+#: The table that remembers how far each batched backfill got (``flask_versioning.backfill``).
+BACKFILL_TABLE = "versioning_backfills"
+
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
 #: configuration can be read back from ``app.config``.
 DEFAULTS: dict[str, Any] = {
@@ -121,7 +124,7 @@ class Settings:
     @property
     def own_tables(self) -> tuple[str, ...]:
         """Tables of ours besides Alembic's version table: autogenerate must never see them."""
-        return (self.seed_table, self.history_table)
+        return (self.seed_table, self.history_table, BACKFILL_TABLE)
 
     @classmethod
     def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:

@@ -32,6 +32,7 @@ from .._alembic.revisions import (
 )
 from .._ledgers import history
 from .._ledgers.versions import current
+from .._online.backfill import backfills_in_progress
 from .._protection import check_allowed, run_for
 from .._types import DatabaseStatus, LedgerRecord, RevisionState, RevisionStatus, ValidationResult
 
@@ -97,6 +98,7 @@ def database_status(state: VersioningState, database: Database) -> DatabaseStatu
         )
     problems: list[str] = []
     entries, ledger = _ledger(database, problems)
+    problems.extend(backfills_in_progress(database))
     files = _files(database, problems)
     return _assemble(database, url, rows, entries, ledger, files, problems)
 
