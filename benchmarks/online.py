@@ -147,7 +147,7 @@ def _fill(url: sa.URL, backend: str, rows: int) -> None:
     with engine.begin() as conn:
         if backend == "postgresql":
             conn.exec_driver_sql(
-                "INSERT INTO items (a, payload) SELECT mod(g * 7919, 100000), md5(g::text) "
+                "INSERT INTO items (a, payload) SELECT mod(g::bigint * 7919, 100000), md5(g::text) "
                 f"FROM generate_series(1, {rows}) g"
             )
             conn.exec_driver_sql("ANALYZE items")
