@@ -287,8 +287,12 @@ def test_the_statement_timeout_stops_a_long_step_and_a_revision_lifts_it(
     assert "note" in _columns(server_url)
 
 
-def test_the_connection_gets_its_own_timeouts_back(tmp_path: Path, server_url: str) -> None:
-    """The app's pooled connection must not keep a migration's short lock timeout."""
+@pytest.mark.parametrize("in_transaction", [False, True])
+def test_the_connection_gets_its_own_timeouts_back(
+    tmp_path: Path, server_url: str, in_transaction: bool
+) -> None:
+    """The app's pooled connection must not keep a migration's short lock timeout, and a
+    connection handed over inside its owner's transaction keeps that transaction."""
     first = _base(tmp_path, server_url)
     _write(tmp_path, first)
     app, versioning, db = _make_app(tmp_path, server_url)
@@ -307,8 +311,11 @@ def test_the_connection_gets_its_own_timeouts_back(tmp_path: Path, server_url: s
 
         config = versioning.alembic_config()
         with engine.connect() as conn:
+            if in_transaction:
+                conn.exec_driver_sql("SELECT 1").all()
             config.attributes["connection"] = conn
             command.upgrade(config, "heads")
+            assert conn.in_transaction() == in_transaction
             conn.commit()
         db.engine.dispose()
     with engine.connect() as conn:

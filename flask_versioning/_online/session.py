@@ -54,6 +54,9 @@ class Online:
     override: Policy | None = None
     #: Attempts the last failed statement made (MariaDB), for the message.
     statement_attempts: int = 0
+    #: Whether the connection was in its owner's transaction when the run began: that
+    #: transaction is theirs to commit or roll back, never ours.
+    borrowed: bool = False
 
     @property
     def effective(self) -> Policy:
@@ -95,7 +98,7 @@ def start(connection: sa.Connection, policy: Policy) -> Online | None:
     for sql in reads:
         row = connection.exec_driver_sql(sql).one()
         original.extend(row)
-    state = Online(policy, dialect, tuple(original))
+    state = Online(policy, dialect, tuple(original), borrowed=not began)
     connection.info[_KEY] = state
     if state.mysql:
         _listen(connection.engine)
@@ -120,6 +123,14 @@ def finish(connection: sa.Connection, state: Online) -> None:
             f"SET SESSION lock_wait_timeout = {int(lock)}, innodb_lock_wait_timeout = "
             f"{int(innodb)}, max_statement_time = {float(statement)}"
         ]
+    if state.borrowed:
+        # In the owner's transaction: restored with it if it commits, undone with our own
+        # settings if it rolls back (PostgreSQL); never rolled back or dropped by us.
+        try:
+            _execute(connection, statements)
+        except sa.exc.SQLAlchemyError:
+            pass
+        return
     try:
         if connection.in_transaction():
             connection.rollback()
