@@ -14,6 +14,7 @@ from ._errors import (
     AdoptError,
     ConfigurationError,
     DatabaseError,
+    DDLTimeout,
     HistoryMismatch,
     HistoryWriteError,
     LockTimeout,
@@ -29,6 +30,8 @@ from ._errors import (
     mask_url,
 )
 from ._extension import Versioning
+from ._online import timeouts
+from ._online.backfill import backfill
 from ._seeds.registry import SeedHook, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState
@@ -87,6 +90,7 @@ __all__ = [
     "BaselineResult",
     "CheckReport",
     "ConfigurationError",
+    "DDLTimeout",
     "Database",
     "DatabaseError",
     "DatabasePlan",
@@ -126,9 +130,11 @@ __all__ = [
     "Versioning",
     "VersioningError",
     "VersioningState",
+    "backfill",
     "include_name",
     "mask_url",
     "run_migrations",
+    "timeouts",
 ]
 
 # The public classes are documented, printed in tracebacks and pickled under the package's

@@ -144,7 +144,8 @@ class MigrationFailed(VersioningError):
         self.current = None if current is None else tuple(current)
         self.cause = cause
         self.rolled_back = tuple(rolled_back)
-        detail = one_line(cause, 300)
+        # Our own errors are already one line, sized to say what matters (a lock's holder).
+        detail = one_line(cause, None if isinstance(cause, VersioningError) else 300)
         state = _standing(self.current, transactional=transactional, rolled_back=rolled_back)
         super().__init__(
             f"revision {revision or '?'} failed: {type(cause).__name__}: {detail} ({state})"
@@ -197,6 +198,17 @@ class AdoptError(VersioningError):
 
 class LockTimeout(VersioningError):
     """The migration lock was not acquired in time."""
+
+
+class DDLTimeout(VersioningError):
+    """A migration's statement waited for a table's lock past its lock timeout and retries
+    (``kind`` ``"lock"``, with the sessions that held it in ``blockers``), or ran past its
+    statement timeout (``kind`` ``"statement"``). The step was not applied."""
+
+    def __init__(self, message: str, *, kind: str, blockers: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.blockers = tuple(blockers)
 
 
 class ProtectedEnvironmentError(VersioningError):

@@ -48,6 +48,9 @@ def start_skip_reason() -> str | None:
     return _start_skipped.get()
 
 
+#: The table that remembers how far each batched backfill got (``flask_versioning.backfill``).
+BACKFILL_TABLE = "versioning_backfills"
+
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
 #: configuration can be read back from ``app.config``.
 DEFAULTS: dict[str, Any] = {
@@ -76,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_LINT": None,
     "VERSIONING_LINEAR_HISTORY": True,
     "VERSIONING_TENANTS": None,
+    "VERSIONING_DDL_LOCK_TIMEOUT": 0.4,
+    "VERSIONING_DDL_LOCK_RETRIES": 20,
+    "VERSIONING_DDL_RETRY_DELAY": 2.0,
+    "VERSIONING_DDL_STATEMENT_TIMEOUT": 60.0,
 }
 
 
@@ -140,11 +147,20 @@ class Settings:
     #: ``VERSIONING_TENANTS``: where the tenants come from, a dotted path (``"pkg.mod:func"``)
     #: or the callable itself; ``None``: the ``@versioning.tenants`` function, if any.
     tenants: str | Callable[[], Any] | None = None
+    #: ``VERSIONING_DDL_LOCK_TIMEOUT``: the longest a migration's statement waits for a lock
+    #: per attempt, in seconds (``None``: as long as the server lets it, and no retries).
+    ddl_lock_timeout: float | None = 0.4
+    #: ``VERSIONING_DDL_LOCK_RETRIES``: attempts after the first, per step (statement on MariaDB).
+    ddl_lock_retries: int = 20
+    #: ``VERSIONING_DDL_RETRY_DELAY``: the longest sleep between two attempts, in seconds.
+    ddl_retry_delay: float = 2.0
+    #: ``VERSIONING_DDL_STATEMENT_TIMEOUT``: the longest a migration's statement may run.
+    ddl_statement_timeout: float | None = 60.0
 
     @property
     def own_tables(self) -> tuple[str, ...]:
         """Tables of ours besides Alembic's version table: autogenerate must never see them."""
-        return (self.seed_table, self.history_table)
+        return (self.seed_table, self.history_table, BACKFILL_TABLE)
 
     @classmethod
     def from_app(cls, app: Flask, directory: str | os.PathLike[str] | None = None) -> Settings:
@@ -226,7 +242,44 @@ class Settings:
             lint=_lint_setting(c["VERSIONING_LINT"]),
             linear_history=_flag("VERSIONING_LINEAR_HISTORY", c["VERSIONING_LINEAR_HISTORY"]),
             tenants=tenants or None,
+            **_ddl_settings(c),
         )
+
+
+def _ddl_settings(c: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``VERSIONING_DDL_*`` keys: numbers of seconds (``None`` for off where allowed) and
+    a count of retries, also read as text from environment variables."""
+    values: dict[str, Any] = {}
+    for key, name, optional in (
+        ("VERSIONING_DDL_LOCK_TIMEOUT", "ddl_lock_timeout", True),
+        ("VERSIONING_DDL_RETRY_DELAY", "ddl_retry_delay", False),
+        ("VERSIONING_DDL_STATEMENT_TIMEOUT", "ddl_statement_timeout", True),
+    ):
+        value = c[key]
+        if optional and (value is None or str(value).strip().lower() in ("", "none", "off")):
+            values[name] = None
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if isinstance(value, bool) or not number >= 0:
+            allowed = (
+                "a number of seconds (0 or more) or None" if optional else "a number of seconds"
+            )
+            raise ConfigurationError(f"{key} must be {allowed}, not {value!r}")
+        values[name] = number
+    retries = c["VERSIONING_DDL_LOCK_RETRIES"]
+    try:
+        count = int(retries)
+    except (TypeError, ValueError):
+        count = -1
+    if isinstance(retries, bool) or count < 0 or str(count) != str(retries).strip():
+        raise ConfigurationError(
+            f"VERSIONING_DDL_LOCK_RETRIES must be a whole number of at least 0, not {retries!r}"
+        )
+    values["ddl_lock_retries"] = count
+    return values
 
 
 def _lint_setting(value: Any) -> Mapping[str, Any] | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .._errors import ConfigurationError
+from .._online.retry import attempts
 from .cancel import server_id
 from .durability import deferred_flush
 
@@ -243,10 +244,14 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
             context.configure(connection=connection, **options)
             if database.guard is not None:
                 _guard(context, database, connection, options)
-            with context.begin_transaction():
-                for start in starters:
-                    start()
-                context.run_migrations(**kw)
+            # Lock and statement timeouts, and a step that waited too long for a lock tried
+            # again.
+            with attempts(context, connection, database) as tries:
+                for attempt in tries:
+                    with attempt, context.begin_transaction():
+                        for start in starters:
+                            start()
+                        context.run_migrations(**kw)
 
 
 def _guard(context: Any, database: Database, connection: sa.Connection, options: Any) -> None:

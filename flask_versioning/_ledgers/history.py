@@ -408,3 +408,29 @@ def write_marker(
     ensure_table(database.engine(), table)
     with database.engine().begin() as connection:
         connection.execute(sa.insert(table).values(_row(run, direction, revision, checksum=digest)))
+
+
+def write_event(
+    database: Database,
+    direction: str,
+    revision: str | None,
+    *,
+    started_at: datetime.datetime,
+    duration_ms: float,
+) -> None:
+    """Add a row for work done outside a step's transaction (a batched ``backfill``), in its
+    own transaction, timed by the caller."""
+    from . import ensure_table
+
+    table = history_table(database.settings)
+    ensure_table(database.engine(), table)
+    row = _row(
+        current_run(database.settings),
+        direction,
+        revision,
+        started_at=started_at,
+        finished_at=_now(),
+        duration_ms=duration_ms,
+    )
+    with database.engine().begin() as connection:
+        connection.execute(sa.insert(table).values(row))

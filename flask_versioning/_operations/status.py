@@ -35,6 +35,7 @@ from .._alembic.revisions import (
 )
 from .._ledgers import history
 from .._ledgers.versions import current
+from .._online.backfill import backfills_in_progress
 from .._protection import check_allowed, run_for, tampering
 from .._types import DatabaseStatus, LedgerRecord, RevisionState, RevisionStatus, ValidationResult
 
@@ -104,6 +105,7 @@ def database_status(state: VersioningState, database: Database) -> DatabaseStatu
     if ledger != "damaged":
         signs = tampering(entries if ledger == "ok" else None, rows, database.settings)
         problems.extend(signs)
+    problems.extend(backfills_in_progress(database))
     files = _files(database, problems)
     found = _assemble(database, url, rows, entries, ledger, files, problems)
     return dataclasses.replace(found, tampering=tuple(signs)) if signs else found
