@@ -45,6 +45,7 @@ from typing import Any, Literal
 __all__ = [
     "Heads",
     "assignments",
+    "cached_heads",
     "read_revision",
     "revision_filenames",
     "revision_files",
@@ -114,6 +115,21 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
             if _write_cache(path, entry):
                 break
     return heads
+
+
+def cached_heads(locations: Sequence[Path]) -> tuple[str, ...] | None:
+    """The heads from a valid cache entry, or ``None``: no file is read, nothing computed.
+
+    An entry is only ever written for a history whose every parent is there (read from the
+    files, or built by Alembic), so a valid one also says that no revision file went missing
+    since: removing a file changes the names it was made for.
+    """
+    names = _names_digest(_list(locations))
+    for path in _cache_paths(locations):
+        cached = _read_cache(path, names)
+        if cached is not None:
+            return cached
+    return None
 
 
 # -- listing the files ------------------------------------------------------------------------

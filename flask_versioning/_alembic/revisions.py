@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _errors as errors
-from .heads import assignments, revision_filenames
+from .heads import assignments, cached_heads, revision_filenames, script_heads
 
 if TYPE_CHECKING:
     from .database import Database
@@ -138,22 +138,43 @@ def missing_message(missing: dict[str, list[str]]) -> str:
 def refuse_missing_files(database: Database) -> None:
     """Raise :class:`~flask_versioning.RevisionError` when a revision file revises one whose
     file is gone: Alembic would warn, then fail on a bare ``KeyError`` (or call it a cycle).
-    Files only Alembic can read are left to it."""
+    Files only Alembic can read are left to it.
+
+    Every process asks this before using Alembic, so the usual answer must cost next to
+    nothing: a valid heads cache (see :mod:`.heads`) is only ever written for a complete
+    history and is invalid as soon as a file is removed, so it answers with one directory
+    listing. Without one, the heads are worked out from the files as every other cheap path
+    does, which leaves a cache for the next process; the files are read again here, for the
+    message, only when that reading finds something wrong.
+    """
     locations = version_locations(database)
     names = hash(tuple(revision_filenames(locations)))
-    if names in _COMPLETE:
+    if names in _COMPLETE or cached_heads(locations) is not None:
+        _COMPLETE.add(names)
         return
-    files = read_revision_files(locations)
-    missing = missing_files(files) if files else {}
-    if missing:
-        raise errors.RevisionError(missing_message(missing))
+    try:
+        script_heads(locations, _leave_to_alembic)
+    except _NotPlain:
+        # A parent missing, an id twice, or a file too unusual to read as text.
+        files = read_revision_files(locations)
+        missing = missing_files(files) if files else {}
+        if missing:
+            raise errors.RevisionError(missing_message(missing)) from None
     _COMPLETE.add(names)
 
 
+class _NotPlain(Exception):
+    """The files alone do not give the heads: Alembic would have to import them."""
+
+
+def _leave_to_alembic() -> list[str]:
+    raise _NotPlain
+
+
 #: Listings of revision files already found complete in this process (a command asks for a
-#: Config several times; reading a thousand files costs a tenth of Alembic's own loading).
-#: A file removed or added changes the listing; an edit in place that removes a parent is
-#: left to Alembic, as it was before this check.
+#: Config several times, and a read-only cache may be missing). A file removed or added
+#: changes the listing; an edit in place that removes a parent is left to Alembic, as it was
+#: before this check.
 _COMPLETE: set[int] = set()
 
 
