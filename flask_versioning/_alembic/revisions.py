@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _errors as errors
-from .heads import assignments, cached_heads, revision_filenames, script_heads
+from .heads import assignments, literal, revision_filenames, script_heads
 
 if TYPE_CHECKING:
     from .database import Database
@@ -142,15 +142,14 @@ def refuse_missing_files(database: Database) -> None:
 
     Every process asks this before using Alembic, so the usual answer must cost next to
     nothing: a valid heads cache (see :mod:`.heads`) is only ever written for a complete
-    history and is invalid as soon as a file is removed, so it answers with one directory
-    listing. Without one, the heads are worked out from the files as every other cheap path
-    does, which leaves a cache for the next process; the files are read again here, for the
-    message, only when that reading finds something wrong.
+    history and is invalid as soon as a file is removed, so it answers with a directory
+    listing and one small file read. Without one, the heads are worked out from the files
+    as every other cheap path does, which leaves a cache for the next process; the files are
+    read again here, for the message, only when that reading finds something wrong.
     """
     locations = version_locations(database)
     names = hash(tuple(revision_filenames(locations)))
-    if names in _COMPLETE or cached_heads(locations) is not None:
-        _COMPLETE.add(names)
+    if names in _COMPLETE:
         return
     try:
         script_heads(locations, _leave_to_alembic)
@@ -247,43 +246,10 @@ def _by_pattern(data: bytes) -> _Values | None:
     for name, literals in found.items():
         if literals:
             try:
-                values[name] = _literal(literals[0])
+                values[name] = literal(literals[0])
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return None
     return values
-
-
-@functools.cache
-def _simple_string() -> re.Pattern[str]:
-    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
-
-
-def _literal(text: str) -> object:
-    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
-
-    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
-    write, parsed here at a fraction of the cost of compiling an expression (1,000 files,
-    four values each, on every ``flask db heads``). Anything else goes to ``literal_eval``.
-    """
-    if text == "None":
-        return None
-    strings = _simple_string()
-    match = strings.fullmatch(text)
-    if match is not None:
-        return match[1] if match[1] is not None else match[2]
-    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
-        parts = [p.strip() for p in text[1:-1].split(",")]
-        trailing = len(parts) > 1 and parts[-1] == ""
-        if trailing:
-            parts.pop()
-        found = [strings.fullmatch(p) for p in parts]
-        if all(m is not None for m in found):
-            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
-            if text[0] == "[":
-                return items
-            # ("abc") is a string in parentheses, ("abc",) a tuple.
-            return items[0] if len(items) == 1 and not trailing else tuple(items)
-    return ast.literal_eval(text)
 
 
 def _by_ast(data: bytes) -> _Values | None:
