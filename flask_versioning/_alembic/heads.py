@@ -45,6 +45,7 @@ from typing import Any, Literal
 __all__ = [
     "Heads",
     "assignments",
+    "literal",
     "read_revision",
     "revision_filenames",
     "revision_files",
@@ -215,8 +216,12 @@ def _literals(
 ) -> tuple[str, tuple[str, ...]] | None:
     """The two values, as source text or as ``ast`` nodes, if they are plain literals."""
     try:
-        rev = ast.literal_eval(revision)
-        down = ast.literal_eval(down_revision)
+        rev = literal(revision) if isinstance(revision, str) else ast.literal_eval(revision)
+        down = (
+            literal(down_revision)
+            if isinstance(down_revision, str)
+            else ast.literal_eval(down_revision)
+        )
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
     if not isinstance(rev, str) or not rev:
@@ -228,6 +233,40 @@ def _literals(
     if isinstance(down, (tuple, list)) and all(isinstance(d, str) for d in down):
         return rev, tuple(down)
     return None
+
+
+@functools.cache
+def _simple_string() -> re.Pattern[str]:
+    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
+
+
+def literal(text: str) -> object:
+    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
+
+    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
+    write, parsed here at a fraction of the cost of compiling an expression (1,000 files,
+    four values each, on every ``flask db heads`` and on every miss of the heads cache).
+    Anything else goes to ``literal_eval``.
+    """
+    if text == "None":
+        return None
+    strings = _simple_string()
+    match = strings.fullmatch(text)
+    if match is not None:
+        return match[1] if match[1] is not None else match[2]
+    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
+        parts = [p.strip() for p in text[1:-1].split(",")]
+        trailing = len(parts) > 1 and parts[-1] == ""
+        if trailing:
+            parts.pop()
+        found = [strings.fullmatch(p) for p in parts]
+        if all(m is not None for m in found):
+            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
+            if text[0] == "[":
+                return items
+            # ("abc") is a string in parentheses, ("abc",) a tuple.
+            return items[0] if len(items) == 1 and not trailing else tuple(items)
+    return ast.literal_eval(text)
 
 
 def assignments(tree: ast.Module, names: Iterable[str]) -> dict[str, list[ast.expr]]:

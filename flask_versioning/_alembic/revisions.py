@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _errors as errors
-from .heads import assignments, revision_filenames
+from .heads import assignments, literal, revision_filenames, script_heads
 
 if TYPE_CHECKING:
     from .database import Database
@@ -138,22 +138,42 @@ def missing_message(missing: dict[str, list[str]]) -> str:
 def refuse_missing_files(database: Database) -> None:
     """Raise :class:`~flask_versioning.RevisionError` when a revision file revises one whose
     file is gone: Alembic would warn, then fail on a bare ``KeyError`` (or call it a cycle).
-    Files only Alembic can read are left to it."""
+    Files only Alembic can read are left to it.
+
+    Every process asks this before using Alembic, so the usual answer must cost next to
+    nothing: a valid heads cache (see :mod:`.heads`) is only ever written for a complete
+    history and is invalid as soon as a file is removed, so it answers with a directory
+    listing and one small file read. Without one, the heads are worked out from the files
+    as every other cheap path does, which leaves a cache for the next process; the files are
+    read again here, for the message, only when that reading finds something wrong.
+    """
     locations = version_locations(database)
     names = hash(tuple(revision_filenames(locations)))
     if names in _COMPLETE:
         return
-    files = read_revision_files(locations)
-    missing = missing_files(files) if files else {}
-    if missing:
-        raise errors.RevisionError(missing_message(missing))
+    try:
+        script_heads(locations, _leave_to_alembic)
+    except _NotPlain:
+        # A parent missing, an id twice, or a file too unusual to read as text.
+        files = read_revision_files(locations)
+        missing = missing_files(files) if files else {}
+        if missing:
+            raise errors.RevisionError(missing_message(missing)) from None
     _COMPLETE.add(names)
 
 
+class _NotPlain(Exception):
+    """The files alone do not give the heads: Alembic would have to import them."""
+
+
+def _leave_to_alembic() -> list[str]:
+    raise _NotPlain
+
+
 #: Listings of revision files already found complete in this process (a command asks for a
-#: Config several times; reading a thousand files costs a tenth of Alembic's own loading).
-#: A file removed or added changes the listing; an edit in place that removes a parent is
-#: left to Alembic, as it was before this check.
+#: Config several times, and a read-only cache may be missing). A file removed or added
+#: changes the listing; an edit in place that removes a parent is left to Alembic, as it was
+#: before this check.
 _COMPLETE: set[int] = set()
 
 
@@ -226,43 +246,10 @@ def _by_pattern(data: bytes) -> _Values | None:
     for name, literals in found.items():
         if literals:
             try:
-                values[name] = _literal(literals[0])
+                values[name] = literal(literals[0])
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return None
     return values
-
-
-@functools.cache
-def _simple_string() -> re.Pattern[str]:
-    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
-
-
-def _literal(text: str) -> object:
-    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
-
-    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
-    write, parsed here at a fraction of the cost of compiling an expression (1,000 files,
-    four values each, on every ``flask db heads``). Anything else goes to ``literal_eval``.
-    """
-    if text == "None":
-        return None
-    strings = _simple_string()
-    match = strings.fullmatch(text)
-    if match is not None:
-        return match[1] if match[1] is not None else match[2]
-    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
-        parts = [p.strip() for p in text[1:-1].split(",")]
-        trailing = len(parts) > 1 and parts[-1] == ""
-        if trailing:
-            parts.pop()
-        found = [strings.fullmatch(p) for p in parts]
-        if all(m is not None for m in found):
-            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
-            if text[0] == "[":
-                return items
-            # ("abc") is a string in parentheses, ("abc",) a tuple.
-            return items[0] if len(items) == 1 and not trailing else tuple(items)
-    return ast.literal_eval(text)
 
 
 def _by_ast(data: bytes) -> _Values | None:
