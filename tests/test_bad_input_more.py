@@ -197,7 +197,10 @@ def test_both_web_pages_mask_the_query_string(tmp_path: Path, pg_url: str) -> No
 
 @pytest.fixture
 def sqlite_app(tmp_path: Path, sqlite_url: str) -> tuple[Flask, Versioning]:
-    app, versioning = make_app(tmp_path, sqlite_url, "aaa001", "aaa002")
+    # Two branches on purpose (a branch label to collide with), so no linear-history guard.
+    app, versioning = make_app(
+        tmp_path, sqlite_url, "aaa001", "aaa002", VERSIONING_LINEAR_HISTORY=False
+    )
     with app.app_context():
         versioning.revision("side", rev_id="side01", head="aaa001", splice=True, branch_label="lbl")
     return app, versioning

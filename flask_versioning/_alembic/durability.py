@@ -123,7 +123,10 @@ class _SQLiteRestore:
             # Copies the log into the file, syncing both: what the run committed is durable.
             connection.exec_driver_sql("PRAGMA wal_checkpoint")
         else:
-            now = connection.exec_driver_sql(f"PRAGMA journal_mode = {self.mode}").scalar()
+            try:
+                now = connection.exec_driver_sql(f"PRAGMA journal_mode = {self.mode}").scalar()
+            except sa.exc.OperationalError:  # "database is locked": another connection has it
+                now = "wal"
             if str(now).lower() != self.mode:
                 # Another connection has the file open; WAL is consistent, only different.
                 connection.exec_driver_sql("PRAGMA wal_checkpoint")

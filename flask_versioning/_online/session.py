@@ -24,13 +24,15 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
 from . import blockers
-from .policy import Policy
+
+if TYPE_CHECKING:
+    from .policy import Policy
 
 __all__ = ["Online", "finish", "overridden", "start", "state_of"]
 
