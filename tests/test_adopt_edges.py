@@ -232,6 +232,7 @@ def test_alembic_ini_without_options_to_report(
     assert result.removed == ("alembic.ini", "README")
 
 
+@pytest.mark.process
 def test_adopt_command_prints_the_notes(tmp_path: Path, sqlite_url: str) -> None:
     (tmp_path / "app.py").write_text(
         "import sqlalchemy as sa\nfrom flask import Flask\n"

@@ -14,6 +14,9 @@ from conftest import table_names, version_rows
 
 from flask_versioning._alembic.drivers import sync_url
 
+# Each command runs in a process of its own, whose imported modules are the subject.
+pytestmark = pytest.mark.process
+
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mariadb": "aiomysql"}
 
 # Plain SQLAlchemy models; the database URL is an async one, as an async app configures it.

@@ -31,6 +31,9 @@ from flask_versioning import MigrationFailed, MultipleHeadsError, Versioning
 from flask_versioning._autoupgrade import skip_reason
 from flask_versioning._locking import migration_lock
 
+# App starts in processes of their own: concurrent starts, kills, the reloader.
+pytestmark = pytest.mark.process
+
 LOCK_KEY = "flask_versioning:alembic_version"
 
 # The app as a user writes it: Flask-SQLAlchemy, configured from the environment the way

@@ -459,6 +459,7 @@ def test_registering_before_flask_sqlalchemy_works(tmp_path: Path, sqlite_url: s
     assert version_rows(sqlite_url) == ["aaa001"]
 
 
+@pytest.mark.process
 def test_the_app_start_names_the_fix(tmp_path: Path) -> None:
     """A real start with the automatic upgrade: the last line says what to write, and no
     frame of SQLAlchemy's engine creation is printed."""
@@ -579,6 +580,7 @@ def test_status_lists_it_as_applied_file_missing(gap: tuple[Flask, Versioning]) 
     assert "KeyError" not in checked.output
 
 
+@pytest.mark.process
 def test_the_app_start_names_the_missing_file(gap: tuple[Flask, Versioning]) -> None:
     """A real start with the automatic upgrade, where a bare ``KeyError`` traceback was."""
     import subprocess

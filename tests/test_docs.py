@@ -37,6 +37,9 @@ import pytest
 
 from flask_versioning._settings import DEFAULTS
 
+# The documentation's examples run in a shell, as a reader types them.
+pytestmark = pytest.mark.process
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BIN = Path(sys.executable).parent
 CHECKED_LANGUAGES = {"python", "py", "pycon", "console", "shell", "bash", "sh"}

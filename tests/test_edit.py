@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import APP_SOURCE, FLASK
 
+# Starts the user's editor.
+pytestmark = pytest.mark.process
+
 EDITOR = """\
 #!/bin/sh
 echo "$1" >> "$(dirname "$0")/opened.txt"

@@ -51,6 +51,7 @@ def test_alembic_with_its_own_config_finds_the_app(make_app: Any, database_url: 
     assert version_rows(database_url) == [script.revision]
 
 
+@pytest.mark.process
 def test_plain_alembic_outside_the_app_is_told_what_to_do(make_app: Any, tmp_path: Path) -> None:
     app, versioning = make_app(f"sqlite:///{tmp_path / 'app.db'}")
     with app.app_context():

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import run_flask, table_names, version_rows
 
+# Flask-Migrate's own commands configure the process they run in.
+pytestmark = pytest.mark.process
+
 APP = """
 import os
 

@@ -288,6 +288,7 @@ def create_app():
 """
 
 
+@pytest.mark.process
 def test_flask_migrate_autogenerate_with_include_name_drops_none_of_our_tables(
     tmp_path: Path, sqlite_url: str, make_app: Any
 ) -> None:

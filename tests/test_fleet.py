@@ -270,6 +270,7 @@ def fleet(
 # -- the whole round, on every backend ----------------------------------------------------------
 
 
+@pytest.mark.process
 def test_upgrade_seed_check_and_skip(fleet: Fleet) -> None:
     first = fleet.db("upgrade", "--all-tenants", "--jobs", "2")
     assert "Changed (3):" in first.stdout
@@ -307,6 +308,7 @@ def test_upgrade_seed_check_and_skip(fleet: Fleet) -> None:
     assert "Error: 2 of 3 tenants not at all heads: a, c" in behind.stderr
 
 
+@pytest.mark.process
 def test_an_app_running_threads_gets_workers_that_load_it_afresh(fleet: Fleet) -> None:
     # A fork copies only the calling thread, so a process running others is never forked:
     # the workers are fresh interpreters that load the app the way the command found it.
@@ -329,6 +331,7 @@ def test_workers_are_forks_only_while_one_thread_runs() -> None:
         thread.join()
 
 
+@pytest.mark.process
 def test_status_and_plan_on_tenants(fleet: Fleet) -> None:
     fleet.db("upgrade", "r1", "--tenant", "a")
 
@@ -362,6 +365,7 @@ def test_status_and_plan_on_tenants(fleet: Fleet) -> None:
     assert "--bind cannot be combined with --tenant or --all-tenants" in refused.stderr
 
 
+@pytest.mark.process
 def test_a_revision_fails_for_one_tenant_because_of_its_data(fleet: Fleet) -> None:
     fleet.db("upgrade", "r1", "--all-tenants")
     fleet.execute("b", "INSERT INTO items (name) VALUES ('twin'), ('twin')")
@@ -408,6 +412,7 @@ def _unreachable(fleet: Fleet, tmp_path: Path) -> dict[str, tuple[str | None, st
     }
 
 
+@pytest.mark.process
 def test_unreachable_tenant_and_wrong_credentials(fleet: Fleet, tmp_path: Path) -> None:
     (tmp_path / "a-directory").mkdir()
     fleet.declare({"a": fleet.tenants["a"], **_unreachable(fleet, tmp_path)})
@@ -516,6 +521,7 @@ def _read_stderr_until(proc: subprocess.Popen[str], text: str) -> str:
     return read.decode()
 
 
+@pytest.mark.process
 def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
     fleet: Fleet, tmp_path: Path
 ) -> None:
@@ -544,6 +550,7 @@ def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
         assert fleet.rows(name) == ["r3"] and "blocked" in fleet.tables(name)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_ctrl_c_starts_no_more_tenants_and_says_where_each_stands(
     fleet: Fleet, tmp_path: Path, jobs: str
@@ -619,6 +626,7 @@ def test_bad_tenants_are_refused_before_anything_runs(
     assert list(tmp_path.glob("*.db")) == []  # not even the app's database was opened
 
 
+@pytest.mark.process
 def test_the_command_line_refuses_bad_input_in_one_line(fleet_sqlite: Fleet) -> None:
     fleet = fleet_sqlite
     fleet.declare({"a": fleet.tenants["a"], "a.b": fleet.tenants["b"], "x": (None, None)})
@@ -706,6 +714,7 @@ def test_the_python_api_returns_one_result_per_tenant(tmp_path: Path) -> None:
             versioning.upgrade(tenants="all", bind="default")
 
 
+@pytest.mark.process
 def test_progress_bar_on_a_terminal(fleet_sqlite: Fleet) -> None:
     master, slave = pty.openpty()
     env = {
@@ -761,6 +770,7 @@ def test_worker_processes_never_auto_upgrade() -> None:
     assert skip_reason("db", ["gunicorn", "app:app"]) is None
 
 
+@pytest.mark.process
 def test_the_example_reads_its_tenants_from_the_apps_database(tmp_path: Path) -> None:
     example = Path(__file__).resolve().parent.parent / "examples" / "tenants"
     shutil.copytree(example, tmp_path / "example", ignore=shutil.ignore_patterns("instance"))
@@ -780,6 +790,7 @@ def _broken_loader() -> Flask:
     raise RuntimeError("no app here")
 
 
+@pytest.mark.process
 def test_workers_that_cannot_load_the_app_stop_the_run(tmp_path: Path) -> None:
     declared = {n: f"sqlite:///{tmp_path / f't_{n}.db'}" for n in ("a", "b")}
     app, versioning = _app(tmp_path, declared)

@@ -147,6 +147,7 @@ def sha256(path: Path) -> str:
 # -- what a row holds -----------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_every_step_is_recorded(app_project: FlaskProject) -> None:
     url = app_project.database_url
     # Real processes: each row records the pid of the command that wrote it.
@@ -203,6 +204,7 @@ def test_line_endings_do_not_change_the_checksum(sqlite_project: FlaskProject) -
     assert project.db("validate", check=False).returncode == 1
 
 
+@pytest.mark.process
 def test_a_database_migrated_before_the_ledger(app_project: FlaskProject, tmp_path: Path) -> None:
     """Plain Alembic with its own generic env.py migrates first; then Flask-Versioning."""
     plain = tmp_path / "plain"

@@ -19,6 +19,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import APP_SOURCE, FLASK, table_names, version_rows
 
+# Ctrl-C sent to a real process.
+pytestmark = pytest.mark.process
+
 SERVER_BACKENDS = [
     b
     for b in ("postgresql", "mariadb")

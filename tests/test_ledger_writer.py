@@ -272,6 +272,7 @@ def downgrade():
 '''
 
 
+@pytest.mark.process
 def test_a_killed_upgrade_leaves_version_table_schema_and_ledger_agreeing(
     project: FlaskProject, tmp_path: Path
 ) -> None:

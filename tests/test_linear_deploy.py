@@ -232,6 +232,7 @@ TENANT_APP = APP_SOURCE.replace(
 )
 
 
+@pytest.mark.process
 def test_tenants_in_worker_processes_fail_and_stay_where_they_were(
     tmp_path: Path, sqlite_url: str, tenant_urls: dict[str, str]
 ) -> None:

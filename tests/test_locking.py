@@ -23,6 +23,9 @@ from conftest import _server_database
 from flask_versioning import LockTimeout, mask_url
 from flask_versioning._locking import migration_lock
 
+# Processes racing for the lock.
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "flask_versioning.test"
 

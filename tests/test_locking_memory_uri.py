@@ -10,6 +10,9 @@ import sqlalchemy as sa
 
 from flask_versioning._locking import migration_lock
 
+# Processes racing for the lock.
+pytestmark = pytest.mark.process
+
 
 def test_in_memory_uri_database_leaves_no_lock_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

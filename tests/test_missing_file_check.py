@@ -36,6 +36,7 @@ def _config_in_a_new_process(root: Path, url: str) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.process
 def test_a_complete_history_leaves_the_heads_cache_for_the_next_process(
     tmp_path: Path, sqlite_url: str
 ) -> None:
@@ -47,6 +48,7 @@ def test_a_complete_history_leaves_the_heads_cache_for_the_next_process(
     assert json.loads((tmp_path / CACHE).read_text())["heads"] == ["aaa003"]
 
 
+@pytest.mark.process
 def test_a_file_removed_after_the_cache_was_written_is_named(
     tmp_path: Path, sqlite_url: str
 ) -> None:

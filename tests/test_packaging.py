@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds and installs the package in a new virtual environment.
+pytestmark = pytest.mark.process
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

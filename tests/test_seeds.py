@@ -460,6 +460,7 @@ def test_development_start_seeds_once(seeds_project: FlaskProject) -> None:
     assert {runs for _, runs in ledger(url).values()} == {1}
 
 
+@pytest.mark.process
 def test_eight_processes_starting_at_once_seed_exactly_once(
     seeds_project: FlaskProject,
 ) -> None:

@@ -291,6 +291,7 @@ def _tenant_counts(url: str, schema: str | None) -> tuple[dict[str, int], set[st
         engine.dispose()
 
 
+@pytest.mark.process
 def test_tenants_reseed_after_downgrade_base(
     tmp_path: Path, database_url: str, tenant_urls: dict[str, tuple[str | None, str | None]]
 ) -> None:

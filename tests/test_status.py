@@ -335,6 +335,7 @@ def run_wrapped(project: FlaskProject, *args: str) -> subprocess.CompletedProces
     return proc
 
 
+@pytest.mark.process
 def test_read_only_commands_do_not_import_alembic(sqlite_project: FlaskProject) -> None:
     write_chain(sqlite_project.versions, 3)
     sqlite_project.db("upgrade")

@@ -13,6 +13,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import MYSQL_URL, POSTGRES_URL, _admin_engine
 
+# Pytest sessions of their own.
+pytestmark = pytest.mark.process
+
 pytest_plugins = ["pytester"]
 
 APP = """

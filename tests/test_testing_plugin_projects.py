@@ -14,6 +14,9 @@ import sqlalchemy as sa
 from conftest import BACKENDS, MYSQL_URL, POSTGRES_URL, _admin_engine
 from test_testing_plugin import APP, CONFTEST, REVISION, TESTS, base_url
 
+# Pytest sessions of their own.
+pytestmark = pytest.mark.process
+
 pytest_plugins = ["pytester"]
 __all__ = ["base_url"]  # the fixture, shared with test_testing_plugin
 

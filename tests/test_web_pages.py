@@ -447,6 +447,7 @@ print("flask_versioning.web" in sys.modules)
 """
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     ("debug", "status", "loaded"),
     [(False, None, "False"), (True, None, "True"), (False, "/_versioning", "True")],
