@@ -41,7 +41,7 @@ REPLAY = "replay"
 LABELS.setdefault(REPLAY, "Flask-Versioning, replay")
 HISTORY_PROBE = "history_probe.py"
 WORKER = "bench"
-"""The worker name the probe gives the plugin's templates (``<db>_fvtpl_bench``)."""
+"""The worker name the probe gives the plugin's templates (``<db>_fvtpl_bench_<project>``)."""
 
 # Runs in the app's directory with the app's environment (BENCH_DATABASE_URL unused: every
 # database is named on the command line). Prints one BENCH_RESULT line with the median of the
@@ -124,7 +124,7 @@ if mode == "replay":
             server(f"DROP DATABASE {name} WITH (FORCE)")
         timings.append(t1 - t0 + time.perf_counter() - t2)
 else:
-    templates = Templates(factory, url, "bench", reuse=True)
+    templates = Templates(factory, url, "bench", rootdir=Path.cwd(), reuse=True)
     template = templates.template(None)
     if mode == "clone":
         for _ in range(iterations):
@@ -266,23 +266,37 @@ class _Templates:
         self.made.append(url)
         return url
 
-    def template_url(self, base: str) -> str:
+    def template_urls(self, base: str) -> list[str]:
+        """The plugin's templates made from ``base``: named after it, the worker and the
+        project (a hash the plugin computes), so they are found by their common prefix."""
         url = sa.make_url(base)
         if self.backend == SQLITE:
             path = Path(url.database or "")
-            url = url.set(database=str(path.with_name(f"{path.stem}_fvtpl_{WORKER}.db")))
+            found = sorted(path.parent.glob(f"{path.stem}_fvtpl_{WORKER}_*.db"))
+            names = [str(p) for p in found]
         else:
-            url = url.set(database=f"{url.database}_fvtpl_{WORKER}")
-        return url.render_as_string(hide_password=False)
+            assert self.ctx.postgres is not None
+            engine = sa.create_engine(self.ctx.postgres.admin_url, poolclass=sa.NullPool)
+            try:
+                with engine.connect() as connection:
+                    names = list(
+                        connection.execute(
+                            sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                            {"p": f"{url.database}_fvtpl_{WORKER}_%"},
+                        ).scalars()
+                    )
+            finally:
+                engine.dispose()
+        return [url.set(database=name).render_as_string(hide_password=False) for name in names]
 
     def close(self) -> None:
         for base in self.made:
-            template = self.template_url(base)
-            key = hashlib.sha256(template.encode()).hexdigest()[:16]
-            sidecar = Path(tempfile.gettempdir()) / "flask_versioning_tests" / f"{key}.json"
-            sidecar.unlink(missing_ok=True)
-            for url in (template, base):
-                self.ctx.drop_database(self.backend, url)
+            for template in self.template_urls(base):
+                key = hashlib.sha256(template.encode()).hexdigest()[:16]
+                sidecar = Path(tempfile.gettempdir()) / "flask_versioning_tests" / f"{key}.json"
+                sidecar.unlink(missing_ok=True)
+                self.ctx.drop_database(self.backend, template)
+            self.ctx.drop_database(self.backend, base)
 
 
 def _probe_run(ctx: Context, app: BenchApp, mode: str, url: str, count: int, tables: int) -> Run:
