@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from .._errors import DDLTimeout
+from .._errors import COMMITTED_MARK, DDLTimeout
 from . import blockers, session
 
 if TYPE_CHECKING:
@@ -415,9 +415,14 @@ def _table(context: Any, table: str, schema: str | None) -> str:
 
 @contextlib.contextmanager
 def _autocommit(context: Any) -> Iterator[sa.Connection | None]:
-    """An autocommit block, yielding its connection (``None`` offline)."""
-    with context.autocommit_block():
-        yield None if context.as_sql else context.connection
+    """An autocommit block, yielding its connection (``None`` offline). An error from inside
+    is marked: the step's message then says that what ran before it is kept."""
+    try:
+        with context.autocommit_block():
+            yield None if context.as_sql else context.connection
+    except Exception as exc:
+        setattr(exc, COMMITTED_MARK, True)
+        raise
 
 
 @contextlib.contextmanager
@@ -456,8 +461,8 @@ def _retrying(connection: sa.Connection | None, what: str, run: Callable[[], T])
                         f"{what}: the lock was not granted in {attempt + 1} attempts (lock "
                         f"timeout {policy.lock_timeout:g} s), "
                         f"{blockers.describe(found, likely=True)}; end that session and run "
-                        "the migration again (the work done so far is kept), or allow more "
-                        "attempts with VERSIONING_DDL_LOCK_RETRIES or @timeouts(retries=...)",
+                        "the migration again, or allow more attempts with "
+                        "VERSIONING_DDL_LOCK_RETRIES or @timeouts(retries=...)",
                         kind="lock",
                         blockers=found,
                     ) from exc
