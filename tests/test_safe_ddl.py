@@ -14,7 +14,8 @@ from conftest import FlaskProject
 
 # The app before (STAGE 1) and after (STAGE 2) the change under review: on a table that
 # exists and has rows, an index, a foreign key, NOT NULL on an existing column and a unique
-# constraint; and a new table with its own index and foreign key, which stay plain.
+# constraint; and a new table with its own index and foreign key, which stay plain. STAGE 3:
+# an index on a new column, and NOT NULL with a new type.
 APP = """
 import os
 
@@ -40,7 +41,9 @@ class Member(db.Model):
     name = sa.Column(sa.String(50), nullable=STAGE == 1)
     email = sa.Column(sa.String(80), nullable=True)
     org_id = sa.Column(sa.Integer, nullable=True)
-    city = sa.Column(sa.String(40), nullable=True)
+    city = sa.Column(sa.String(80 if STAGE == 3 else 40), nullable=STAGE != 3)
+    if STAGE == 3:
+        nick = sa.Column(sa.String(20), nullable=True, index=True)
     if STAGE == 2:
         __table_args__ = (
             sa.ForeignKeyConstraint(["org_id"], ["orgs.id"], name="fk_members_org"),
@@ -110,9 +113,9 @@ def _rows(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-def _second(project: FlaskProject, **env: str) -> str:
+def _second(project: FlaskProject, stage: str = "2", **env: str) -> str:
     before = set(project.revision_files())
-    project.db("migrate", "-m", "second", STAGE="2", **env)
+    project.db("migrate", "-m", "second", STAGE=stage, **env)
     (new,) = set(project.revision_files()) - before
     return new.read_text()
 
@@ -153,17 +156,9 @@ def test_autogenerate_writes_the_safe_forms_and_lint_is_clean(
 
     lint = app_project.db("lint", check=False, STAGE="2")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert not re.search(r"\berror\b", lint.stdout), lint.stdout
-    for rule in (
-        "require-concurrent-index-creation",
-        "ban-concurrent-index-creation-in-transaction",
-        "adding-foreign-key-constraint",
-        "constraint-missing-not-valid",
-        "adding-not-nullable-field",
-        "disallowed-unique-constraint",
-        "ban-copying-alter",
-    ):
-        assert rule not in lint.stdout, lint.stdout
+    # Whether env.py's own lock timeout is known to the linter is another rule's business.
+    found = set(re.findall(r": (?:error|warning|info) ([\w/-]+):", lint.stdout))
+    assert found <= {"require-timeout-settings"}, lint.stdout
 
 
 def test_the_safe_forms_apply_on_postgresql(app_project: FlaskProject, backend: str) -> None:
@@ -299,6 +294,41 @@ def test_mariadb_asks_for_an_online_algorithm(
         "SELECT is_nullable FROM information_schema.columns WHERE table_schema = database() "
         "AND table_name = 'members' AND column_name = 'name'",
     ) == [("NO",)]
+
+
+def test_a_helper_that_needs_a_new_column_comes_after_it(
+    app_project: FlaskProject, server: str
+) -> None:
+    upgrade = _upgrade_function(_second(app_project, stage="3"))
+    order = [
+        "op.add_column('members', sa.Column('nick'",
+        "op.alter_column('members', 'city'",
+        "set_not_null('members', 'city',",
+        "create_index_concurrently(op.f('ix_members_nick'), 'members', ['nick']",
+    ]
+    places = [upgrade.find(text) for text in order]
+    assert -1 not in places and places == sorted(places), upgrade
+    # The type changes first, then NOT NULL in the safe form, on the new type.
+    city = upgrade[places[1] : places[3]]
+    assert "type_=sa.String(length=80)" in city
+    assert "nullable=False" not in city
+    app_project.db("upgrade", STAGE="3")
+    assert app_project.db("check", STAGE="3").returncode == 0
+
+
+def test_the_setting_reads_text_and_refuses_nonsense_in_one_line(tmp_path: Path) -> None:
+    from flask import Flask
+
+    from flask_versioning import ConfigurationError, Settings
+
+    app = Flask("safeddl", root_path=str(tmp_path))
+    assert Settings.from_app(app).safe_ddl is True
+    app.config["VERSIONING_SAFE_DDL"] = "off"  # as an environment variable spells it
+    assert Settings.from_app(app).safe_ddl is False
+    app.config["VERSIONING_SAFE_DDL"] = "sometimes"
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_app(app)
+    assert str(info.value) == "VERSIONING_SAFE_DDL must be True, False or None, not 'sometimes'"
 
 
 def test_the_setting_off_writes_alembic_s_own_operations(
