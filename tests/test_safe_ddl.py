@@ -353,3 +353,45 @@ def test_sqlite_gets_the_same_file_with_the_setting_on(tmp_path: Path) -> None:
         texts[setting] = upgrade
     assert texts["true"] == texts["false"]
     assert "batch_op.create_index(" in texts["true"]
+
+
+HAND_WRITTEN = """
+    create_index_concurrently('ix_members_city', 'members', ['city'])
+    create_foreign_key_not_valid('fk_members_org', 'members', 'orgs', ['org_id'], ['id'])
+    validate_constraint('fk_members_org', 'members')
+    set_not_null('members', 'name', existing_type=sa.String(length=50))
+    create_unique_constraint_concurrently('uq_members_email', 'members', ['email'])
+"""
+
+
+def test_helpers_written_by_hand_run_on_every_backend(app_project: FlaskProject) -> None:
+    """A revision written for PostgreSQL still runs where the developer loops (SQLite), and
+    twice over on a server: run again, each helper finds its work done."""
+    before = set(app_project.revision_files())
+    app_project.db("revision", "-m", "by hand", STAGE="1")
+    (path,) = set(app_project.revision_files()) - before
+    imports = "\n".join(
+        f"from flask_versioning import {name}"
+        for name in (
+            "create_foreign_key_not_valid",
+            "create_index_concurrently",
+            "create_unique_constraint_concurrently",
+            "set_not_null",
+            "validate_constraint",
+        )
+    )
+    text = path.read_text().replace("from alembic import op", f"from alembic import op\n{imports}")
+    path.write_text(
+        text.replace("def upgrade() -> None:\n    pass", "def upgrade() -> None:" + HAND_WRITTEN)
+    )
+    app_project.db("upgrade", STAGE="1")
+    if app_project.database_url.startswith("postgresql"):
+        (first,) = before
+        app_project.db("stamp", first.name.split("_")[0], STAGE="1")
+        app_project.db("upgrade", STAGE="1")  # everything there already: nothing fails
+    inspector = sa.inspect(sa.create_engine(app_project.database_url, poolclass=sa.NullPool))
+    assert {i["name"] for i in inspector.get_indexes("members")} >= {"ix_members_city"}
+    assert "fk_members_org" in {f["name"] for f in inspector.get_foreign_keys("members")}
+    assert "uq_members_email" in {u["name"] for u in inspector.get_unique_constraints("members")}
+    columns = {c["name"]: c for c in inspector.get_columns("members")}
+    assert columns["name"]["nullable"] is False

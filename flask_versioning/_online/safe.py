@@ -492,7 +492,9 @@ def _plain(context: Any, operation: MigrateOperation) -> None:
 
     if context.dialect.name not in ("mysql", "mariadb"):
         if context.dialect.name == "sqlite" and _needs_batch(operation):
-            with op.batch_alter_table(getattr(operation, "table_name", "")) as batch:
+            # A foreign key names its table ``source_table``, the others ``table_name``.
+            table = str(getattr(operation, "table_name", None) or vars(operation)["source_table"])
+            with op.batch_alter_table(table, schema=getattr(operation, "schema", None)) as batch:
                 batch.invoke(operation)
             return
         op.invoke(operation)
