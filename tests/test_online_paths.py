@@ -17,10 +17,8 @@ import html
 import logging
 import os
 import re
-import select
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,8 @@ from conftest import MYSQL_URL, POSTGRES_URL, _admin_engine, version_rows
 from test_online_locks import _base, _columns, _make_app, _rows, _write
 
 from flask_versioning import DDLTimeout, MigrationFailed, VersioningError
+
+pytest_plugins = ["pytester"]
 
 #: The blocker: connects, opens a transaction reading ``accounts`` (a lock the ``ALTER TABLE``
 #: of the step conflicts with), prints its server pid, and rolls back when a byte arrives on
@@ -308,3 +308,228 @@ def test_a_retried_step_applies_once(path: str, site: Site, blocker: Callable[[]
         f"AND revision = '{site.second}'"
     )
     assert _rows(site.url, history) == [(1,)]
+
+
+# -- the pytest plugin: a user's test session migrating its template database ----------------------
+
+PLUGIN_APP = """
+import os
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from flask_versioning import Versioning
+
+db = SQLAlchemy()
+versioning = Versioning()
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+    id = sa.Column(sa.Integer, primary_key=True)
+    name = sa.Column(sa.String(40), nullable=False)
+    note = sa.Column(sa.String(20))
+
+
+def create_app(url):
+    app = Flask(__name__)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=url,
+        TESTING=True,
+        VERSIONING_LINEAR_HISTORY=False,
+        VERSIONING_DDL_LOCK_RETRIES=int(os.environ["TEST_RETRIES"]),
+        VERSIONING_DDL_RETRY_DELAY=0.01 if os.environ["TEST_RETRIES"] == "1" else 0.2,
+    )
+    db.init_app(app)
+    versioning.init_app(app, db)
+    return app
+"""
+
+#: The user's conftest. The template database is made (dropped and created) by the plugin
+#: itself, so the blocker can only come in between: a second connection opened just before the
+#: step's ALTER TABLE is sent, reading ``accounts`` in a transaction it keeps open. It lets go
+#: when the migration logs a retry (TEST_RETRIES above 1), else when the session ends.
+PLUGIN_CONFTEST = """
+import logging
+import os
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app import create_app
+
+HERE = Path(__file__).parent
+held = {}
+
+
+@sa.event.listens_for(sa.Engine, "before_cursor_execute")
+def block_the_alter(conn, cursor, statement, parameters, context, executemany):
+    if held or not statement.startswith("ALTER TABLE accounts ADD"):
+        return
+    engine = sa.create_engine(conn.engine.url, poolclass=sa.NullPool)
+    blocker = engine.connect()
+    pid_sql = (
+        "SELECT pg_backend_pid()" if blocker.dialect.name == "postgresql"
+        else "SELECT connection_id()"
+    )
+    pid = blocker.exec_driver_sql(pid_sql).scalar_one()
+    blocker.rollback()
+    blocker.exec_driver_sql("SELECT count(*) FROM accounts WHERE name <> 'blocker'").all()
+    held["blocker"] = blocker
+    (HERE / "blocker.txt").write_text(f"{pid}\\n")
+
+
+class ReleaseOnRetry(logging.Handler):
+    def emit(self, record):
+        blocker = held.get("blocker")
+        if record.getMessage().startswith("lock not granted") and os.environ["TEST_RETRIES"] != "1":
+            if blocker is not None and blocker.in_transaction():
+                blocker.rollback()
+                with open(HERE / "blocker.txt", "a") as f:
+                    f.write("released by the retry\\n")
+
+
+logging.getLogger("flask_versioning").addHandler(ReleaseOnRetry())
+logging.getLogger("flask_versioning").setLevel(logging.INFO)
+
+
+@pytest.fixture(scope="session")
+def versioning_app_factory():
+    return create_app
+"""
+
+PLUGIN_TESTS = """
+import sqlalchemy as sa
+
+from app import Account, db
+
+
+def test_the_template_has_the_step_once(versioning_db):
+    assert db.session.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "r2"
+    added = db.session.query(Account).filter_by(name="added by the migration").count()
+    assert added == 1
+"""
+
+PLUGIN_R1 = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "r1"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "accounts",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(40), nullable=False),
+    )
+    op.execute("INSERT INTO accounts (name) VALUES ('first')")
+
+
+def downgrade():
+    op.drop_table("accounts")
+"""
+
+PLUGIN_R2 = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "r2"
+down_revision = "r1"
+
+
+def upgrade():
+    op.add_column("accounts", sa.Column("note", sa.String(20)))
+    op.execute("INSERT INTO accounts (name) VALUES ('added by the migration')")
+
+
+def downgrade():
+    op.drop_column("accounts", "note")
+"""
+
+
+@pytest.fixture
+def plugin_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A server URL naming a database the user's session names its template after; every
+    database made from that name is dropped afterwards."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has no lock queue: the settings do nothing there")
+    admin = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
+    name = f"fvddl_{os.getpid()}_{abs(hash(tmp_path)) % 10**6}"
+    yield sa.make_url(admin).set(database=name).render_as_string(hide_password=False)
+    engine = _admin_engine(admin)
+    with engine.connect() as connection:
+        for (found,) in connection.execute(sa.text(_listing(backend)), {"p": f"{name}%"}).all():
+            force = " WITH (FORCE)" if backend == "postgresql" else ""
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {found}{force}")
+    engine.dispose()
+
+
+def _listing(backend: str) -> str:
+    if backend == "postgresql":
+        return "SELECT datname FROM pg_database WHERE datname LIKE :p"
+    return "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"
+
+
+def _template(url: str, backend: str) -> str:
+    """The one template database the user's session made from ``url``."""
+    engine = _admin_engine(POSTGRES_URL if backend == "postgresql" else MYSQL_URL)
+    pattern = f"{sa.make_url(url).database}_fvtpl_%"
+    try:
+        with engine.connect() as connection:
+            [(found,)] = connection.execute(sa.text(_listing(backend)), {"p": pattern}).all()
+    finally:
+        engine.dispose()
+    return sa.make_url(url).set(database=found).render_as_string(hide_password=False)
+
+
+@pytest.mark.process
+@pytest.mark.parametrize("retries", [1, 50])
+def test_the_pytest_plugin_keeps_the_promise(
+    pytester: pytest.Pytester,
+    plugin_url: str,
+    retries: int,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+) -> None:
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEST_RETRIES", str(retries))
+    pytester.makepyfile(app=PLUGIN_APP, conftest=PLUGIN_CONFTEST, test_template=PLUGIN_TESTS)
+    versions = pytester.path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "r1.py").write_text(PLUGIN_R1)
+    (versions / "r2.py").write_text(PLUGIN_R2)
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--versioning-url={plugin_url}"
+    )
+
+    blocker = (pytester.path / "blocker.txt").read_text().splitlines()
+    template = _template(plugin_url, backend)
+    added = "SELECT count(*) FROM accounts WHERE name = 'added by the migration'"
+    if retries > 1:
+        result.assert_outcomes(passed=1)
+        assert blocker[1:] == ["released by the retry"]
+        assert version_rows(template) == ["r2"]
+        assert _rows(template, added) == [(1,)]
+        return
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    [line] = [line for line in out.splitlines() if "cannot make the test database" in line]
+    assert "Traceback" not in out
+    assert "revision r2 failed: DDLTimeout: the lock was not granted in 2 attempts" in line
+    assert f"pid {blocker[0]} (user {sa.make_url(plugin_url).username}, " in line
+    assert "idle in transaction" in line
+    # PostgreSQL rolled the step back; MariaDB, which cannot, never ran its ALTER.
+    assert re.search(
+        r"\((its changes were rolled back; the database is at|this database "
+        r"cannot roll back DDL, .*; the version table says) r1\)",
+        line,
+    ), line
+    assert version_rows(template) == ["r1"]
+    assert "note" not in _columns(template)
+    assert _rows(template, added) == [(0,)]
