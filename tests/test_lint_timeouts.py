@@ -113,10 +113,15 @@ def downgrade():
     ids=["defaults", "statement-lifted", "lock-lifted", "setting-off"],
 )
 def test_flask_db_lint_flags_exactly_where_the_server_has_no_lock_timeout(
-    tmp_path: Path, database_url: str, backend: str, decorator: str, config: dict[str, Any]
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    backend: str,
+    decorator: str,
+    config: dict[str, Any],
 ) -> None:
     if backend != "postgresql":
         pytest.skip("require-timeout-settings is a PostgreSQL rule")
+    database_url = request.getfixturevalue("database_url")  # made only once not skipped
     first = _base(tmp_path, database_url)
     second = "c7" + first[2:]
     text = SEEN.format(rev=second, down=first, decorator=decorator)
