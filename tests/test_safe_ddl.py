@@ -4,7 +4,6 @@ helpers run them, ``flask db lint`` is clean on them, and an INVALID index is re
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -156,9 +155,7 @@ def test_autogenerate_writes_the_safe_forms_and_lint_is_clean(
 
     lint = app_project.db("lint", check=False, STAGE="2")
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    # Whether env.py's own lock timeout is known to the linter is another rule's business.
-    found = set(re.findall(r": (?:error|warning|info) ([\w/-]+):", lint.stdout))
-    assert found <= {"require-timeout-settings"}, lint.stdout
+    assert "No findings." in lint.stdout, lint.stdout
 
 
 def test_the_safe_forms_apply_on_postgresql(app_project: FlaskProject, backend: str) -> None:
