@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import sqlalchemy as sa
 from flask import Flask
@@ -28,7 +28,6 @@ from ._types import (
     AppliedRevision,
     BaselineResult,
     DatabaseStatus,
-    FleetRunOptions,
     MigrationResult,
     PrepareResult,
     ResetResult,
@@ -36,9 +35,7 @@ from ._types import (
     RunOptions,
     SeedResult,
     SeedStatus,
-    Tenant,
     TenantOptions,
-    TenantResult,
     ValidationResult,
 )
 
@@ -48,10 +45,11 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from ._alembic.database import Database
-    from ._fleet import Task, TenantSelection
+    from ._fleet import TenantSelection
     from ._graph import Format
     from ._lint import Finding
     from ._reports import CheckReport, DatabasePlan, RebaseResult
+    from ._tenant_commands import TenantCommands
 
 # The seed runner, provisioning and adopt modules are imported where used, to keep them off the
 # start-up path of an app that declares no seeds (see benchmarks/FINDINGS.md, fresh_upgrade).
@@ -59,7 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["Versioning"]
 
 TF = TypeVar("TF", bound=Callable[[], Any])
-_TENANT_KEYS = frozenset(TenantOptions.__annotations__)
 
 
 class Versioning:
@@ -205,19 +202,20 @@ class Versioning:
         self.tenant_source = function
         return function
 
-    def get_tenants(self) -> list[Tenant]:
-        """Every declared tenant, checked: duplicate or unsafe names raise
-        :class:`~flask_versioning.ConfigurationError`."""
-        from . import _fleet as fleet
+    def for_tenants(
+        self, selection: TenantSelection, **options: Unpack[TenantOptions]
+    ) -> TenantCommands:
+        """The commands that act on tenants, run on ``selection``: ``"all"``, or names (and
+        :class:`~flask_versioning.Tenant` objects), see :doc:`/tenants`.
 
-        return fleet.declared(get_state())
+        ``versioning.for_tenants("all", jobs=4).upgrade()`` returns one
+        :class:`~flask_versioning.TenantResult` per tenant. Options: ``jobs`` (processes at
+        once), ``shard=(k, n)``, ``fail_fast``, ``create`` (a missing schema), ``app_loader``
+        (how a worker gets the app) and ``on_event`` (called as tenants start and finish).
+        """
+        from ._tenant_commands import TenantCommands
 
-    def _on_tenants(
-        self, task: Task, tenants: TenantSelection, options: TenantOptions
-    ) -> list[TenantResult[Any]]:
-        from . import _fleet as fleet
-
-        return fleet.run(get_state(), task, tenants, options)
+        return TenantCommands(selection, options)
 
     # -- the API, one method per command --------------------------------------------------------
 
@@ -236,7 +234,6 @@ class Versioning:
             enable(database)
         return database.directory
 
-    @overload
     def upgrade(
         self,
         target: str = "heads",
@@ -244,51 +241,16 @@ class Versioning:
         bind: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
         baseline: bool = True,
-        tenants: None = None,
         **options: Unpack[RunOptions],
-    ) -> MigrationResult: ...
-
-    @overload
-    def upgrade(
-        self,
-        target: str = "heads",
-        *,
-        baseline: bool = True,
-        tenants: TenantSelection,
-        **options: Unpack[FleetRunOptions],
-    ) -> list[TenantResult[MigrationResult]]: ...
-
-    def upgrade(
-        self,
-        target: str = "heads",
-        *,
-        bind: str | None = None,
-        progress: Callable[[AppliedRevision], None] | None = None,
-        baseline: bool = True,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> MigrationResult | list[TenantResult[MigrationResult]]:
+    ) -> MigrationResult:
         """Upgrade the database to ``target`` (``heads``, ``head``, ``+1``, a revision id).
 
         ``progress`` is called with each revision as soon as it has been applied. Options:
         ``sql=True`` touches nothing and returns the SQL; ``tag``; ``x_args`` (``-x``).
         An empty database is made from a baseline (see :doc:`/baselines`) unless
-        ``baseline=False``, which replays every revision.
-
-        With ``tenants`` (``"all"`` or names, see :doc:`/tenants`), every chosen tenant instead,
-        with the :class:`~flask_versioning.TenantOptions` (``jobs=4``, ``shard=(0, 4)``, ...):
-        returns one :class:`~flask_versioning.TenantResult` per tenant and raises only for bad
-        input, never for a failing tenant.
+        ``baseline=False``, which replays every revision. For tenants, see :meth:`for_tenants`.
         """
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            run_options, fleet_options = _split(options, bind)
-            task = fleet.upgrade(get_state(), target, run_options, baseline=baseline)
-            return self._on_tenants(task, tenants, fleet_options)
-        return migrate.upgrade(
-            self.database(bind), target, cast(RunOptions, options), progress, baselines=baseline
-        )
+        return migrate.upgrade(self.database(bind), target, options, progress, baselines=baseline)
 
     def baseline(
         self,
@@ -313,7 +275,6 @@ class Versioning:
             return baseline.prune(database, known)
         return baseline.make_baseline(database, at, include_data=include_data)
 
-    @overload
     def downgrade(
         self,
         target: str = "-1",
@@ -321,51 +282,19 @@ class Versioning:
         bind: str | None = None,
         progress: Callable[[AppliedRevision], None] | None = None,
         allow_protected: bool = False,
-        tenants: None = None,
         **options: Unpack[RunOptions],
-    ) -> MigrationResult: ...
-
-    @overload
-    def downgrade(
-        self,
-        target: str = "-1",
-        *,
-        allow_protected: bool = False,
-        tenants: TenantSelection,
-        **options: Unpack[FleetRunOptions],
-    ) -> list[TenantResult[MigrationResult]]: ...
-
-    def downgrade(
-        self,
-        target: str = "-1",
-        *,
-        bind: str | None = None,
-        progress: Callable[[AppliedRevision], None] | None = None,
-        allow_protected: bool = False,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> MigrationResult | list[TenantResult[MigrationResult]]:
+    ) -> MigrationResult:
         """Revert the database to ``target`` (``-1``, ``base``, a revision id).
 
         A target that reverts every revision of a branch (``base``, ``-N`` past the first,
         ``branch@base``...) is refused for a protected database unless ``allow_protected``,
         judged by what it would do, in ``env.py``. Options as
-        for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range. ``tenants``
-        as for :meth:`upgrade`.
+        for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range.
         """
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            run_options, fleet_options = _split(options, bind)
-            task = fleet.downgrade(
-                get_state(), target, run_options, allow_protected=allow_protected
-            )
-            return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
         with protection.allowing(allow_protected):
-            return migrate.downgrade(database, target, cast(RunOptions, options), progress)
+            return migrate.downgrade(database, target, options, progress)
 
-    @overload
     def stamp(
         self,
         revisions: str | Sequence[str] = "heads",
@@ -373,49 +302,17 @@ class Versioning:
         bind: str | None = None,
         purge: bool = False,
         allow_protected: bool = False,
-        tenants: None = None,
         **options: Unpack[RunOptions],
-    ) -> MigrationResult: ...
-
-    @overload
-    def stamp(
-        self,
-        revisions: str | Sequence[str] = "heads",
-        *,
-        purge: bool = False,
-        allow_protected: bool = False,
-        tenants: TenantSelection,
-        **options: Unpack[FleetRunOptions],
-    ) -> list[TenantResult[MigrationResult]]: ...
-
-    def stamp(
-        self,
-        revisions: str | Sequence[str] = "heads",
-        *,
-        bind: str | None = None,
-        purge: bool = False,
-        allow_protected: bool = False,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> MigrationResult | list[TenantResult[MigrationResult]]:
+    ) -> MigrationResult:
         """Write ``revisions`` to the version table without running any migration.
 
         Rewriting the applied history of a protected database is refused unless
-        ``allow_protected``; stamping an empty version table is always allowed. ``tenants``
-        as for :meth:`upgrade`.
+        ``allow_protected``; stamping an empty version table is always allowed.
         """
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            run_options, fleet_options = _split(options, bind)
-            task = fleet.stamp(
-                get_state(), revs, run_options, purge=purge, allow_protected=allow_protected
-            )
-            return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
         with protection.allowing(allow_protected):
-            return migrate.stamp(database, revs, cast(RunOptions, options), purge=purge)
+            return migrate.stamp(database, revs, options, purge=purge)
 
     def revision(
         self,
@@ -483,72 +380,27 @@ class Versioning:
         """Open a revision file in ``$EDITOR``."""
         return revision_files.edit(self.database(bind), revision)
 
-    @overload
-    def current(self, *, bind: str | None = None, tenants: None = None) -> list[str]: ...
-
-    @overload
-    def current(
-        self, *, tenants: TenantSelection, **options: Unpack[TenantOptions]
-    ) -> list[TenantResult[tuple[str, ...]]]: ...
-
-    def current(
-        self,
-        *,
-        bind: str | None = None,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> list[str] | list[TenantResult[tuple[str, ...]]]:
-        """The revision ids the database is at (empty at base); with ``tenants``, each
-        tenant's, read one after the other (one query each, no worker processes)."""
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            fleet_options = _fleet_only(options, bind)
-            return self._on_tenants(fleet.current(get_state()), tenants, fleet_options)
+    def current(self, *, bind: str | None = None) -> list[str]:
+        """The revision ids the database is at (empty at base)."""
         return current(self.database(bind))
 
-    def heads(self, *, bind: str | None = None) -> list[Script]:
-        """The head revisions of the script directory."""
-        return inspect.heads(self.database(bind))
-
-    def head_revisions(self, *, bind: str | None = None) -> list[str]:
+    def heads(self, *, bind: str | None = None) -> list[str]:
         """The head revision ids, sorted, without importing any revision file.
 
         From the heads cache (see :doc:`production`), else the files read as text; Alembic
-        only for a file too unusual to read that way.
+        only for a file too unusual to read that way. :meth:`show` gives a head's details.
         """
         return standing.head_ids(self.database(bind))
 
-    @overload
-    def status(self, *, bind: str | None = None, tenants: None = None) -> list[DatabaseStatus]: ...
-
-    @overload
-    def status(
-        self, *, tenants: TenantSelection, **options: Unpack[TenantOptions]
-    ) -> list[TenantResult[DatabaseStatus]]: ...
-
-    def status(
-        self,
-        *,
-        bind: str | None = None,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> list[DatabaseStatus] | list[TenantResult[DatabaseStatus]]:
+    def status(self, *, bind: str | None = None) -> list[DatabaseStatus]:
         """Where each database stands (only ``bind``'s when given): every revision applied,
         pending, applied with its file missing, or applied with its file changed since, with
         when, how long and in which environment, from the history ledger.
 
         Reads the version table, the ledger and the files as text: no revision is imported. A
         database that cannot be reached gives a status with ``error`` set, not an exception.
-        With ``tenants``, each tenant's status (named after the tenant), read one after the
-        other; a tenant whose schema does not exist is a failed result.
         """
         state = get_state()
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            fleet_options = _fleet_only(options, bind)
-            return self._on_tenants(fleet.status(state), tenants, fleet_options)
         databases = [self.database(bind)] if bind is not None else state.databases()
         return [standing.database_status(state, database) for database in databases]
 
@@ -598,46 +450,14 @@ class Versioning:
         """
         return inspect.graph(get_state(), self.database(bind), fmt, last)
 
-    @overload
-    def check(self, *, bind: str | None = None, tenants: None = None) -> list[Any]: ...
-
-    @overload
-    def check(
-        self, *, tenants: TenantSelection, **options: Unpack[TenantOptions]
-    ) -> list[TenantResult[tuple[str, ...]]]: ...
-
-    def check(
-        self,
-        *,
-        bind: str | None = None,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> list[Any] | list[TenantResult[tuple[str, ...]]]:
-        """Differences between the models and an up-to-date database (empty when none).
-
-        With ``tenants``, each tenant's differences, one line each in ``flask db check``'s words.
-        """
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            fleet_options = _fleet_only(options, bind)
-            return self._on_tenants(fleet.check(get_state()), tenants, fleet_options)
-        return inspect.check(self.database(bind))
-
-    def check_report(self, *, bind: str | None = None) -> CheckReport:
+    def check(self, *, bind: str | None = None) -> CheckReport:
         """What ``flask db check`` reports: the linear-history file, then each difference
-        between the models and the database, described (tables, columns, types from and to).
+        between the models and the up-to-date database, described (tables, columns, types from
+        and to). ``report.ok`` when there is nothing to act on.
         """
         from ._team.drift import check_report
 
         return check_report(self.database(bind))
-
-    def heads_file_problem(self, *, bind: str | None = None) -> str | None:
-        """How ``versions/HEADS`` disagrees with the revision files, in one line naming both
-        sides; ``None`` when it agrees or the directory has no such file."""
-        from ._team.linear import heads_file_problem
-
-        return heads_file_problem(self.database(bind))
 
     def lint(
         self,
@@ -662,7 +482,6 @@ class Versioning:
             self.database(bind), revisions, since=since, squawk=squawk, x_args=x_args
         )
 
-    @overload
     def plan(
         self,
         target: str = "heads",
@@ -670,45 +489,14 @@ class Versioning:
         bind: str | None = None,
         applied: bool = False,
         x_args: Sequence[str] = (),
-        tenants: None = None,
-    ) -> DatabasePlan: ...
-
-    @overload
-    def plan(
-        self,
-        target: str = "heads",
-        *,
-        applied: bool = False,
-        x_args: Sequence[str] = (),
-        tenants: TenantSelection,
-        **options: Unpack[TenantOptions],
-    ) -> list[TenantResult[DatabasePlan]]: ...
-
-    def plan(
-        self,
-        target: str = "heads",
-        *,
-        bind: str | None = None,
-        applied: bool = False,
-        x_args: Sequence[str] = (),
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> DatabasePlan | list[TenantResult[DatabasePlan]]:
+    ) -> DatabasePlan:
         """What ``upgrade(target)`` would apply, revision by revision, with SQL and findings.
 
         Reads the version table and nothing else: no lock, no change. ``applied`` also lists
         the revisions on the way that the database already has; ``x_args`` are the ``-x``
-        arguments the revisions see as they render. With ``tenants``, each tenant's plan
-        (``jobs`` renders them in worker processes).
+        arguments the revisions see as they render.
         """
         from ._team.plan import plan
-
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            fleet_options = _fleet_only(options, bind)
-            task = fleet.plan(get_state(), target, applied=applied, x_args=x_args)
-            return self._on_tenants(task, tenants, fleet_options)
 
         return plan(self.database(bind), target, applied=applied, x_args=x_args)
 
@@ -787,7 +575,6 @@ class Versioning:
         databases = [self.database(bind)] if bind is not None else state.databases()
         return protection.unprotect(state, databases)
 
-    @overload
     def run_seeds(
         self,
         names: Sequence[str] | None = None,
@@ -796,48 +583,13 @@ class Versioning:
         force: bool = False,
         allow_protected: bool = False,
         progress: Callable[[SeedResult], None] | None = None,
-        tenants: None = None,
-    ) -> list[SeedResult]: ...
-
-    @overload
-    def run_seeds(
-        self,
-        names: Sequence[str] | None = None,
-        *,
-        env: str | None = None,
-        force: bool = False,
-        allow_protected: bool = False,
-        tenants: TenantSelection,
-        **options: Unpack[TenantOptions],
-    ) -> list[TenantResult[tuple[SeedResult, ...]]]: ...
-
-    def run_seeds(
-        self,
-        names: Sequence[str] | None = None,
-        *,
-        env: str | None = None,
-        force: bool = False,
-        allow_protected: bool = False,
-        progress: Callable[[SeedResult], None] | None = None,
-        tenants: TenantSelection | None = None,
-        **options: Any,
-    ) -> list[SeedResult] | list[TenantResult[tuple[SeedResult, ...]]]:
+    ) -> list[SeedResult]:
         """Run the environment's seeds that have not run yet, or only ``names``.
 
         ``force`` runs them again even if they ran before (refused in a protected environment
         unless ``allow_protected``). A failing seed raises
-        :class:`~flask_versioning.SeedFailed` after its changes were rolled back. With
-        ``tenants``, in each chosen tenant (the seeds declared without ``bind=``); a tenant's
-        failing seed is its failed result.
+        :class:`~flask_versioning.SeedFailed` after its changes were rolled back.
         """
-        if tenants is not None:
-            from . import _fleet as fleet
-
-            _, fleet_options = _split(options, None)
-            task = fleet.seed(
-                get_state(), names, env=env, force=force, allow_protected=allow_protected
-            )
-            return self._on_tenants(task, tenants, fleet_options)
         from ._seeds.run import run_seeds
 
         return run_seeds(
@@ -921,21 +673,3 @@ class Versioning:
         from ._seeds.bulk import bulk_insert
 
         return bulk_insert(get_state(), target, rows, batch_size=batch_size, session=session)
-
-
-def _fleet_only(options: Mapping[str, Any], bind: str | None) -> TenantOptions:
-    """The options of a call with ``tenants=`` that takes no Alembic options."""
-    run, fleet = _split(options, bind)
-    if run:
-        names = ", ".join(sorted(run))
-        raise TypeError(f"unexpected keyword argument(s) with tenants=: {names}")
-    return fleet
-
-
-def _split(options: Mapping[str, Any], bind: str | None) -> tuple[RunOptions, TenantOptions]:
-    """Keyword options of a call with ``tenants=``: Alembic's and the fleet's."""
-    if bind is not None:
-        raise ConfigurationError("bind= and tenants= cannot be combined: tenants have one database")
-    run = {k: v for k, v in options.items() if k not in _TENANT_KEYS}
-    fleet = {k: v for k, v in options.items() if k in _TENANT_KEYS}
-    return cast(RunOptions, run), cast(TenantOptions, fleet)
