@@ -11,7 +11,7 @@ changes what a method returns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 from . import _fleet as fleet
 from ._state import get_state
@@ -44,18 +44,33 @@ class TenantCommands:
         return fleet.run(get_state(), task, self.selection, self.options)
 
     def upgrade(
-        self, target: str = "heads", *, baseline: bool = True, **options: Unpack[RunOptions]
+        self,
+        target: str = "heads",
+        *,
+        baseline: bool = True,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] | None = None,
     ) -> list[TenantResult[MigrationResult]]:
         """Upgrade each tenant to ``target``; tenants already there are skipped without
         loading a revision file. Options as for :meth:`Versioning.upgrade()
-        <flask_versioning.Versioning.upgrade>`, apart from ``sql``."""
+        <flask_versioning.Versioning.upgrade>`; ``sql=True`` is refused (offline SQL is one
+        script per database)."""
+        options = RunOptions(sql=sql, tag=tag, x_args=x_args)
         return self._run(fleet.upgrade(get_state(), target, options, baseline=baseline))
 
     def downgrade(
-        self, target: str = "-1", *, allow_protected: bool = False, **options: Unpack[RunOptions]
+        self,
+        target: str = "-1",
+        *,
+        allow_protected: bool = False,
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] | None = None,
     ) -> list[TenantResult[MigrationResult]]:
         """Revert each tenant to ``target``, as :meth:`Versioning.downgrade()
         <flask_versioning.Versioning.downgrade>` does."""
+        options = RunOptions(sql=sql, tag=tag, x_args=x_args)
         task = fleet.downgrade(get_state(), target, options, allow_protected=allow_protected)
         return self._run(task)
 
@@ -65,10 +80,13 @@ class TenantCommands:
         *,
         purge: bool = False,
         allow_protected: bool = False,
-        **options: Unpack[RunOptions],
+        sql: bool = False,
+        tag: str | None = None,
+        x_args: Sequence[str] | None = None,
     ) -> list[TenantResult[MigrationResult]]:
         """Write ``revisions`` to each tenant's version table, as :meth:`Versioning.stamp()
         <flask_versioning.Versioning.stamp>` does."""
+        options = RunOptions(sql=sql, tag=tag, x_args=x_args)
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
         task = fleet.stamp(get_state(), revs, options, purge=purge, allow_protected=allow_protected)
         return self._run(task)

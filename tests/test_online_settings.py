@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_versioning import ConfigurationError, Settings, timeouts
+from flask_versioning import ConfigurationError, timeouts
+from flask_versioning._settings import Settings
 
 
 def _settings(tmp_path: Path, **config: Any) -> Settings:
