@@ -22,9 +22,8 @@ from flask_versioning import (
     LockTimeout,
     RevisionError,
     Versioning,
-    mask_url,
 )
-from flask_versioning._errors import scrub
+from flask_versioning._errors import mask_url, scrub
 
 SECRETS = ("s3cret-pw", "ssl-s3cret", "t0ken")
 
@@ -369,7 +368,7 @@ def test_system_schemas_are_not_tenants(tmp_path: Path, database_url: str, backe
             assert f"schema {schema!r}" in line, line
             assert "give the tenant a schema of its own" in line
         with app.app_context(), pytest.raises(ConfigurationError, match="a schema of its own"):
-            versioning.upgrade(tenants="all")
+            versioning.for_tenants("all").upgrade()
     assert {s: schema_tables(database_url, s) for s in before} == before
     assert table_names(database_url) == set()
 

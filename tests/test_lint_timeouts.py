@@ -15,7 +15,7 @@ from flask_versioning._lint import LintConfig
 
 ADD = 'op.add_column("account", sa.Column("bio", sa.Text()))'
 RUNTIME = LintConfig(lock_timeout=True)
-IMPORT = "from flask_versioning import timeouts\n"
+IMPORT = "from flask_versioning.online import timeouts\n"
 
 
 def _decorated(decorator: str, body: str = ADD, imports: str = "") -> str:
@@ -84,7 +84,7 @@ Revises: {down}
 import sqlalchemy as sa
 from alembic import op
 
-from flask_versioning import timeouts
+from flask_versioning.online import timeouts
 
 revision = "{rev}"
 down_revision = "{down}"

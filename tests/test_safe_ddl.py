@@ -232,7 +232,7 @@ def test_a_build_blocked_past_its_retries_is_finished_by_the_next_upgrade(
     text = path.read_text().replace(
         "def upgrade() -> None:\n    pass",
         "def upgrade() -> None:\n"
-        "    from flask_versioning import create_index_concurrently\n\n"
+        "    from flask_versioning.online import create_index_concurrently\n\n"
         "    create_index_concurrently('ix_members_city', 'members', ['city'])",
     )
     assert "create_index_concurrently('ix_members_city'" in text

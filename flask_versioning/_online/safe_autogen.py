@@ -84,13 +84,13 @@ class ValidateOp(MigrateOperation):
 def _render_safe(autogen_context: Any, op: SafeOp) -> list[str]:
     text = render_op_text(autogen_context, op.operation)
     call = re.sub(r"^[\w.]*?\b[a-z_]+\(", f"{op.helper}(", text, count=1)
-    autogen_context.imports.add(f"from flask_versioning import {op.helper}")
+    autogen_context.imports.add(f"from flask_versioning.online import {op.helper}")
     return [_COMMENTS[op.helper], *call.splitlines()]
 
 
 @renderers.dispatch_for(ValidateOp)
 def _render_validate(autogen_context: Any, op: ValidateOp) -> list[str]:
-    autogen_context.imports.add("from flask_versioning import validate_constraint")
+    autogen_context.imports.add("from flask_versioning.online import validate_constraint")
     schema = f", schema={op.schema!r}" if op.schema else ""
     return [
         _COMMENTS["validate_constraint"],
