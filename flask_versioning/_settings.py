@@ -48,7 +48,7 @@ def start_skip_reason() -> str | None:
     return _start_skipped.get()
 
 
-#: The table that remembers how far each batched backfill got (``flask_versioning.online.backfill``).
+#: The table that remembers how far each batched backfill got (``online.backfill``).
 BACKFILL_TABLE = "versioning_backfills"
 
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective

@@ -9,9 +9,8 @@ import pytest
 from flask import Flask
 
 from flask_versioning import ConfigurationError
-
-from flask_versioning.online import timeouts
 from flask_versioning._settings import Settings
+from flask_versioning.online import timeouts
 
 
 def _settings(tmp_path: Path, **config: Any) -> Settings:
