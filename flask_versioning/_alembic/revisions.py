@@ -1,14 +1,18 @@
-"""Revision files read as text: ids, parents, labels, dependencies and message, nothing run.
+"""Revision files read as text: the one reader of what a file declares, nothing run.
 
-Alembic learns all that by importing every file, which is right before running migrations
-and wasteful for the commands that only look (``current``, ``heads``, ``status``,
-``validate``): with a thousand revisions the imports cost more than the rest of the command.
-The assignments Alembic's templates write (``revision = 'abc'``, ``down_revision = None``,
-``branch_labels = None``, ``depends_on = None``) are plain literals on one line each, and the
-message is the module's docstring, so they are read the way :mod:`.heads` reads ids: a regular
-expression for the usual lines, Python's ``ast`` for anything less plain (multi-line tuples,
-annotations, comments). A file that neither can read without running it (a computed id) makes
-the whole reading give up (``None``), and callers ask Alembic instead.
+Alembic learns a file's id, parents, labels, dependencies and message by importing it, which
+is right before running migrations and wasteful everywhere else: at app start (the heads),
+for ``versions/HEADS``, baselines, ``status`` and ``validate``. With a thousand revisions the
+imports cost more than the rest of the command. The assignments Alembic's templates write
+(``revision = 'abc'``, ``down_revision = None``, ``branch_labels = None``, ``depends_on =
+None``) are plain literals on one line each, and the message is the module's docstring, so a
+regular expression reads the usual lines and Python's ``ast`` anything less plain (multi-line
+tuples, annotations, comments). A file that neither can read without running it (a computed
+id) reads as ``None``, and callers ask Alembic instead.
+
+Every reader of revision files goes through :func:`list_revision_files` (which files, in
+Alembic's order) and :class:`RevisionFile` (what one of them says, and its checksum), so two
+commands can never disagree about one file.
 """
 
 from __future__ import annotations
@@ -16,24 +20,23 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from .. import _errors as errors
-from .heads import assignments, literal, revision_filenames, script_heads
 
 if TYPE_CHECKING:
     from .database import Database
 
 __all__ = [
     "RevisionFile",
-    "missing_files",
-    "missing_message",
-    "plain_heads",
+    "assignments",
+    "checksum",
+    "list_revision_files",
     "read_revision_files",
-    "refuse_missing_files",
+    "revisions_by_id",
     "version_locations",
 ]
 
@@ -50,10 +53,38 @@ class RevisionFile:
     depends_on: tuple[str, ...]
     #: The file's path, as a string (see :attr:`path`).
     filename: str
-    #: The file's bytes as read, so that a checksum needs no second read.
+    #: The file's bytes as read, so that the message and checksum need no second read.
     data: bytes = dataclasses.field(repr=False, compare=False)
     #: The message when it is known already (read by Alembic); else read from ``data``.
     doc: str | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def read(cls, filename: str) -> RevisionFile | None:
+        """The file at ``filename``; ``None`` when it cannot be read, or not as text."""
+        try:
+            with open(filename, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        return cls.parse(filename, data)
+
+    @classmethod
+    def parse(cls, filename: str, data: bytes) -> RevisionFile | None:
+        """The declarations in ``data``, or ``None`` when they are not literals."""
+        values = _by_pattern(data)
+        if values is None:
+            values = _by_ast(data)
+        if values is None:
+            return None
+        revision = values.get("revision")
+        down = _strings(values.get("down_revision"))
+        labels = _strings(values.get("branch_labels"))
+        depends = _strings(values.get("depends_on"))
+        if not isinstance(revision, str) or not revision:
+            return None
+        if down is None or labels is None or depends is None:
+            return None
+        return cls(revision, down, labels, depends, filename, data)
 
     @property
     def path(self) -> Path:
@@ -67,6 +98,11 @@ class RevisionFile:
         """
         return self.doc if self.doc is not None else _message(self.data)
 
+    @property
+    def checksum(self) -> str:
+        """What the history ledger records of the file (see :func:`checksum`)."""
+        return _digest(self.data)
+
 
 def version_locations(database: Database) -> list[Path]:
     """The folders holding the database's revision files: ``versions/`` of its directory.
@@ -77,6 +113,26 @@ def version_locations(database: Database) -> list[Path]:
     return [database.directory / "versions"]
 
 
+def list_revision_files(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
+    """Each folder with the files Alembic would load from it (``*.py`` except ``__init__*``
+    and editor locks ``.#*``), sorted: Alembic's order. A missing folder is left out.
+
+    Runs on every app start (the heads cache checks the names): plain strings, no ``stat``
+    and no ``Path`` per file, which would cost more than reading a small file.
+    """
+    listing: list[tuple[str, list[str]]] = []
+    for location in locations:
+        folder = os.fspath(location)
+        try:
+            entries = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        names = [n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#"))]
+        names.sort()
+        listing.append((folder, names))
+    return listing
+
+
 def read_revision_files(locations: Sequence[Path]) -> list[RevisionFile] | None:
     """Every revision file in ``locations`` in Alembic's order, or ``None`` if one is unusual.
 
@@ -84,134 +140,40 @@ def read_revision_files(locations: Sequence[Path]) -> list[RevisionFile] | None:
     the listing and the reading counts as unusual too (Alembic decides what that means).
     """
     files: list[RevisionFile] = []
-    for filename in revision_filenames(locations):
-        try:
-            with open(filename, "rb") as f:
-                data = f.read()
-        except OSError:
-            return None
-        found = parse_revision_file(filename, data)
-        if found is None:
-            return None
-        files.append(found)
+    for folder, names in list_revision_files(locations):
+        for name in names:
+            found = RevisionFile.read(os.path.join(folder, name))
+            if found is None:
+                return None
+            files.append(found)
     return files
 
 
-def parse_revision_file(filename: str, data: bytes) -> RevisionFile | None:
-    """One file's declarations, or ``None`` when they are not literals."""
-    values = _by_pattern(data)
-    if values is None:
-        values = _by_ast(data)
-    if values is None:
+def revisions_by_id(locations: Sequence[Path]) -> dict[str, RevisionFile] | None:
+    """Every revision file in ``locations`` by its id; ``None`` when one is unusual or an id is
+    used twice (Alembic then decides, and explains)."""
+    files = read_revision_files(locations)
+    if files is None:
         return None
-    fields = _validated(values)
-    if fields is None:
-        return None
-    revision, down, labels, depends = fields
-    return RevisionFile(revision, down, labels, depends, filename, data)
+    found = {file.revision: file for file in files}
+    return found if len(found) == len(files) else None
 
 
-def missing_files(files: Iterable[RevisionFile]) -> dict[str, list[str]]:
-    """The revisions named as a ``down_revision`` whose file is not there (deleted, or
-    never committed), each with the names of the files that revise it."""
-    files = list(files)
-    ids = {f.revision for f in files}
-    missing: dict[str, list[str]] = {}
-    for file in files:
-        for parent in file.down_revisions:
-            if parent not in ids:
-                missing.setdefault(parent, []).append(Path(file.filename).name)
-    return missing
+def checksum(path: str | os.PathLike[str]) -> str | None:
+    """sha256 of a revision file with line endings normalised; ``None`` if it cannot be read.
 
-
-def missing_message(missing: dict[str, list[str]]) -> str:
-    """One line naming each missing revision file and the fix."""
-    names = ", ".join(f"{rev} (revised by {', '.join(by)})" for rev, by in missing.items())
-    many = len(missing) > 1
-    return (
-        f"the revision file{'s' if many else ''} of {names} {'are' if many else 'is'} missing "
-        f"from versions/: restore {'them' if many else 'it'} (from version control, say); "
-        "'flask db status' shows what the database has applied"
-    )
-
-
-def refuse_missing_files(database: Database) -> None:
-    """Raise :class:`~flask_versioning.RevisionError` when a revision file revises one whose
-    file is gone: Alembic would warn, then fail on a bare ``KeyError`` (or call it a cycle).
-    Files only Alembic can read are left to it.
-
-    Every process asks this before using Alembic, so the usual answer must cost next to
-    nothing: a valid heads cache (see :mod:`.heads`) is only ever written for a complete
-    history and is invalid as soon as a file is removed, so it answers with a directory
-    listing and one small file read. Without one, the heads are worked out from the files
-    as every other cheap path does, which leaves a cache for the next process; the files are
-    read again here, for the message, only when that reading finds something wrong.
+    Normalised so that a checkout with CRLF line endings (Windows, ``core.autocrlf``) has the
+    same checksum as the file that was applied from Linux.
     """
-    locations = version_locations(database)
-    names = hash(tuple(revision_filenames(locations)))
-    if names in _COMPLETE:
-        return
     try:
-        script_heads(locations, _leave_to_alembic)
-    except _NotPlain:
-        # A parent missing, an id twice, or a file too unusual to read as text.
-        files = read_revision_files(locations)
-        missing = missing_files(files) if files else {}
-        if missing:
-            raise errors.RevisionError(missing_message(missing)) from None
-    _COMPLETE.add(names)
-
-
-class _NotPlain(Exception):
-    """The files alone do not give the heads: Alembic would have to import them."""
-
-
-def _leave_to_alembic() -> list[str]:
-    raise _NotPlain
-
-
-#: Listings of revision files already found complete in this process (a command asks for a
-#: Config several times, and a read-only cache may be missing). A file removed or added
-#: changes the listing; an edit in place that removes a parent is left to Alembic, as it was
-#: before this check.
-_COMPLETE: set[int] = set()
-
-
-def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:
-    """The heads in Alembic's order (that of the files) for a plain history, else ``None``.
-
-    Plain: no branch labels and no ``depends_on`` anywhere (both change how Alembic marks and
-    names heads), every parent present, no id twice and no cycle. Anything else is left to
-    Alembic, which prints it or reports the problem in its own words.
-    """
-    parents: dict[str, tuple[str, ...]] = {}
-    for file in files:
-        if file.branch_labels or file.depends_on or file.revision in parents:
-            return None
-        parents[file.revision] = file.down_revisions
-    referenced = {parent for down in parents.values() for parent in down}
-    if not referenced <= parents.keys() or not _acyclic(parents):
+        data = Path(path).read_bytes()
+    except OSError:
         return None
-    heads = [rev for rev in parents if rev not in referenced]
-    return heads if heads or not parents else None
+    return _digest(data)
 
 
-def _acyclic(parents: dict[str, tuple[str, ...]]) -> bool:
-    """Whether every revision leads down to a base (Kahn's algorithm, children first)."""
-    waiting = {rev: 0 for rev in parents}
-    for down in parents.values():
-        for parent in down:
-            waiting[parent] += 1
-    ready = [rev for rev, count in waiting.items() if count == 0]
-    seen = 0
-    while ready:
-        rev = ready.pop()
-        seen += 1
-        for parent in parents[rev]:
-            waiting[parent] -= 1
-            if waiting[parent] == 0:
-                ready.append(parent)
-    return seen == len(parents)
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
 
 
 # -- reading the declarations -----------------------------------------------------------------
@@ -219,7 +181,8 @@ def _acyclic(parents: dict[str, tuple[str, ...]]) -> bool:
 
 @functools.cache
 def _assignment() -> re.Pattern[str]:
-    """A top-level ``name = value`` line for the four names, the value on that line."""
+    """A top-level ``name = value`` line for the four names, the value on that line.
+    Compiled on first use: a valid heads cache never needs it."""
     return re.compile(
         r"^(?P<name>revision|down_revision|branch_labels|depends_on)[ \t]*(?::[^=\n]*)?"
         r"=(?!=)[ \t]*(?P<value>[^\n]*?)[ \t]*\r?$",
@@ -246,7 +209,7 @@ def _by_pattern(data: bytes) -> _Values | None:
     for name, literals in found.items():
         if literals:
             try:
-                values[name] = literal(literals[0])
+                values[name] = _literal(literals[0])
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 return None
     return values
@@ -273,6 +236,60 @@ def _by_ast(data: bytes) -> _Values | None:
     return values
 
 
+def assignments(tree: ast.Module, names: Iterable[str]) -> dict[str, list[ast.expr]]:
+    """The values the module's top-level statements (plain and annotated assignments) give
+    each of ``names``, in order: more than one means the file is too unusual to read as text.
+
+    ``rebase`` uses the nodes' positions to rewrite a value in place.
+    """
+    values: dict[str, list[ast.expr]] = {name: [] for name in names}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in values:
+                values[target.id].append(value)
+    return values
+
+
+@functools.cache
+def _simple_string() -> re.Pattern[str]:
+    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
+
+
+def _literal(text: str) -> object:
+    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
+
+    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
+    write, parsed here at a fraction of the cost of compiling an expression (four values per
+    file, on every ``flask db heads`` and on every miss of the heads cache). Anything else
+    goes to ``literal_eval``.
+    """
+    if text == "None":
+        return None
+    strings = _simple_string()
+    match = strings.fullmatch(text)
+    if match is not None:
+        return match[1] if match[1] is not None else match[2]
+    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
+        parts = [p.strip() for p in text[1:-1].split(",")]
+        trailing = len(parts) > 1 and parts[-1] == ""
+        if trailing:
+            parts.pop()
+        found = [strings.fullmatch(p) for p in parts]
+        if all(m is not None for m in found):
+            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
+            if text[0] == "[":
+                return items
+            # ("abc") is a string in parentheses, ("abc",) a tuple.
+            return items[0] if len(items) == 1 and not trailing else tuple(items)
+    return ast.literal_eval(text)
+
+
 def _strings(value: object) -> tuple[str, ...] | None:
     """``None``, a string, or a tuple/list of strings, as Alembic's ``to_tuple`` reads them."""
     if value is None:
@@ -282,20 +299,6 @@ def _strings(value: object) -> tuple[str, ...] | None:
     if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
         return tuple(value)
     return None
-
-
-def _validated(
-    values: _Values,
-) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None:
-    revision = values.get("revision")
-    if not isinstance(revision, str) or not revision:
-        return None
-    down = _strings(values.get("down_revision"))
-    labels = _strings(values.get("branch_labels"))
-    depends = _strings(values.get("depends_on"))
-    if down is None or labels is None or depends is None:
-        return None
-    return revision, down, labels, depends
 
 
 _DOCSTRING = re.compile(

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from .. import _baseline as engine
 from .._alembic.errors import translate_errors
-from .._alembic.heads import revision_files
+from .._alembic.revisions import assignments, revisions_by_id, version_locations
 from .._errors import VersioningError, mask_url
 from .._ledgers.versions import current
 from .._types import BaselineResult
@@ -118,13 +118,13 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
     baseline, and has a baseline for its backend there (an empty one is then made from it).
     The baseline's own revision becomes the root: its ``down_revision`` is set to ``None``.
     """
-    files = revision_files([database.directory / "versions"])
+    files = revisions_by_id(version_locations(database))
     if files is None:
         raise VersioningError(
             f"cannot prune {database.directory}: a revision file is too unusual to read "
             "without importing it"
         )
-    parents = {rev: down for rev, (_, down) in files.items()}
+    parents = {rev: file.down_revisions for rev, file in files.items()}
     entries = [e for e in engine.list_baselines(database.directory) if e.revision in parents]
     if not entries:
         raise VersioningError(
@@ -143,12 +143,12 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
             continue
         _check_at_or_past(other, parents, newest)
     for rev in sorted(older):
-        files[rev][0].unlink()
-    _make_root(files[newest][0])
+        files[rev].path.unlink()
+    _make_root(files[newest].path)
     return BaselineResult(
         database=database.name,
         revision=newest,
-        pruned=tuple(sorted(files[rev][0] for rev in older)),
+        pruned=tuple(sorted(files[rev].path for rev in older)),
     )
 
 
@@ -174,15 +174,9 @@ def _make_root(path: Path) -> None:
 
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
-    for node in ast.parse(text).body:
-        target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and target.id == "down_revision" and value is not None:
-            assert value.end_lineno is not None and value.end_col_offset is not None
-            first, last = lines[value.lineno - 1], lines[value.end_lineno - 1]
-            merged = first[: value.col_offset] + "None" + last[value.end_col_offset :]
-            lines[value.lineno - 1 : value.end_lineno] = [merged]
-            path.write_text("".join(lines), encoding="utf-8")
-            return
+    for value in assignments(ast.parse(text), ["down_revision"])["down_revision"][:1]:
+        assert value.end_lineno is not None and value.end_col_offset is not None
+        first, last = lines[value.lineno - 1], lines[value.end_lineno - 1]
+        merged = first[: value.col_offset] + "None" + last[value.end_col_offset :]
+        lines[value.lineno - 1 : value.end_lineno] = [merged]
+        path.write_text("".join(lines), encoding="utf-8")

@@ -4,7 +4,7 @@ This happens inside :func:`~flask_versioning._operations.migrate.upgrade`, under
 lock, only for an *empty* database: the baseline is loaded and the version table stamped in the
 same transaction (where DDL is transactional), the load is recorded in the history ledger, and
 only the revisions after it are run. The choice is made from the revision files read as text
-(:func:`.heads.revision_files`), so when the baseline is at the target Alembic never has to
+(:func:`.revisions.revisions_by_id`), so when the baseline is at the target Alembic never has to
 import a thousand revision files at all. Writing baselines is :mod:`.baseline`'s.
 
 A baseline holds what replay leaves in the schema, not what it leaves in the rows, and it never
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from .. import _baseline as engine
-from .._alembic.heads import revision_files
+from .._alembic.revisions import revisions_by_id, version_locations
 from .._errors import VersioningError
 from .._ledgers import history
 from .._types import AppliedRevision
@@ -66,10 +66,10 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
     entries = engine.list_baselines(database.directory)
     if not entries:
         return Loaded()
-    files = revision_files([database.directory / "versions"])
+    files = revisions_by_id(version_locations(database))
     if files is None:
         return Loaded()
-    parents = {rev: down for rev, (_, down) in files.items()}
+    parents = {rev: file.down_revisions for rev, file in files.items()}
     if target in ("head", "heads"):
         referenced = {p for down in parents.values() for p in down}
         tips = {rev for rev in parents if rev not in referenced}
@@ -118,7 +118,7 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
         direction="baseline",
         duration=elapsed,
     )
-    replaced = {rev: files[rev][0] for rev in _oldest_first(parents, revision)}
+    replaced = {rev: files[rev].path for rev in _oldest_first(parents, revision)}
     carried = sorted({name.strip('"`') for name in _ROWS.findall(baseline.sql)})
     skipped = not_replayed(database.name, revision, replaced, x_args, carried)
     if skipped is not None:

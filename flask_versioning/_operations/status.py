@@ -24,15 +24,8 @@ import sqlalchemy as sa
 from .. import _errors as errors
 from .._alembic import heads as heads_cache
 from .._alembic.errors import translate_errors
-from .._alembic.revisions import (
-    RevisionFile,
-    missing_files,
-    missing_message,
-    parse_revision_file,
-    plain_heads,
-    read_revision_files,
-    version_locations,
-)
+from .._alembic.heads import missing_files, missing_message, plain_heads
+from .._alembic.revisions import RevisionFile, read_revision_files, version_locations
 from .._ledgers import history
 from .._ledgers.versions import current
 from .._online.backfill import backfills_in_progress
@@ -150,7 +143,7 @@ def _files_through_alembic(database: Database) -> list[RevisionFile]:
     files = []
     for s in reversed(scripts):
         data = Path(s.path).read_bytes()
-        parsed = parse_revision_file(s.path, data)
+        parsed = RevisionFile.parse(s.path, data)
         files.append(
             RevisionFile(
                 s.revision,
@@ -348,7 +341,7 @@ def _revision_status(
     message = file.message if file else ""
     down = file.down_revisions if file else ()
     path = file.path if file else None
-    now = history.checksum_of(file.data) if file else None
+    now = file.checksum if file else None
     if not applied:
         return RevisionStatus(revision, "pending", message, down, path, checksum=now)
     step = trail.step if trail else None

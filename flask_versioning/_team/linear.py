@@ -37,6 +37,7 @@ from .._alembic.heads_file import (
     revision_ids,
     write_heads_file,
 )
+from .._alembic.revisions import version_locations
 from .paths import display_path
 
 if TYPE_CHECKING:
@@ -45,17 +46,13 @@ if TYPE_CHECKING:
 __all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale", "refuse_upgrade"]
 
 
-def _locations(database: Database) -> list[Path]:
-    return [database.directory / "versions"]
-
-
 def _compute(database: Database) -> list[str]:
     with translate_errors(database):
         return database.script_heads()
 
 
 def _heads(database: Database) -> tuple[str, ...]:
-    return script_heads(_locations(database), lambda: _compute(database)).revisions
+    return script_heads(version_locations(database), lambda: _compute(database)).revisions
 
 
 def _guarded(database: Database) -> HeadsFile | None:
@@ -81,7 +78,7 @@ def heads_file_problem(database: Database) -> str | None:
 def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) -> str | None:
     if not listed.conflicted and set(listed.revisions) == set(actual):
         return None
-    messages = head_messages(_locations(database), actual)
+    messages = head_messages(version_locations(database), actual)
     where = display_path(listed.path)
     says = _side(listed.entries)
     if listed.conflicted:
@@ -89,7 +86,7 @@ def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) 
     else:
         start = f"{where} lists {says}"
     files = _side([(rev, messages.get(rev, "")) for rev in actual])
-    advice = _advice(listed, actual, lambda: revision_ids(_locations(database)))
+    advice = _advice(listed, actual, lambda: revision_ids(version_locations(database)))
     return f"{start}, but the revision files' heads are {files}: {advice}"
 
 
@@ -160,7 +157,7 @@ def refuse_upgrade(database: Database) -> None:
     if problem is None:
         if len(actual) < 2:
             return
-        messages = head_messages(_locations(database), actual)
+        messages = head_messages(version_locations(database), actual)
         files = _side([(rev, messages.get(rev, "")) for rev in actual])
         problem = (
             f"the revision files have {len(actual)} heads, {files}, and "
@@ -178,7 +175,7 @@ def record_heads(database: Database) -> Path | None:
     if _guarded(database) is None:
         return None
     return write_heads_file(
-        database.directory, current_entries(_locations(database), lambda: _compute(database))
+        database.directory, current_entries(version_locations(database), lambda: _compute(database))
     )
 
 
@@ -194,6 +191,6 @@ def enable(database: Database) -> Path:
             "VERSIONING_LINEAR_HISTORY is False: the linear-history guard is off for this app"
         )
     write_heads_file(
-        database.directory, current_entries(_locations(database), lambda: _compute(database))
+        database.directory, current_entries(version_locations(database), lambda: _compute(database))
     )
     return heads_path(database.directory)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .._alembic.heads import assignments
+from .._alembic.revisions import assignments
 from .._ledgers.versions import current
 from .._reports import RebaseResult
 from .linear import record_heads
