@@ -17,9 +17,7 @@ from flask import Flask
 from . import _protection as protection
 from ._errors import ConfigurationError
 from ._ledgers.versions import current
-from ._operations import inspect, migrate
-from ._operations import revisions as revision_files
-from ._operations import status as standing
+from ._operations import executor, queries, standing, writer
 from ._seeds.registry import F, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState, get_state
@@ -180,7 +178,7 @@ class Versioning:
         one per script directory. This is how ``flask db upgrade`` without ``--bind`` picks its
         databases, usable from Python.
         """
-        chosen = inspect.select(get_state(), binds, revisions, models=models, histories=histories)
+        chosen = queries.select(get_state(), binds, revisions, models=models, histories=histories)
         return [database.bind for database in chosen]
 
     def alembic_config(self, *, bind: str | None = None) -> Config:
@@ -286,7 +284,7 @@ class Versioning:
             run_options, fleet_options = _split(options, bind)
             task = fleet.upgrade(get_state(), target, run_options, baseline=baseline)
             return self._on_tenants(task, tenants, fleet_options)
-        return migrate.upgrade(
+        return executor.upgrade(
             self.database(bind), target, cast(RunOptions, options), progress, baselines=baseline
         )
 
@@ -363,7 +361,7 @@ class Versioning:
             return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
         with protection.allowing(allow_protected):
-            return migrate.downgrade(database, target, cast(RunOptions, options), progress)
+            return executor.downgrade(database, target, cast(RunOptions, options), progress)
 
     @overload
     def stamp(
@@ -415,7 +413,7 @@ class Versioning:
             return self._on_tenants(task, tenants, fleet_options)
         database = self.database(bind)
         with protection.allowing(allow_protected):
-            return migrate.stamp(database, revs, cast(RunOptions, options), purge=purge)
+            return executor.stamp(database, revs, cast(RunOptions, options), purge=purge)
 
     def revision(
         self,
@@ -431,7 +429,7 @@ class Versioning:
         Options, as Alembic names them: ``head``, ``splice``, ``branch_label``,
         ``version_path``, ``rev_id``, ``depends_on``, ``x_args``.
         """
-        return revision_files.revision(
+        return writer.revision(
             self.database(bind), message, options, autogenerate=autogenerate, sql=sql
         )
 
@@ -454,7 +452,7 @@ class Versioning:
             if database.engine_name is not None
             else []
         )
-        scripts = revision_files.revision(
+        scripts = writer.revision(
             database,
             message,
             options,
@@ -475,13 +473,13 @@ class Versioning:
     ) -> Script:
         """Write a merge revision joining ``revisions`` (default: all heads)."""
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        return revision_files.merge(
+        return writer.merge(
             self.database(bind), revs, message=message, branch_label=branch_label, rev_id=rev_id
         )
 
     def edit(self, revision: str = "current", *, bind: str | None = None) -> list[Path]:
         """Open a revision file in ``$EDITOR``."""
-        return revision_files.edit(self.database(bind), revision)
+        return writer.edit(self.database(bind), revision)
 
     @overload
     def current(self, *, bind: str | None = None, tenants: None = None) -> list[str]: ...
@@ -509,7 +507,7 @@ class Versioning:
 
     def heads(self, *, bind: str | None = None) -> list[Script]:
         """The head revisions of the script directory."""
-        return inspect.heads(self.database(bind))
+        return queries.heads(self.database(bind))
 
     def head_revisions(self, *, bind: str | None = None) -> list[str]:
         """The head revision ids, sorted, without importing any revision file.
@@ -570,22 +568,22 @@ class Versioning:
 
     def branches(self, *, bind: str | None = None) -> list[Script]:
         """The revisions where history branches."""
-        return inspect.branches(self.database(bind))
+        return queries.branches(self.database(bind))
 
     def history(self, rev_range: str | None = None, *, bind: str | None = None) -> list[Script]:
         """Revisions, newest first; ``rev_range`` like ``"base:head"``, ``"-3:"``."""
-        return inspect.history(self.database(bind), rev_range)
+        return queries.history(self.database(bind), rev_range)
 
     def show(self, revision: str = "head", *, bind: str | None = None) -> list[Script]:
         """The revision(s) a symbol names (an id, a partial id, ``head``, ``current``)."""
-        return inspect.show(self.database(bind), revision)
+        return queries.show(self.database(bind), revision)
 
     def pending(self, *, bind: str | None = None) -> list[Script]:
         """The revisions ``upgrade()`` would apply, oldest first; empty at heads.
 
         At heads this costs one ``SELECT`` and no revision import, so it is cheap to ask.
         """
-        return inspect.pending(self.database(bind))
+        return queries.pending(self.database(bind))
 
     def graph(
         self, *, bind: str | None = None, fmt: Format = "text", last: int | None = None
@@ -596,7 +594,7 @@ class Versioning:
         app that shares this history is marked where it stands (a database that cannot be
         read is named in a note). ``last`` keeps only the newest ``last`` revisions.
         """
-        return inspect.graph(get_state(), self.database(bind), fmt, last)
+        return queries.graph(get_state(), self.database(bind), fmt, last)
 
     @overload
     def check(self, *, bind: str | None = None, tenants: None = None) -> list[Any]: ...
@@ -622,7 +620,7 @@ class Versioning:
 
             fleet_options = _fleet_only(options, bind)
             return self._on_tenants(fleet.check(get_state()), tenants, fleet_options)
-        return inspect.check(self.database(bind))
+        return queries.check(self.database(bind))
 
     def check_report(self, *, bind: str | None = None) -> CheckReport:
         """What ``flask db check`` reports: the linear-history file, then each difference

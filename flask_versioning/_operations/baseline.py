@@ -5,7 +5,7 @@ file, or a ``fvbaseline_<random>`` database on the same server, dropped afterwar
 it: a baseline is what replay produces, never what the models say. The app's own database is
 not touched, so a baseline can be written from any checkout that reaches the server.
 
-Using one is :mod:`.from_baseline`'s, inside :func:`~flask_versioning._operations.migrate.upgrade`
+Using one is :mod:`.from_baseline`'s, inside :func:`~flask_versioning._operations.executor.upgrade`
 (which this module's writing calls on the scratch database: the two are kept apart so that
 neither imports the other).
 """
@@ -42,7 +42,7 @@ def make_baseline(
     database: Database, at: str = "heads", *, include_data: Collection[str] = ()
 ) -> BaselineResult:
     """Write the baseline of revision ``at`` for ``database``'s backend into its directory."""
-    from .migrate import upgrade
+    from .executor import upgrade
 
     script = database.script_directory()
     with translate_errors(database, f"'baseline --at {at}'"):

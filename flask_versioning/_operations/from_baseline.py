@@ -1,6 +1,6 @@
 """Using a baseline: an empty database made from the newest baseline at or below the target.
 
-This happens inside :func:`~flask_versioning._operations.migrate.upgrade`, under the migration
+This happens inside :func:`~flask_versioning._operations.executor.upgrade`, under the migration
 lock, only for an *empty* database: the baseline is loaded and the version table stamped in the
 same transaction (where DDL is transactional), the load is recorded in the history ledger, and
 only the revisions after it are run. The choice is made from the revision files read as text

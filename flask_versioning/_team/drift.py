@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .._operations.inspect import check
+from .._operations.queries import check
 from .._reports import CheckReport, Difference
 from .linear import heads_file_problem
 

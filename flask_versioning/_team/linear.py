@@ -11,7 +11,7 @@ module is what the commands do with it:
   would hide the disagreement instead of resolving it;
 - :func:`refuse_upgrade` stops every upgrade (the CLI, the API, the automatic upgrade at start,
   the Apply button, tenants: they all go through
-  :func:`~flask_versioning._operations.migrate.upgrade`) while the history has two heads or the
+  :func:`~flask_versioning._operations.executor.upgrade`) while the history has two heads or the
   file is conflicted or stale: a deploy of a bad merge fails closed, before any revision runs,
   instead of applying both branches in an order nobody chose;
 - :func:`enable` writes it for an existing directory (``flask db init --linear``).

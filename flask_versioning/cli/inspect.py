@@ -10,7 +10,7 @@ import click
 
 from .._errors import mask_url
 from .._graph import FORMATS
-from .._operations.status import plain_head_ids
+from .._operations.standing import plain_head_ids
 from .._types import TenantOptions
 from ._common import (
     REVISION_ARGS,

@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from .. import _errors as errors
-from .._alembic import heads as heads_cache
 from .._alembic.errors import translate_errors
-from .._alembic.heads import missing_files, missing_message, plain_heads
+from .._alembic.heads import missing_files, missing_message, plain_heads, script_heads
 from .._alembic.revisions import RevisionFile, read_revision_files, version_locations
 from .._ledgers import history
 from .._ledgers.versions import current
@@ -63,7 +62,7 @@ def head_ids(database: Database) -> list[str]:
         with translate_errors(database):
             return database.script_heads()
 
-    return list(heads_cache.script_heads(locations, compute).revisions)
+    return list(script_heads(locations, compute).revisions)
 
 
 def plain_head_ids(database: Database) -> list[str] | None:

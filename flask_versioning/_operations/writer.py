@@ -15,7 +15,7 @@ from .._alembic.errors import translate_errors
 from .._alembic.revisions import read_revision_files, version_locations
 from .._ledgers.versions import current
 from .._types import RevisionOptions
-from .inspect import show
+from .queries import show
 
 if TYPE_CHECKING:
     from alembic.script import Script
