@@ -229,7 +229,7 @@ class Versioning:
         database = self.database(bind)
         database.ensure_directory()
         if linear:
-            from ._team.linear import enable
+            from ._linear.guard import enable
 
             enable(database)
         return database.directory
@@ -626,14 +626,14 @@ class Versioning:
         """What ``flask db check`` reports: the linear-history file, then each difference
         between the models and the database, described (tables, columns, types from and to).
         """
-        from ._team.drift import check_report
+        from ._review.drift import check_report
 
         return check_report(self.database(bind))
 
     def heads_file_problem(self, *, bind: str | None = None) -> str | None:
         """How ``versions/HEADS`` disagrees with the revision files, in one line naming both
         sides; ``None`` when it agrees or the directory has no such file."""
-        from ._team.linear import heads_file_problem
+        from ._linear.guard import heads_file_problem
 
         return heads_file_problem(self.database(bind))
 
@@ -654,7 +654,7 @@ class Versioning:
         squawk's findings on the SQL (PostgreSQL, ``pip install squawk-cli``). ``x_args``
         (``-x``) are what ``context.get_x_argument()`` returns while each revision renders.
         """
-        from ._team.lint import lint_database
+        from ._review.lint import lint_database
 
         return lint_database(
             self.database(bind), revisions, since=since, squawk=squawk, x_args=x_args
@@ -699,7 +699,7 @@ class Versioning:
         arguments the revisions see as they render. With ``tenants``, each tenant's plan
         (``jobs`` renders them in worker processes).
         """
-        from ._team.plan import plan
+        from ._review.plan import plan
 
         if tenants is not None:
             from . import _fleet as fleet
@@ -719,7 +719,7 @@ class Versioning:
         rewrites ``versions/HEADS``. Refused when a database of the app that uses this
         directory has applied ``revision``, or when ``revision`` has children.
         """
-        from ._team.rebase import rebase
+        from ._linear.rebase import rebase
 
         return rebase(self.database(bind), revision, onto, get_state().databases())
 

@@ -207,14 +207,14 @@ def plan(
     applied: bool,
     x_args: Sequence[str] = (),
 ) -> DatabasePlan:
-    from .._team.plan import plan as plan_upgrade
+    from .._review.plan import plan as plan_upgrade
 
     return plan_upgrade(database, target, applied=applied, x_args=x_args)
 
 
 def check(state: VersioningState, database: Database) -> tuple[str, ...]:
     """The differences between the models and the tenant, one per line, in ``check``'s words."""
-    from .._team.drift import describe_diffs
+    from .._review.drift import describe_diffs
 
     found = describe_diffs(queries.check(database), database.engine().dialect)
     return tuple(difference.description for difference in found)

@@ -62,7 +62,7 @@ def revision(
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
     database.script_directory(config)
     # The linear-history guard (versions/HEADS), imported here: app start never writes files.
-    from .._team.linear import record_heads, refuse_stale
+    from .._linear.guard import record_heads, refuse_stale
 
     refuse_stale(database)
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
@@ -118,7 +118,7 @@ def merge(
         )
     if result is None:
         raise errors.RevisionError("nothing to merge")
-    from .._team.linear import record_heads
+    from .._linear.guard import record_heads
 
     record_heads(database)
     return result

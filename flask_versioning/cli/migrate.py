@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .._errors import VersioningError
-from .._team.paths import normal_path
+from .._paths import normal_path
 from .._types import MigrationResult, RevisionOptions, RunOptions, TenantOptions, TenantResult
 from ._common import (
     REVISION_ARGS,

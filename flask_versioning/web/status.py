@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from .._errors import mask_url, one_line, scrub
 from .._protection import environment_label
-from .._team.drift import describe_diffs
+from .._review.drift import describe_diffs
 from .guard import local_refusal
 from .render import page
 

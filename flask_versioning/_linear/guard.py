@@ -38,7 +38,7 @@ from .._alembic.heads_file import (
     write_heads_file,
 )
 from .._alembic.revisions import version_locations
-from .paths import display_path
+from .._paths import display_path
 
 if TYPE_CHECKING:
     from .._alembic.database import Database

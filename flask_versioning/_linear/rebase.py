@@ -30,9 +30,9 @@ from .. import _errors as errors
 from .._alembic.errors import translate_errors
 from .._alembic.revisions import assignments
 from .._ledgers.versions import current
+from .._paths import display_path, sqlite_file_missing
 from .._reports import RebaseResult
-from .linear import record_heads
-from .paths import display_path, sqlite_file_missing
+from .guard import record_heads
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
