@@ -278,7 +278,7 @@ MESSAGES = [
 def test_any_message_makes_a_valid_file_that_reads_back(
     tmp_path: Path, sqlite_url: str, message: str
 ) -> None:
-    from flask_versioning._alembic.revisions import RevisionFile
+    from flask_versioning._alembic.revision_files import RevisionFile
 
     metadata = sa.MetaData()
     sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True))

@@ -26,7 +26,7 @@ from test_autoupgrade import AutoApp
 from test_autoupgrade import write_chain as write_auto_chain
 
 from flask_versioning import Versioning, __version__, mask_url
-from flask_versioning._alembic.revisions import checksum
+from flask_versioning._alembic.revision_files import checksum
 
 # The app a user writes: Flask-SQLAlchemy, a seed for production and development and one for
 # development only, configured from VERSIONING_* environment variables.

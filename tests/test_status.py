@@ -553,7 +553,7 @@ def test_files_read_as_text_agree_with_alembic(tmp_path: Path) -> None:
     from alembic.script import ScriptDirectory
 
     from flask_versioning._alembic.heads import plain_heads
-    from flask_versioning._alembic.revisions import read_revision_files
+    from flask_versioning._alembic.revision_files import read_revision_files
 
     versions = tmp_path / "versions"
     versions.mkdir()

@@ -16,7 +16,7 @@ must not cost one system call per file either. An entry holds:
 An edit in place that does not touch a head file cannot hide a revision the database lacks: with
 the same set of files the same revisions exist, and a database at the old heads has them all.
 
-On a miss, the files are read, not executed (:class:`.revisions.RevisionFile`); only a file
+On a miss, the files are read, not executed (:class:`.revision_files.RevisionFile`); only a file
 too unusual for that (a computed revision id) sends the computation to Alembic, and then every
 file's size and time is checked on later starts.
 
@@ -43,7 +43,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _errors as errors
-from .revisions import RevisionFile, list_revision_files, read_revision_files, version_locations
+from .revision_files import (
+    RevisionFile,
+    list_revision_files,
+    read_revision_files,
+    version_locations,
+)
 
 if TYPE_CHECKING:
     from .database import Database

@@ -20,7 +20,7 @@ package creates, with no ``env.py`` and no revision yet) starts with the file un
 Deleting the file turns the guard off for that directory.
 
 The heads are found without importing the revision files where possible (:mod:`.heads`), and
-the messages are read from the head files' docstrings the same way (:mod:`.revisions`).
+the messages are read from the head files' docstrings the same way (:mod:`.revision_files`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from .heads import script_heads
-from .revisions import RevisionFile, list_revision_files, read_revision_files
+from .revision_files import RevisionFile, list_revision_files, read_revision_files
 
 __all__ = [
     "HEADS_NAME",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .._alembic.revisions import checksum
+from .._alembic.revision_files import checksum
 from .._errors import HistoryWriteError, one_line, scrub
 from .._settings import Settings
 from . import has_table

@@ -37,7 +37,7 @@ from .._alembic.heads_file import (
     revision_ids,
     write_heads_file,
 )
-from .._alembic.revisions import version_locations
+from .._alembic.revision_files import version_locations
 from .._paths import display_path
 
 if TYPE_CHECKING:

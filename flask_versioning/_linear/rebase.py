@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .._alembic.revisions import assignments
+from .._alembic.revision_files import assignments
 from .._ledgers.versions import current
 from .._paths import display_path, sqlite_file_missing
 from .._reports import RebaseResult

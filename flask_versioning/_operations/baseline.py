@@ -22,9 +22,18 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .. import _baseline as engine
 from .._alembic.errors import translate_errors
-from .._alembic.revisions import assignments, revisions_by_id, version_locations
+from .._alembic.revision_files import assignments, revisions_by_id, version_locations
+from .._baseline import (
+    baseline_path,
+    data_revisions,
+    dialect_key,
+    dump_rows,
+    dump_schema,
+    list_baselines,
+    read_baseline,
+    write_baseline,
+)
 from .._errors import VersioningError, mask_url
 from .._ledgers.versions import current
 from .._types import BaselineResult
@@ -61,16 +70,16 @@ def make_baseline(
         try:
             upgrade(scratch, revision, baselines=False)
             with scratch.engine().connect() as connection:
-                dialect = engine.dialect_key(connection)
-                sql = engine.dump_schema(connection, exclude_tables=excluded)
+                dialect = dialect_key(connection)
+                sql = dump_schema(connection, exclude_tables=excluded)
                 if include_data:
-                    sql += engine.dump_rows(connection, include_data)
+                    sql += dump_rows(connection, include_data)
         finally:
             scratch.engine().dispose()
-    path = engine.write_baseline(database.directory, revision, dialect, sql)
+    path = write_baseline(database.directory, revision, dialect, sql)
     paths = [s.path for s in script.iterate_revisions(revision, "base") if s is not None]
-    data = engine.data_revisions(paths)
-    statements = engine.read_baseline(path).sql.count(";\n")
+    data = data_revisions(paths)
+    statements = read_baseline(path).sql.count(";\n")
     return BaselineResult(
         database=database.name,
         revision=revision,
@@ -125,7 +134,7 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
             "without importing it"
         )
     parents = {rev: file.down_revisions for rev, file in files.items()}
-    entries = [e for e in engine.list_baselines(database.directory) if e.revision in parents]
+    entries = [e for e in list_baselines(database.directory) if e.revision in parents]
     if not entries:
         raise VersioningError(
             f"no baseline in {database.directory}: write one with `flask db baseline` first"
@@ -154,8 +163,8 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
 
 def _check_at_or_past(database: Database, parents: Mapping[str, Sequence[str]], rev: str) -> None:
     where = f"the {database.name} database ({mask_url(database.url)})"
-    dialect = engine.dialect_key(database.engine())
-    if not engine.baseline_path(database.directory, rev, dialect).is_file():
+    dialect = dialect_key(database.engine())
+    if not baseline_path(database.directory, rev, dialect).is_file():
         raise VersioningError(
             f"cannot prune: {where} is {dialect} and baseline {rev} has no {dialect} file; "
             "write it with `flask db baseline` against that database first"

@@ -3,7 +3,7 @@
 ``status`` and ``validate`` put three records side by side: Alembic's version table (where the
 database is), the history ledger (what was applied, when, from where, from which file content)
 and the revision files (what the code holds now). Nothing here imports Alembic when the files
-can be read as text (:mod:`.._alembic.revisions`): these are the commands people run in a
+can be read as text (:mod:`.._alembic.revision_files`): these are the commands people run in a
 hurry, and in init containers on every start.
 
 A record that cannot be read is reported, not raised: an unreachable database gives a status
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
 from .._alembic.heads import missing_files, missing_message, plain_heads, script_heads
-from .._alembic.revisions import RevisionFile, read_revision_files, version_locations
+from .._alembic.revision_files import RevisionFile, read_revision_files, version_locations
 from .._ledgers import history
 from .._ledgers.versions import current
 from .._online.backfill import backfills_in_progress

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _errors as errors
 from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
-from .._alembic.revisions import read_revision_files, version_locations
+from .._alembic.revision_files import read_revision_files, version_locations
 from .._ledgers.versions import current
 from .._types import RevisionOptions
 from .queries import show
