@@ -184,8 +184,8 @@ def _assignment() -> re.Pattern[str]:
     """A top-level ``name = value`` line for the four names, the value on that line.
     Compiled on first use: a valid heads cache never needs it."""
     return re.compile(
-        r"^(?P<name>revision|down_revision|branch_labels|depends_on)[ \t]*(?::[^=\n]*)?"
-        r"=(?!=)[ \t]*(?P<value>[^\n]*?)[ \t]*\r?$",
+        r"^(revision|down_revision|branch_labels|depends_on)[ \t]*(?::[^=\n]*)?"
+        r"=(?!=)[ \t]*([^\n]*?)[ \t]*\r?$",
         re.MULTILINE,
     )
 
@@ -199,8 +199,8 @@ def _by_pattern(data: bytes) -> _Values | None:
     except UnicodeDecodeError:
         return None
     found: dict[str, list[str]] = {name: [] for name in _NAMES}
-    for match in _assignment().finditer(text):
-        found[match["name"]].append(match["value"])
+    for name, value in _assignment().findall(text):
+        found[name].append(value)
     if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
         return None
     if len(found["branch_labels"]) > 1 or len(found["depends_on"]) > 1:
