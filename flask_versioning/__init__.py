@@ -32,6 +32,14 @@ from ._errors import (
 from ._extension import Versioning
 from ._online import timeouts
 from ._online.backfill import backfill
+from ._online.safe import (
+    create_foreign_key_not_valid,
+    create_index_concurrently,
+    create_unique_constraint_concurrently,
+    drop_index_concurrently,
+    set_not_null,
+    validate_constraint,
+)
 from ._seeds.registry import SeedHook, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState
@@ -131,10 +139,16 @@ __all__ = [
     "VersioningError",
     "VersioningState",
     "backfill",
+    "create_foreign_key_not_valid",
+    "create_index_concurrently",
+    "create_unique_constraint_concurrently",
+    "drop_index_concurrently",
     "include_name",
     "mask_url",
     "run_migrations",
+    "set_not_null",
     "timeouts",
+    "validate_constraint",
 ]
 
 # The public classes are documented, printed in tracebacks and pickled under the package's

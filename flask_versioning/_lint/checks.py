@@ -247,6 +247,16 @@ _LOCKING_KINDS = {
 
 @_check("require-timeout-settings")
 def _timeout(ctx: Context) -> Iterator[Hit]:
+    # Where env.py sets a lock timeout (with its retries) around every step, a revision needs
+    # none of its own, unless it lifts that one with @timeouts(lock=None).
+    lifted = any(
+        function.lifts_lock
+        for name, function in ctx.source.functions.items()
+        if ctx.source.upgrades_with(name, ctx.engine_name)
+    )
+    if ctx.lock_timeout and not lifted:
+        return
+    why = "@timeouts(lock=None) lifts the one env.py sets" if lifted else "none is set"
     session = False
     local: int | None = None
     for s in ctx.statements:
@@ -270,8 +280,8 @@ def _timeout(ctx: Context) -> Iterator[Hit]:
         yield Hit(
             "require-timeout-settings",
             s.line,
-            f"{what} on {_show(table)} runs without a lock_timeout: while it waits for its "
-            "lock, every query on the table queues behind it",
+            f"{what} on {_show(table)} runs without a lock_timeout ({why}): while it waits "
+            "for its lock, every query on the table queues behind it",
         )
         return
 

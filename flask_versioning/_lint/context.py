@@ -58,6 +58,8 @@ class Context:
     source: Source
     statements: list[Stmt]
     engine_name: str | None = None
+    #: Whether the run sets a lock timeout around the revision (``LintConfig.lock_timeout``).
+    lock_timeout: bool = False
     new_tables: set[str] = field(default_factory=set)
     new_indexes: set[str] = field(default_factory=set)
 
@@ -67,7 +69,12 @@ class Context:
 
 
 def build_context(
-    dialect: str, source: Source, rendering: Rendering, engine_name: str | None = None
+    dialect: str,
+    source: Source,
+    rendering: Rendering,
+    engine_name: str | None = None,
+    *,
+    lock_timeout: bool = False,
 ) -> Context:
     """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
     statements: list[Stmt] = []
@@ -102,7 +109,7 @@ def build_context(
                     Stmt(sql.parse(text), call.line, (call.line,), "source", None, initial)
                     for text in sql.split_statements(sqltext)
                 )
-    context = Context(dialect, source, statements, engine_name)
+    context = Context(dialect, source, statements, engine_name, lock_timeout)
     for stmt in statements:
         if stmt.parsed.kind == "create_table" and stmt.parsed.table:
             context.new_tables.add(sql.name_key(stmt.parsed.table))
