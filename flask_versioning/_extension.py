@@ -17,9 +17,7 @@ from flask import Flask
 from . import _protection as protection
 from ._errors import ConfigurationError
 from ._ledgers.versions import current
-from ._operations import inspect, migrate
-from ._operations import revisions as revision_files
-from ._operations import status as standing
+from ._operations import executor, queries, standing, writer
 from ._seeds.registry import F, SeedRegistry
 from ._settings import Settings
 from ._state import VersioningState, get_state
@@ -168,7 +166,7 @@ class Versioning:
         """The databases a command acts on, as ``bind`` values, as ``flask db`` picks them:
         ``binds``, or every one whose history has the ids in ``revisions`` (with ``models``,
         that has models); with ``histories``, one per script directory."""
-        chosen = inspect.select(get_state(), binds, revisions, models=models, histories=histories)
+        chosen = queries.select(get_state(), binds, revisions, models=models, histories=histories)
         return [database.bind for database in chosen]
 
     def alembic_config(self, *, bind: str | None = None) -> Config:
@@ -203,7 +201,7 @@ class Versioning:
         database = self.database(bind)
         database.ensure_directory()
         if linear:
-            from ._team.linear import enable
+            from ._linear.guard import enable
 
             enable(database)
         return database.directory
@@ -222,7 +220,7 @@ class Versioning:
         ``progress`` is called with each revision once applied. ``sql=True`` touches nothing and
         returns the SQL; ``tag``; ``x_args`` (``-x``). An empty database is made from a baseline
         (:doc:`/baselines`) unless ``baseline=False``."""
-        return migrate.upgrade(self.database(bind), target, options, progress, baselines=baseline)
+        return executor.upgrade(self.database(bind), target, options, progress, baselines=baseline)
 
     def baseline(
         self,
@@ -257,7 +255,7 @@ class Versioning:
         as for :meth:`upgrade`; offline (``sql=True``) it needs a ``from:to`` range."""
         database = self.database(bind)
         with protection.allowing(allow_protected):
-            return migrate.downgrade(database, target, options, progress)
+            return executor.downgrade(database, target, options, progress)
 
     def stamp(
         self,
@@ -273,7 +271,7 @@ class Versioning:
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
         database = self.database(bind)
         with protection.allowing(allow_protected):
-            return migrate.stamp(database, revs, options, purge=purge)
+            return executor.stamp(database, revs, options, purge=purge)
 
     def revision(
         self,
@@ -286,7 +284,7 @@ class Versioning:
     ) -> list[Script]:
         """Write a new revision file (a list: one per database touched). Options as Alembic
         names them: ``head``, ``splice``, ``branch_label``, ``version_path``, ``rev_id``..."""
-        return revision_files.revision(
+        return writer.revision(
             self.database(bind), message, options, autogenerate=autogenerate, sql=sql
         )
 
@@ -306,7 +304,7 @@ class Versioning:
             if database.engine_name is not None
             else []
         )
-        scripts = revision_files.revision(
+        scripts = writer.revision(
             database,
             message,
             options,
@@ -327,13 +325,13 @@ class Versioning:
     ) -> Script:
         """Write a merge revision joining ``revisions`` (default: all heads)."""
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        return revision_files.merge(
+        return writer.merge(
             self.database(bind), revs, message=message, branch_label=branch_label, rev_id=rev_id
         )
 
     def edit(self, revision: str = "current", *, bind: str | None = None) -> list[Path]:
         """Open a revision file in ``$EDITOR``."""
-        return revision_files.edit(self.database(bind), revision)
+        return writer.edit(self.database(bind), revision)
 
     def current(self, *, bind: str | None = None) -> list[str]:
         """The revision ids the database is at (empty at base)."""
@@ -366,32 +364,32 @@ class Versioning:
 
     def branches(self, *, bind: str | None = None) -> list[Script]:
         """The revisions where history branches."""
-        return inspect.branches(self.database(bind))
+        return queries.branches(self.database(bind))
 
     def history(self, rev_range: str | None = None, *, bind: str | None = None) -> list[Script]:
         """Revisions, newest first; ``rev_range`` like ``"base:head"``, ``"-3:"``."""
-        return inspect.history(self.database(bind), rev_range)
+        return queries.history(self.database(bind), rev_range)
 
     def show(self, revision: str = "head", *, bind: str | None = None) -> list[Script]:
         """The revision(s) a symbol names (an id, a partial id, ``head``, ``current``)."""
-        return inspect.show(self.database(bind), revision)
+        return queries.show(self.database(bind), revision)
 
     def pending(self, *, bind: str | None = None) -> list[Script]:
         """The revisions ``upgrade()`` would apply, oldest first; at heads, cheaply: one
         ``SELECT``, no revision imported."""
-        return inspect.pending(self.database(bind))
+        return queries.pending(self.database(bind))
 
     def graph(
         self, *, bind: str | None = None, fmt: Format = "text", last: int | None = None
     ) -> str:
         """The revision graph as ``text``, ``mermaid``, ``dot`` or ``svg``, each database of
         the app marked where it stands; ``last`` keeps the newest ``last`` revisions."""
-        return inspect.graph(get_state(), self.database(bind), fmt, last)
+        return queries.graph(get_state(), self.database(bind), fmt, last)
 
     def check(self, *, bind: str | None = None) -> CheckReport:
         """What ``flask db check`` reports: ``versions/HEADS`` against the files, then each
         difference between the models and the up-to-date database; ``.ok`` when none."""
-        from ._team.drift import check_report
+        from ._review.drift import check_report
 
         return check_report(self.database(bind))
 
@@ -407,7 +405,7 @@ class Versioning:
         """Revision files' operations unsafe on a live database: ``revisions``, those a branch
         adds ``since`` a revision, or all. ``squawk`` adds squawk-cli's findings (PostgreSQL);
         ``x_args`` are the ``-x`` arguments revisions see as they render."""
-        from ._team.lint import lint_database
+        from ._review.lint import lint_database
 
         return lint_database(
             self.database(bind), revisions, since=since, squawk=squawk, x_args=x_args
@@ -423,7 +421,7 @@ class Versioning:
     ) -> DatabasePlan:
         """What ``upgrade(target)`` would apply, with SQL and lint findings; no lock, no
         change. ``applied`` lists the revisions already applied on the way too."""
-        from ._team.plan import plan
+        from ._review.plan import plan
 
         return plan(self.database(bind), target, applied=applied, x_args=x_args)
 
@@ -432,7 +430,7 @@ class Versioning:
     ) -> RebaseResult:
         """Re-parent head ``revision`` onto ``onto`` (default: the other head), keeping its
         file and id; refused once a database of the app applied it, or if it has children."""
-        from ._team.rebase import rebase
+        from ._linear.rebase import rebase
 
         return rebase(self.database(bind), revision, onto, get_state().databases())
 

@@ -554,7 +554,8 @@ def test_files_read_as_text_agree_with_alembic(tmp_path: Path) -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from flask_versioning._alembic.revisions import plain_heads, read_revision_files
+    from flask_versioning._alembic.heads import plain_heads
+    from flask_versioning._alembic.revision_files import read_revision_files
 
     versions = tmp_path / "versions"
     versions.mkdir()

@@ -13,7 +13,7 @@ from conftest import FlaskProject
 from flask import Flask
 
 from flask_versioning import ConfigurationError, RevisionError, Versioning
-from flask_versioning._team.linear import heads_file_problem
+from flask_versioning._linear.guard import heads_file_problem
 
 FOREIGN_ENV = "# Flask-Migrate's env.py\nfrom flask import current_app\n"
 REVISION = '''"""{message}

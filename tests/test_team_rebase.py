@@ -13,7 +13,7 @@ from flask import Flask
 from test_team_linear import heads_lines, write_revision
 
 from flask_versioning import RevisionError, Versioning
-from flask_versioning._team.linear import heads_file_problem
+from flask_versioning._linear.guard import heads_file_problem
 
 
 def make_app(root: Path, url: str) -> tuple[Flask, Versioning]:

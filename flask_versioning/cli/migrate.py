@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .._errors import VersioningError
-from .._team.paths import normal_path
+from .._paths import normal_path
 from .._types import MigrationResult, RevisionOptions, RunOptions, TenantResult
 from ._common import (
     REVISION_ARGS,

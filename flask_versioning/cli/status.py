@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._protection import GUESSED_PROTECTION, environment_label
-from .._team.linear import heads_file_problem
+from .._linear.guard import heads_file_problem
 from .._types import (
     DatabaseStatus,
     LedgerRecord,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .._errors import VersioningError
-from .._team.paths import display_path
+from .._paths import display_path
 from .._types import TenantResult
 from ._common import (
     REVISION_ARGS,

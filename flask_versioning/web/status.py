@@ -17,9 +17,9 @@ from flask import Response, abort, current_app, request
 from markupsafe import Markup
 
 from .._errors import mask_url, one_line, scrub
-from .._operations.inspect import check
+from .._operations.queries import check
 from .._protection import environment_label
-from .._team.drift import describe_diffs
+from .._review.drift import describe_diffs
 from .guard import local_refusal
 from .render import page
 

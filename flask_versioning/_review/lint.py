@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .paths import normal_path
+from .._paths import normal_path
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory

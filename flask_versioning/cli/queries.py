@@ -10,8 +10,8 @@ import click
 
 from .._errors import mask_url
 from .._graph import FORMATS
-from .._operations.inspect import heads
-from .._operations.status import plain_head_ids
+from .._operations.queries import heads
+from .._operations.standing import plain_head_ids
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
