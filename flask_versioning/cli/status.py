@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .._protection import GUESSED_PROTECTION, environment_label
 from .._linear.guard import heads_file_problem
+from .._protection import GUESSED_PROTECTION, environment_label
 from .._types import (
     DatabaseStatus,
     LedgerRecord,
