@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import click
 import sqlalchemy as sa
 
 # The names of URL query parameters and DSN keys that carry a secret: ``password``,
@@ -72,8 +73,23 @@ class VersioningError(Exception):
     """Base class of every error Flask-Versioning raises on purpose."""
 
 
-class ConfigurationError(VersioningError):
-    """The app or the extension is set up in a way that cannot work."""
+class ConfigurationError(VersioningError, click.ClickException):
+    """The app or the extension is set up in a way that cannot work.
+
+    It is also a :class:`click.ClickException` because it is mostly raised while ``flask``
+    loads the app, in the user's ``create_app()``, before any command of ours runs to turn it
+    into one line: click then prints ``Error: <message>`` and exits with 1 instead of the
+    traceback of the factory.
+    """
+
+    def __init__(self, message: str) -> None:
+        click.ClickException.__init__(self, message)
+
+    def format_message(self) -> str:
+        return scrub(self.message)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.format_message()}", err=True, file=file)
 
 
 class RevisionError(VersioningError):
