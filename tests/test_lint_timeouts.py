@@ -48,7 +48,7 @@ def test_ddl_under_the_runtime_lock_timeout_is_not_flagged(tmp_path: Path) -> No
     [
         ("@timeouts(lock=None)", IMPORT),
         ("@timeouts(lock=0, retries=0)", IMPORT),
-        ("@fv.timeouts(statement=None, lock=None)", "import flask_versioning as fv\n"),
+        ("@fv.timeouts(statement=None, lock=None)", "from flask_versioning import online as fv\n"),
     ],
 )
 def test_a_revision_lifting_the_lock_timeout_is_flagged(

@@ -137,7 +137,7 @@ def test_autogenerate_writes_the_safe_forms_and_lint_is_clean(
     upgrade = _upgrade_function(text)
     for helper in HELPERS:
         assert helper in upgrade, upgrade
-        assert f"from flask_versioning import {helper[:-1]}" in text
+        assert f"from flask_versioning.online import {helper[:-1]}" in text
     assert ("validate_constraint('fk_members_org', 'members')" in upgrade) == (
         server == "postgresql"
     )
@@ -316,7 +316,8 @@ def test_a_helper_that_needs_a_new_column_comes_after_it(
 def test_the_setting_reads_text_and_refuses_nonsense_in_one_line(tmp_path: Path) -> None:
     from flask import Flask
 
-    from flask_versioning import ConfigurationError, Settings
+    from flask_versioning import ConfigurationError
+    from flask_versioning._settings import Settings
 
     app = Flask("safeddl", root_path=str(tmp_path))
     assert Settings.from_app(app).safe_ddl is True
@@ -368,7 +369,7 @@ def test_helpers_written_by_hand_run_on_every_backend(app_project: FlaskProject)
     app_project.db("revision", "-m", "by hand", STAGE="1")
     (path,) = set(app_project.revision_files()) - before
     imports = "\n".join(
-        f"from flask_versioning import {name}"
+        f"from flask_versioning.online import {name}"
         for name in (
             "create_foreign_key_not_valid",
             "create_index_concurrently",

@@ -196,6 +196,10 @@ def overridden(changes: Mapping[str, Any]) -> Iterator[None]:
         connection = op.get_bind()
     except Exception:  # offline (--sql): there is no connection to set anything on
         connection = None
+    if connection is not None and connection.closed:
+        # Called outside a migration, after one in this process: Alembic's ``op`` still
+        # points at that run's connection, closed since.
+        connection = None
     state = state_of(connection)
     if state is None or connection is None:
         yield
