@@ -248,15 +248,18 @@ def run_flask_in_process(
         runner = CliRunner()
     os.chdir(cwd)
     sys.argv = [FLASK, *args]
+    saved_alembic_defaults = _alembic_stdout_follows_sys()
     try:
         # Warnings print, as in a process of its own, instead of failing the test as the
         # suite's own code does (filterwarnings = error).
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _warning_to_stderr
             result = runner.invoke(
                 flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask"
             )
     finally:
+        _restore_alembic_defaults(saved_alembic_defaults)
         os.chdir(saved_cwd)
         sys.argv = saved_argv
         sys.path[:] = saved_path
@@ -273,6 +276,60 @@ def run_flask_in_process(
         )
         code = 1
     return subprocess.CompletedProcess(["flask", *args], code, result.stdout, stderr)
+
+
+def _warning_to_stderr(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning to the command's standard error, as Python does in a process."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at the time of writing."""
+
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _alembic_stdout_follows_sys() -> tuple[Any, ...] | None:
+    """Make a :class:`alembic.config.Config` built without ``stdout`` print to the command's
+    standard output. Its default is the ``sys.stdout`` of the moment Alembic was imported (in
+    a test run, pytest's capture), so Flask-Migrate's ``current`` and ``history``, which build
+    their ``Config`` without one, would print where the runner never looks; in a process of
+    their own that default is the process's standard output. Returns what to restore."""
+    from alembic.config import Config
+
+    defaults = Config.__init__.__defaults__
+    if defaults is None:
+        return None
+    names = Config.__init__.__code__.co_varnames[: Config.__init__.__code__.co_argcount]
+    index = names[-len(defaults) :].index("stdout")
+    Config.__init__.__defaults__ = (
+        *defaults[:index],
+        _CurrentStdout(),
+        *defaults[index + 1 :],
+    )
+    return defaults
+
+
+def _restore_alembic_defaults(defaults: tuple[Any, ...] | None) -> None:
+    from alembic.config import Config
+
+    if defaults is not None:
+        Config.__init__.__defaults__ = defaults
 
 
 # The package under test and the suite itself are never imported anew, even when a command
