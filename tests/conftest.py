@@ -14,10 +14,12 @@ A server that cannot be reached skips its tests on a developer's machine and fai
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import traceback
 import uuid
 import warnings
@@ -219,7 +221,7 @@ def run_flask(
 
 
 def run_flask_in_process(
-    args: list[str], *, cwd: Path, env: Mapping[str, str]
+    args: list[str], *, cwd: Path, env: Mapping[str, str], merged: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """Run ``flask <args>`` in this process, as a real ``flask`` process would run it.
 
@@ -228,24 +230,23 @@ def run_flask_in_process(
     upgrade reads it), the project's modules are imported anew and its engines are disposed of
     afterwards. An exception that escapes the command is printed to standard error with its
     traceback and exits 1, as Python does, so tests that look for a traceback still see it.
-    """
-    from click.testing import CliRunner
-    from flask.cli import ScriptInfo
-    from flask.cli import cli as flask_cli
+    Whatever the command sets in ``os.environ`` (``--debug``, a ``.flaskenv``) is undone.
 
-    project_modules = _project_modules(cwd)
-    for name in project_modules:
+    With ``merged``, the command writes to file descriptors 1 and 2, both one file, as a
+    terminal shows them (``2>&1``): the output of the processes it starts (a post-write hook)
+    lands among its own lines in the order they were written. The result's ``stdout`` holds
+    everything and its ``stderr`` is empty.
+    """
+    from flask.cli import ScriptInfo
+
+    for name in _project_modules(cwd):
         sys.modules.pop(name, None)
     saved_path = list(sys.path)
     saved_argv = sys.argv
     saved_cwd = os.getcwd()
-    unset = {key: None for key in os.environ if key not in env}
+    saved_environ = dict(os.environ)
     info = ScriptInfo()
     saved_logging = _logging_state()
-    try:  # click < 8.2 mixes standard error into the output unless told not to
-        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        runner = CliRunner()
     os.chdir(cwd)
     sys.argv = [FLASK, *args]
     saved_alembic_defaults = _alembic_stdout_follows_sys()
@@ -255,27 +256,87 @@ def run_flask_in_process(
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = _warning_to_stderr
-            result = runner.invoke(
-                flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask"
-            )
+            if merged:
+                code, stdout, stderr = _invoke_on_descriptors(args, env, info)
+            else:
+                code, stdout, stderr = _invoke_with_runner(args, env, info)
     finally:
         _restore_alembic_defaults(saved_alembic_defaults)
         os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
         sys.argv = saved_argv
         sys.path[:] = saved_path
         _restore_logging(saved_logging)
         _dispose(info)
         for name in _project_modules(cwd):
             sys.modules.pop(name, None)
-    stderr = result.stderr
-    code = result.exit_code
+    return subprocess.CompletedProcess(["flask", *args], code, stdout, stderr)
+
+
+def _traceback(exc_info: Any) -> str:
+    return "Traceback (most recent call last):\n" + "".join(
+        traceback.format_exception(*exc_info)[1:]
+    )
+
+
+def _invoke_with_runner(args: list[str], env: Mapping[str, str], info: Any) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of the command, through click's runner."""
+    from click.testing import CliRunner
+    from flask.cli import cli as flask_cli
+
+    unset = {key: None for key in os.environ if key not in env}
+    try:  # click < 8.2 mixes standard error into the output unless told not to
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        runner = CliRunner()
+    result = runner.invoke(flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         assert result.exc_info is not None
-        stderr += "Traceback (most recent call last):\n" + "".join(
-            traceback.format_exception(*result.exc_info)[1:]
+        return 1, result.stdout, result.stderr + _traceback(result.exc_info)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _invoke_on_descriptors(
+    args: list[str], env: Mapping[str, str], info: Any
+) -> tuple[int, str, str]:
+    """Exit code and interleaved output of the command, written to descriptors 1 and 2."""
+    from flask.cli import cli as flask_cli
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_fds = os.dup(1), os.dup(2)
+    os.environ.clear()
+    os.environ.update(env)
+    with tempfile.TemporaryFile() as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+        stream = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True
         )
-        code = 1
-    return subprocess.CompletedProcess(["flask", *args], code, result.stdout, stderr)
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), stream, stream
+        try:
+            flask_cli.main(args, prog_name="flask", obj=info)
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                stream.write(f"{exc.code}\n")
+                code = 1
+        except Exception:
+            stream.write(_traceback(sys.exc_info()))
+            code = 1
+        finally:
+            stream.flush()
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
+        out.seek(0)
+        return code, out.read().decode("utf-8", "replace"), ""
 
 
 def _warning_to_stderr(
