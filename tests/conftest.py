@@ -14,6 +14,7 @@ A server that cannot be reached skips its tests on a developer's machine and fai
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import logging
 import os
@@ -409,6 +410,14 @@ _KEEP = tuple(
 )
 
 
+@functools.cache
+def _realpath(file: str) -> str:
+    """``os.path.realpath``, remembered: every command looks at every loaded module's file
+    twice, and resolving the same few hundred paths anew each time costs more than the
+    command itself."""
+    return os.path.realpath(file)
+
+
 def _project_modules(cwd: Path) -> list[str]:
     """The modules imported from the project's directory (``app``, its models...), which a
     new process would import afresh."""
@@ -418,7 +427,7 @@ def _project_modules(cwd: Path) -> list[str]:
         file = getattr(module, "__file__", None)
         if not file:
             continue
-        path = os.path.realpath(file)
+        path = _realpath(file)
         if path.startswith(root) and not path.startswith(_KEEP):
             names.append(name)
     if "app" in sys.modules and "app" not in names:
