@@ -248,7 +248,9 @@ def test_one_database_per_xdist_worker(user_project: pytest.Pytester, base_url: 
 def test_an_unreachable_server_is_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=APP, conftest=CONFTEST, test_users=TESTS)
     url = "postgresql+psycopg://me:secret@127.0.0.1:1/test"
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", f"--versioning-url={url}")
+    # A process of its own: the session in this one would import the driver anew, and
+    # SQLAlchemy, holding the driver it imported first, would not know its errors.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--versioning-url={url}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     out = result.stdout.str() + result.stderr.str()
     assert (
