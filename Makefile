@@ -33,8 +33,9 @@ demo: $(DEMO_STAMP)
 	FLASK_APP=example_app VERSIONING_STATUS_PAGE=/_versioning $(BIN)/flask run --debug --port $(DEMO_PORT)
 
 # The whole suite against SQLite, PostgreSQL and MariaDB, with branch coverage of the package
-# (fail_under in pyproject.toml: the run fails below 90%), in two processes: most tests wait on
-# `flask` subprocesses and database servers, and every test makes its own databases.
+# (fail_under in pyproject.toml: the run fails below 90%), in two processes: tests wait on the
+# database servers and on the real processes that tests of processes start (kills, Ctrl-C,
+# concurrent starts, workers, the browser); every other command runs in the test's own process.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist worksteal --cov --cov-report=term-missing:skip-covered
 

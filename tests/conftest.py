@@ -14,10 +14,13 @@ A server that cannot be reached skips its tests on a developer's machine and fai
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import traceback
 import uuid
 import warnings
@@ -46,6 +49,10 @@ def _admin_engine(url: str) -> sa.Engine:
 
 
 def _server_database(backend: str) -> Iterator[str]:
+    if backend not in BACKENDS:
+        # A test that names its backends itself still follows VERSIONING_TEST_BACKENDS:
+        # make test-fast asks for SQLite only.
+        pytest.skip(f"{backend} is not among the backends (VERSIONING_TEST_BACKENDS)")
     admin_url = POSTGRES_URL if backend == "postgresql" else MYSQL_URL
     if backend in _unreachable:
         _fail_or_skip(backend, _unreachable[backend])
@@ -219,7 +226,7 @@ def run_flask(
 
 
 def run_flask_in_process(
-    args: list[str], *, cwd: Path, env: Mapping[str, str]
+    args: list[str], *, cwd: Path, env: Mapping[str, str], merged: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """Run ``flask <args>`` in this process, as a real ``flask`` process would run it.
 
@@ -228,51 +235,167 @@ def run_flask_in_process(
     upgrade reads it), the project's modules are imported anew and its engines are disposed of
     afterwards. An exception that escapes the command is printed to standard error with its
     traceback and exits 1, as Python does, so tests that look for a traceback still see it.
-    """
-    from click.testing import CliRunner
-    from flask.cli import ScriptInfo
-    from flask.cli import cli as flask_cli
+    Whatever the command sets in ``os.environ`` (``--debug``, a ``.flaskenv``) is undone.
 
-    project_modules = _project_modules(cwd)
-    for name in project_modules:
+    With ``merged``, the command writes to file descriptors 1 and 2, both one file, as a
+    terminal shows them (``2>&1``): the output of the processes it starts (a post-write hook)
+    lands among its own lines in the order they were written. The result's ``stdout`` holds
+    everything and its ``stderr`` is empty.
+    """
+    from flask.cli import ScriptInfo
+
+    for name in _project_modules(cwd):
         sys.modules.pop(name, None)
     saved_path = list(sys.path)
     saved_argv = sys.argv
     saved_cwd = os.getcwd()
-    unset = {key: None for key in os.environ if key not in env}
+    saved_environ = dict(os.environ)
     info = ScriptInfo()
     saved_logging = _logging_state()
-    try:  # click < 8.2 mixes standard error into the output unless told not to
-        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        runner = CliRunner()
     os.chdir(cwd)
     sys.argv = [FLASK, *args]
+    saved_alembic_defaults = _alembic_stdout_follows_sys()
     try:
         # Warnings print, as in a process of its own, instead of failing the test as the
         # suite's own code does (filterwarnings = error).
         with warnings.catch_warnings():
             warnings.simplefilter("default")
-            result = runner.invoke(
-                flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask"
-            )
+            warnings.showwarning = _warning_to_stderr
+            if merged:
+                code, stdout, stderr = _invoke_on_descriptors(args, env, info)
+            else:
+                code, stdout, stderr = _invoke_with_runner(args, env, info)
     finally:
+        _restore_alembic_defaults(saved_alembic_defaults)
         os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
         sys.argv = saved_argv
         sys.path[:] = saved_path
         _restore_logging(saved_logging)
         _dispose(info)
         for name in _project_modules(cwd):
             sys.modules.pop(name, None)
-    stderr = result.stderr
-    code = result.exit_code
+    return subprocess.CompletedProcess(["flask", *args], code, stdout, stderr)
+
+
+def _traceback(exc_info: Any) -> str:
+    return "Traceback (most recent call last):\n" + "".join(
+        traceback.format_exception(*exc_info)[1:]
+    )
+
+
+def _invoke_with_runner(args: list[str], env: Mapping[str, str], info: Any) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of the command, through click's runner."""
+    from click.testing import CliRunner
+    from flask.cli import cli as flask_cli
+
+    unset = {key: None for key in os.environ if key not in env}
+    try:  # click < 8.2 mixes standard error into the output unless told not to
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        runner = CliRunner()
+    result = runner.invoke(flask_cli, args, env={**unset, **env}, obj=info, prog_name="flask")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         assert result.exc_info is not None
-        stderr += "Traceback (most recent call last):\n" + "".join(
-            traceback.format_exception(*result.exc_info)[1:]
+        return 1, result.stdout, result.stderr + _traceback(result.exc_info)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _invoke_on_descriptors(
+    args: list[str], env: Mapping[str, str], info: Any
+) -> tuple[int, str, str]:
+    """Exit code and interleaved output of the command, written to descriptors 1 and 2."""
+    from flask.cli import cli as flask_cli
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_fds = os.dup(1), os.dup(2)
+    os.environ.clear()
+    os.environ.update(env)
+    with tempfile.TemporaryFile() as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+        stream = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False), encoding="utf-8", write_through=True
         )
-        code = 1
-    return subprocess.CompletedProcess(["flask", *args], code, result.stdout, stderr)
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), stream, stream
+        try:
+            flask_cli.main(args, prog_name="flask", obj=info)
+            code = 0
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                code = exc.code or 0
+            else:
+                stream.write(f"{exc.code}\n")
+                code = 1
+        except Exception:
+            stream.write(_traceback(sys.exc_info()))
+            code = 1
+        finally:
+            stream.flush()
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+            os.dup2(saved_fds[0], 1)
+            os.dup2(saved_fds[1], 2)
+            os.close(saved_fds[0])
+            os.close(saved_fds[1])
+        out.seek(0)
+        return code, out.read().decode("utf-8", "replace"), ""
+
+
+def _warning_to_stderr(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning to the command's standard error, as Python does in a process."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at the time of writing."""
+
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def _alembic_stdout_follows_sys() -> tuple[Any, ...] | None:
+    """Make a :class:`alembic.config.Config` built without ``stdout`` print to the command's
+    standard output. Its default is the ``sys.stdout`` of the moment Alembic was imported (in
+    a test run, pytest's capture), so Flask-Migrate's ``current`` and ``history``, which build
+    their ``Config`` without one, would print where the runner never looks; in a process of
+    their own that default is the process's standard output. Returns what to restore."""
+    from alembic.config import Config
+
+    defaults = Config.__init__.__defaults__
+    if defaults is None:
+        return None
+    names = Config.__init__.__code__.co_varnames[: Config.__init__.__code__.co_argcount]
+    index = names[-len(defaults) :].index("stdout")
+    Config.__init__.__defaults__ = (
+        *defaults[:index],
+        _CurrentStdout(),
+        *defaults[index + 1 :],
+    )
+    return defaults
+
+
+def _restore_alembic_defaults(defaults: tuple[Any, ...] | None) -> None:
+    from alembic.config import Config
+
+    if defaults is not None:
+        Config.__init__.__defaults__ = defaults
 
 
 # The package under test and the suite itself are never imported anew, even when a command
@@ -287,6 +410,14 @@ _KEEP = tuple(
 )
 
 
+@functools.cache
+def _realpath(file: str) -> str:
+    """``os.path.realpath``, remembered: every command looks at every loaded module's file
+    twice, and resolving the same few hundred paths anew each time costs more than the
+    command itself."""
+    return os.path.realpath(file)
+
+
 def _project_modules(cwd: Path) -> list[str]:
     """The modules imported from the project's directory (``app``, its models...), which a
     new process would import afresh."""
@@ -296,7 +427,7 @@ def _project_modules(cwd: Path) -> list[str]:
         file = getattr(module, "__file__", None)
         if not file:
             continue
-        path = os.path.realpath(file)
+        path = _realpath(file)
         if path.startswith(root) and not path.startswith(_KEEP):
             names.append(name)
     if "app" in sys.modules and "app" not in names:

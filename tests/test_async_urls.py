@@ -3,19 +3,20 @@ the sync driver, and the async driver is never imported (it need not even be ins
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
-import subprocess
 import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
-from conftest import table_names, version_rows
+from conftest import run_flask_in_process, table_names, version_rows
 
 from flask_versioning._alembic.drivers import sync_url
-
-# Each command runs in a process of its own, whose imported modules are the subject.
-pytestmark = pytest.mark.process
 
 ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mariadb": "aiomysql"}
 
@@ -51,21 +52,41 @@ def create_app():
     return app
 """
 
-# Runs the flask command in-process, then says which async drivers were imported.
-WRAPPER = """
-import sys
 
-from flask.cli import main
+class _ImportWatch(importlib.abc.MetaPathFinder):
+    """Notes every import of an async driver; finds nothing itself, so the import goes on."""
 
-code = 0
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-drivers = sorted(d for d in ("aiosqlite", "asyncpg", "aiomysql") if d in sys.modules)
-print("async drivers imported: " + (", ".join(drivers) or "none"), file=sys.stderr)
-sys.exit(code)
-"""
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in ASYNC_DRIVERS.values():
+            self.seen.append(fullname)
+        return None
+
+
+@contextlib.contextmanager
+def watched_imports() -> Iterator[_ImportWatch]:
+    """Imports of the async drivers while the block runs, as if none had ever been imported:
+    the suite's other tests may have imported them into this process already."""
+    loaded = {
+        name: module
+        for name, module in sys.modules.items()
+        if name.partition(".")[0] in ASYNC_DRIVERS.values()
+    }
+    for name in loaded:
+        del sys.modules[name]
+    watch = _ImportWatch()
+    sys.meta_path.insert(0, watch)
+    try:
+        yield watch
+    finally:
+        sys.meta_path.remove(watch)
+        for name in [n for n in sys.modules if n.partition(".")[0] in ASYNC_DRIVERS.values()]:
+            del sys.modules[name]
+        sys.modules.update(loaded)
 
 
 def async_url(url: str, backend: str) -> str:
@@ -88,22 +109,16 @@ def test_sync_url() -> None:
 
 def test_every_command_with_an_async_url(tmp_path: Path, database_url: str, backend: str) -> None:
     (tmp_path / "app.py").write_text(APP_SOURCE)
-    (tmp_path / "wrapped.py").write_text(WRAPPER)
     url = async_url(database_url, backend)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "VERSIONING_"))}
     env.update(FLASK_APP="app", DATABASE_URL=url)
 
     def db(*args: str) -> str:
-        proc = subprocess.run(
-            [sys.executable, "wrapped.py", "db", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        # In this process (always: its imports are the subject), every async driver noted.
+        with watched_imports() as watch:
+            proc = run_flask_in_process(["db", *args], cwd=tmp_path, env=env)
         assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
-        assert proc.stderr.endswith("async drivers imported: none\n"), (args, proc.stderr)
+        assert watch.seen == [], (args, watch.seen)
         return proc.stdout
 
     assert db("migrate", "-m", "users").startswith("Generated ")

@@ -532,6 +532,9 @@ def test_lock_switched_off(auto: AutoApp) -> None:
 # -- processes that must not upgrade ----------------------------------------------------------
 
 
+# Which command lines upgrade is decided from the command line alone, before any connection:
+# one backend shows it.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_flask_db_commands_are_left_alone(auto: AutoApp) -> None:
     write_chain(auto.versions, 3)
     proc = auto.flask("--app", "autoapp", "db", "current")

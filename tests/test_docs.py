@@ -30,15 +30,18 @@ import ast
 import dataclasses
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import ALWAYS_PROCESSES, run_flask_in_process
 
 from flask_versioning._settings import DEFAULTS
 
-# The documentation's examples run in a shell, as a reader types them.
+# The documentation's examples run as a reader types them: in a shell, except plain ``flask``
+# commands, which run in this process (VERSIONING_TEST_PROCESSES=1: in a shell too).
 pytestmark = pytest.mark.process
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -189,7 +192,32 @@ def _env(database_url: str | None) -> dict[str, str]:
     return env
 
 
+# Anything the shell itself would act on: such a command runs in bash.
+_SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?\[\]{}~#\\]")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _flask_args(command: str) -> tuple[dict[str, str], list[str]] | None:
+    """``(variables, arguments)`` of a plain ``[NAME=value ...] flask ARGS`` command line; None
+    for anything else, or anything that needs the shell (globs, pipes, substitutions)."""
+    if ALWAYS_PROCESSES or _SHELL_SYNTAX.search(command):
+        return None
+    words = shlex.split(command)
+    variables: dict[str, str] = {}
+    while words and _ASSIGNMENT.match(words[0]):
+        name, _, value = words.pop(0).partition("=")
+        variables[name] = value
+    if not words or words[0] != "flask" or any(n.startswith("_") for n in variables):
+        return None
+    return variables, words[1:]
+
+
 def _run(command: list[str] | str, cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    flask = _flask_args(command) if isinstance(command, str) else None
+    if flask is not None:
+        variables, args = flask
+        done = run_flask_in_process(args, cwd=cwd, env={**env, **variables}, merged=True)
+        return done.returncode, done.stdout
     proc = subprocess.run(
         command,
         shell=isinstance(command, str),

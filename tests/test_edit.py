@@ -1,4 +1,4 @@
-"""``flask db edit`` opens revision files in ``$EDITOR``, as a real ``flask`` process does it.
+"""``flask db edit`` opens revision files in ``$EDITOR``.
 
 The "editor" here is a small script that records the file it was given and marks the file, so
 the test sees exactly what a user's editor would have been handed.
@@ -12,10 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import APP_SOURCE, FLASK
-
-# Starts the user's editor.
-pytestmark = pytest.mark.process
+from conftest import APP_SOURCE, run_flask
 
 EDITOR = """\
 #!/bin/sh
@@ -41,15 +38,8 @@ class Project:
         env["EDITOR"] = editor if editor is not None else str(self.editor)
         if path is not None:
             env["PATH"] = path
-        return subprocess.run(
-            [FLASK, *args],
-            cwd=self.path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        # The editor is a process of its own; the command runs in this one.
+        return run_flask(list(args), cwd=self.path, env=env)
 
     def opened(self) -> list[str]:
         log = self.path / "opened.txt"

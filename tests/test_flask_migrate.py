@@ -16,9 +16,6 @@ from pathlib import Path
 import pytest
 from conftest import run_flask, table_names, version_rows
 
-# Flask-Migrate's own commands configure the process they run in.
-pytestmark = pytest.mark.process
-
 APP = """
 import os
 
@@ -95,9 +92,9 @@ class Project:
     def db(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess[str]:
         full = {**os.environ, **self.env, **env}
         full.pop("FLASK_DEBUG", None)
-        # Real processes: Flask-Migrate's own commands configure logging and Alembic's
-        # module-level state for the process they run in.
-        proc = run_flask(["db", *args], cwd=self.root, env=full, process=True)
+        # In this process, as any command: the runner undoes the logging Flask-Migrate's env.py
+        # configures and sends the output of its Alembic Config to the command's stdout.
+        proc = run_flask(["db", *args], cwd=self.root, env=full)
         if ok:
             assert proc.returncode == 0, f"flask db {args}: {proc.stdout}{proc.stderr}"
         return proc

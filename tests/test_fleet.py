@@ -308,7 +308,10 @@ def test_upgrade_seed_check_and_skip(fleet: Fleet) -> None:
     assert "Error: 2 of 3 tenants not at all heads: a, c" in behind.stderr
 
 
+# How workers start (fork or a fresh interpreter) does not depend on the backend, and every
+# backend's tenants are upgraded by workers in the other tests.
 @pytest.mark.process
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_an_app_running_threads_gets_workers_that_load_it_afresh(fleet: Fleet) -> None:
     # A fork copies only the calling thread, so a process running others is never forked:
     # the workers are fresh interpreters that load the app the way the command found it.

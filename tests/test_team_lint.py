@@ -84,6 +84,8 @@ def test_findings_exit_codes_and_formats(users: tuple[FlaskProject, str]) -> Non
     assert re.fullmatch(r"\d warnings?\.", proc.stdout.splitlines()[-1])
 
 
+# Which files, usage errors, settings and how paths are shown do not depend on the backend.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_which_revisions_are_linted(users: tuple[FlaskProject, str]) -> None:
     project, first = users
     rev, path = revision(project, "drop name", DROP)
@@ -94,6 +96,8 @@ def test_which_revisions_are_linted(users: tuple[FlaskProject, str]) -> None:
     assert {f["path"] for f in json.loads(proc.stdout)} == {str(path.relative_to(project.path))}
 
 
+# Which files, usage errors, settings and how paths are shown do not depend on the backend.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_bad_usage_exits_2_with_one_line(users: tuple[FlaskProject, str]) -> None:
     project, first = users
     cases = {
@@ -110,6 +114,8 @@ def test_bad_usage_exits_2_with_one_line(users: tuple[FlaskProject, str]) -> Non
     assert proc.returncode == 2 and "'xml' is not one of 'text', 'json', 'github'" in proc.stderr
 
 
+# Which files, usage errors, settings and how paths are shown do not depend on the backend.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_lint_setting_turns_rules_off_and_a_bad_one_is_bad_usage(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -157,6 +163,8 @@ def test_migrate_prints_the_findings_of_the_file_it_wrote(project: FlaskProject)
     )
 
 
+# Which files, usage errors, settings and how paths are shown do not depend on the backend.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_paths_are_shown_without_dot_dot(tmp_path: Path, database_url: str) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "app.py").write_text(APP_SOURCE)

@@ -180,9 +180,10 @@ def records(project: pytest.Pytester) -> list[dict[str, str]]:
 
 
 def run(project: pytest.Pytester, base_url: str, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess(
-        "-p", "no:cacheprovider", f"--versioning-url={base_url}", *args
-    )
+    """A session of the user's project: in this process (pytester restores the modules it
+    imports), except with xdist, whose workers are processes anyway."""
+    runner = project.runpytest_subprocess if "-n" in args else project.runpytest_inprocess
+    return runner("-p", "no:cacheprovider", f"--versioning-url={base_url}", *args)
 
 
 def test_modes_seeds_and_reuse(user_project: pytest.Pytester, base_url: str, backend: str) -> None:
@@ -247,6 +248,8 @@ def test_one_database_per_xdist_worker(user_project: pytest.Pytester, base_url: 
 def test_an_unreachable_server_is_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(app=APP, conftest=CONFTEST, test_users=TESTS)
     url = "postgresql+psycopg://me:secret@127.0.0.1:1/test"
+    # A process of its own: the session in this one would import the driver anew, and
+    # SQLAlchemy, holding the driver it imported first, would not know its errors.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--versioning-url={url}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     out = result.stdout.str() + result.stderr.str()

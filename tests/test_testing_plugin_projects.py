@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -60,9 +61,10 @@ def run_in(
     root: Path,
     *args: str,
 ) -> tuple[pytest.RunResult, dict[str, dict[str, str]]]:
-    """Run the project's suite from its own folder, as its developer would; its records."""
+    """Run the project's suite from its own folder, as its developer would; its records. The
+    session runs in this process: pytester restores the modules it imports."""
     monkeypatch.chdir(root)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
     path = root / "record.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     path.unlink(missing_ok=True)
@@ -78,6 +80,8 @@ def user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     temp = tmp_path / "machine-tmp"
     temp.mkdir()
     monkeypatch.setenv("TMPDIR", str(temp))
+    # The sessions run in this process, whose temp directory is read once and remembered.
+    monkeypatch.setattr(tempfile, "tempdir", None)
     return temp
 
 
@@ -202,6 +206,6 @@ def test_a_name_the_server_would_cut_is_refused(
 def test_versioning_reuse_db_is_gone(pytester: pytest.Pytester, user_env: Path) -> None:
     # Reuse is what every session does while the revisions are unchanged (see
     # test_testing_plugin.test_modes_seeds_and_reuse); the flag that said so did nothing.
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--versioning-reuse-db")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--versioning-reuse-db")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unrecognized arguments: --versioning-reuse-db" in result.stderr.str()
