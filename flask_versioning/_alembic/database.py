@@ -33,6 +33,10 @@ class StepListener(Protocol):
     #: Set by the environment when the run's last act is a commit that waits for the disk
     #: (:mod:`.durability`): each step's own transaction must then ask for a lazy commit.
     defer_flush: bool
+    #: Set by the environment when this listener is the last thing each step's own
+    #: transaction runs: it may then commit that transaction itself (in the same round trip
+    #: as its own statement), before the step is reported.
+    ends_step: bool
 
     def begin(self) -> None: ...
 

@@ -241,6 +241,14 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
         with lazily as relax_each_step:
             if history is not None:
                 history.defer_flush = relax_each_step
+                # Its row may carry the step's COMMIT when each step is a transaction of its
+                # own and nothing of the app's runs after the row in it (an app's own
+                # on_version_apply expects to run inside the step).
+                history.ends_step = (
+                    relax_each_step
+                    and bool(options.get("transaction_per_migration"))
+                    and database.settings.context.get("on_version_apply") is None
+                )
             context.configure(connection=connection, **options)
             if database.guard is not None:
                 _guard(context, database, connection, options)

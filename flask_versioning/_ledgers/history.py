@@ -214,6 +214,11 @@ class StepWriter:
     The table is made on the first step, inside that step's transaction, so commands that
     apply nothing (autogenerate, ``check``) never create it. Everything a row repeats (the
     process, the tool's version, the compiled INSERT) is worked out once per run.
+
+    Where the row is the last thing the step's transaction does (:attr:`ends_step`), it is
+    sent together with that transaction's ``COMMIT`` in one round trip (:meth:`_closing`):
+    the step is then committed before anyone is told it was applied, and a row the database
+    refuses still rolls the step back.
     """
 
     def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
@@ -222,9 +227,12 @@ class StepWriter:
         self.table = history_table(database.settings)
         self.run = current_run(database.settings)
         self._insert = self.table.insert()
+        self._insert_sql: str | None = None
+        self._client_cursor: Any = None
         self._ready = False
         #: Set by the environment (see :class:`~._alembic.database.StepListener`).
         self.defer_flush = False
+        self.ends_step = False
         self._last = time.time()
 
     def begin(self) -> None:
@@ -249,18 +257,67 @@ class StepWriter:
         )
         connection = ctx.connection
         assert connection is not None
+        closing: str | None = None
         try:
             if not self._ready:
                 if not has_table(connection, self.table):
-                    self.table.create(connection, checkfirst=True)
+                    self.table.create(connection, checkfirst=False)
                     self._before_history(connection, step)
                 self._ready = True
-            if self.defer_flush:
+            closing = self._closing(connection, row) if self.ends_step else None
+            if closing is not None:
+                connection.exec_driver_sql(closing, execution_options={"no_parameters": True})
+            elif self.defer_flush:
                 connection.execute(self._relaxed_insert, row)
             else:
                 connection.execute(self._insert, row)
         except sa.exc.DBAPIError as exc:
+            if closing is not None and not _failed_in_transaction(connection):
+                # The row went in and the COMMIT failed (a deferred constraint of the step,
+                # a lost connection): the step's own failure, rolled back by the server.
+                raise
             raise _refused(self.table, connection, row["revision"], exc) from exc
+
+    def _closing(self, connection: sa.Connection, row: dict[str, Any]) -> str | None:
+        """The row's INSERT and the step's ``COMMIT`` as one string of statements, for one
+        round trip; ``None`` where the driver cannot send them so.
+
+        Only psycopg 3 qualifies: its client-side binding (``ClientCursor.mogrify``) quotes
+        the values as the server expects, a query without parameters goes out as one simple
+        query (several statements allowed), and its ``commit()`` asks the server whether a
+        transaction is open, so Alembic's own commit after this one sends nothing. A failed
+        INSERT stops the string there and leaves the transaction to be rolled back.
+        ``SET LOCAL`` makes this commit not wait for the disk, as :attr:`_relaxed_insert`
+        does; the environment flushes once at the end of the run.
+        """
+        if connection.dialect.driver != "psycopg":
+            return None
+        import psycopg
+
+        dbapi_connection = connection.connection.dbapi_connection
+        if not isinstance(dbapi_connection, psycopg.Connection):
+            return None
+        if self._client_cursor is None or self._client_cursor.connection is not dbapi_connection:
+            self._client_cursor = psycopg.ClientCursor(dbapi_connection)
+        insert = self._client_cursor.mogrify(self._insert_text(connection), row)
+        return f"SET LOCAL synchronous_commit = off; {insert}; COMMIT"
+
+    def _insert_text(self, connection: sa.Connection) -> str:
+        """The row's INSERT with psycopg's named placeholders, in the schema the connection
+        translates the ledger's to (a tenant's); worked out once per run."""
+        if self._insert_sql is None:
+            quote = connection.dialect.identifier_preparer
+            translate = connection.get_execution_options().get("schema_translate_map") or {}
+            schema = translate.get(self.table.schema, self.table.schema)
+            name = quote.quote(self.table.name)
+            if schema:
+                name = f"{quote.quote_schema(schema)}.{name}"
+            columns = [c.name for c in self.table.c if c.name != "id"]
+            self._insert_sql = (
+                f"INSERT INTO {name} ({', '.join(quote.quote(c) for c in columns)}) "
+                f"VALUES ({', '.join(f'%({c})s' for c in columns)})"
+            )
+        return self._insert_sql
 
     @functools.cached_property
     def _relaxed_insert(self) -> sa.Insert:
@@ -288,6 +345,14 @@ class StepWriter:
         ]
         if rows:
             connection.execute(self._insert, rows)
+
+
+def _failed_in_transaction(connection: sa.Connection) -> bool:
+    """Whether the server holds a failed transaction open: a statement before the ``COMMIT``
+    failed, rather than the ``COMMIT`` itself (which ends the transaction either way)."""
+    info = getattr(connection.connection.dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    return status is not None and status.name == "INERROR"
 
 
 _DENIED = re.compile(r"permission denied|command denied|access denied", re.IGNORECASE)

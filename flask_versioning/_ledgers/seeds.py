@@ -220,6 +220,7 @@ class ForgetDropped:
 
     #: Its deletes ride in the step's transaction, whose commit the history writer decides.
     defer_flush = False
+    ends_step = False
 
     def __init__(self, database: Database) -> None:
         self.table = ledger_table(database.settings)
