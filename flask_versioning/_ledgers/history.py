@@ -295,8 +295,8 @@ class StepWriter:
         import psycopg
 
         dbapi_connection = connection.connection.dbapi_connection
-        if not isinstance(dbapi_connection, psycopg.Connection):
-            return None
+        if not isinstance(dbapi_connection, psycopg.Connection) or dbapi_connection.autocommit:
+            return None  # in autocommit, a failed INSERT would not leave a failed transaction
         if self._client_cursor is None or self._client_cursor.connection is not dbapi_connection:
             self._client_cursor = psycopg.ClientCursor(dbapi_connection)
         insert = self._client_cursor.mogrify(self._insert_text(connection), row)
