@@ -216,9 +216,9 @@ class StepWriter:
     process, the tool's version, the compiled INSERT) is worked out once per run.
 
     Where the row is the last thing the step's transaction does (:attr:`ends_step`), it is
-    sent together with that transaction's ``COMMIT`` in one round trip (:meth:`_closing`):
-    the step is then committed before anyone is told it was applied, and a row the database
-    refuses still rolls the step back.
+    sent together with that transaction's ``COMMIT`` and the next one's ``BEGIN`` in one
+    round trip (:meth:`_closing`): the step is then committed before anyone is told it was
+    applied, and a row the database refuses still rolls the step back.
     """
 
     def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
@@ -264,8 +264,8 @@ class StepWriter:
                     self.table.create(connection, checkfirst=False)
                     self._before_history(connection, step)
                 self._ready = True
-            closing = self._closing(connection, row) if self.ends_step else None
-            if closing is not None:
+            if self.ends_step:
+                closing = self._closing(connection, row)
                 connection.exec_driver_sql(closing, execution_options={"no_parameters": True})
             elif self.defer_flush:
                 connection.execute(self._relaxed_insert, row)
@@ -274,33 +274,54 @@ class StepWriter:
         except sa.exc.DBAPIError as exc:
             if closing is not None and not _failed_in_transaction(connection):
                 # The row went in and the COMMIT failed (a deferred constraint of the step,
-                # a lost connection): the step's own failure, rolled back by the server.
+                # a lost connection): the step's own failure, rolled back by the server. No
+                # transaction is open for Alembic to roll back; it rolls back nothing.
                 raise
             raise _refused(self.table, connection, row["revision"], exc) from exc
 
-    def _closing(self, connection: sa.Connection, row: dict[str, Any]) -> str | None:
-        """The row's INSERT and the step's ``COMMIT`` as one string of statements, for one
-        round trip; ``None`` where the driver cannot send them so.
+    def ends_steps_on(self, connection: sa.Connection) -> bool:
+        """Whether this run's rows can end their steps' transactions (:meth:`_closing`).
 
         Only psycopg 3 qualifies: its client-side binding (``ClientCursor.mogrify``) quotes
         the values as the server expects, a query without parameters goes out as one simple
-        query (several statements allowed), and its ``commit()`` asks the server whether a
-        transaction is open, so Alembic's own commit after this one sends nothing. A failed
-        INSERT stops the string there and leaves the transaction to be rolled back.
-        ``SET LOCAL`` makes this commit not wait for the disk, as :attr:`_relaxed_insert`
-        does; the environment flushes once at the end of the run.
+        query (several statements allowed), and it asks the server whether a transaction is
+        open before it sends ``BEGIN`` or ``COMMIT`` of its own. Not in autocommit (a failed
+        INSERT would leave no failed transaction to tell it by), and not with transaction
+        characteristics of the app's (isolation level, read only), which the ``BEGIN`` sent
+        here would not repeat.
         """
         if connection.dialect.driver != "psycopg":
-            return None
+            return False
         import psycopg
 
         dbapi_connection = connection.connection.dbapi_connection
-        if not isinstance(dbapi_connection, psycopg.Connection) or dbapi_connection.autocommit:
-            return None  # in autocommit, a failed INSERT would not leave a failed transaction
+        return (
+            isinstance(dbapi_connection, psycopg.Connection)
+            and not dbapi_connection.autocommit
+            and dbapi_connection.isolation_level is None
+            and dbapi_connection.read_only is None
+            and dbapi_connection.deferrable is None
+        )
+
+    def _closing(self, connection: sa.Connection, row: dict[str, Any]) -> str:
+        """The row's INSERT, the step's ``COMMIT`` and the next step's ``BEGIN`` as one string
+        of statements: one round trip where there were three.
+
+        A failed INSERT stops the string there and leaves the step's transaction to be rolled
+        back. ``SET LOCAL`` makes this commit not wait for the disk, as
+        :attr:`_relaxed_insert` does; the environment flushes once at the end of the run. The
+        transaction begun last is the next step's (the environment runs the steps in what
+        Alembic takes for one transaction), or, after the last step, an empty one that
+        Alembic commits.
+        """
+        import psycopg
+
+        dbapi_connection = connection.connection.dbapi_connection
+        assert isinstance(dbapi_connection, psycopg.Connection)  # see ends_steps_on()
         if self._client_cursor is None or self._client_cursor.connection is not dbapi_connection:
             self._client_cursor = psycopg.ClientCursor(dbapi_connection)
         insert = self._client_cursor.mogrify(self._insert_text(connection), row)
-        return f"SET LOCAL synchronous_commit = off; {insert}; COMMIT"
+        return f"SET LOCAL synchronous_commit = off; {insert}; COMMIT; BEGIN"
 
     def _insert_text(self, connection: sa.Connection) -> str:
         """The row's INSERT with psycopg's named placeholders, in the schema the connection

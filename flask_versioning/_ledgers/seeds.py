@@ -228,6 +228,9 @@ class ForgetDropped:
     def begin(self) -> None:
         pass
 
+    def ends_steps_on(self, connection: sa.Connection) -> bool:
+        return False
+
     def __call__(self, ctx: MigrationContext, step: MigrationInfo, **kw: Any) -> None:
         if step.is_upgrade or step.is_stamp:
             return
