@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._alembic.database import Database
 from ._alembic.environment import include_name, run_migrations
 from ._errors import (
     AdoptError,
@@ -27,50 +26,26 @@ from ._errors import (
     SeedFailed,
     TenantsInterrupted,
     VersioningError,
-    mask_url,
 )
 from ._extension import Versioning
-from ._online import timeouts
-from ._online.backfill import backfill
-from ._seeds.registry import SeedHook, SeedRegistry
-from ._settings import Settings
-from ._state import VersioningState
 from ._types import (
-    AdoptResult,
-    AppliedRevision,
-    BaselineResult,
     DatabaseStatus,
-    FleetEvent,
-    FleetRunOptions,
-    LedgerRecord,
     MigrationResult,
-    PrepareResult,
-    ResetResult,
-    RevisionOptions,
-    RevisionStatus,
-    RunOptions,
     SeedResult,
-    SeedStatus,
     Tenant,
-    TenantOptions,
+    TenantEvent,
     TenantResult,
     ValidationResult,
 )
 
 if TYPE_CHECKING:
-    from ._reports import CheckReport, DatabasePlan, Difference, PlanStep, RebaseResult
+    from ._reports import CheckReport, DatabasePlan
 
 __version__ = "0.1.0"
 
 #: Public names imported on first use: the review commands' reports are not needed by an app
 #: that only starts, and building their dataclasses costs a few milliseconds of every start.
-_LAZY = {
-    "CheckReport": "._reports",
-    "DatabasePlan": "._reports",
-    "Difference": "._reports",
-    "PlanStep": "._reports",
-    "RebaseResult": "._reports",
-}
+_LAZY = {"CheckReport": "._reports", "DatabasePlan": "._reports"}
 
 
 def __getattr__(name: str) -> Any:
@@ -83,58 +58,38 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+#: What an app, its ``env.py``, its revision files and its tests use. The types inside the
+#: results (``AppliedRevision``, ``RevisionStatus``, ``Difference``...) are reached as their
+#: attributes; the settings, the per-app state and the option bundles are internal.
 __all__ = [
     "AdoptError",
-    "AdoptResult",
-    "AppliedRevision",
-    "BaselineResult",
     "CheckReport",
     "ConfigurationError",
     "DDLTimeout",
-    "Database",
     "DatabaseError",
     "DatabasePlan",
     "DatabaseStatus",
-    "Difference",
-    "FleetEvent",
-    "FleetRunOptions",
     "HistoryMismatch",
     "HistoryWriteError",
-    "LedgerRecord",
     "LockTimeout",
     "MigrationFailed",
     "MigrationInterrupted",
     "MigrationResult",
     "MultipleHeadsError",
-    "PlanStep",
-    "PrepareResult",
     "ProtectedEnvironmentError",
-    "RebaseResult",
-    "ResetResult",
     "RevisionError",
-    "RevisionOptions",
-    "RevisionStatus",
-    "RunOptions",
     "SeedError",
     "SeedFailed",
-    "SeedHook",
-    "SeedRegistry",
     "SeedResult",
-    "SeedStatus",
-    "Settings",
     "Tenant",
-    "TenantOptions",
+    "TenantEvent",
     "TenantResult",
     "TenantsInterrupted",
     "ValidationResult",
     "Versioning",
     "VersioningError",
-    "VersioningState",
-    "backfill",
     "include_name",
-    "mask_url",
     "run_migrations",
-    "timeouts",
 ]
 
 # The public classes are documented, printed in tracebacks and pickled under the package's

@@ -30,7 +30,7 @@ from ._alembic.database import Database
 from ._alembic.errors import translate_errors
 from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
-from ._operations.migrate import upgrade
+from ._operations.executor import upgrade
 from ._protection import run_for
 from ._settings import skipped, start_skip_reason
 

@@ -96,6 +96,11 @@ class DatabaseError(VersioningError):
     """The database could not be reached or answered with an error."""
 
 
+#: Attribute set on an exception raised inside a safe-DDL helper, after which the revision's
+#: statements that ran in autocommit mode stay applied (see ``_online.safe``).
+COMMITTED_MARK = "versioning_committed"
+
+
 def _where(current: tuple[str, ...] | None) -> str:
     if current is None:
         return "unknown (the version table could not be read back)"
@@ -147,6 +152,13 @@ class MigrationFailed(VersioningError):
         # Our own errors are already one line, sized to say what matters (a lock's holder).
         detail = one_line(cause, None if isinstance(cause, VersioningError) else 300)
         state = _standing(self.current, transactional=transactional, rolled_back=rolled_back)
+        if getattr(cause, COMMITTED_MARK, False) and transactional:
+            # A safe-DDL helper commits each statement on its own: what ran is kept.
+            state = (
+                "the statements that ran outside its transaction (safe-DDL helpers) are kept, "
+                "and run again the helpers skip what is done; the rest was rolled back; the "
+                f"database is at {_where(self.current)}"
+            )
         super().__init__(
             f"revision {revision or '?'} failed: {type(cause).__name__}: {detail} ({state})"
         )

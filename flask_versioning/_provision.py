@@ -14,7 +14,7 @@ from . import _errors as errors
 from ._alembic.errors import reraise, translate_errors
 from ._ledgers.history import recording
 from ._locking import database_lock, sqlite_path
-from ._operations.migrate import upgrade
+from ._operations.executor import upgrade
 from ._protection import check_allowed, run_for
 from ._seeds.run import run_pending
 from ._types import AppliedRevision, MigrationResult, PrepareResult, ResetResult, SeedResult

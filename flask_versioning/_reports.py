@@ -124,7 +124,8 @@ class RebaseResult:
     heads_file: Path | None = None
 
 
-# Documented, printed and pickled under the package's name (it re-exports them lazily).
-for _name in __all__:
+# The two the package re-exports (lazily) are documented, printed and pickled under its name;
+# the types inside them keep this module's, where they can be found.
+for _name in ("CheckReport", "DatabasePlan"):
     globals()[_name].__module__ = "flask_versioning"
 del _name

@@ -48,7 +48,7 @@ def start_skip_reason() -> str | None:
     return _start_skipped.get()
 
 
-#: The table that remembers how far each batched backfill got (``flask_versioning.backfill``).
+#: The table that remembers how far each batched backfill got (``online.backfill``).
 BACKFILL_TABLE = "versioning_backfills"
 
 #: Defaults for every key; ``init_app`` fills missing keys with ``setdefault`` so the effective
@@ -83,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "VERSIONING_DDL_LOCK_RETRIES": 20,
     "VERSIONING_DDL_RETRY_DELAY": 2.0,
     "VERSIONING_DDL_STATEMENT_TIMEOUT": 60.0,
+    "VERSIONING_SAFE_DDL": True,
 }
 
 
@@ -156,6 +157,9 @@ class Settings:
     ddl_retry_delay: float = 2.0
     #: ``VERSIONING_DDL_STATEMENT_TIMEOUT``: the longest a migration's statement may run.
     ddl_statement_timeout: float | None = 60.0
+    #: ``VERSIONING_SAFE_DDL``: autogenerate writes the forms that do not lock a live table
+    #: (concurrent indexes, NOT VALID constraints, online ALTERs) on PostgreSQL and MariaDB.
+    safe_ddl: bool = True
 
     @property
     def own_tables(self) -> tuple[str, ...]:
@@ -242,6 +246,7 @@ class Settings:
             lint=_lint_setting(c["VERSIONING_LINT"]),
             linear_history=_flag("VERSIONING_LINEAR_HISTORY", c["VERSIONING_LINEAR_HISTORY"]),
             tenants=tenants or None,
+            safe_ddl=_flag("VERSIONING_SAFE_DDL", c["VERSIONING_SAFE_DDL"]),
             **_ddl_settings(c),
         )
 

@@ -21,7 +21,7 @@ from flask import Flask
 
 from . import _errors as errors
 from ._autoupgrade import skip_reason
-from ._operations.status import validate
+from ._operations.standing import validate
 from ._types import ValidationResult
 
 if TYPE_CHECKING:

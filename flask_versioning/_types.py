@@ -21,8 +21,6 @@ __all__ = [
     "AppliedRevision",
     "BaselineResult",
     "DatabaseStatus",
-    "FleetEvent",
-    "FleetRunOptions",
     "LedgerRecord",
     "MigrationResult",
     "PrepareResult",
@@ -33,6 +31,7 @@ __all__ = [
     "SeedResult",
     "SeedStatus",
     "Tenant",
+    "TenantEvent",
     "TenantOptions",
     "TenantResult",
     "ValidationResult",
@@ -375,7 +374,7 @@ class TenantResult(Generic[T]):
 
 
 @dataclasses.dataclass(frozen=True)
-class FleetEvent:
+class TenantEvent:
     """A tenant starting or finishing, or the run interrupted, with the run's counts so far
     (for progress displays).
 
@@ -396,7 +395,8 @@ class FleetEvent:
 
 
 class TenantOptions(TypedDict, total=False):
-    """Options of a command run on tenants (``tenants=`` given)."""
+    """How a command runs on tenants: the options of :meth:`Versioning.for_tenants()
+    <flask_versioning.Versioning.for_tenants>`."""
 
     #: Processes running tenants at once (default 1: one after the other, in this process).
     jobs: int
@@ -412,8 +412,4 @@ class TenantOptions(TypedDict, total=False):
     #: discovery of the app's module.
     app_loader: Callable[[], Flask] | None
     #: Called as tenants start and finish (in this process).
-    on_event: Callable[[FleetEvent], None] | None
-
-
-class FleetRunOptions(RunOptions, TenantOptions, total=False):
-    """:class:`RunOptions` and :class:`TenantOptions` together, for ``upgrade(tenants=...)``."""
+    on_event: Callable[[TenantEvent], None] | None

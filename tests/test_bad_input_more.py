@@ -22,9 +22,8 @@ from flask_versioning import (
     LockTimeout,
     RevisionError,
     Versioning,
-    mask_url,
 )
-from flask_versioning._errors import scrub
+from flask_versioning._errors import mask_url, scrub
 
 SECRETS = ("s3cret-pw", "ssl-s3cret", "t0ken")
 
@@ -278,7 +277,7 @@ MESSAGES = [
 def test_any_message_makes_a_valid_file_that_reads_back(
     tmp_path: Path, sqlite_url: str, message: str
 ) -> None:
-    from flask_versioning._alembic.revisions import parse_revision_file
+    from flask_versioning._alembic.revision_files import RevisionFile
 
     metadata = sa.MetaData()
     sa.Table("notes", metadata, sa.Column("id", sa.Integer, primary_key=True))
@@ -295,7 +294,7 @@ def test_any_message_makes_a_valid_file_that_reads_back(
         (path,) = (Path(app.root_path) / "migrations" / "versions").glob(f"{rev}_*.py")
         data = path.read_bytes()
         compile(data, str(path), "exec")  # valid Python
-        found = parse_revision_file(str(path), data)  # the text reader, without Alembic
+        found = RevisionFile.parse(str(path), data)  # the text reader, without Alembic
         assert found is not None and found.message == message
     with app.app_context():
         docs = {s.revision: s.doc for s in versioning.history()}  # Alembic's own reading
@@ -369,7 +368,7 @@ def test_system_schemas_are_not_tenants(tmp_path: Path, database_url: str, backe
             assert f"schema {schema!r}" in line, line
             assert "give the tenant a schema of its own" in line
         with app.app_context(), pytest.raises(ConfigurationError, match="a schema of its own"):
-            versioning.upgrade(tenants="all")
+            versioning.for_tenants("all").upgrade()
     assert {s: schema_tables(database_url, s) for s in before} == before
     assert table_names(database_url) == set()
 

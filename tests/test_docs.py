@@ -9,9 +9,10 @@ form one scenario and run in document order in a fresh directory:
 - ``<!-- example: NAME -->`` before a ``console`` block: run every ``$ `` line with bash, the
   project's ``flask``/``python`` first on ``PATH``; each command must exit 0 (``exit=N``: N) and
   the output lines shown under it must appear in its output, in order.
-- ``<!-- example: NAME edit=GLOB -->`` before a ``python`` block of function definitions:
-  replace the functions of the same names in the one file matching ``GLOB`` (a revision file
-  the previous command generated, whose name holds a random revision id).
+- ``<!-- example: NAME edit=GLOB -->`` before a ``python`` block of function definitions
+  (decorated or not, and the imports they need): replace the functions of the same names in
+  the one file matching ``GLOB`` (a revision file the previous command generated, whose name
+  holds a random revision id), and add the imports it lacks.
 - ``<!-- example: NAME run -->`` before a ``python`` block: run it as a script; it must exit 0.
 - ``<!-- example: NAME -->`` before a ``pycon`` block: run it as a doctest.
 - ``all-backends`` on any block of a scenario runs it on SQLite, PostgreSQL and MariaDB, with
@@ -258,19 +259,27 @@ def run_step(step: Step, cwd: Path, env: dict[str, str]) -> None:
     raise AssertionError(f"{block.where}: nothing to do with a {block.language!r} block")
 
 
+def _first_line(node: ast.FunctionDef) -> int:
+    """Where a function's source starts: its first decorator, else its ``def``."""
+    return min([d.lineno for d in node.decorator_list] + [node.lineno])
+
+
 def edit_functions(block: Block, cwd: Path, pattern: str) -> None:
-    """Replace top-level functions of the file matching ``pattern`` with the block's."""
+    """Replace top-level functions of the file matching ``pattern`` with the block's, with
+    their decorators; the block's imports that the file lacks go after the file's own."""
     matches = sorted(cwd.glob(pattern))
     assert len(matches) == 1, f"{block.where}: {pattern!r} matches {len(matches)} files"
     target = matches[0]
-    new_defs = ast.parse(block.text).body
-    assert new_defs and all(isinstance(d, ast.FunctionDef) for d in new_defs), (
-        f"{block.where}: an edit block holds only function definitions"
+    body = ast.parse(block.text).body
+    imports = [n for n in body if isinstance(n, ast.Import | ast.ImportFrom)]
+    new_defs = [n for n in body if isinstance(n, ast.FunctionDef)]
+    assert new_defs and len(imports) + len(new_defs) == len(body), (
+        f"{block.where}: an edit block holds only imports and function definitions"
     )
     block_lines = block.text.splitlines()
     lines = target.read_text().splitlines()
     for new in new_defs:
-        assert isinstance(new, ast.FunctionDef) and new.end_lineno is not None
+        assert new.end_lineno is not None
         olds = [
             d
             for d in ast.parse("\n".join(lines)).body
@@ -279,8 +288,22 @@ def edit_functions(block: Block, cwd: Path, pattern: str) -> None:
         assert len(olds) == 1, f"{block.where}: {target.name} has no function {new.name}()"
         old = olds[0]
         assert old.end_lineno is not None
-        replacement = block_lines[new.lineno - 1 : new.end_lineno]
-        lines[old.lineno - 1 : old.end_lineno] = replacement
+        replacement = block_lines[_first_line(new) - 1 : new.end_lineno]
+        lines[_first_line(old) - 1 : old.end_lineno] = replacement
+    missing = [
+        line
+        for node in imports
+        for line in block_lines[node.lineno - 1 : node.end_lineno]
+        if line not in lines
+    ]
+    if missing:
+        own = [
+            n
+            for n in ast.parse("\n".join(lines)).body
+            if isinstance(n, ast.Import | ast.ImportFrom)
+        ]
+        after = max((n.end_lineno or n.lineno for n in own), default=0)
+        lines[after:after] = missing
     target.write_text("\n".join(lines) + "\n")
 
 

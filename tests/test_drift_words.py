@@ -45,9 +45,9 @@ def test_tenants_check_says_what_check_says(tmp_path: Path) -> None:
 
     with app.app_context():
         versioning.upgrade()
-        versioning.upgrade(tenants="all")
-        expected = [d.description for d in versioning.check_report().differences]
-        [tenant] = versioning.check(tenants="all")
+        versioning.for_tenants("all").upgrade()
+        expected = [d.description for d in versioning.check().differences]
+        [tenant] = versioning.for_tenants("all").check()
 
     assert expected == [
         "add table owners (id INTEGER NOT NULL)",

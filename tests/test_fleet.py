@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from conftest import FLASK, MYSQL_URL, FlaskProject
 from flask import Flask
 
-from flask_versioning import ConfigurationError, Tenant, Versioning
+from flask_versioning import ConfigurationError, Tenant, Versioning, _fleet
 from flask_versioning._autoupgrade import skip_reason
 from flask_versioning._fleet.pool import _Setup, can_fork, worker_main
 
@@ -622,7 +622,7 @@ def test_bad_tenants_are_refused_before_anything_runs(
 ) -> None:
     app, versioning = _app(tmp_path, tenants)
     with app.app_context(), pytest.raises(ConfigurationError, match=message.replace("(", r"\(")):
-        versioning.upgrade(tenants="all")
+        versioning.for_tenants("all").upgrade()
     assert list(tmp_path.glob("*.db")) == []  # not even the app's database was opened
 
 
@@ -675,12 +675,12 @@ def test_shards_cover_every_tenant_exactly_once(tmp_path: Path) -> None:
         for count in (1, 2, 3, 7):
             seen: list[str] = []
             for index in range(count):
-                results = versioning.current(tenants="all", shard=(index, count))
+                results = versioning.for_tenants("all", shard=(index, count)).current()
                 seen += [r.tenant for r in results]
             assert sorted(seen) == sorted(declared)  # every tenant, none twice
         # The same share on every run and machine: a hash of the name, not Python's hash().
-        first = [r.tenant for r in versioning.current(tenants="all", shard=(1, 3))]
-        assert first == [r.tenant for r in versioning.current(tenants="all", shard=(1, 3))]
+        first = [r.tenant for r in versioning.for_tenants("all", shard=(1, 3)).current()]
+        assert first == [r.tenant for r in versioning.for_tenants("all", shard=(1, 3)).current()]
         assert 5 < len(first) < 25
 
 
@@ -690,10 +690,10 @@ def test_the_python_api_returns_one_result_per_tenant(tmp_path: Path) -> None:
     app, versioning = _app(tmp_path, declared)
     events: list[tuple[str, str]] = []
     with app.app_context():
-        assert [t.name for t in versioning.get_tenants()] == ["a", "b", "bad"]
-        results = versioning.upgrade(
-            tenants="all", on_event=lambda e: events.append((e.kind, e.tenant))
-        )
+        assert [t.name for t in _fleet.declared(versioning.state)] == ["a", "b", "bad"]
+        results = versioning.for_tenants(
+            "all", on_event=lambda e: events.append((e.kind, e.tenant))
+        ).upgrade()
         assert [(r.tenant, r.status) for r in results] == [
             ("a", "changed"),
             ("b", "changed"),
@@ -705,13 +705,13 @@ def test_the_python_api_returns_one_result_per_tenant(tmp_path: Path) -> None:
         assert str(tmp_path / "missing" / "x.db") in results[2].error, results[2].error
         assert results[2].after is None
         assert events[:2] == [("start", "a"), ("finish", "a")]
-        again = versioning.upgrade(tenants=["b", "a"])
+        again = versioning.for_tenants(["b", "a"]).upgrade()
         assert [(r.tenant, r.status) for r in again] == [("a", "skipped"), ("b", "skipped")]
         # A tenant given as an object need not be declared.
         extra = Tenant("extra", url=f"sqlite:///{tmp_path / 't_extra.db'}")
-        assert versioning.current(tenants=[extra])[0].value == ()
-        with pytest.raises(ConfigurationError, match="bind= and tenants= cannot be combined"):
-            versioning.upgrade(tenants="all", bind="default")
+        assert versioning.for_tenants([extra]).current()[0].value == ()
+        with pytest.raises(TypeError, match="bind"):  # tenants have one database each
+            versioning.for_tenants("all").upgrade(bind="default")  # type: ignore[call-arg]
 
 
 @pytest.mark.process
@@ -796,11 +796,11 @@ def test_workers_that_cannot_load_the_app_stop_the_run(tmp_path: Path) -> None:
     app, versioning = _app(tmp_path, declared)
     with app.app_context():
         with pytest.raises(ConfigurationError, match="cannot be sent to worker processes"):
-            versioning.upgrade(tenants="all", jobs=2, app_loader=lambda: app)
+            versioning.for_tenants("all", jobs=2, app_loader=lambda: app).upgrade()
         with pytest.raises(
             ConfigurationError,
             match="a worker process could not load the app: RuntimeError: no app here",
         ):
-            versioning.upgrade(tenants="all", jobs=2, app_loader=_broken_loader)
-        assert [r.status for r in versioning.current(tenants="all")] == ["ok", "ok"]
-        assert [r.value for r in versioning.current(tenants="all")] == [(), ()]
+            versioning.for_tenants("all", jobs=2, app_loader=_broken_loader).upgrade()
+        assert [r.status for r in versioning.for_tenants("all").current()] == ["ok", "ok"]
+        assert [r.value for r in versioning.for_tenants("all").current()] == [(), ()]

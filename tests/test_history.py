@@ -25,8 +25,9 @@ from flask import Flask
 from test_autoupgrade import AutoApp
 from test_autoupgrade import write_chain as write_auto_chain
 
-from flask_versioning import Versioning, __version__, mask_url
-from flask_versioning._ledgers.history import checksum
+from flask_versioning import Versioning, __version__
+from flask_versioning._alembic.revision_files import checksum
+from flask_versioning._errors import mask_url
 
 # The app a user writes: Flask-SQLAlchemy, a seed for production and development and one for
 # development only, configured from VERSIONING_* environment variables.

@@ -215,7 +215,7 @@ def test_tenants_inline_each_fail_and_stay_where_they_were(
     app, versioning = make_app(tmp_path, sqlite_url)
     versioning.tenants(lambda: [Tenant(n, url=u) for n, u in tenant_urls.items()])
     with app.app_context():
-        results = versioning.upgrade(tenants="all")
+        results = versioning.for_tenants("all").upgrade()
     assert [(r.tenant, r.status) for r in results] == [("t1", "failed"), ("t2", "failed")]
     for result in results:
         assert result.error is not None

@@ -182,6 +182,6 @@ def test_tenant_plans_get_the_x_arguments(tmp_path: Path, sqlite_url: str) -> No
     tenant = Tenant("t1", url=f"sqlite:///{tmp_path / 't1.db'}")
     versioning.tenants(lambda: [tenant])
     with app.app_context():
-        (result,) = versioning.plan(tenants="all", x_args=["seed=true"])
+        (result,) = versioning.for_tenants("all").plan(x_args=["seed=true"])
     assert result.value is not None
     assert "INSERT INTO colors" in result.value.pending[0].sql

@@ -20,7 +20,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import _server_database
 
-from flask_versioning import LockTimeout, mask_url
+from flask_versioning import LockTimeout
+from flask_versioning._errors import mask_url
 from flask_versioning._locking import migration_lock
 
 # Processes racing for the lock.

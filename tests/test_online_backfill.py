@@ -37,7 +37,7 @@ FILL = '''"""fill hits
 Revision ID: {rev}
 Revises: {down}
 """
-from flask_versioning import backfill
+from flask_versioning.online import backfill
 
 revision = "{rev}"
 down_revision = "{down}"

@@ -88,7 +88,7 @@ def _base(root: Path, url: str) -> str:
 
 def _write(root: Path, down: str, body: str = ADD_NOTE, decorator: str = "") -> str:
     rev = "b2" + down[2:]
-    imports = "from flask_versioning import timeouts\n" if decorator else ""
+    imports = "from flask_versioning.online import timeouts\n" if decorator else ""
     text = REVISION.format(rev=rev, down=down, body=body, decorator=decorator, imports=imports)
     (root / "migrations" / "versions" / f"{rev}_add_note.py").write_text(text)
     return rev

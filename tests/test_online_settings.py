@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from flask_versioning import ConfigurationError, Settings, timeouts
+from flask_versioning import ConfigurationError
+from flask_versioning._settings import Settings
+from flask_versioning.online import timeouts
 
 
 def _settings(tmp_path: Path, **config: Any) -> Settings:

@@ -147,7 +147,7 @@ def _alembic(site: Site, verb: str, args: list[str]) -> None:
 def _tenants(site: Site, verb: str, args: list[str]) -> None:
     with site.development.app_context():
         v = site.versioning(site.development)
-        [result] = getattr(v, verb)(args[0], tenants=["acme"])
+        [result] = getattr(v.for_tenants(["acme"]), verb)(args[0])
         assert result.value is None and result.error is not None, result
         _one_line(result.error)
 
@@ -234,7 +234,7 @@ def test_allow_protected_overrides_on_every_path(linear: Site, database_url: str
         command.downgrade(config, "-3")
         assert _versions(database_url) == []
         v.upgrade("heads")
-        [result] = v.stamp("base", tenants=["acme"], allow_protected=True)
+        [result] = v.for_tenants(["acme"]).stamp("base", allow_protected=True)
         assert result.error is None and _versions(database_url) == []
         v.stamp("heads")  # an empty version table: adopting a database is always allowed
     result = runner.invoke(args=["db", "downgrade", "heads-3", "--allow-protected"])

@@ -203,16 +203,16 @@ def test_a_protected_run_marks_tenants_already_at_head(
     development, production = app("development"), app("production")
     with development.app_context():
         # acme is brought to head by a development app: nothing protects it yet.
-        [result] = development.extensions["versioning"].extension.upgrade(tenants=["acme"])
+        [result] = development.extensions["versioning"].extension.for_tenants(["acme"]).upgrade()
         assert result.status == "changed", result
     with production.app_context():
-        results = production.extensions["versioning"].extension.upgrade(tenants="all", jobs=jobs)
+        chosen = production.extensions["versioning"].extension.for_tenants("all", jobs=jobs)
+        results = chosen.upgrade()
     assert [(r.tenant, r.status) for r in results] == [("acme", "skipped"), ("globex", "changed")]
     assert _ledger(database_url)[-1]["direction"] == "protect"
     with development.app_context():
-        results = development.extensions["versioning"].extension.downgrade(
-            "base", tenants="all", jobs=jobs
-        )
+        chosen = development.extensions["versioning"].extension.for_tenants("all", jobs=jobs)
+        results = chosen.downgrade("base")
     assert [r.status for r in results] == ["failed", "failed"]
     assert all("is protected" in (r.error or "") for r in results)
     assert _versions(database_url) == _versions(second_database_url) == ["r3"]

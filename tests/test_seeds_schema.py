@@ -308,15 +308,15 @@ def test_tenants_reseed_after_downgrade_base(
 
     where = {n: (u or database_url, s) for n, (u, s) in tenant_urls.items()}
     with app.app_context():
-        each(versioning.upgrade(tenants="all"))
-        each(versioning.run_seeds(tenants="all"))
+        each(versioning.for_tenants("all").upgrade())
+        each(versioning.for_tenants("all").run_seeds())
         for url, schema in where.values():
             assert _tenant_counts(url, schema) == (SEEDED, {"reference", "people", "catalogue"})
-        each(versioning.downgrade("base", tenants="all", jobs=2))  # in worker processes
+        each(versioning.for_tenants("all", jobs=2).downgrade("base"))  # in worker processes
         for url, schema in where.values():
             assert _tenant_counts(url, schema) == ({}, set())
-        each(versioning.upgrade(tenants="all"))
-        each(versioning.run_seeds(tenants="all"))
+        each(versioning.for_tenants("all").upgrade())
+        each(versioning.for_tenants("all").run_seeds())
         for url, schema in where.values():
             assert _tenant_counts(url, schema) == (SEEDED, {"reference", "people", "catalogue"})
 

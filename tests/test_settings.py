@@ -20,9 +20,8 @@ from flask_versioning import (
     MigrationFailed,
     MultipleHeadsError,
     Versioning,
-    mask_url,
 )
-from flask_versioning._errors import scrub
+from flask_versioning._errors import mask_url, scrub
 from flask_versioning._settings import DEFAULTS
 
 

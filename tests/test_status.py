@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from conftest import FlaskProject, version_rows
 from flask import Flask
 
@@ -297,7 +298,7 @@ def test_several_databases(tmp_path: Path) -> None:
         assert [r.state for r in default.revisions] == ["pending", "pending"]
         assert users.current == ("r001",) and users.up_to_date
         assert [s.database for s in versioning.status(bind="users")] == ["users"]
-        assert versioning.head_revisions(bind="users") == ["r001"]
+        assert versioning.heads(bind="users") == ["r001"]
 
 
 # -- Alembic stays unloaded ---------------------------------------------------------------------
@@ -357,9 +358,12 @@ def test_read_only_commands_do_not_import_alembic(sqlite_project: FlaskProject) 
 
 
 def _alembic_heads(versioning: Versioning) -> str:
+    """``alembic heads`` as Alembic's own objects print it, in its order."""
+    script = ScriptDirectory.from_config(versioning.alembic_config())
     return "".join(
-        s.cmd_format(False, include_branches=True, tree_indicators=False) + "\n"
-        for s in versioning.heads()
+        script.get_revision(head).cmd_format(False, include_branches=True, tree_indicators=False)
+        + "\n"
+        for head in script.get_heads()
     )
 
 
@@ -393,9 +397,7 @@ def test_heads_prints_what_alembic_prints(tmp_path: Path, sqlite_url: str, layou
             "merge": "r004 (head)\n",
         }[layout]
         assert result.output == expected
-        assert versioning.head_revisions() == sorted(
-            line.split()[0] for line in expected.splitlines()
-        )
+        assert versioning.heads() == sorted(line.split()[0] for line in expected.splitlines())
 
 
 def test_current_marks_heads(tmp_path: Path, sqlite_url: str) -> None:
@@ -517,7 +519,7 @@ def test_a_file_only_alembic_can_read(tmp_path: Path, sqlite_url: str) -> None:
     assert lines["r002"].startswith("applied 2") and lines["r003"] == "pending computed"
     assert runner.invoke(args=["db", "heads"]).output == "r003 (head)\n"
     with app.app_context():
-        assert versioning.head_revisions() == ["r003"]
+        assert versioning.heads() == ["r003"]
 
 
 UNUSUAL = {
@@ -552,7 +554,8 @@ def test_files_read_as_text_agree_with_alembic(tmp_path: Path) -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from flask_versioning._alembic.revisions import plain_heads, read_revision_files
+    from flask_versioning._alembic.heads import plain_heads
+    from flask_versioning._alembic.revision_files import read_revision_files
 
     versions = tmp_path / "versions"
     versions.mkdir()

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import FlaskProject
 
-from flask_versioning._team.drift import describe_diffs
+from flask_versioning._review.drift import describe_diffs
 
 APP = """
 import os

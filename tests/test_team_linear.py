@@ -13,6 +13,7 @@ from conftest import FlaskProject
 from flask import Flask
 
 from flask_versioning import ConfigurationError, RevisionError, Versioning
+from flask_versioning._linear.guard import heads_file_problem
 
 FOREIGN_ENV = "# Flask-Migrate's env.py\nfrom flask import current_app\n"
 REVISION = '''"""{message}
@@ -84,7 +85,7 @@ def test_a_new_directory_starts_with_an_empty_heads_file(
     assert heads_lines(directory) == []
     assert heads.read_text().startswith("# ")  # says what to do on a conflict
     assert "flask db rebase" in heads.read_text()
-    assert versioning.heads_file_problem() is None
+    assert heads_file_problem(versioning.database()) is None
 
 
 def test_revision_migrate_and_merge_rewrite_it(api: tuple[Flask, Versioning]) -> None:
@@ -100,7 +101,7 @@ def test_revision_migrate_and_merge_rewrite_it(api: tuple[Flask, Versioning]) ->
     assert heads_lines(directory) == sorted(
         [f"{second.revision} a second", f"{branch.revision} a branch"]
     )
-    assert versioning.heads_file_problem() is None
+    assert heads_file_problem(versioning.database()) is None
     merged = versioning.merge(message="join")
     assert heads_lines(directory) == [f"{merged.revision} join"]
     # migrate with nothing to write leaves the file alone, byte for byte.
@@ -122,7 +123,7 @@ def test_a_stale_file_stops_new_revisions_and_says_what_to_run(
     write_revision(versions, "bbb222", "aaa111", "add b")
     write_revision(versions, "ccc333", "aaa111", "add c")
     (versions / "HEADS").write_text("bbb222 add b\n")
-    problem = versioning.heads_file_problem()
+    problem = heads_file_problem(versioning.database())
     assert problem is not None
     assert "HEADS lists bbb222 (add b)" in problem
     assert "heads are bbb222 (add b), ccc333 (add c)" in problem
@@ -146,7 +147,7 @@ def test_conflict_markers_name_both_sides_and_the_incoming_one_to_rebase(
     (versions / "HEADS").write_text(
         "# header\n<<<<<<< HEAD\nbbb222 ours\n=======\nccc333 theirs\n>>>>>>> feature\n"
     )
-    problem = versioning.heads_file_problem()
+    problem = heads_file_problem(versioning.database())
     assert problem is not None
     assert "still has git's conflict markers" in problem
     assert "'flask db rebase ccc333' to put it after bbb222" in problem
@@ -159,18 +160,18 @@ def test_a_file_lost_or_added_by_another_tool_points_to_init_linear(
     versions = versioning.init() / "versions"
     write_revision(versions, "aaa111", None, "base")
     (versions / "HEADS").write_text("aaa111 base\n")
-    assert versioning.heads_file_problem() is None
+    assert heads_file_problem(versioning.database()) is None
     write_revision(versions, "bbb222", "aaa111", "by alembic")
-    problem = versioning.heads_file_problem()
+    problem = heads_file_problem(versioning.database())
     assert problem is not None and "HEADS lists aaa111 (base)" in problem
     assert "heads are bbb222 (by alembic)" in problem
     assert "added without rewriting HEADS" in problem and "'flask db init --linear'" in problem
     (versions / "HEADS").write_text("zzz999 gone\n")
-    problem = versioning.heads_file_problem()
+    problem = heads_file_problem(versioning.database())
     assert problem is not None and "no revision file has zzz999" in problem
     versioning.init(linear=True)
     assert heads_lines(versions.parent) == ["bbb222 by alembic"]
-    assert versioning.heads_file_problem() is None
+    assert heads_file_problem(versioning.database()) is None
 
 
 def test_heads_are_found_without_importing_the_revisions(
@@ -181,7 +182,7 @@ def test_heads_are_found_without_importing_the_revisions(
     # Importing this file would fail; reading it does not.
     write_revision(versions, "aaa111", None, "base", imports="import module_that_is_missing\n")
     (versions / "HEADS").write_text("bbb222 wrong\n")
-    problem = versioning.heads_file_problem()
+    problem = heads_file_problem(versioning.database())
     assert problem is not None and "heads are aaa111 (base)" in problem
 
 
@@ -197,7 +198,7 @@ def test_an_existing_directory_stays_without_the_file_until_init_linear(
         versioning.upgrade()
         (script,) = versioning.revision("next")
         assert not (migrations / "versions" / "HEADS").exists()
-        assert versioning.heads_file_problem() is None
+        assert heads_file_problem(versioning.database()) is None
         versioning.init(linear=True)
         assert heads_lines(migrations) == [f"{script.revision} next"]
     # Our own directory cloned from git (env.py present, HEADS deleted) stays off too.
@@ -217,7 +218,7 @@ def test_turned_off_the_file_is_neither_written_nor_read(tmp_path: Path, sqlite_
         (directory / "versions" / "HEADS").write_text("stale 1\n")
         versioning.revision("one")
         assert (directory / "versions" / "HEADS").read_text() == "stale 1\n"
-        assert versioning.heads_file_problem() is None
+        assert heads_file_problem(versioning.database()) is None
         with pytest.raises(ConfigurationError, match="VERSIONING_LINEAR_HISTORY is False"):
             versioning.init(linear=True)
     with pytest.raises(ConfigurationError, match="VERSIONING_LINEAR_HISTORY must be True"):

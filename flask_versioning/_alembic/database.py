@@ -142,7 +142,7 @@ class Database:
 
         from alembic.config import Config
 
-        from .revisions import refuse_missing_files
+        from .heads import refuse_missing_files
 
         refuse_missing_files(self)
 

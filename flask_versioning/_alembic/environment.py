@@ -126,9 +126,12 @@ def _options(context: Any, database: Database, expected: int = 1) -> dict[str, A
                 user_apply(**kw)
 
         options["on_version_apply"] = on_version_apply
-    options["process_revision_directives"] = _skip_empty_hook(
-        config, options.get("process_revision_directives"), expected
-    )
+    user_hook = options.get("process_revision_directives")
+    if database.settings.safe_ddl:
+        from .._online.safe_autogen import safe_forms_hook
+
+        user_hook = safe_forms_hook(user_hook)
+    options["process_revision_directives"] = _skip_empty_hook(config, user_hook, expected)
     settings = database.settings
     hidden = settings.own_tables
     if settings.version_table_schema:

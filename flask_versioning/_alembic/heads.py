@@ -16,56 +16,55 @@ must not cost one system call per file either. An entry holds:
 An edit in place that does not touch a head file cannot hide a revision the database lacks: with
 the same set of files the same revisions exist, and a database at the old heads has them all.
 
-On a miss, the files are read, not executed: the ``revision`` and ``down_revision`` assignments
-are found with a regular expression, anything less plain with ``ast``; only a file too unusual
-for both (a computed revision id) sends the computation to Alembic, and then every file's size
-and time is checked on later starts.
+On a miss, the files are read, not executed (:class:`.revision_files.RevisionFile`); only a file
+too unusual for that (a computed revision id) sends the computation to Alembic, and then every
+file's size and time is checked on later starts.
 
 The cache is one JSON file in ``versions/__pycache__/``, which every ``.gitignore`` already
 ignores; in a read-only image it goes to the user's cache directory, and where that fails too
 nothing is stored (reading the files again is still cheap). Writes are a temporary file and an
 atomic rename, so processes starting together never read a half-written cache.
+
+The other questions about the shape of the history that the files answer without Alembic live
+here too: whether a parent's file is missing (asked before every use of Alembic), and the heads
+in Alembic's order for a plain history.
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from .. import _errors as errors
+from .revision_files import (
+    RevisionFile,
+    list_revision_files,
+    read_revision_files,
+    version_locations,
+)
+
+if TYPE_CHECKING:
+    from .database import Database
 
 __all__ = [
     "Heads",
-    "assignments",
-    "literal",
-    "read_revision",
-    "revision_filenames",
-    "revision_files",
+    "missing_files",
+    "missing_message",
+    "plain_heads",
+    "refuse_missing_files",
     "script_heads",
 ]
 
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
 _CACHE_NAME = "flask_versioning-heads.json"
-
-
-@functools.cache
-def _assignment() -> re.Pattern[str]:
-    """A top-level ``revision = ...`` or ``down_revision: <annotation> = ...`` line, value on
-    one line as Alembic's templates write it. Compiled on first use: a valid cache never needs
-    it."""
-    return re.compile(
-        r"^(?P<name>revision|down_revision)[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*(?P<value>.*?)[ \t]*\r?$",
-        re.MULTILINE,
-    )
 
 
 Source = Literal["cache", "parsed", "imported"]
@@ -91,7 +90,7 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
 
     ``compute`` is Alembic's answer, called only when a file cannot be read without importing.
     """
-    listing = _list(locations)
+    listing = list_revision_files(locations)
     names = _names_digest(listing)
     for path in _cache_paths(locations):
         cached = _read_cache(path, names)
@@ -117,31 +116,24 @@ def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]
     return heads
 
 
-# -- listing the files ------------------------------------------------------------------------
+# -- reading the heads from the files -------------------------------------------------------
 
 
-def _list(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
-    """Each folder with the files Alembic would load from it (``*.py`` except ``__init__*`` and
-    editor locks ``.#*``), sorted. Runs on every start: plain strings, no ``stat``."""
-    listing: list[tuple[str, list[str]]] = []
-    for location in locations:
-        folder = os.fspath(location)
-        try:
-            entries = os.listdir(folder)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        names = [n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#"))]
-        names.sort()
-        listing.append((folder, names))
-    return listing
-
-
-def revision_filenames(locations: Sequence[Path]) -> list[str]:
-    """The revision files Alembic would load from ``locations``, in its order (see ``_list``).
-
-    Plain strings: building a ``Path`` per file costs more than reading a small file.
-    """
-    return [os.path.join(folder, name) for folder, names in _list(locations) for name in names]
+def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] | None:
+    """The heads and the files holding them, or ``None`` if a file needs importing."""
+    parents: dict[str, tuple[str, ...]] = {}
+    holder: dict[str, _File] = {}
+    for file in files:
+        found = RevisionFile.read(os.path.join(*file))
+        if found is None or found.revision in parents:
+            return None  # unusual, or a duplicate id: let Alembic decide (and explain)
+        parents[found.revision] = found.down_revisions
+        holder[found.revision] = file
+    referenced = {parent for down in parents.values() for parent in down}
+    if not referenced <= parents.keys():
+        return None  # a parent that does not exist: Alembic reports it properly
+    heads = tuple(sorted(rev for rev in parents if rev not in referenced))
+    return heads, {holder[rev] for rev in heads}
 
 
 def _names_digest(listing: Sequence[tuple[str, Sequence[str]]]) -> str:
@@ -158,144 +150,6 @@ def _signature(file: _File) -> _Signature | None:
     except OSError:
         return None
     return (file[0], file[1], st.st_size, st.st_mtime_ns)
-
-
-# -- reading revision ids without importing ---------------------------------------------------
-
-
-def _parse_heads(files: Sequence[_File]) -> tuple[tuple[str, ...], set[_File]] | None:
-    """The heads and the files holding them, or ``None`` if a file needs importing."""
-    parents: dict[str, tuple[str, ...]] = {}
-    holder: dict[str, _File] = {}
-    for file in files:
-        try:
-            with open(os.path.join(*file), "rb") as f:
-                source = f.read()
-        except OSError:
-            return None
-        found = _parse_file(source)
-        if found is None or found[0] in parents:
-            return None  # unusual, or a duplicate id: let Alembic decide (and explain)
-        parents[found[0]] = found[1]
-        holder[found[0]] = file
-    referenced = {parent for down in parents.values() for parent in down}
-    if not referenced <= parents.keys():
-        return None  # a parent that does not exist: Alembic reports it properly
-    heads = tuple(sorted(rev for rev in parents if rev not in referenced))
-    return heads, {holder[rev] for rev in heads}
-
-
-def read_revision(source: bytes) -> tuple[str, tuple[str, ...]] | None:
-    """``(revision, down_revisions)`` of one revision file's source, read without importing it.
-
-    ``None`` when the file is not plain enough to be read that way (see the module's
-    description); Alembic then has to import it.
-    """
-    return _parse_file(source)
-
-
-def _parse_file(source: bytes) -> tuple[str, tuple[str, ...]] | None:
-    """``(revision, down_revisions)`` of one revision file, or ``None`` if not plain."""
-    try:
-        text = source.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None:
-        values: dict[str, list[str]] = {"revision": [], "down_revision": []}
-        for match in _assignment().finditer(text):
-            values[match["name"]].append(match["value"])
-        if len(values["revision"]) == 1 and len(values["down_revision"]) == 1:
-            found = _literals(values["revision"][0], values["down_revision"][0])
-            if found is not None:
-                return found
-    return _parse_ast(source)
-
-
-def _literals(
-    revision: str | ast.expr, down_revision: str | ast.expr
-) -> tuple[str, tuple[str, ...]] | None:
-    """The two values, as source text or as ``ast`` nodes, if they are plain literals."""
-    try:
-        rev = literal(revision) if isinstance(revision, str) else ast.literal_eval(revision)
-        down = (
-            literal(down_revision)
-            if isinstance(down_revision, str)
-            else ast.literal_eval(down_revision)
-        )
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if not isinstance(rev, str) or not rev:
-        return None
-    if down is None:
-        return rev, ()
-    if isinstance(down, str):
-        return rev, (down,)
-    if isinstance(down, (tuple, list)) and all(isinstance(d, str) for d in down):
-        return rev, tuple(down)
-    return None
-
-
-@functools.cache
-def _simple_string() -> re.Pattern[str]:
-    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
-
-
-def literal(text: str) -> object:
-    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
-
-    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
-    write, parsed here at a fraction of the cost of compiling an expression (1,000 files,
-    four values each, on every ``flask db heads`` and on every miss of the heads cache).
-    Anything else goes to ``literal_eval``.
-    """
-    if text == "None":
-        return None
-    strings = _simple_string()
-    match = strings.fullmatch(text)
-    if match is not None:
-        return match[1] if match[1] is not None else match[2]
-    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
-        parts = [p.strip() for p in text[1:-1].split(",")]
-        trailing = len(parts) > 1 and parts[-1] == ""
-        if trailing:
-            parts.pop()
-        found = [strings.fullmatch(p) for p in parts]
-        if all(m is not None for m in found):
-            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
-            if text[0] == "[":
-                return items
-            # ("abc") is a string in parentheses, ("abc",) a tuple.
-            return items[0] if len(items) == 1 and not trailing else tuple(items)
-    return ast.literal_eval(text)
-
-
-def assignments(tree: ast.Module, names: Iterable[str]) -> dict[str, list[ast.expr]]:
-    """The values the module's top-level statements (plain and annotated assignments) give
-    each of ``names``, in order: more than one means the file is too unusual to read as text."""
-    values: dict[str, list[ast.expr]] = {name: [] for name in names}
-    for node in tree.body:
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        else:
-            continue
-        for target in targets:
-            if isinstance(target, ast.Name) and target.id in values:
-                values[target.id].append(value)
-    return values
-
-
-def _parse_ast(source: bytes) -> tuple[str, tuple[str, ...]] | None:
-    """The same, from the module's top-level statements: multi-line tuples, comments, ..."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None
-    values = assignments(tree, ("revision", "down_revision"))
-    if len(values["revision"]) != 1 or len(values["down_revision"]) != 1:
-        return None
-    return _literals(values["revision"][0], values["down_revision"][0])
 
 
 # -- the cache file ---------------------------------------------------------------------------
@@ -354,27 +208,6 @@ def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
     return True
 
 
-def revision_files(locations: Sequence[Path]) -> dict[str, tuple[Path, tuple[str, ...]]] | None:
-    """Each revision's file and parents, read without importing the files; ``None`` when a
-    file is too unusual to read that way (then only Alembic can answer).
-
-    Baselines use it to find the newest baseline below a target before deciding whether Alembic
-    needs to load the revisions at all: after a baseline at head, nothing is left to run.
-    """
-    found: dict[str, tuple[Path, tuple[str, ...]]] = {}
-    for folder, names in _list(locations):
-        for name in names:
-            path = Path(folder, name)
-            try:
-                parsed = _parse_file(path.read_bytes())
-            except OSError:
-                return None
-            if parsed is None or parsed[0] in found:
-                return None
-            found[parsed[0]] = (path, parsed[1])
-    return found
-
-
 def _keep_out_of_git(folder: Path) -> None:
     """Put a ``.gitignore`` of ``*`` in ``folder``, so git ignores it whatever the project's own
     ``.gitignore`` says (as ``.pytest_cache`` and ``.mypy_cache`` do).
@@ -390,3 +223,109 @@ def _keep_out_of_git(folder: Path) -> None:
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write("# Written by Flask-Versioning: nothing in this cache belongs in git.\n*\n")
+
+
+# -- the shape of the history ---------------------------------------------------------------
+
+
+def missing_files(files: Iterable[RevisionFile]) -> dict[str, list[str]]:
+    """The revisions named as a ``down_revision`` whose file is not there (deleted, or
+    never committed), each with the names of the files that revise it."""
+    files = list(files)
+    ids = {f.revision for f in files}
+    missing: dict[str, list[str]] = {}
+    for file in files:
+        for parent in file.down_revisions:
+            if parent not in ids:
+                missing.setdefault(parent, []).append(file.path.name)
+    return missing
+
+
+def missing_message(missing: dict[str, list[str]]) -> str:
+    """One line naming each missing revision file and the fix."""
+    names = ", ".join(f"{rev} (revised by {', '.join(by)})" for rev, by in missing.items())
+    many = len(missing) > 1
+    return (
+        f"the revision file{'s' if many else ''} of {names} {'are' if many else 'is'} missing "
+        f"from versions/: restore {'them' if many else 'it'} (from version control, say); "
+        "'flask db status' shows what the database has applied"
+    )
+
+
+def refuse_missing_files(database: Database) -> None:
+    """Raise :class:`~flask_versioning.RevisionError` when a revision file revises one whose
+    file is gone: Alembic would warn, then fail on a bare ``KeyError`` (or call it a cycle).
+    Files only Alembic can read are left to it.
+
+    Every process asks this before using Alembic, so the usual answer must cost next to
+    nothing: a valid heads cache is only ever written for a complete history and is invalid
+    as soon as a file is removed, so it answers with a directory listing and one small file
+    read. Without one, the heads are worked out from the files as every other cheap path
+    does, which leaves a cache for the next process; the files are read again here, for the
+    message, only when that reading finds something wrong.
+    """
+    locations = version_locations(database)
+    names = hash(tuple((folder, *files) for folder, files in list_revision_files(locations)))
+    if names in _COMPLETE:
+        return
+    try:
+        script_heads(locations, _leave_to_alembic)
+    except _NotPlain:
+        # A parent missing, an id twice, or a file too unusual to read as text.
+        files = read_revision_files(locations)
+        missing = missing_files(files) if files else {}
+        if missing:
+            raise errors.RevisionError(missing_message(missing)) from None
+    _COMPLETE.add(names)
+
+
+class _NotPlain(Exception):
+    """The files alone do not give the heads: Alembic would have to import them."""
+
+
+def _leave_to_alembic() -> list[str]:
+    raise _NotPlain
+
+
+#: Listings of revision files already found complete in this process (a command asks for a
+#: Config several times, and a read-only cache may be missing). A file removed or added
+#: changes the listing; an edit in place that removes a parent is left to Alembic, as it was
+#: before this check.
+_COMPLETE: set[int] = set()
+
+
+def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:
+    """The heads in Alembic's order (that of the files) for a plain history, else ``None``.
+
+    Plain: no branch labels and no ``depends_on`` anywhere (both change how Alembic marks and
+    names heads), every parent present, no id twice and no cycle. Anything else is left to
+    Alembic, which prints it or reports the problem in its own words.
+    """
+    parents: dict[str, tuple[str, ...]] = {}
+    for file in files:
+        if file.branch_labels or file.depends_on or file.revision in parents:
+            return None
+        parents[file.revision] = file.down_revisions
+    referenced = {parent for down in parents.values() for parent in down}
+    if not referenced <= parents.keys() or not _acyclic(parents):
+        return None
+    heads = [rev for rev in parents if rev not in referenced]
+    return heads if heads or not parents else None
+
+
+def _acyclic(parents: dict[str, tuple[str, ...]]) -> bool:
+    """Whether every revision leads down to a base (Kahn's algorithm, children first)."""
+    waiting = {rev: 0 for rev in parents}
+    for down in parents.values():
+        for parent in down:
+            waiting[parent] += 1
+    ready = [rev for rev, count in waiting.items() if count == 0]
+    seen = 0
+    while ready:
+        rev = ready.pop()
+        seen += 1
+        for parent in parents[rev]:
+            waiting[parent] -= 1
+            if waiting[parent] == 0:
+                ready.append(parent)
+    return seen == len(parents)

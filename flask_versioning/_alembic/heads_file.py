@@ -20,12 +20,11 @@ package creates, with no ``env.py`` and no revision yet) starts with the file un
 Deleting the file turns the guard off for that directory.
 
 The heads are found without importing the revision files where possible (:mod:`.heads`), and
-the messages are read from the head files' docstrings the same way, with ``ast``.
+the messages are read from the head files' docstrings the same way (:mod:`.revision_files`).
 """
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
 import os
@@ -34,7 +33,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from .heads import read_revision, script_heads
+from .heads import script_heads
+from .revision_files import RevisionFile, list_revision_files, read_revision_files
 
 __all__ = [
     "HEADS_NAME",
@@ -147,56 +147,23 @@ def head_messages(locations: Sequence[Path], heads: Sequence[str]) -> dict[str, 
     """Each head's message, reading the files whose name holds its id first (the usual case)."""
     wanted = dict.fromkeys(heads, "")
     missing = set(heads)
-    files = _revision_files(locations)
-    likely = [f for f in files if any(rev in f.name for rev in missing)]
-    for path in [*likely, *(f for f in files if f not in likely)]:
+    files = [os.path.join(f, name) for f, names in list_revision_files(locations) for name in names]
+    likely = [f for f in files if any(rev in os.path.basename(f) for rev in missing)]
+    for filename in [*likely, *(f for f in files if f not in likely)]:
         if not missing:
             break
-        try:
-            source = path.read_bytes()
-        except OSError:
-            continue
-        found = read_revision(source)
-        if found is not None and found[0] in missing:
-            missing.discard(found[0])
-            wanted[found[0]] = _docstring_message(source)
+        found = RevisionFile.read(filename)
+        if found is not None and found.revision in missing:
+            missing.discard(found.revision)
+            wanted[found.revision] = _one_line(found.message)
     return wanted
 
 
 def revision_ids(locations: Sequence[Path]) -> set[str] | None:
     """Every revision id in ``locations``, read without importing; ``None`` if a file is too
     unusual to be read that way."""
-    found: set[str] = set()
-    for path in _revision_files(locations):
-        try:
-            parsed = read_revision(path.read_bytes())
-        except OSError:
-            return None
-        if parsed is None:
-            return None
-        found.add(parsed[0])
-    return found
-
-
-def _revision_files(locations: Sequence[Path]) -> list[Path]:
-    return [
-        Path(location) / name
-        for location in locations
-        if Path(location).is_dir()
-        for name in sorted(os.listdir(location))
-        if name.endswith(".py") and not name.startswith(("__init__", ".#"))
-    ]
-
-
-def _docstring_message(source: bytes) -> str:
-    """The revision's message as Alembic's ``Script.doc`` gives it: the docstring's first
-    paragraph."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return ""
-    doc = ast.get_docstring(tree, clean=False) or ""
-    return _one_line(re.split("\n\n", doc.strip())[0])
+    files = read_revision_files(locations)
+    return None if files is None else {f.revision for f in files}
 
 
 def _one_line(text: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from .. import _errors as errors
 from .._state import VersioningState
-from .._types import FleetEvent, RunOptions, Tenant, TenantOptions, TenantResult
+from .._types import RunOptions, Tenant, TenantEvent, TenantOptions, TenantResult
 from . import tasks
 from .pool import run_pool
 from .skip import protect_skipped, read_versions, target_revisions
@@ -44,7 +44,7 @@ TenantSelection = str | Iterable[str | Tenant]
 class _Events:
     """Counts and the ``on_event`` callback, all in the parent process."""
 
-    def __init__(self, total: int, callback: Callable[[FleetEvent], None] | None) -> None:
+    def __init__(self, total: int, callback: Callable[[TenantEvent], None] | None) -> None:
         self.total = total
         self.done = self.failed = self.skipped = 0
         self.callback = callback
@@ -58,7 +58,7 @@ class _Events:
     ) -> None:
         if self.callback is not None:
             self.callback(
-                FleetEvent(
+                TenantEvent(
                     kind,
                     tenant,
                     worker,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .. import _errors as errors
 from .._alembic.database import Database
 from .._ledgers.versions import current as current_revisions
-from .._operations import inspect, migrate
-from .._operations.status import database_status
+from .._operations import executor, queries
+from .._operations.standing import database_status
 from .._protection import allowing
 from .._state import VersioningState
 from .._types import (
@@ -163,7 +163,7 @@ def upgrade(
     options: RunOptions,
     baseline: bool = True,
 ) -> MigrationResult:
-    return migrate.upgrade(database, target, options, baselines=baseline)
+    return executor.upgrade(database, target, options, baselines=baseline)
 
 
 def downgrade(
@@ -175,7 +175,7 @@ def downgrade(
     allow_protected: bool,
 ) -> MigrationResult:
     with allowing(allow_protected):
-        return migrate.downgrade(database, target, options)
+        return executor.downgrade(database, target, options)
 
 
 def stamp(
@@ -188,7 +188,7 @@ def stamp(
     allow_protected: bool,
 ) -> MigrationResult:
     with allowing(allow_protected):
-        return migrate.stamp(database, revisions, options, purge=purge)
+        return executor.stamp(database, revisions, options, purge=purge)
 
 
 def current(state: VersioningState, database: Database) -> tuple[str, ...]:
@@ -207,16 +207,16 @@ def plan(
     applied: bool,
     x_args: Sequence[str] = (),
 ) -> DatabasePlan:
-    from .._team.plan import plan as plan_upgrade
+    from .._review.plan import plan as plan_upgrade
 
     return plan_upgrade(database, target, applied=applied, x_args=x_args)
 
 
 def check(state: VersioningState, database: Database) -> tuple[str, ...]:
     """The differences between the models and the tenant, one per line, in ``check``'s words."""
-    from .._team.drift import describe_diffs
+    from .._review.drift import describe_diffs
 
-    found = describe_diffs(inspect.check(database), database.engine().dialect)
+    found = describe_diffs(queries.check(database), database.engine().dialect)
     return tuple(difference.description for difference in found)
 
 

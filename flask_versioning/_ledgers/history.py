@@ -20,17 +20,16 @@ import dataclasses
 import datetime
 import functools
 import getpass
-import hashlib
 import os
 import re
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from .._alembic.revision_files import checksum
 from .._errors import HistoryWriteError, one_line, scrub
 from .._settings import Settings
 from . import has_table
@@ -47,8 +46,6 @@ __all__ = [
     "Run",
     "StepWriter",
     "active_run",
-    "checksum",
-    "checksum_of",
     "history_table",
     "read_history",
     "recording",
@@ -134,24 +131,6 @@ def history_table(settings: Settings) -> sa.Table:
         sa.Column("checksum", sa.String(64), nullable=True),
         schema=settings.version_table_schema,
     )
-
-
-def checksum(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of a revision file with line endings normalised; ``None`` if it cannot be read.
-
-    Normalised so that a checkout with CRLF line endings (Windows, ``core.autocrlf``) has the
-    same checksum as the file that was applied from Linux.
-    """
-    try:
-        data = Path(path).read_bytes()
-    except OSError:
-        return None
-    return checksum_of(data)
-
-
-def checksum_of(data: bytes) -> str:
-    """:func:`checksum` of a revision file's bytes already read."""
-    return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
 
 
 def _now() -> datetime.datetime:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 import sqlalchemy as sa
 from alembic.operations.ops import AlterColumnOp
 
-from . import sql as q
+from . import sql
 from .context import Context, Hit, Stmt
 from .source import OpCall
 
@@ -66,7 +66,7 @@ def _drop_index_not_concurrent(ctx: Context) -> Iterator[Hit]:
             p.kind == "drop_index"
             and not p.concurrently
             and ctx.existing(p.table)
-            and not (p.index and q.name_key(p.index) in ctx.new_indexes)
+            and not (p.index and sql.name_key(p.index) in ctx.new_indexes)
         ):
             yield Hit(
                 "require-concurrent-index-deletion",
@@ -99,9 +99,9 @@ def _not_valid_checks(ctx: Context, rule: str, kind: str, what: str) -> Iterator
             continue
         for a in p.actions:
             if a.kind == "add_constraint" and a.detail == kind:
-                if q.constraint_not_valid(a):
+                if sql.constraint_not_valid(a):
                     if a.name:
-                        added[q.name_key(a.name)] = s.transaction
+                        added[sql.name_key(a.name)] = s.transaction
                     continue
                 label = f"{kind} {_show(a.name)}" if a.name else kind
                 yield Hit(
@@ -111,7 +111,7 @@ def _not_valid_checks(ctx: Context, rule: str, kind: str, what: str) -> Iterator
                     f"while {what}",
                 )
             elif a.kind == "validate_constraint" and a.name:
-                where = added.get(q.name_key(a.name), -1)
+                where = added.get(sql.name_key(a.name), -1)
                 if where is not None and where == s.transaction:
                     yield Hit(
                         rule,
@@ -149,7 +149,7 @@ def _unique_constraint(ctx: Context) -> Iterator[Hit]:
         if p.kind != "alter_table" or not ctx.existing(p.table):
             continue
         for a in p.actions:
-            if a.kind == "add_constraint" and a.detail == "unique" and not q.unique_uses_index(a):
+            if a.kind == "add_constraint" and a.detail == "unique" and not sql.unique_uses_index(a):
                 yield Hit(
                     "disallowed-unique-constraint",
                     s.line,
@@ -203,7 +203,7 @@ def _required_field(ctx: Context) -> Iterator[Hit]:
         if p.kind != "alter_table" or not ctx.existing(p.table):
             continue
         for a in p.actions:
-            if a.kind == "add_column" and q.add_column_is_required(a):
+            if a.kind == "add_column" and sql.add_column_is_required(a):
                 if ctx.dialect in ("mysql", "mariadb"):
                     effect = "fills the existing rows with the type's implicit default (0, '')"
                 else:
@@ -223,7 +223,7 @@ def _set_not_null(ctx: Context) -> Iterator[Hit]:
         p = s.parsed
         if p.kind != "alter_table" or not p.table or not ctx.existing(p.table):
             continue
-        table = q.name_key(p.table)
+        table = sql.name_key(p.table)
         for a in p.actions:
             if a.kind == "validate_constraint":
                 validated.add(table)
@@ -247,19 +247,29 @@ _LOCKING_KINDS = {
 
 @_check("require-timeout-settings")
 def _timeout(ctx: Context) -> Iterator[Hit]:
+    # Where env.py sets a lock timeout (with its retries) around every step, a revision needs
+    # none of its own, unless it lifts that one with @timeouts(lock=None).
+    lifted = any(
+        function.lifts_lock
+        for name, function in ctx.source.functions.items()
+        if ctx.source.upgrades_with(name, ctx.engine_name)
+    )
+    if ctx.lock_timeout and not lifted:
+        return
+    why = "@timeouts(lock=None) lifts the one env.py sets" if lifted else "none is set"
     session = False
     local: int | None = None
     for s in ctx.statements:
         p = s.parsed
         if p.kind == "set_lock_timeout":
-            if q.sets_local(p.sql):
+            if sql.sets_local(p.sql):
                 local = s.transaction
             else:
                 session = True
             continue
         if p.kind == "create_table":
             # A new table's foreign keys lock the tables they reference.
-            locked = [t for t in q.references(p.sql) if ctx.existing(t)]
+            locked = [t for t in sql.references(p.sql) if ctx.existing(t)]
             table, what = (locked[0] if locked else None), "CREATE TABLE with a foreign key"
         elif p.kind in _LOCKING_KINDS and ctx.existing(p.table):
             table, what = p.table or "?", _LOCKING_KINDS[p.kind]
@@ -270,8 +280,8 @@ def _timeout(ctx: Context) -> Iterator[Hit]:
         yield Hit(
             "require-timeout-settings",
             s.line,
-            f"{what} on {_show(table)} runs without a lock_timeout: while it waits for its "
-            "lock, every query on the table queues behind it",
+            f"{what} on {_show(table)} runs without a lock_timeout ({why}): while it waits "
+            "for its lock, every query on the table queues behind it",
         )
         return
 
@@ -313,7 +323,7 @@ def _copying_alter(ctx: Context) -> Iterator[Hit]:
                 yield Hit("ban-copying-alter", s.line, f"CONVERT TO CHARACTER SET {copies}")
 
 
-def _modify_column(ctx: Context, s: Stmt, a: q.Action, table: str, copies: str) -> Iterator[Hit]:
+def _modify_column(ctx: Context, s: Stmt, a: sql.Action, table: str, copies: str) -> Iterator[Hit]:
     column = f"{table}.{_show(a.name)}"
     op = s.operation
     if isinstance(op, AlterColumnOp):
@@ -433,7 +443,7 @@ def _rename_table(ctx: Context) -> Iterator[Hit]:
 def _data_change(ctx: Context) -> Iterator[Hit]:
     for s in _hand_written(ctx):
         p = s.parsed
-        if p.kind == "data_change" and not ctx.source.in_loop(s.lines) and not q.has_limit(p.sql):
+        if p.kind == "data_change" and not ctx.source.in_loop(s.lines) and not sql.has_limit(p.sql):
             verb = p.sql.split()[0].upper()
             yield Hit(
                 "unbatched-data-change",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from alembic.operations import MigrateOperation
 from alembic.operations.ops import ExecuteSQLOp
 
-from . import sql as q
+from . import sql
 from .render import Rendering
 from .rules import Severity
 from .source import Source
@@ -30,7 +30,7 @@ class Stmt:
     transaction it runs in, ``None`` outside one.
     """
 
-    parsed: q.Statement
+    parsed: sql.Statement
     line: int
     lines: tuple[int, ...]
     origin: str
@@ -58,16 +58,23 @@ class Context:
     source: Source
     statements: list[Stmt]
     engine_name: str | None = None
+    #: Whether the run sets a lock timeout around the revision (``LintConfig.lock_timeout``).
+    lock_timeout: bool = False
     new_tables: set[str] = field(default_factory=set)
     new_indexes: set[str] = field(default_factory=set)
 
     def existing(self, table: object) -> bool:
         """Whether ``table`` existed before this revision (unknown names count as existing)."""
-        return not (isinstance(table, str) and q.name_key(table) in self.new_tables)
+        return not (isinstance(table, str) and sql.name_key(table) in self.new_tables)
 
 
 def build_context(
-    dialect: str, source: Source, rendering: Rendering, engine_name: str | None = None
+    dialect: str,
+    source: Source,
+    rendering: Rendering,
+    engine_name: str | None = None,
+    *,
+    lock_timeout: bool = False,
 ) -> Context:
     """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
     statements: list[Stmt] = []
@@ -80,8 +87,8 @@ def build_context(
             origin = "execute"
         else:
             origin = "op"
-        for text in q.split_statements(emitted.sql):
-            parsed = q.parse(text)
+        for text in sql.split_statements(emitted.sql):
+            parsed = sql.parse(text)
             if parsed.kind == "commit":
                 transaction = None
             elif parsed.kind == "begin":
@@ -96,20 +103,20 @@ def build_context(
         reached = rendering.error_line or 0
         initial = 0 if rendering.transactional else None
         for call in source.upgrade_calls(engine_name):
-            sql = call.arg(0, "sqltext")
-            if call.method == "execute" and call.line > reached and isinstance(sql, str):
+            sqltext = call.arg(0, "sqltext")
+            if call.method == "execute" and call.line > reached and isinstance(sqltext, str):
                 statements.extend(
-                    Stmt(q.parse(text), call.line, (call.line,), "source", None, initial)
-                    for text in q.split_statements(sql)
+                    Stmt(sql.parse(text), call.line, (call.line,), "source", None, initial)
+                    for text in sql.split_statements(sqltext)
                 )
-    context = Context(dialect, source, statements, engine_name)
+    context = Context(dialect, source, statements, engine_name, lock_timeout)
     for stmt in statements:
         if stmt.parsed.kind == "create_table" and stmt.parsed.table:
-            context.new_tables.add(q.name_key(stmt.parsed.table))
+            context.new_tables.add(sql.name_key(stmt.parsed.table))
         if stmt.parsed.kind == "create_index" and stmt.parsed.index:
-            context.new_indexes.add(q.name_key(stmt.parsed.index))
+            context.new_indexes.add(sql.name_key(stmt.parsed.index))
     for call in source.upgrade_calls(engine_name):
         table = call.arg(0, "table_name")
         if call.method == "create_table" and isinstance(table, str):
-            context.new_tables.add(q.name_key(table))
+            context.new_tables.add(sql.name_key(table))
     return context

@@ -82,7 +82,9 @@ def lint_revision(
         return _findings([hit], path, config, None)
     rendering = render_revision(path, dialect=dialect, engine_name=engine_name, x_args=x_args)
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
-    context = build_context(dialect, source, rendering, engine_name)
+    context = build_context(
+        dialect, source, rendering, engine_name, lock_timeout=config.lock_timeout
+    )
     for rule_id, check in CHECKS.items():
         rule = RULES[rule_id]
         if rule.applies_to(dialect) and config.enabled(rule_id):

@@ -8,7 +8,7 @@ A dict with one key, ``"rules"``, mapping a rule id to the severity it should ha
     VERSIONING_LINT = {
         "rules": {
             "ban-drop-column": "warning",        # report, but do not fail the run
-            "require-timeout-settings": "off",   # env.py sets lock_timeout already
+            "ban-drop-table": "off",             # tables here are dropped by hand
         },
     }
 
@@ -66,15 +66,22 @@ class Finding:
 
 @dataclass(frozen=True)
 class LintConfig:
-    """Per-rule severities chosen by the project (see the module docstring)."""
+    """Per-rule severities chosen by the project (see the module docstring), and what the
+    linter cannot read from a revision: whether the run around it sets a lock timeout."""
 
     rules: Mapping[str, Setting] = field(default_factory=lambda: MappingProxyType({}))
+    #: Whether the revisions run with the lock timeout and retries ``env.py`` sets
+    #: (``VERSIONING_DDL_LOCK_TIMEOUT`` not ``None``): ``require-timeout-settings`` then flags
+    #: only a revision that lifts it. ``False``, the linter's own default when no app says
+    #: how its revisions run: any DDL without a ``lock_timeout`` of its own is flagged.
+    lock_timeout: bool = False
 
     @classmethod
-    def from_setting(cls, value: object) -> LintConfig:
-        """Read the ``VERSIONING_LINT`` value; raise :class:`ConfigurationError` if it is bad."""
+    def from_setting(cls, value: object, *, lock_timeout: bool = False) -> LintConfig:
+        """Read the ``VERSIONING_LINT`` value; raise :class:`ConfigurationError` if it is bad.
+        ``lock_timeout``: see the attribute of that name."""
         if value is None:
-            return cls()
+            return cls(lock_timeout=lock_timeout)
         if not isinstance(value, Mapping):
             raise ConfigurationError(
                 "VERSIONING_LINT must be a dict such as "
@@ -106,7 +113,7 @@ class LintConfig:
                     f"'off', not {setting!r}"
                 )
             parsed[rule] = cast(Setting, setting)
-        return cls(MappingProxyType(parsed))
+        return cls(MappingProxyType(parsed), lock_timeout=lock_timeout)
 
     def severity(self, rule: str, default: Severity) -> Severity | None:
         """The severity a finding of ``rule`` gets; ``None`` when the rule is off."""

@@ -211,14 +211,18 @@ _RULES = (
         dialects=POSTGRESQL,
         summary=(
             "DDL waits for its lock behind long queries, and every query that arrives meanwhile "
-            "queues behind the DDL: the table stops answering. A lock_timeout bounds the wait."
+            "queues behind the DDL: the table stops answering. A lock_timeout bounds the wait. "
+            "Flask-Versioning's env.py sets one, with retries, on every migration "
+            "(VERSIONING_DDL_LOCK_TIMEOUT), so flask db lint flags DDL on an existing table "
+            "only where that is off: the setting is None, or the revision lifts it with "
+            "@timeouts(lock=None)."
         ),
         recipe=(
-            "Set a short lock_timeout before the first DDL and retry the deploy if it times "
-            "out:\n"
+            "Keep the lock timeout env.py sets: drop lock=None from @timeouts, or give the step "
+            "a longer one of its own (@timeouts(lock=2, retries=50)). Where it must stay off, "
+            "set one in the revision before the first DDL:\n"
             "    op.execute(\"SET LOCAL lock_timeout = '5s'\")\n"
-            "Turn this rule off in VERSIONING_LINT when env.py or the database role already sets "
-            "lock_timeout for migrations."
+            "A script made with --sql carries no timeouts: whoever runs it sets lock_timeout."
         ),
     ),
     Rule(

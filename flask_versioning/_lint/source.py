@@ -76,6 +76,8 @@ class Function:
     params: int
     body: str
     raise_line: int | None = None
+    #: Decorated ``@timeouts(lock=None)`` (or ``lock=0``): runs without a lock timeout.
+    lifts_lock: bool = False
 
 
 _IGNORE = re.compile(r"#\s*versioning:\s*ignore\[(?P<rules>[^\]]*)\](?P<reason>.*)$")
@@ -311,8 +313,21 @@ def _functions(tree: ast.Module) -> dict[str, Function]:
         else:
             kind, raise_line = "code", None
         params = len(node.args.posonlyargs) + len(node.args.args)
-        found[node.name] = Function(node.name, node.lineno, params, kind, raise_line)
+        lifts = any(_lifts_lock(decorator) for decorator in node.decorator_list)
+        found[node.name] = Function(node.name, node.lineno, params, kind, raise_line, lifts)
     return found
+
+
+def _lifts_lock(decorator: ast.expr) -> bool:
+    """Whether ``decorator`` is ``timeouts(lock=None)`` (imported under any module name)."""
+    if not isinstance(decorator, ast.Call):
+        return False
+    callee = decorator.func
+    name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", None)
+    return name == "timeouts" and any(
+        k.arg == "lock" and isinstance(k.value, ast.Constant) and k.value.value in (None, 0)
+        for k in decorator.keywords
+    )
 
 
 def _is_noop(stmt: ast.stmt) -> bool:

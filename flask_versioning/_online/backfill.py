@@ -66,7 +66,7 @@ def backfill(
 
     Call it inside a revision's ``upgrade()``, in a revision of its own::
 
-        from flask_versioning import backfill
+        from flask_versioning.online import backfill
 
         def upgrade():
             backfill("accounts", "plan = 'free'", where="plan IS NULL", batch_size=5000)

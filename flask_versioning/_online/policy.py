@@ -82,7 +82,7 @@ def timeouts(
     Each keyword replaces the app's setting of the same name while the function runs (in
     seconds; ``None`` lifts a timeout)::
 
-        from flask_versioning import timeouts
+        from flask_versioning.online import timeouts
 
         @timeouts(statement=None)  # the index build is known to take minutes
         def upgrade():

@@ -5,7 +5,7 @@ file, or a ``fvbaseline_<random>`` database on the same server, dropped afterwar
 it: a baseline is what replay produces, never what the models say. The app's own database is
 not touched, so a baseline can be written from any checkout that reaches the server.
 
-Using one is :mod:`.from_baseline`'s, inside :func:`~flask_versioning._operations.migrate.upgrade`
+Using one is :mod:`.from_baseline`'s, inside :func:`~flask_versioning._operations.executor.upgrade`
 (which this module's writing calls on the scratch database: the two are kept apart so that
 neither imports the other).
 """
@@ -22,9 +22,18 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .. import _baseline as engine
 from .._alembic.errors import translate_errors
-from .._alembic.heads import revision_files
+from .._alembic.revision_files import assignments, revisions_by_id, version_locations
+from .._baseline import (
+    baseline_path,
+    data_revisions,
+    dialect_key,
+    dump_rows,
+    dump_schema,
+    list_baselines,
+    read_baseline,
+    write_baseline,
+)
 from .._errors import VersioningError, mask_url
 from .._ledgers.versions import current
 from .._types import BaselineResult
@@ -42,7 +51,7 @@ def make_baseline(
     database: Database, at: str = "heads", *, include_data: Collection[str] = ()
 ) -> BaselineResult:
     """Write the baseline of revision ``at`` for ``database``'s backend into its directory."""
-    from .migrate import upgrade
+    from .executor import upgrade
 
     script = database.script_directory()
     with translate_errors(database, f"'baseline --at {at}'"):
@@ -61,16 +70,16 @@ def make_baseline(
         try:
             upgrade(scratch, revision, baselines=False)
             with scratch.engine().connect() as connection:
-                dialect = engine.dialect_key(connection)
-                sql = engine.dump_schema(connection, exclude_tables=excluded)
+                dialect = dialect_key(connection)
+                sql = dump_schema(connection, exclude_tables=excluded)
                 if include_data:
-                    sql += engine.dump_rows(connection, include_data)
+                    sql += dump_rows(connection, include_data)
         finally:
             scratch.engine().dispose()
-    path = engine.write_baseline(database.directory, revision, dialect, sql)
+    path = write_baseline(database.directory, revision, dialect, sql)
     paths = [s.path for s in script.iterate_revisions(revision, "base") if s is not None]
-    data = engine.data_revisions(paths)
-    statements = engine.read_baseline(path).sql.count(";\n")
+    data = data_revisions(paths)
+    statements = read_baseline(path).sql.count(";\n")
     return BaselineResult(
         database=database.name,
         revision=revision,
@@ -118,14 +127,14 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
     baseline, and has a baseline for its backend there (an empty one is then made from it).
     The baseline's own revision becomes the root: its ``down_revision`` is set to ``None``.
     """
-    files = revision_files([database.directory / "versions"])
+    files = revisions_by_id(version_locations(database))
     if files is None:
         raise VersioningError(
             f"cannot prune {database.directory}: a revision file is too unusual to read "
             "without importing it"
         )
-    parents = {rev: down for rev, (_, down) in files.items()}
-    entries = [e for e in engine.list_baselines(database.directory) if e.revision in parents]
+    parents = {rev: file.down_revisions for rev, file in files.items()}
+    entries = [e for e in list_baselines(database.directory) if e.revision in parents]
     if not entries:
         raise VersioningError(
             f"no baseline in {database.directory}: write one with `flask db baseline` first"
@@ -143,19 +152,19 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
             continue
         _check_at_or_past(other, parents, newest)
     for rev in sorted(older):
-        files[rev][0].unlink()
-    _make_root(files[newest][0])
+        files[rev].path.unlink()
+    _make_root(files[newest].path)
     return BaselineResult(
         database=database.name,
         revision=newest,
-        pruned=tuple(sorted(files[rev][0] for rev in older)),
+        pruned=tuple(sorted(files[rev].path for rev in older)),
     )
 
 
 def _check_at_or_past(database: Database, parents: Mapping[str, Sequence[str]], rev: str) -> None:
     where = f"the {database.name} database ({mask_url(database.url)})"
-    dialect = engine.dialect_key(database.engine())
-    if not engine.baseline_path(database.directory, rev, dialect).is_file():
+    dialect = dialect_key(database.engine())
+    if not baseline_path(database.directory, rev, dialect).is_file():
         raise VersioningError(
             f"cannot prune: {where} is {dialect} and baseline {rev} has no {dialect} file; "
             "write it with `flask db baseline` against that database first"
@@ -174,15 +183,9 @@ def _make_root(path: Path) -> None:
 
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
-    for node in ast.parse(text).body:
-        target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-        value = getattr(node, "value", None)
-        if isinstance(target, ast.Name) and target.id == "down_revision" and value is not None:
-            assert value.end_lineno is not None and value.end_col_offset is not None
-            first, last = lines[value.lineno - 1], lines[value.end_lineno - 1]
-            merged = first[: value.col_offset] + "None" + last[value.end_col_offset :]
-            lines[value.lineno - 1 : value.end_lineno] = [merged]
-            path.write_text("".join(lines), encoding="utf-8")
-            return
+    for value in assignments(ast.parse(text), ["down_revision"])["down_revision"][:1]:
+        assert value.end_lineno is not None and value.end_col_offset is not None
+        first, last = lines[value.lineno - 1], lines[value.end_lineno - 1]
+        merged = first[: value.col_offset] + "None" + last[value.end_col_offset :]
+        lines[value.lineno - 1 : value.end_lineno] = [merged]
+        path.write_text("".join(lines), encoding="utf-8")

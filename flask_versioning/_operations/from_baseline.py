@@ -1,11 +1,12 @@
 """Using a baseline: an empty database made from the newest baseline at or below the target.
 
-This happens inside :func:`~flask_versioning._operations.migrate.upgrade`, under the migration
+This happens inside :func:`~flask_versioning._operations.executor.upgrade`, under the migration
 lock, only for an *empty* database: the baseline is loaded and the version table stamped in the
 same transaction (where DDL is transactional), the load is recorded in the history ledger, and
 only the revisions after it are run. The choice is made from the revision files read as text
-(:func:`.heads.revision_files`), so when the baseline is at the target Alembic never has to
-import a thousand revision files at all. Writing baselines is :mod:`.baseline`'s.
+(:func:`~flask_versioning._alembic.revision_files.revisions_by_id`), so when the baseline is at
+the target Alembic never has to import a thousand revision files at all. Writing baselines is
+:mod:`.baseline`'s.
 
 A baseline holds what replay leaves in the schema, not what it leaves in the rows, and it never
 sees the ``-x`` arguments of the upgrade that uses it. So when a revision it replaces changes
@@ -27,8 +28,16 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from .. import _baseline as engine
-from .._alembic.heads import revision_files
+from .._alembic.revision_files import revisions_by_id, version_locations
+from .._baseline import (
+    Baseline,
+    data_revisions,
+    dialect_key,
+    find_baseline,
+    is_empty,
+    list_baselines,
+    load_baseline,
+)
 from .._errors import VersioningError
 from .._ledgers import history
 from .._types import AppliedRevision
@@ -63,13 +72,13 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
     id (relative steps, branch labels) always replay. ``x_args``: the upgrade's ``-x``
     arguments, which the revisions the baseline replaces never see (the note says so).
     """
-    entries = engine.list_baselines(database.directory)
+    entries = list_baselines(database.directory)
     if not entries:
         return Loaded()
-    files = revision_files([database.directory / "versions"])
+    files = revisions_by_id(version_locations(database))
     if files is None:
         return Loaded()
-    parents = {rev: down for rev, (_, down) in files.items()}
+    parents = {rev: file.down_revisions for rev, file in files.items()}
     if target in ("head", "heads"):
         referenced = {p for down in parents.values() for p in down}
         tips = {rev for rev in parents if rev not in referenced}
@@ -84,14 +93,14 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
     settings = database.settings
     db_engine = database.engine()
     with db_engine.connect() as connection:
-        empty = engine.is_empty(
+        empty = is_empty(
             connection,
             version_table=settings.version_table,
             schema=settings.version_table_schema,
         )
         if not empty:
             return Loaded()
-        dialect = engine.dialect_key(connection)
+        dialect = dialect_key(connection)
     mine = [e.revision for e in usable if e.dialect == dialect]
     if not mine:
         others = ", ".join(sorted({e.dialect for e in usable}))
@@ -103,7 +112,7 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
         return Loaded(note=note)
     depth = {rev: len(ancestors(parents, {rev})) for rev in mine}
     revision = max(mine, key=lambda rev: (depth[rev], rev))
-    baseline = engine.find_baseline(database.directory, dialect, [revision])
+    baseline = find_baseline(database.directory, dialect, [revision])
     assert baseline is not None
     started = time.perf_counter()
     statements = _load_and_stamp(database, db_engine, baseline)
@@ -118,7 +127,7 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
         direction="baseline",
         duration=elapsed,
     )
-    replaced = {rev: files[rev][0] for rev in _oldest_first(parents, revision)}
+    replaced = {rev: files[rev].path for rev in _oldest_first(parents, revision)}
     carried = sorted({name.strip('"`') for name in _ROWS.findall(baseline.sql)})
     skipped = not_replayed(database.name, revision, replaced, x_args, carried)
     if skipped is not None:
@@ -180,7 +189,7 @@ def _data_and_x(replaced: Mapping[str, Path]) -> tuple[list[str], list[str]]:
             reads_x.append(rev)
         if any(word in source for word in _DATA_WORDS):
             try:
-                changes = bool(engine.data_revisions([path]))
+                changes = bool(data_revisions([path]))
             except VersioningError:
                 changes = True  # unreadable as Python: it may change data, say so
             if changes:
@@ -211,13 +220,13 @@ def _oldest_first(parents: Mapping[str, Sequence[str]], tip: str) -> list[str]:
     return order
 
 
-def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: engine.Baseline) -> int:
+def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline) -> int:
     """Run the baseline and write the version row, in one transaction where DDL allows."""
     from alembic.migration import MigrationContext
 
     options = database.configure_options()
     with db_engine.connect() as connection:
-        statements = engine.load_baseline(connection, baseline, commit=False)
+        statements = load_baseline(connection, baseline, commit=False)
         try:
             # The table Alembic itself would create, from its own definition.
             context = MigrationContext.configure(connection)

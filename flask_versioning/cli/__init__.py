@@ -1,7 +1,7 @@
 """The ``flask db`` group registered by ``init_app``, with its commands loaded on first use.
 
 ``init_app`` runs on every app start (a web server, a worker, a test), where defining the
-twenty-odd commands (importing :mod:`.migrate`, :mod:`.inspect`, :mod:`.seeds`, :mod:`.status`
+twenty-odd commands (importing :mod:`.migrate`, :mod:`.queries`, :mod:`.seeds`, :mod:`.status`
 and :mod:`.team` and running their click decorators) would cost a millisecond or more for
 nothing. So the group holds only its own options (``-x``, ``--traceback``) and adds its
 commands when click first asks for one or for their list (a command, ``--help``, shell
@@ -40,9 +40,9 @@ class LazyGroup(AppGroup):
         if self._loaded or (name is not None and name in self.commands):
             return
         self._loaded = True
-        from . import inspect, seeds, status, team
+        from . import queries, seeds, status, team
 
-        self._add([*inspect.COMMANDS, *status.COMMANDS, *seeds.COMMANDS, *team.COMMANDS])
+        self._add([*queries.COMMANDS, *status.COMMANDS, *seeds.COMMANDS, *team.COMMANDS])
 
     def _add(self, commands: list[click.Command]) -> None:
         for command in commands:

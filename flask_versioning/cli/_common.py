@@ -1,7 +1,7 @@
 """What every command shares: error handling, the options declared once, and output.
 
-Options several commands take reach them as one typed object (:class:`~flask_versioning.RunOptions`,
-:class:`~flask_versioning.RevisionOptions`) that goes to the API as it is.
+Options several commands take reach them as one typed object (``RunOptions``,
+``RevisionOptions``) that goes to the API as it is.
 """
 
 from __future__ import annotations

@@ -12,14 +12,17 @@ import functools
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .._errors import TenantsInterrupted
 from .._reports import DatabasePlan
-from .._types import FleetEvent, MigrationResult, SeedResult, TenantResult
-from ._common import CommandFailed, duration
+from .._types import MigrationResult, SeedResult, TenantEvent, TenantResult
+from ._common import CommandFailed, duration, versioning
+
+if TYPE_CHECKING:
+    from .._types import TenantOptions
 
 __all__ = [
     "ProgressView",
@@ -89,7 +92,7 @@ class ProgressView:
         self.running: dict[int, str] = {}
         self._drawn = False
 
-    def __call__(self, event: FleetEvent) -> None:
+    def __call__(self, event: TenantEvent) -> None:
         if event.kind == "interrupt":
             self.clear()
             if event.tenant:
@@ -119,7 +122,7 @@ class ProgressView:
         else:
             self._draw(event, finished)
 
-    def _draw(self, event: FleetEvent, finished: int) -> None:
+    def _draw(self, event: TenantEvent, finished: int) -> None:
         width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
         size = 20
         filled = size * finished // max(event.total, 1)
@@ -280,17 +283,15 @@ def tenant_options(
     ``--jobs N``, ``--fail-fast`` and ``--no-progress``; with ``create``, ``--create``.
 
     The command receives ``tenants``: ``None`` when neither ``--tenant`` nor ``--all-tenants``
-    was given (act on the app's own database(s), as without these options), else ``"all"`` or
-    the names; and ``fleet``: the :class:`~flask_versioning.TenantOptions` to pass on, the
-    progress display included. So a command gains tenants with two lines::
+    was given (act on the app's own database(s), as without these options), else the
+    :meth:`~flask_versioning.Versioning.for_tenants` object for the chosen tenants, with the
+    options and the progress display. So a command gains tenants with two lines::
 
         @tenant_options()
-        def status_command(..., tenants, fleet):
+        def status_command(..., tenants):
             if tenants is not None:
-                return report(versioning().status(tenants=tenants, **fleet))
+                return report(tenants.status())
     """
-    from .._types import TenantOptions
-
     options = [
         click.option(
             "--tenant",
@@ -336,37 +337,38 @@ def tenant_options(
             chosen: tuple[str, ...] = given["tenant_names"] or ()
             if chosen and given["all_tenants"]:
                 raise click.UsageError("give --tenant NAME or --all-tenants, not both")
-            tenants: str | list[str] | None = (
+            selection: str | list[str] | None = (
                 "all" if given["all_tenants"] else list(chosen) if chosen else None
             )
-            fleet: TenantOptions = {}
+            settings: TenantOptions = {}
             extra = {
                 "--shard": given["shard"] is not None,
                 "--jobs": (given["jobs"] or 1) > 1,
                 "--fail-fast": bool(given["fail_fast"]),
                 "--create": bool(given["create"]),
             }
-            if tenants is None:
+            if selection is None:
                 used = [option for option, on in extra.items() if on]
                 if used:
                     raise click.UsageError(
                         f"{', '.join(used)} acts on tenants: add --all-tenants or --tenant NAME"
                     )
-                return f(*args, tenants=None, fleet=fleet, **kwargs)
+                return f(*args, tenants=None, **kwargs)
             if given["shard"] is not None:
-                fleet["shard"] = given["shard"]
+                settings["shard"] = given["shard"]
             if jobs:
-                fleet["jobs"] = given["jobs"] or 1
-                fleet["fail_fast"] = bool(given["fail_fast"])
+                settings["jobs"] = given["jobs"] or 1
+                settings["fail_fast"] = bool(given["fail_fast"])
             if create:
-                fleet["create"] = bool(given["create"])
+                settings["create"] = bool(given["create"])
             view: ProgressView | None = None
             if jobs:
                 terminal = sys.stderr.isatty()
                 view = ProgressView(bar=terminal and not given["no_progress"])
-                fleet["on_event"] = view
+                settings["on_event"] = view
             try:
-                return f(*args, tenants=tenants, fleet=fleet, **kwargs)
+                tenants = versioning().for_tenants(selection, **settings)
+                return f(*args, tenants=tenants, **kwargs)
             except TenantsInterrupted as stopped:
                 if view is not None:
                     view.clear()

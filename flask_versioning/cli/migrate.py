@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from .._errors import VersioningError
-from .._team.paths import normal_path
-from .._types import MigrationResult, RevisionOptions, RunOptions, TenantOptions, TenantResult
+from .._paths import normal_path
+from .._types import MigrationResult, RevisionOptions, RunOptions, TenantResult
 from ._common import (
     REVISION_ARGS,
     allow_protected_option,
@@ -31,6 +31,9 @@ from ._common import (
 )
 from ._fleet import report_interrupted, report_migrations, tenant_options
 from .team import print_findings
+
+if TYPE_CHECKING:
+    from .._tenant_commands import TenantCommands
 
 
 @command("init", short_help="Create the migrations directory.")
@@ -140,8 +143,7 @@ def upgrade_command(
     options: RunOptions,
     binds: tuple[str, ...],
     no_baseline: bool,
-    tenants: Any,
-    fleet: TenantOptions,
+    tenants: TenantCommands | None,
 ) -> None:
     """Upgrade the database to REVISION (default: heads). Accepts head, +1, ids, branch@head.
     An empty database is made from a baseline, if there is one, unless --no-baseline.
@@ -154,7 +156,7 @@ def upgrade_command(
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
-        results = v.upgrade(revision, tenants=tenants, baseline=not no_baseline, **options, **fleet)
+        results = tenants.upgrade(revision, baseline=not no_baseline, **options)
         report_migrations(results, time.perf_counter() - started)
         return
     progress = None if options.get("sql") else print_step
@@ -177,8 +179,7 @@ def downgrade_command(
     options: RunOptions,
     binds: tuple[str, ...],
     allow_protected: bool,
-    tenants: Any,
-    fleet: TenantOptions,
+    tenants: TenantCommands | None,
 ) -> None:
     """Revert the database to REVISION (default: -1). Accepts -N, base, ids.
 
@@ -190,9 +191,7 @@ def downgrade_command(
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
-        results = v.downgrade(
-            revision, tenants=tenants, allow_protected=allow_protected, **options, **fleet
-        )
+        results = tenants.downgrade(revision, allow_protected=allow_protected, **options)
         report_migrations(results, time.perf_counter() - started)
         return
     progress = None if options.get("sql") else print_step
@@ -217,8 +216,7 @@ def stamp_command(
     purge: bool,
     binds: tuple[str, ...],
     allow_protected: bool,
-    tenants: Any,
-    fleet: TenantOptions,
+    tenants: TenantCommands | None,
 ) -> None:
     """Write REVISIONS (default: heads) to the version table without running migrations.
 
@@ -229,13 +227,8 @@ def stamp_command(
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
-        results = v.stamp(
-            list(revisions) or "heads",
-            tenants=tenants,
-            purge=purge,
-            allow_protected=allow_protected,
-            **options,
-            **fleet,
+        results = tenants.stamp(
+            list(revisions) or "heads", purge=purge, allow_protected=allow_protected, **options
         )
         report_migrations(results, time.perf_counter() - started)
         return

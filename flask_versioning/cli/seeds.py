@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from .._errors import mask_url
-from .._types import SeedResult, SeedStatus, TenantOptions
+from .._types import SeedResult, SeedStatus
 from ._common import (
     allow_protected_option,
     command,
@@ -21,6 +21,9 @@ from ._common import (
     versioning,
 )
 from ._fleet import report_seeds, tenant_options
+
+if TYPE_CHECKING:
+    from .._tenant_commands import TenantCommands
 
 
 def _print_seed(result: SeedResult) -> None:
@@ -108,8 +111,7 @@ def seed_command(
     force: bool,
     list_: bool,
     allow_protected: bool,
-    tenants: Any,
-    fleet: TenantOptions,
+    tenants: TenantCommands | None,
 ) -> None:
     """Run the seeds of the environment that have not run yet, or only NAMEs.
 
@@ -123,15 +125,10 @@ def seed_command(
         if list_:
             raise click.UsageError("--list shows the app's database: leave out the tenants")
         started = time.perf_counter()
-        fleet_results = v.run_seeds(
-            list(names) or None,
-            env=env,
-            force=force,
-            allow_protected=allow_protected,
-            tenants=tenants,
-            **fleet,
+        per_tenant = tenants.run_seeds(
+            list(names) or None, env=env, force=force, allow_protected=allow_protected
         )
-        report_seeds(fleet_results, time.perf_counter() - started)
+        report_seeds(per_tenant, time.perf_counter() - started)
         return
     environment = v.environment_name(env)
     if list_:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._linear.guard import heads_file_problem
 from .._protection import GUESSED_PROTECTION, environment_label
 from .._types import (
     DatabaseStatus,
     LedgerRecord,
     RevisionState,
     RevisionStatus,
-    TenantOptions,
     TenantResult,
 )
 from ._common import (
@@ -35,6 +35,9 @@ from ._common import (
     versioning,
 )
 from ._fleet import tenant_options
+
+if TYPE_CHECKING:
+    from .._tenant_commands import TenantCommands
 
 #: Applied, unremarkable revisions shown by default, newest last; ``--all`` shows every one.
 RECENT = 10
@@ -66,8 +69,7 @@ def status_command(
     show_all: bool,
     check: bool,
     fmt: str,
-    tenants: Any,
-    fleet: TenantOptions,
+    tenants: TenantCommands | None,
 ) -> None:
     """Show every revision of each database, oldest first: applied (when, how long, in which
     environment), pending, applied with its file missing, or applied with its file changed
@@ -81,7 +83,7 @@ def status_command(
     v = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
-        statuses = [_tenant_status(r) for r in v.status(tenants=tenants, **fleet)]
+        statuses = [_tenant_status(r) for r in tenants.status()]
     else:
         statuses = [s for bind in v.select(binds) for s in v.status(bind=bind or "default")]
     if fmt == "json":
@@ -96,7 +98,7 @@ def status_command(
         failures += [_not_up_to_date(s) for s in statuses if s.error is None and not s.up_to_date]
         # versions/HEADS disagreeing with the files is a merge gone wrong: not up to date either.
         for bind in [None] if tenants is not None else v.select(binds, histories=True):
-            problem = v.heads_file_problem(bind=bind)
+            problem = heads_file_problem(v.database(bind))
             if problem is not None:
                 failures.append(problem)
     if failures:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from .._errors import VersioningError
-from .._team.paths import display_path
-from .._types import TenantOptions, TenantResult
+from .._paths import display_path
+from .._types import TenantResult
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -35,6 +35,7 @@ from ._fleet import raise_for_failures, tenant_options
 if TYPE_CHECKING:
     from .._lint import Finding
     from .._reports import DatabasePlan
+    from .._tenant_commands import TenantCommands
 
 #: The linter's output formats (``_lint.FORMATS``, repeated so loading this module stays cheap).
 LINT_FORMATS = ("text", "json", "github")
@@ -148,8 +149,7 @@ def plan_command(
     binds: tuple[str, ...],
     show_all: bool,
     x: tuple[str, ...],
-    tenants: Any,
-    fleet: TenantOptions,
+    tenants: TenantCommands | None,
 ) -> None:
     """Show what 'flask db upgrade TARGET' (default: heads) would do to each database, from
     where it stands now: each revision in order, with its message, its SQL for the database's
@@ -162,7 +162,7 @@ def plan_command(
     x_args = x_arguments(x)
     if tenants is not None:
         no_binds_with_tenants(binds)
-        results = v.plan(target, applied=show_all, x_args=x_args, tenants=tenants, **fleet)
+        results = tenants.plan(target, applied=show_all, x_args=x_args)
         print_tenant_plans(results)
         raise_for_unrendered([r.value for r in results if r.value is not None])
         return

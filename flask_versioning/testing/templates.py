@@ -44,7 +44,7 @@ from flask import Flask
 from .._autoupgrade import skipped
 from .._baseline import dialect_key, dump_schema
 from .._errors import VersioningError, mask_url, one_line
-from .._operations.migrate import upgrade
+from .._operations.executor import upgrade
 from .._provision import server_urls
 from .._seeds.run import run_seeds
 from .._state import VersioningState

@@ -96,7 +96,7 @@ def pending_reports(v: Versioning) -> tuple[list[DatabaseReport], bool]:
 def _report(v: Versioning, bind: str | None, scripts: list[Script]) -> DatabaseReport:
     database = v.database(bind)
     current = tuple(v.current(bind=bind))
-    heads = tuple(sorted(s.revision for s in v.heads(bind=bind)))
+    heads = tuple(v.heads(bind=bind))
     sql: dict[str, str] = {}
     setup, note = "", None
     if len(current) > 1:

@@ -17,8 +17,9 @@ from flask import Response, abort, current_app, request
 from markupsafe import Markup
 
 from .._errors import mask_url, one_line, scrub
+from .._operations.queries import check
 from .._protection import environment_label
-from .._team.drift import describe_diffs
+from .._review.drift import describe_diffs
 from .guard import local_refusal
 from .render import page
 
@@ -87,7 +88,7 @@ def _section(v: Versioning, bind: str | None, seeds: Answer) -> Section:
         name=database.name,
         url=_ask(lambda: mask_url(database.url)).value or "",  # type: ignore[arg-type]
         current=_ask(lambda: v.current(bind=bind)),
-        heads=_ask(lambda: sorted(s.revision for s in v.heads(bind=bind))),
+        heads=_ask(lambda: v.heads(bind=bind)),
         graph=_ask(lambda: Markup(v.graph(bind=bind, fmt="svg"))),
         seeds=mine,
         protection=_ask(lambda: v.protection(bind=bind)),
@@ -102,7 +103,5 @@ def _check(v: Versioning, bind: str | None) -> Answer:
     if database.metadata is None:
         return Answer(error="no models to compare: this database was given no metadata")
     return _ask(
-        lambda: [
-            d.description for d in describe_diffs(v.check(bind=bind), database.engine().dialect)
-        ]
+        lambda: [d.description for d in describe_diffs(check(database), database.engine().dialect)]
     )

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .._operations.inspect import check
+from .._linear.guard import heads_file_problem
+from .._operations.queries import check
 from .._reports import CheckReport, Difference
-from .linear import heads_file_problem
 
 if TYPE_CHECKING:
     from .._alembic.database import Database

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .. import _errors as errors
-from .._alembic import heads as heads_cache
 from .._alembic.errors import translate_errors
+from .._alembic.heads import script_heads
 from .._ledgers.versions import current, version_rows
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def pending(database: Database) -> list[Script]:
     Only a database that is behind, or whose version table cannot be read cheaply, opens the
     script directory to list what is missing.
     """
-    cached = heads_cache.script_heads([database.directory / "versions"], lambda: _heads(database))
+    cached = script_heads([database.directory / "versions"], lambda: _heads(database))
     rows = version_rows(database)
     if rows is not None and set(rows) == set(cached.revisions):
         return []

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from .. import _errors as errors
 from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
-from .._alembic.revisions import read_revision_files, version_locations
+from .._alembic.revision_files import read_revision_files, version_locations
 from .._ledgers.versions import current
 from .._types import RevisionOptions
-from .inspect import show
+from .queries import show
 
 if TYPE_CHECKING:
     from alembic.script import Script
@@ -62,7 +62,7 @@ def revision(
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
     database.script_directory(config)
     # The linear-history guard (versions/HEADS), imported here: app start never writes files.
-    from .._team.linear import record_heads, refuse_stale
+    from .._linear.guard import record_heads, refuse_stale
 
     refuse_stale(database)
     config.attributes[SKIP_EMPTY_KEY] = autogenerate and not allow_empty
@@ -118,7 +118,7 @@ def merge(
         )
     if result is None:
         raise errors.RevisionError("nothing to merge")
-    from .._team.linear import record_heads
+    from .._linear.guard import record_heads
 
     record_heads(database)
     return result

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .._alembic.heads import assignments
+from .._alembic.revision_files import assignments
 from .._ledgers.versions import current
+from .._paths import display_path, sqlite_file_missing
 from .._reports import RebaseResult
-from .linear import record_heads
-from .paths import display_path, sqlite_file_missing
+from .guard import record_heads
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory

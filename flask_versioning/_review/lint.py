@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
-from .paths import normal_path
+from .._paths import normal_path
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory
@@ -35,10 +35,12 @@ def dialect_name(database: Database) -> str:
 
 
 def lint_config(database: Database) -> LintConfig:
-    """``VERSIONING_LINT`` as the linter reads it; a bad value is a one-line error."""
+    """``VERSIONING_LINT`` as the linter reads it, and whether ``env.py`` sets a lock timeout
+    (so that the linter does not ask for one it already has); a bad value is a one-line error."""
     from .._lint import LintConfig
 
-    return LintConfig.from_setting(database.settings.lint)
+    lock_timeout = bool(database.settings.ddl_lock_timeout)  # PostgreSQL reads 0 as "none"
+    return LintConfig.from_setting(database.settings.lint, lock_timeout=lock_timeout)
 
 
 def lint_database(

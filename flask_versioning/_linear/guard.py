@@ -11,7 +11,7 @@ module is what the commands do with it:
   would hide the disagreement instead of resolving it;
 - :func:`refuse_upgrade` stops every upgrade (the CLI, the API, the automatic upgrade at start,
   the Apply button, tenants: they all go through
-  :func:`~flask_versioning._operations.migrate.upgrade`) while the history has two heads or the
+  :func:`~flask_versioning._operations.executor.upgrade`) while the history has two heads or the
   file is conflicted or stale: a deploy of a bad merge fails closed, before any revision runs,
   instead of applying both branches in an order nobody chose;
 - :func:`enable` writes it for an existing directory (``flask db init --linear``).
@@ -37,16 +37,13 @@ from .._alembic.heads_file import (
     revision_ids,
     write_heads_file,
 )
-from .paths import display_path
+from .._alembic.revision_files import version_locations
+from .._paths import display_path
 
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
 __all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale", "refuse_upgrade"]
-
-
-def _locations(database: Database) -> list[Path]:
-    return [database.directory / "versions"]
 
 
 def _compute(database: Database) -> list[str]:
@@ -55,7 +52,7 @@ def _compute(database: Database) -> list[str]:
 
 
 def _heads(database: Database) -> tuple[str, ...]:
-    return script_heads(_locations(database), lambda: _compute(database)).revisions
+    return script_heads(version_locations(database), lambda: _compute(database)).revisions
 
 
 def _guarded(database: Database) -> HeadsFile | None:
@@ -81,7 +78,7 @@ def heads_file_problem(database: Database) -> str | None:
 def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) -> str | None:
     if not listed.conflicted and set(listed.revisions) == set(actual):
         return None
-    messages = head_messages(_locations(database), actual)
+    messages = head_messages(version_locations(database), actual)
     where = display_path(listed.path)
     says = _side(listed.entries)
     if listed.conflicted:
@@ -89,7 +86,7 @@ def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) 
     else:
         start = f"{where} lists {says}"
     files = _side([(rev, messages.get(rev, "")) for rev in actual])
-    advice = _advice(listed, actual, lambda: revision_ids(_locations(database)))
+    advice = _advice(listed, actual, lambda: revision_ids(version_locations(database)))
     return f"{start}, but the revision files' heads are {files}: {advice}"
 
 
@@ -160,7 +157,7 @@ def refuse_upgrade(database: Database) -> None:
     if problem is None:
         if len(actual) < 2:
             return
-        messages = head_messages(_locations(database), actual)
+        messages = head_messages(version_locations(database), actual)
         files = _side([(rev, messages.get(rev, "")) for rev in actual])
         problem = (
             f"the revision files have {len(actual)} heads, {files}, and "
@@ -178,7 +175,7 @@ def record_heads(database: Database) -> Path | None:
     if _guarded(database) is None:
         return None
     return write_heads_file(
-        database.directory, current_entries(_locations(database), lambda: _compute(database))
+        database.directory, current_entries(version_locations(database), lambda: _compute(database))
     )
 
 
@@ -194,6 +191,6 @@ def enable(database: Database) -> Path:
             "VERSIONING_LINEAR_HISTORY is False: the linear-history guard is off for this app"
         )
     write_heads_file(
-        database.directory, current_entries(_locations(database), lambda: _compute(database))
+        database.directory, current_entries(version_locations(database), lambda: _compute(database))
     )
     return heads_path(database.directory)

@@ -3,7 +3,7 @@
 ``status`` and ``validate`` put three records side by side: Alembic's version table (where the
 database is), the history ledger (what was applied, when, from where, from which file content)
 and the revision files (what the code holds now). Nothing here imports Alembic when the files
-can be read as text (:mod:`.._alembic.revisions`): these are the commands people run in a
+can be read as text (:mod:`.._alembic.revision_files`): these are the commands people run in a
 hurry, and in init containers on every start.
 
 A record that cannot be read is reported, not raised: an unreachable database gives a status
@@ -22,17 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import sqlalchemy as sa
 
 from .. import _errors as errors
-from .._alembic import heads as heads_cache
 from .._alembic.errors import translate_errors
-from .._alembic.revisions import (
-    RevisionFile,
-    missing_files,
-    missing_message,
-    parse_revision_file,
-    plain_heads,
-    read_revision_files,
-    version_locations,
-)
+from .._alembic.heads import missing_files, missing_message, plain_heads, script_heads
+from .._alembic.revision_files import RevisionFile, read_revision_files, version_locations
 from .._ledgers import history
 from .._ledgers.versions import current
 from .._online.backfill import backfills_in_progress
@@ -70,7 +62,7 @@ def head_ids(database: Database) -> list[str]:
         with translate_errors(database):
             return database.script_heads()
 
-    return list(heads_cache.script_heads(locations, compute).revisions)
+    return list(script_heads(locations, compute).revisions)
 
 
 def plain_head_ids(database: Database) -> list[str] | None:
@@ -150,7 +142,7 @@ def _files_through_alembic(database: Database) -> list[RevisionFile]:
     files = []
     for s in reversed(scripts):
         data = Path(s.path).read_bytes()
-        parsed = parse_revision_file(s.path, data)
+        parsed = RevisionFile.parse(s.path, data)
         files.append(
             RevisionFile(
                 s.revision,
@@ -348,7 +340,7 @@ def _revision_status(
     message = file.message if file else ""
     down = file.down_revisions if file else ()
     path = file.path if file else None
-    now = history.checksum_of(file.data) if file else None
+    now = file.checksum if file else None
     if not applied:
         return RevisionStatus(revision, "pending", message, down, path, checksum=now)
     step = trail.step if trail else None

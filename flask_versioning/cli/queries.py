@@ -10,8 +10,8 @@ import click
 
 from .._errors import mask_url
 from .._graph import FORMATS
-from .._operations.status import plain_head_ids
-from .._types import TenantOptions
+from .._operations.queries import heads
+from .._operations.standing import plain_head_ids
 from ._common import (
     REVISION_ARGS,
     CommandFailed,
@@ -29,6 +29,7 @@ from ._fleet import report_check, report_current, tenant_options
 
 if TYPE_CHECKING:
     from .._reports import CheckReport
+    from .._tenant_commands import TenantCommands
 
 
 @command("show", short_help="Show a revision.", context_settings=REVISION_ARGS)
@@ -72,13 +73,13 @@ def heads_command(verbose: bool, binds: tuple[str, ...]) -> None:
     for bind in v.select(binds, histories=True):
         with on(bind, shared=v.database(bind).engine_name is not None):
             # A plain history is printed from the files read as text, as Alembic prints it;
-            # branch labels, dependencies and -v need Alembic's own objects.
+            # branch labels, dependencies and -v need Alembic's own objects, in its order.
             plain = None if verbose else plain_head_ids(v.database(bind))
             if plain is not None:
                 for revision in plain:
                     echo(f"{revision} (head)")
                 continue
-            for script in v.heads(bind=bind):
+            for script in heads(v.database(bind)):
                 echo(script.cmd_format(verbose, include_branches=True, tree_indicators=False))
 
 
@@ -100,16 +101,16 @@ def branches_command(verbose: bool, bind: str | None) -> None:
 @binds_option
 @tenant_options(jobs=False)
 def current_command(
-    verbose: bool, check_heads: bool, binds: tuple[str, ...], tenants: Any, fleet: TenantOptions
+    verbose: bool, check_heads: bool, binds: tuple[str, ...], tenants: TenantCommands | None
 ) -> None:
     """Show the revision(s) the database is at (every database's, when there are several;
     every chosen tenant's with --all-tenants or --tenant)."""
     v = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
-        results = v.current(tenants=tenants, **fleet)
-        heads = {s.revision for s in v.heads()}
-        report_current(results, heads if check_heads else None, marks=heads)
+        results = tenants.current()
+        head_ids = set(v.heads())
+        report_current(results, head_ids if check_heads else None, marks=head_ids)
         return
     behind: list[str] = []
     for bind in v.select(binds):
@@ -119,7 +120,7 @@ def current_command(
                 echo(f"Current revision(s) for {mask_url(v.database(bind).url)}:")
             if not revisions and (verbose or prefix()):
                 echo("base (no revision applied)")
-            head_ids = set(v.head_revisions(bind=bind)) if revisions or check_heads else set()
+            head_ids = set(v.heads(bind=bind)) if revisions or check_heads else set()
             for revision in revisions:
                 echo(f"{revision}{' (head)' if revision in head_ids else ''}")
             if check_heads and set(revisions) != head_ids:
@@ -140,7 +141,7 @@ def current_command(
     help="json: the same report as data, one object per database.",
 )
 @tenant_options()
-def check_command(binds: tuple[str, ...], fmt: str, tenants: Any, fleet: TenantOptions) -> None:
+def check_command(binds: tuple[str, ...], fmt: str, tenants: TenantCommands | None) -> None:
     """Exit 1 if autogenerate would write anything (the models and database differ, in any
     chosen tenant with --all-tenants or --tenant), or if versions/HEADS disagrees with the
     revision files. Each difference names the table and column, the types from -> to,
@@ -148,12 +149,12 @@ def check_command(binds: tuple[str, ...], fmt: str, tenants: Any, fleet: TenantO
     v = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
-        report_check(v.check(tenants=tenants, **fleet))
+        report_check(tenants.check())
         return
     reports = []
     for bind in v.select(binds, models=not binds):
         with on(bind):
-            report = v.check_report(bind=bind)
+            report = v.check(bind=bind)
             reports.append(report)
             if fmt == "text":
                 _print_check(report)

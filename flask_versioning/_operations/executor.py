@@ -44,7 +44,7 @@ def upgrade(
     upgrades comes through here).
     """
     # Imported here: the automatic upgrade at start comes here only when behind.
-    from .._team.linear import refuse_upgrade
+    from .._linear.guard import refuse_upgrade
 
     refuse_upgrade(database)
     return _migrate(database, "upgrade", target, options or {}, progress, baselines=baselines)

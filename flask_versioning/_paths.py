@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._locking import sqlite_path
+from ._locking import sqlite_path
 
 if TYPE_CHECKING:
-    from .._alembic.database import Database
+    from ._alembic.database import Database
 
 __all__ = ["display_path", "normal_path", "sqlite_file_missing"]
 

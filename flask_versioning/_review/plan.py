@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from .._alembic.errors import translate_errors
 from .._ledgers.versions import current
+from .._paths import normal_path, sqlite_file_missing
 from .._reports import DatabasePlan, PlanStep
 from .lint import dialect_name, lint_config
-from .paths import normal_path, sqlite_file_missing
 
 if TYPE_CHECKING:
     from alembic.script import Script, ScriptDirectory

@@ -1,0 +1,326 @@
+"""Revision files read as text: the one reader of what a file declares, nothing run.
+
+Alembic learns a file's id, parents, labels, dependencies and message by importing it, which
+is right before running migrations and wasteful everywhere else: at app start (the heads),
+for ``versions/HEADS``, baselines, ``status`` and ``validate``. With a thousand revisions the
+imports cost more than the rest of the command. The assignments Alembic's templates write
+(``revision = 'abc'``, ``down_revision = None``, ``branch_labels = None``, ``depends_on =
+None``) are plain literals on one line each, and the message is the module's docstring, so a
+regular expression reads the usual lines and Python's ``ast`` anything less plain (multi-line
+tuples, annotations, comments). A file that neither can read without running it (a computed
+id) reads as ``None``, and callers ask Alembic instead.
+
+Every reader of revision files goes through :func:`list_revision_files` (which files, in
+Alembic's order) and :class:`RevisionFile` (what one of them says, and its checksum), so two
+commands can never disagree about one file.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .database import Database
+
+__all__ = [
+    "RevisionFile",
+    "assignments",
+    "checksum",
+    "list_revision_files",
+    "read_revision_files",
+    "revisions_by_id",
+    "version_locations",
+]
+
+_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
+
+
+@dataclasses.dataclass(frozen=True)
+class RevisionFile:
+    """What one revision file declares, as Alembic's ``Script`` would report it."""
+
+    revision: str
+    down_revisions: tuple[str, ...]
+    branch_labels: tuple[str, ...]
+    depends_on: tuple[str, ...]
+    #: The file's path, as a string (see :attr:`path`).
+    filename: str
+    #: The file's bytes as read, so that the message and checksum need no second read.
+    data: bytes = dataclasses.field(repr=False, compare=False)
+    #: The message when it is known already (read by Alembic); else read from ``data``.
+    doc: str | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def read(cls, filename: str) -> RevisionFile | None:
+        """The file at ``filename``; ``None`` when it cannot be read, or not as text."""
+        try:
+            with open(filename, "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        return cls.parse(filename, data)
+
+    @classmethod
+    def parse(cls, filename: str, data: bytes) -> RevisionFile | None:
+        """The declarations in ``data``, or ``None`` when they are not literals."""
+        values = _by_pattern(data)
+        if values is None:
+            values = _by_ast(data)
+        if values is None:
+            return None
+        revision = values.get("revision")
+        down = _strings(values.get("down_revision"))
+        labels = _strings(values.get("branch_labels"))
+        depends = _strings(values.get("depends_on"))
+        if not isinstance(revision, str) or not revision:
+            return None
+        if down is None or labels is None or depends is None:
+            return None
+        return cls(revision, down, labels, depends, filename, data)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.filename)
+
+    @property
+    def message(self) -> str:
+        """The first paragraph of the docstring (Alembic's ``Script.doc``).
+
+        Read on demand: ``flask db heads`` never needs it.
+        """
+        return self.doc if self.doc is not None else _message(self.data)
+
+    @property
+    def checksum(self) -> str:
+        """What the history ledger records of the file (see :func:`checksum`)."""
+        return _digest(self.data)
+
+
+def version_locations(database: Database) -> list[Path]:
+    """The folders holding the database's revision files: ``versions/`` of its directory.
+
+    That is also where they are for a directory Flask-Migrate made, whose ``env.py`` is
+    bypassed by listing the same folder in Alembic's ``version_locations``.
+    """
+    return [database.directory / "versions"]
+
+
+def list_revision_files(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
+    """Each folder with the files Alembic would load from it (``*.py`` except ``__init__*``
+    and editor locks ``.#*``), sorted: Alembic's order. A missing folder is left out.
+
+    Runs on every app start (the heads cache checks the names): plain strings, no ``stat``
+    and no ``Path`` per file, which would cost more than reading a small file.
+    """
+    listing: list[tuple[str, list[str]]] = []
+    for location in locations:
+        folder = os.fspath(location)
+        try:
+            entries = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        names = [n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#"))]
+        names.sort()
+        listing.append((folder, names))
+    return listing
+
+
+def read_revision_files(locations: Sequence[Path]) -> list[RevisionFile] | None:
+    """Every revision file in ``locations`` in Alembic's order, or ``None`` if one is unusual.
+
+    Unusual: it cannot be read, or its ids are not literals. A file that vanishes between
+    the listing and the reading counts as unusual too (Alembic decides what that means).
+    """
+    files: list[RevisionFile] = []
+    for folder, names in list_revision_files(locations):
+        for name in names:
+            found = RevisionFile.read(os.path.join(folder, name))
+            if found is None:
+                return None
+            files.append(found)
+    return files
+
+
+def revisions_by_id(locations: Sequence[Path]) -> dict[str, RevisionFile] | None:
+    """Every revision file in ``locations`` by its id; ``None`` when one is unusual or an id is
+    used twice (Alembic then decides, and explains)."""
+    files = read_revision_files(locations)
+    if files is None:
+        return None
+    found = {file.revision: file for file in files}
+    return found if len(found) == len(files) else None
+
+
+def checksum(path: str | os.PathLike[str]) -> str | None:
+    """sha256 of a revision file with line endings normalised; ``None`` if it cannot be read.
+
+    Normalised so that a checkout with CRLF line endings (Windows, ``core.autocrlf``) has the
+    same checksum as the file that was applied from Linux.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return _digest(data)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+
+
+# -- reading the declarations -----------------------------------------------------------------
+
+
+@functools.cache
+def _assignment() -> re.Pattern[str]:
+    """A top-level ``name = value`` line for the four names, the value on that line.
+    Compiled on first use: a valid heads cache never needs it."""
+    return re.compile(
+        r"^(revision|down_revision|branch_labels|depends_on)[ \t]*(?::[^=\n]*)?"
+        r"=(?!=)[ \t]*([^\n]*?)[ \t]*\r?$",
+        re.MULTILINE,
+    )
+
+
+_Values = dict[str, object]
+
+
+def _by_pattern(data: bytes) -> _Values | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    found: dict[str, list[str]] = {name: [] for name in _NAMES}
+    for name, value in _assignment().findall(text):
+        found[name].append(value)
+    if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
+        return None
+    if len(found["branch_labels"]) > 1 or len(found["depends_on"]) > 1:
+        return None
+    values: _Values = {}
+    for name, literals in found.items():
+        if literals:
+            try:
+                values[name] = _literal(literals[0])
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None
+    return values
+
+
+def _by_ast(data: bytes) -> _Values | None:
+    """The same from the module's top-level statements (multi-line values, comments...)."""
+    try:
+        tree = ast.parse(data)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    found = assignments(tree, _NAMES)
+    if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
+        return None
+    values: _Values = {}
+    for name, nodes in found.items():
+        if len(nodes) > 1:
+            return None
+        if nodes:
+            try:
+                values[name] = ast.literal_eval(nodes[0])
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None
+    return values
+
+
+def assignments(tree: ast.Module, names: Iterable[str]) -> dict[str, list[ast.expr]]:
+    """The values the module's top-level statements (plain and annotated assignments) give
+    each of ``names``, in order: more than one means the file is too unusual to read as text.
+
+    ``rebase`` uses the nodes' positions to rewrite a value in place.
+    """
+    values: dict[str, list[ast.expr]] = {name: [] for name in names}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in values:
+                values[target.id].append(value)
+    return values
+
+
+@functools.cache
+def _simple_string() -> re.Pattern[str]:
+    return re.compile(r"""(?:'([^'\\\n]*)'|"([^"\\\n]*)")""")
+
+
+def _literal(text: str) -> object:
+    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
+
+    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
+    write, parsed here at a fraction of the cost of compiling an expression (four values per
+    file, on every ``flask db heads`` and on every miss of the heads cache). Anything else
+    goes to ``literal_eval``.
+    """
+    if text == "None":
+        return None
+    strings = _simple_string()
+    match = strings.fullmatch(text)
+    if match is not None:
+        return match[1] if match[1] is not None else match[2]
+    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
+        parts = [p.strip() for p in text[1:-1].split(",")]
+        trailing = len(parts) > 1 and parts[-1] == ""
+        if trailing:
+            parts.pop()
+        found = [strings.fullmatch(p) for p in parts]
+        if all(m is not None for m in found):
+            items = [m[1] if m[1] is not None else m[2] for m in found if m is not None]
+            if text[0] == "[":
+                return items
+            # ("abc") is a string in parentheses, ("abc",) a tuple.
+            return items[0] if len(items) == 1 and not trailing else tuple(items)
+    return ast.literal_eval(text)
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    """``None``, a string, or a tuple/list of strings, as Alembic's ``to_tuple`` reads them."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (tuple, list)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+_DOCSTRING = re.compile(
+    r"\A\ufeff?(?:[ \t]*(?:#[^\n]*)?\n)*"  # blank lines and comments (an encoding line)
+    r"[ \t]*[rRuU]?(?P<q>\"\"\"|''')(?P<body>.*?)(?P=q)",
+    re.DOTALL,
+)
+
+
+def _message(data: bytes) -> str:
+    """The docstring's first paragraph, as Alembic's ``Script.doc`` (``""`` without one)."""
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    match = _DOCSTRING.match(text)
+    if match is not None and "\\" not in match["body"]:
+        doc: str | None = match["body"]
+    else:
+        doc = _ast_docstring(data)
+    return re.split("\n\n", doc.strip())[0] if doc else ""
+
+
+def _ast_docstring(data: bytes) -> str | None:
+    try:
+        return ast.get_docstring(ast.parse(data), clean=False)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
