@@ -342,3 +342,111 @@ def test_sqlite_keeps_its_journal_mode(tmp_path: Path, mode: str) -> None:
     if mode == "delete":
         assert not (tmp_path / "app.db-wal").exists()
     assert ledger_revisions(url) == ["r1", "r2", "r3"]
+
+
+# A step whose last act fails: a deferred foreign key is checked by the step's COMMIT, which
+# on PostgreSQL travels with the ledger's row.
+DEFERRED = '''"""t2, with a row its deferred foreign key refuses at commit"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "r2"
+down_revision = "r1"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "t2",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("parent", sa.Integer),
+    )
+    op.create_foreign_key(
+        "t2_parent", "t2", "t1", ["parent"], ["id"], deferrable=True, initially="DEFERRED"
+    )
+    op.execute("INSERT INTO t2 (id, parent) VALUES (1, 42)")
+
+
+def downgrade():
+    op.drop_table("t2")
+'''
+
+
+def test_a_step_whose_commit_fails_is_the_steps_failure_not_the_ledgers(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    versions = tmp_path / "migrations" / "versions"
+    write_chain(versions)
+    (versions / "r2_t2.py").write_text(DEFERRED)
+    app, versioning = make_app(tmp_path, postgres_url)
+    applied: list[str] = []
+    with app.app_context(), pytest.raises(MigrationFailed) as failed:
+        versioning.upgrade(progress=lambda step: applied.append(step.revision))
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "revision r2 failed" in message
+    assert "t2_parent" in message  # the constraint that refused the row, not the ledger
+    assert "history ledger" not in message
+    assert not isinstance(failed.value.cause, HistoryWriteError)
+    assert "its changes were rolled back; the database is at r1" in message
+    # Told of r1 only: r2 was never committed, so it was never reported as applied.
+    assert applied == ["r1"]
+    assert version_rows(postgres_url) == ["r1"]
+    assert "t2" not in table_names(postgres_url)
+    assert ledger_revisions(postgres_url) == ["r1"]
+
+    # The same on the command line: exit 1, one line, no traceback.
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: revision r2 failed")
+    assert "Traceback" not in result.output
+    assert ledger_revisions(postgres_url) == ["r1"]
+
+
+# A revision that leaves the step's transaction for a while: CREATE INDEX CONCURRENTLY cannot
+# run inside one, so Alembic commits, runs it in autocommit, and begins again.
+CONCURRENT = '''"""an index on t1, built concurrently"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "r2"
+down_revision = "r1"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("t2", sa.Column("id", sa.Integer, primary_key=True))
+    with op.get_context().autocommit_block():
+        op.create_index("t1_id_concurrently", "t1", ["id"], postgresql_concurrently=True)
+    op.add_column("t2", sa.Column("after", sa.Integer))
+
+
+def downgrade():
+    op.drop_index("t1_id_concurrently", table_name="t1")
+    op.drop_table("t2")
+'''
+
+
+def test_a_step_with_an_autocommit_block_is_recorded_and_the_next_steps_too(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    versions = tmp_path / "migrations" / "versions"
+    write_chain(versions)
+    (versions / "r2_t2.py").write_text(CONCURRENT)
+    app, versioning = make_app(tmp_path, postgres_url)
+    applied: list[str] = []
+    with app.app_context():
+        result = versioning.upgrade(progress=lambda step: applied.append(step.revision))
+    assert result.after == ("r3",)
+    assert applied == ["r1", "r2", "r3"]
+    assert version_rows(postgres_url) == ["r3"]
+    assert ledger_revisions(postgres_url) == ["r1", "r2", "r3"]
+    engine = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    try:
+        inspector = sa.inspect(engine)
+        assert "after" in {c["name"] for c in inspector.get_columns("t2")}
+        assert "t1_id_concurrently" in {i["name"] for i in inspector.get_indexes("t1")}
+    finally:
+        engine.dispose()

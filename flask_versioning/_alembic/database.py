@@ -33,8 +33,16 @@ class StepListener(Protocol):
     #: Set by the environment when the run's last act is a commit that waits for the disk
     #: (:mod:`.durability`): each step's own transaction must then ask for a lazy commit.
     defer_flush: bool
+    #: Set by the environment when this listener is the last thing each step's own
+    #: transaction runs: it then commits that transaction itself and begins the next one (in
+    #: the same round trip as its own statement), before the step is reported.
+    ends_step: bool
 
     def begin(self) -> None: ...
+
+    def ends_steps_on(self, connection: sa.Connection) -> bool:
+        """Whether it can do so on ``connection`` (see :attr:`ends_step`)."""
+        ...
 
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
 

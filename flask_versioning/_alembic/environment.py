@@ -244,6 +244,19 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
         with lazily as relax_each_step:
             if history is not None:
                 history.defer_flush = relax_each_step
+                # Where each step is a transaction of its own and nothing of the app's runs
+                # after the row in it (an app's on_version_apply expects to run inside the
+                # step), the row's statement commits the step and begins the next one's
+                # transaction. Alembic must then not begin and commit each step itself: it is
+                # told the steps share one transaction, which the rows cut into one per step.
+                history.ends_step = (
+                    relax_each_step
+                    and bool(options.get("transaction_per_migration"))
+                    and database.settings.context.get("on_version_apply") is None
+                    and history.ends_steps_on(connection)
+                )
+                if history.ends_step:
+                    options["transaction_per_migration"] = False
             context.configure(connection=connection, **options)
             if database.guard is not None:
                 _guard(context, database, connection, options)
@@ -255,6 +268,11 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
                         for start in starters:
                             start()
                         context.run_migrations(**kw)
+                        if history is not None and history.ends_step:
+                            # Left open: the empty transaction the last step's row began,
+                            # or, when no step ran, Alembic's reads and the version table it
+                            # made, which a run that applies nothing does not keep.
+                            connection.rollback()
 
 
 def _guard(context: Any, database: Database, connection: sa.Connection, options: Any) -> None:

@@ -193,6 +193,11 @@ class StepWriter:
     The table is made on the first step, inside that step's transaction, so commands that
     apply nothing (autogenerate, ``check``) never create it. Everything a row repeats (the
     process, the tool's version, the compiled INSERT) is worked out once per run.
+
+    Where the row is the last thing the step's transaction does (:attr:`ends_step`), it is
+    sent together with that transaction's ``COMMIT`` and the next one's ``BEGIN`` in one
+    round trip (:meth:`_closing`): the step is then committed before anyone is told it was
+    applied, and a row the database refuses still rolls the step back.
     """
 
     def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
@@ -201,9 +206,12 @@ class StepWriter:
         self.table = history_table(database.settings)
         self.run = current_run(database.settings)
         self._insert = self.table.insert()
+        self._insert_sql: str | None = None
+        self._client_cursor: Any = None
         self._ready = False
         #: Set by the environment (see :class:`~._alembic.database.StepListener`).
         self.defer_flush = False
+        self.ends_step = False
         self._last = time.time()
 
     def begin(self) -> None:
@@ -228,18 +236,88 @@ class StepWriter:
         )
         connection = ctx.connection
         assert connection is not None
+        closing: str | None = None
         try:
             if not self._ready:
                 if not has_table(connection, self.table):
-                    self.table.create(connection, checkfirst=True)
+                    self.table.create(connection, checkfirst=False)
                     self._before_history(connection, step)
                 self._ready = True
-            if self.defer_flush:
+            if self.ends_step:
+                closing = self._closing(connection, row)
+                connection.exec_driver_sql(closing, execution_options={"no_parameters": True})
+            elif self.defer_flush:
                 connection.execute(self._relaxed_insert, row)
             else:
                 connection.execute(self._insert, row)
         except sa.exc.DBAPIError as exc:
+            if closing is not None and not _failed_in_transaction(connection):
+                # The row went in and the COMMIT failed (a deferred constraint of the step,
+                # a lost connection): the step's own failure, rolled back by the server. No
+                # transaction is open for Alembic to roll back; it rolls back nothing.
+                raise
             raise _refused(self.table, connection, row["revision"], exc) from exc
+
+    def ends_steps_on(self, connection: sa.Connection) -> bool:
+        """Whether this run's rows can end their steps' transactions (:meth:`_closing`).
+
+        Only psycopg 3 qualifies: its client-side binding (``ClientCursor.mogrify``) quotes
+        the values as the server expects, a query without parameters goes out as one simple
+        query (several statements allowed), and it asks the server whether a transaction is
+        open before it sends ``BEGIN`` or ``COMMIT`` of its own. Not in autocommit (a failed
+        INSERT would leave no failed transaction to tell it by), and not with transaction
+        characteristics of the app's (isolation level, read only), which the ``BEGIN`` sent
+        here would not repeat.
+        """
+        if connection.dialect.driver != "psycopg":
+            return False
+        import psycopg
+
+        dbapi_connection = connection.connection.dbapi_connection
+        return (
+            isinstance(dbapi_connection, psycopg.Connection)
+            and not dbapi_connection.autocommit
+            and dbapi_connection.isolation_level is None
+            and dbapi_connection.read_only is None
+            and dbapi_connection.deferrable is None
+        )
+
+    def _closing(self, connection: sa.Connection, row: dict[str, Any]) -> str:
+        """The row's INSERT, the step's ``COMMIT`` and the next step's ``BEGIN`` as one string
+        of statements: one round trip where there were three.
+
+        A failed INSERT stops the string there and leaves the step's transaction to be rolled
+        back. ``SET LOCAL`` makes this commit not wait for the disk, as
+        :attr:`_relaxed_insert` does; the environment flushes once at the end of the run. The
+        transaction begun last is the next step's (the environment runs the steps in what
+        Alembic takes for one transaction), or, after the last step, an empty one that
+        Alembic commits.
+        """
+        import psycopg
+
+        dbapi_connection = connection.connection.dbapi_connection
+        assert isinstance(dbapi_connection, psycopg.Connection)  # see ends_steps_on()
+        if self._client_cursor is None or self._client_cursor.connection is not dbapi_connection:
+            self._client_cursor = psycopg.ClientCursor(dbapi_connection)
+        insert = self._client_cursor.mogrify(self._insert_text(connection), row)
+        return f"SET LOCAL synchronous_commit = off; {insert}; COMMIT; BEGIN"
+
+    def _insert_text(self, connection: sa.Connection) -> str:
+        """The row's INSERT with psycopg's named placeholders, in the schema the connection
+        translates the ledger's to (a tenant's); worked out once per run."""
+        if self._insert_sql is None:
+            quote = connection.dialect.identifier_preparer
+            translate = connection.get_execution_options().get("schema_translate_map") or {}
+            schema = translate.get(self.table.schema, self.table.schema)
+            name = quote.quote(self.table.name)
+            if schema:
+                name = f"{quote.quote_schema(schema)}.{name}"
+            columns = [c.name for c in self.table.c if c.name != "id"]
+            self._insert_sql = (
+                f"INSERT INTO {name} ({', '.join(quote.quote(c) for c in columns)}) "
+                f"VALUES ({', '.join(f'%({c})s' for c in columns)})"
+            )
+        return self._insert_sql
 
     @functools.cached_property
     def _relaxed_insert(self) -> sa.Insert:
@@ -267,6 +345,14 @@ class StepWriter:
         ]
         if rows:
             connection.execute(self._insert, rows)
+
+
+def _failed_in_transaction(connection: sa.Connection) -> bool:
+    """Whether the server holds a failed transaction open: a statement before the ``COMMIT``
+    failed, rather than the ``COMMIT`` itself (which ends the transaction either way)."""
+    info = getattr(connection.connection.dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)
+    return status is not None and status.name == "INERROR"
 
 
 _DENIED = re.compile(r"permission denied|command denied|access denied", re.IGNORECASE)

@@ -220,12 +220,16 @@ class ForgetDropped:
 
     #: Its deletes ride in the step's transaction, whose commit the history writer decides.
     defer_flush = False
+    ends_step = False
 
     def __init__(self, database: Database) -> None:
         self.table = ledger_table(database.settings)
 
     def begin(self) -> None:
         pass
+
+    def ends_steps_on(self, connection: sa.Connection) -> bool:
+        return False
 
     def __call__(self, ctx: MigrationContext, step: MigrationInfo, **kw: Any) -> None:
         if step.is_upgrade or step.is_stamp:

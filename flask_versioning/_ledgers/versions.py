@@ -43,17 +43,24 @@ def version_rows(database: Database) -> list[str] | None:
         return None
 
 
+#: PostgreSQL's SQLSTATE for a table that does not exist (``undefined_table``).
+_PG_UNDEFINED_TABLE = "42P01"
+
+
 def current(database: Database) -> list[str]:
-    """The revision ids in the version table (empty at base). A catalog query only when the
-    ``SELECT`` fails, to tell "no version table yet" (base) from "cannot be read"."""
+    """The revision ids in the version table (empty at base). When the ``SELECT`` fails, a
+    catalog query tells "no version table yet" (base) from "cannot be read", unless
+    PostgreSQL's error already said the table does not exist (a new database)."""
     engine = database.engine()
     s = database.settings
     with database_errors(database), engine.connect() as connection:
         try:
             result = connection.exec_driver_sql(_select(database, engine))
             return [str(row[0]) for row in result]
-        except sa.exc.DBAPIError:
+        except sa.exc.DBAPIError as exc:
             connection.rollback()
+            if getattr(exc.orig, "sqlstate", None) == _PG_UNDEFINED_TABLE:
+                return []
             if not sa.inspect(connection).has_table(s.version_table, schema=s.version_table_schema):
                 return []
             raise

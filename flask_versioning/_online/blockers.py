@@ -14,6 +14,8 @@ import threading
 
 import sqlalchemy as sa
 
+from .._alembic.cancel import server_id
+
 __all__ = ["Blocker", "Watch", "describe", "is_lock_timeout", "is_statement_timeout", "likely"]
 
 #: PostgreSQL's SQLSTATE for a lock not granted in time (``lock_not_available``).
@@ -165,7 +167,11 @@ class Watch:
 
 
 def backend_pid(connection: sa.Connection) -> int:
-    """The server's id of ``connection``'s session."""
+    """The server's id of ``connection``'s session: as the driver learnt it when connecting
+    (:func:`~.._alembic.cancel.server_id`), else asked of the server."""
+    known = server_id(connection)
+    if known is not None:
+        return known
     if connection.dialect.name == "postgresql":
         sql = "SELECT pg_backend_pid()"
     else:

@@ -90,7 +90,8 @@ def start(connection: sa.Connection, policy: Policy) -> Online | None:
     began = not connection.in_transaction()
     reads: tuple[str, ...]
     if dialect == "postgresql":
-        reads = ("SHOW lock_timeout", "SHOW statement_timeout")
+        # One statement, one round trip; each value as SHOW would print it.
+        reads = ("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')",)
     else:
         reads = (
             "SELECT @@session.lock_wait_timeout, @@session.innodb_lock_wait_timeout, "
@@ -115,10 +116,7 @@ def finish(connection: sa.Connection, state: Online) -> None:
     from the pool rather than handed to the app with a migration's timeouts."""
     connection.info.pop(_KEY, None)
     if state.dialect == "postgresql":
-        statements = [
-            f"SELECT set_config('lock_timeout', '{state.original[0]}', false)",
-            f"SELECT set_config('statement_timeout', '{state.original[1]}', false)",
-        ]
+        statements = [_pg_settings(str(state.original[0]), str(state.original[1]))]
     else:
         lock, innodb, statement = state.original
         statements = [
@@ -150,10 +148,7 @@ def _statements(state: Online, attempt: int) -> list[str]:
     lock = policy.lock_timeout_for(attempt)
     statement = policy.statement_timeout
     if state.dialect == "postgresql":
-        return [
-            f"SET lock_timeout = {_milliseconds(lock)}",
-            f"SET statement_timeout = {_milliseconds(statement)}",
-        ]
+        return [_pg_settings(str(_milliseconds(lock)), str(_milliseconds(statement)))]
     # Whole seconds only; below one second is 0, which MariaDB reads as "do not wait at all"
     # (NOWAIT): the statement then never queues, and the retries find a moment the lock is free.
     original_lock, original_innodb, _ = state.original
@@ -163,6 +158,16 @@ def _statements(state: Online, attempt: int) -> list[str]:
         f"SET SESSION lock_wait_timeout = {lock_s}, innodb_lock_wait_timeout = {innodb_s}, "
         f"max_statement_time = {0.0 if statement is None else float(statement)}"
     ]
+
+
+def _pg_settings(lock: str, statement: str) -> str:
+    """Both PostgreSQL timeouts for the session in one statement (one round trip); like
+    ``SET``, undone if the transaction it runs in rolls back."""
+    lock, statement = (value.replace("'", "''") for value in (lock, statement))
+    return (
+        f"SELECT set_config('lock_timeout', '{lock}', false), "
+        f"set_config('statement_timeout', '{statement}', false)"
+    )
 
 
 def _milliseconds(seconds: float | None) -> int:

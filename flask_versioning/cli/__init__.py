@@ -5,7 +5,8 @@ twenty-odd commands (importing :mod:`.migrate`, :mod:`.queries`, :mod:`.seeds`, 
 and :mod:`.team` and running their click decorators) would cost a millisecond or more for
 nothing. So the group holds only its own options (``-x``, ``--traceback``) and adds its
 commands when click first asks for one or for their list (a command, ``--help``, shell
-completion).
+completion). A command of :mod:`.migrate` (``flask db upgrade`` in a deploy) loads only that
+module.
 """
 
 from __future__ import annotations
@@ -25,25 +26,31 @@ class LazyGroup(AppGroup):
     still free: a command the app added before is kept, as if added after ours."""
 
     _loaded = False
+    _changes_loaded = False
 
-    def _load(self) -> None:
-        if self._loaded:
+    def _load(self, name: str | None = None) -> None:
+        """Add our commands; for ``name`` among those that change a database or its files
+        (:mod:`.migrate`: ``upgrade`` in a deploy, ``revision``), only those, sparing that
+        command the import of the others' modules."""
+        if not self._changes_loaded:
+            self._changes_loaded = True
+            from . import migrate
+
+            self._add(migrate.COMMANDS)
+        if self._loaded or (name is not None and name in self.commands):
             return
         self._loaded = True
-        from . import migrate, queries, seeds, status, team
+        from . import queries, seeds, status, team
 
-        for command in [
-            *migrate.COMMANDS,
-            *queries.COMMANDS,
-            *status.COMMANDS,
-            *seeds.COMMANDS,
-            *team.COMMANDS,
-        ]:
+        self._add([*queries.COMMANDS, *status.COMMANDS, *seeds.COMMANDS, *team.COMMANDS])
+
+    def _add(self, commands: list[click.Command]) -> None:
+        for command in commands:
             if command.name not in self.commands:
                 self.add_command(command)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        self._load()
+        self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
