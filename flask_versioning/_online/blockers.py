@@ -86,6 +86,7 @@ _PG_TRANSACTIONS = sa.text(
     "SELECT pid, coalesce(usename, ''), coalesce(state, ''), "
     "coalesce(extract(epoch FROM now() - xact_start), 0), left(coalesce(query, ''), 100) "
     "FROM pg_stat_activity WHERE pid <> :pid AND pid <> pg_backend_pid() "
+    "AND datname = current_database() "
     "AND xact_start IS NOT NULL AND backend_type = 'client backend' "
     "ORDER BY xact_start LIMIT 3"
 )
@@ -118,7 +119,9 @@ def _rows(connection: sa.Connection, query: sa.TextClause, pid: int) -> list[Blo
 
 def likely(engine: sa.Engine, pid: int) -> list[Blocker]:
     """The likely holders of a lock session ``pid`` waited for, asked once it stopped
-    waiting: the oldest open transactions (on MariaDB, else the longest-running statements)."""
+    waiting: the oldest open transactions (on MariaDB, else the longest-running statements).
+    On PostgreSQL only sessions of the same database can hold a table's lock, so sessions of
+    other databases on the server are never named."""
     try:
         with engine.connect() as connection:
             if connection.dialect.name == "postgresql":
