@@ -201,7 +201,7 @@ def overridden(changes: Mapping[str, Any]) -> Iterator[None]:
         connection = op.get_bind()
     except Exception:  # offline (--sql): there is no connection to set anything on
         connection = None
-    if connection is not None and connection.closed:
+    if connection is not None and getattr(connection, "closed", False):
         # Called outside a migration, after one in this process: Alembic's ``op`` still
         # points at that run's connection, closed since.
         connection = None
