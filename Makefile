@@ -53,7 +53,7 @@ $(MIN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip uv
 	$(MIN_VENV)/bin/uv pip compile --quiet --resolution lowest-direct --python $(MIN_VENV)/bin/python pyproject.toml -o $(MIN_VENV)/lowest.txt
-	$(MIN_VENV)/bin/uv pip install --quiet --python $(MIN_VENV)/bin/python -c $(MIN_VENV)/lowest.txt -e ".[test]"
+	$(MIN_VENV)/bin/uv pip install --quiet --python $(MIN_VENV)/bin/python -c $(MIN_VENV)/lowest.txt -e ".[test,lint]"
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP)

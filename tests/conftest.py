@@ -230,8 +230,10 @@ def run_flask_in_process(
     traceback and exits 1, as Python does, so tests that look for a traceback still see it.
     """
     from click.testing import CliRunner
+    from flask import has_app_context
     from flask.cli import ScriptInfo
     from flask.cli import cli as flask_cli
+    from flask.globals import app_ctx
 
     project_modules = _project_modules(cwd)
     for name in project_modules:
@@ -242,6 +244,7 @@ def run_flask_in_process(
     unset = {key: None for key in os.environ if key not in env}
     info = ScriptInfo()
     saved_logging = _logging_state()
+    saved_context = app_ctx._get_current_object() if has_app_context() else None
     try:  # click < 8.2 mixes standard error into the output unless told not to
         runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]
     except TypeError:
@@ -261,6 +264,10 @@ def run_flask_in_process(
         sys.argv = saved_argv
         sys.path[:] = saved_path
         _restore_logging(saved_logging)
+        # An app context the command left pushed ends with its process. (Click before 8.2
+        # never closes the contexts of shell completion, and Flask's group pushes one there.)
+        while has_app_context() and app_ctx._get_current_object() is not saved_context:
+            app_ctx.pop()
         _dispose(info)
         for name in _project_modules(cwd):
             sys.modules.pop(name, None)
