@@ -44,8 +44,9 @@ test-fast: $(STAMP)
 	VERSIONING_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -n 2 -q -m "not process"
 
 # The lowest versions pyproject.toml declares, resolved (not guessed) by uv's lowest-direct
-# resolution of the package's own dependencies, in an environment of their own; the test extras
-# are installed on top under those pins. SQLite and PostgreSQL.
+# resolution of the package's own dependencies, in an environment of their own; the test and
+# lint extras (ruff runs as a post-write hook in the tests) are installed on top under those
+# pins. SQLite and PostgreSQL, no browser. uv comes from pip inside the environment.
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed
 $(MIN_STAMP): pyproject.toml
