@@ -45,8 +45,9 @@ test-fast: $(STAMP)
 	VERSIONING_TEST_BACKENDS=sqlite $(BIN)/python -m pytest -n 2 -q -m "not process"
 
 # The lowest versions pyproject.toml declares, resolved (not guessed) by uv's lowest-direct
-# resolution of the package's own dependencies, in an environment of their own; the test extras
-# are installed on top under those pins. SQLite and PostgreSQL.
+# resolution of the package's own dependencies, in an environment of their own; the test and
+# lint extras (ruff runs as a post-write hook in the tests) are installed on top under those
+# pins. SQLite and PostgreSQL, no browser. uv comes from pip inside the environment.
 MIN_VENV := .venv-min
 MIN_STAMP := $(MIN_VENV)/.installed
 $(MIN_STAMP): pyproject.toml
@@ -54,7 +55,7 @@ $(MIN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip uv
 	$(MIN_VENV)/bin/uv pip compile --quiet --resolution lowest-direct --python $(MIN_VENV)/bin/python pyproject.toml -o $(MIN_VENV)/lowest.txt
-	$(MIN_VENV)/bin/uv pip install --quiet --python $(MIN_VENV)/bin/python -c $(MIN_VENV)/lowest.txt -e ".[test]"
+	$(MIN_VENV)/bin/uv pip install --quiet --python $(MIN_VENV)/bin/python -c $(MIN_VENV)/lowest.txt -e ".[test,lint]"
 	touch $(MIN_STAMP)
 
 test-min: $(MIN_STAMP)

@@ -242,7 +242,9 @@ def run_flask_in_process(
     lands among its own lines in the order they were written. The result's ``stdout`` holds
     everything and its ``stderr`` is empty.
     """
+    from flask import has_app_context
     from flask.cli import ScriptInfo
+    from flask.globals import app_ctx
 
     for name in _project_modules(cwd):
         sys.modules.pop(name, None)
@@ -252,6 +254,7 @@ def run_flask_in_process(
     saved_environ = dict(os.environ)
     info = ScriptInfo()
     saved_logging = _logging_state()
+    saved_context = app_ctx._get_current_object() if has_app_context() else None
     os.chdir(cwd)
     sys.argv = [FLASK, *args]
     saved_alembic_defaults = _alembic_stdout_follows_sys()
@@ -273,6 +276,10 @@ def run_flask_in_process(
         sys.argv = saved_argv
         sys.path[:] = saved_path
         _restore_logging(saved_logging)
+        # An app context the command left pushed ends with its process. (Click before 8.2
+        # never closes the contexts of shell completion, and Flask's group pushes one there.)
+        while has_app_context() and app_ctx._get_current_object() is not saved_context:
+            app_ctx.pop()
         _dispose(info)
         for name in _project_modules(cwd):
             sys.modules.pop(name, None)

@@ -94,7 +94,11 @@ def _tables(connection: sa.Connection, inspector: sa.Inspector, names: list[str]
     checks = multi("check_constraints")
     foreign = multi("foreign_keys")
     comments = multi("table_comment") if dialect.supports_comments else {}
-    options = multi("table_options")
+    try:
+        options = multi("table_options")
+    except NotImplementedError:
+        # SQLAlchemy reads SQLite's table options (WITHOUT ROWID, STRICT) from 2.0.53 on.
+        options = {}
     result = {}
     for (_, name), table_columns in sorted(columns.items(), key=lambda item: str(item[0][1])):
         result[name] = {

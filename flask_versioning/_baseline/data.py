@@ -14,6 +14,7 @@ own SQLAlchemy dialect.
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import os
 import re
@@ -180,6 +181,12 @@ def dump_rows(connection: sa.Connection, tables: Collection[str]) -> str:
     # a baseline runs without driver formatting, so the doubling is undone (exactly: every `%`
     # of the statement was doubled).
     doubled = dialect.paramstyle in ("format", "pyformat")
+    if dialect.positional:
+        # A statement with every value inline has no parameters, but SQLAlchemy before 2.0.55
+        # still turns `%(name)s` into `?` or `%s` inside the literals for a positional driver
+        # (SQLite, MariaDB); compiled as for a non-positional one, the text stays as it is.
+        dialect = copy.copy(dialect)
+        dialect.positional = False
     statements = []
     for table in metadata.sorted_tables:
         order = list(table.primary_key.columns) or list(table.columns)

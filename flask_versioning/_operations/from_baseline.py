@@ -43,6 +43,8 @@ from .._ledgers import history
 from .._types import AppliedRevision
 
 if TYPE_CHECKING:
+    from alembic.ddl.impl import DefaultImpl
+
     from .._alembic.database import Database
 
 __all__ = ["BASELINE", "Loaded", "ancestors", "apply_baseline"]
@@ -228,12 +230,12 @@ def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline
     with db_engine.connect() as connection:
         statements = load_baseline(connection, baseline, commit=False)
         try:
-            # The table Alembic itself would create, from its own definition.
             context = MigrationContext.configure(connection)
-            table = context.impl.version_table_impl(
-                version_table=options["version_table"],
-                version_table_schema=options["version_table_schema"],
-                version_table_pk=options.get("version_table_pk", True),
+            table = _version_table(
+                context.impl,
+                options["version_table"],
+                options["version_table_schema"],
+                pk=options.get("version_table_pk", True),
             )
             table.create(connection)
             connection.execute(table.insert().values(version_num=baseline.revision))
@@ -245,6 +247,26 @@ def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline
                 f"{' '.join(str(exc.orig).split())}"
             ) from exc
     return statements
+
+
+def _version_table(impl: DefaultImpl, name: str, schema: str | None, *, pk: bool) -> sa.Table:
+    """The table Alembic itself would create: from the dialect's own definition where Alembic
+    has one (``version_table_impl``, Alembic 1.14), else the one shape older Alembic creates."""
+    define = getattr(impl, "version_table_impl", None)
+    if define is not None:
+        table: sa.Table = define(
+            version_table=name, version_table_schema=schema, version_table_pk=pk
+        )
+        return table
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        schema=schema,
+    )
+    if pk:
+        table.append_constraint(sa.PrimaryKeyConstraint("version_num", name=f"{name}_pkc"))
+    return table
 
 
 def ancestors(parents: Mapping[str, Sequence[str]], tips: Collection[str]) -> set[str]:
