@@ -47,10 +47,10 @@ def init_command(binds: tuple[str, ...], linear: bool) -> None:
     """Create the migrations directory inside the app package (optional: every command that
     needs it creates it). With --linear, write versions/HEADS from the revision files: the
     linear-history guard for a directory made before it, or by Flask-Migrate."""
-    v = versioning()
-    for bind in v.select(binds, histories=linear):
+    extension = versioning()
+    for bind in extension.select(binds, histories=linear):
         with on(bind):
-            echo(f"Migrations directory: {v.init(bind=bind, linear=linear)}")
+            echo(f"Migrations directory: {extension.init(bind=bind, linear=linear)}")
             if linear:
                 echo("Linear history: heads recorded in versions/HEADS; commit it.")
 
@@ -89,10 +89,10 @@ def migrate_command(
     When nothing changed, no file is written (unless --allow-empty) and the exit code is 0.
     Each database gets its own revision; a Flask-Migrate multidb directory gets one for all.
     """
-    v = versioning()
-    for bind in v.select(binds, models=not binds, histories=True):
-        with on(bind, shared=v.database(bind).engine_name is not None):
-            script = v.migrate(message, bind=bind, allow_empty=allow_empty, **options)
+    extension = versioning()
+    for bind in extension.select(binds, models=not binds, histories=True):
+        with on(bind, shared=extension.database(bind).engine_name is not None):
+            script = extension.migrate(message, bind=bind, allow_empty=allow_empty, **options)
             if script is None:
                 echo("No changes in the models were detected; no revision was written.")
             else:
@@ -152,7 +152,7 @@ def upgrade_command(
     --all-tenants or --tenant, the tenants instead: those already at REVISION are skipped,
     the others upgraded (--jobs at once), and a summary follows.
     """
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
@@ -161,8 +161,8 @@ def upgrade_command(
         return
     progress = None if options.get("sql") else print_step
     each_database(
-        v.select(binds, revisions=[revision]),
-        lambda bind: v.upgrade(
+        extension.select(binds, revisions=[revision]),
+        lambda bind: extension.upgrade(
             revision, bind=bind, progress=progress, baseline=not no_baseline, **options
         ),
     )
@@ -187,7 +187,7 @@ def downgrade_command(
     refused for a protected database unless --allow-protected. --all-tenants or --tenant:
     the tenants instead.
     """
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
@@ -196,8 +196,8 @@ def downgrade_command(
         return
     progress = None if options.get("sql") else print_step
     each_database(
-        v.select(binds, revisions=[revision]),
-        lambda bind: v.downgrade(
+        extension.select(binds, revisions=[revision]),
+        lambda bind: extension.downgrade(
             revision, bind=bind, progress=progress, allow_protected=allow_protected, **options
         ),
     )
@@ -223,7 +223,7 @@ def stamp_command(
     Rewriting the applied history of a protected database is refused unless
     --allow-protected. --all-tenants or --tenant: the tenants instead.
     """
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
         started = time.perf_counter()
@@ -232,9 +232,9 @@ def stamp_command(
         )
         report_migrations(results, time.perf_counter() - started)
         return
-    for bind in v.select(binds, revisions=revisions):
+    for bind in extension.select(binds, revisions=revisions):
         with on(bind):
-            result = v.stamp(
+            result = extension.stamp(
                 list(revisions) or "heads",
                 bind=bind,
                 purge=purge,
@@ -273,10 +273,10 @@ def unprotect_command(yes: bool, binds: tuple[str, ...]) -> None:
     restored into staging, say). The lifting is recorded in the ledger too. Needs --yes."""
     if not yes:
         raise click.UsageError("unprotect lifts a production safeguard: confirm with --yes")
-    v = versioning()
-    for bind in v.select(binds):
+    extension = versioning()
+    for bind in extension.select(binds):
         with on(bind):
-            lifted = v.unprotect(bind=bind)
+            lifted = extension.unprotect(bind=bind)
             echo("Protection lifted." if lifted else "The database was not protected.")
 
 

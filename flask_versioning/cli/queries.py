@@ -50,11 +50,11 @@ def history_command(
     rev_range: str | None, verbose: bool, indicate_current: bool, binds: tuple[str, ...]
 ) -> None:
     """List the revisions, newest first (each database's history, when there are several)."""
-    v = versioning()
-    for bind in v.select(binds, histories=True):
-        with on(bind, shared=v.database(bind).engine_name is not None):
-            scripts = v.history(rev_range, bind=bind)
-            current = set(v.current(bind=bind)) if indicate_current else set()
+    extension = versioning()
+    for bind in extension.select(binds, histories=True):
+        with on(bind, shared=extension.database(bind).engine_name is not None):
+            scripts = extension.history(rev_range, bind=bind)
+            current = set(extension.current(bind=bind)) if indicate_current else set()
             for script in scripts:
                 line = script.cmd_format(
                     verbose, include_branches=True, include_doc=True, include_parents=True
@@ -69,17 +69,17 @@ def history_command(
 @binds_option
 def heads_command(verbose: bool, binds: tuple[str, ...]) -> None:
     """Show the head revisions of the migrations directory (of each database's)."""
-    v = versioning()
-    for bind in v.select(binds, histories=True):
-        with on(bind, shared=v.database(bind).engine_name is not None):
+    extension = versioning()
+    for bind in extension.select(binds, histories=True):
+        with on(bind, shared=extension.database(bind).engine_name is not None):
             # A plain history is printed from the files read as text, as Alembic prints it;
             # branch labels, dependencies and -v need Alembic's own objects, in its order.
-            plain = None if verbose else plain_head_ids(v.database(bind))
+            plain = None if verbose else plain_head_ids(extension.database(bind))
             if plain is not None:
                 for revision in plain:
                     echo(f"{revision} (head)")
                 continue
-            for script in heads(v.database(bind)):
+            for script in heads(extension.database(bind)):
                 echo(script.cmd_format(verbose, include_branches=True, tree_indicators=False))
 
 
@@ -105,22 +105,22 @@ def current_command(
 ) -> None:
     """Show the revision(s) the database is at (every database's, when there are several;
     every chosen tenant's with --all-tenants or --tenant)."""
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
         results = tenants.current()
-        head_ids = set(v.heads())
+        head_ids = set(extension.heads())
         report_current(results, head_ids if check_heads else None, marks=head_ids)
         return
     behind: list[str] = []
-    for bind in v.select(binds):
+    for bind in extension.select(binds):
         with on(bind):
-            revisions = v.current(bind=bind)
+            revisions = extension.current(bind=bind)
             if verbose:
-                echo(f"Current revision(s) for {mask_url(v.database(bind).url)}:")
+                echo(f"Current revision(s) for {mask_url(extension.database(bind).url)}:")
             if not revisions and (verbose or prefix()):
                 echo("base (no revision applied)")
-            head_ids = set(v.heads(bind=bind)) if revisions or check_heads else set()
+            head_ids = set(extension.heads(bind=bind)) if revisions or check_heads else set()
             for revision in revisions:
                 echo(f"{revision}{' (head)' if revision in head_ids else ''}")
             if check_heads and set(revisions) != head_ids:
@@ -146,15 +146,15 @@ def check_command(binds: tuple[str, ...], fmt: str, tenants: TenantCommands | No
     chosen tenant with --all-tenants or --tenant), or if versions/HEADS disagrees with the
     revision files. Each difference names the table and column, the types from -> to,
     nullability, server defaults, indexes and constraints."""
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
         report_check(tenants.check())
         return
     reports = []
-    for bind in v.select(binds, models=not binds):
+    for bind in extension.select(binds, models=not binds):
         with on(bind):
-            report = v.check(bind=bind)
+            report = extension.check(bind=bind)
             reports.append(report)
             if fmt == "text":
                 _print_check(report)
@@ -206,15 +206,15 @@ def _print_check(report: CheckReport) -> None:
 def graph_command(fmt: Any, bind: str | None, output: Path | None, last: int | None) -> None:
     """Draw the revision history with branch points, merges, heads and branch labels, and
     where each database stands."""
-    v = versioning()
-    binds = [bind_value(bind)] if bind is not None else v.select(histories=True)
+    extension = versioning()
+    binds = [bind_value(bind)] if bind is not None else extension.select(histories=True)
     if len(binds) > 1 and (fmt != "text" or output is not None):
         names = ", ".join(b or "default" for b in binds)
         raise CommandFailed(
             f"this app has {len(binds)} histories ({names}): choose one with --bind"
         )
     for one in binds:
-        picture = v.graph(bind=one, fmt=fmt, last=last)
+        picture = extension.graph(bind=one, fmt=fmt, last=last)
         if output is not None:
             try:
                 output.write_text(picture, encoding="utf-8")
@@ -222,7 +222,7 @@ def graph_command(fmt: Any, bind: str | None, output: Path | None, last: int | N
                 raise CommandFailed(f"cannot write {output}: {exc.strerror or exc}") from exc
             click.echo(f"Wrote the {fmt} graph to {output}")
             return
-        with on(one, shared=v.database(one).engine_name is not None):
+        with on(one, shared=extension.database(one).engine_name is not None):
             echo(picture.rstrip("\n"))
 
 

@@ -120,7 +120,7 @@ def seed_command(
     needs --allow-protected. --all-tenants or --tenant: in each chosen tenant (the seeds
     declared without bind=).
     """
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         if list_:
             raise click.UsageError("--list shows the app's database: leave out the tenants")
@@ -130,21 +130,21 @@ def seed_command(
         )
         report_seeds(per_tenant, time.perf_counter() - started)
         return
-    environment = v.environment_name(env)
+    environment = extension.environment_name(env)
     if list_:
-        statuses = v.seeds_status(env)
+        statuses = extension.seeds_status(env)
         if names:
             statuses = [s for s in statuses if s.name in names]
         _print_status(statuses, environment)
         return
-    results = v.run_seeds(
+    results = extension.run_seeds(
         list(names) or None,
         env=env,
         force=force,
         allow_protected=allow_protected,
         progress=_print_seed,
     )
-    declared = sorted({e for hook in v.seed_registry for e in hook.environments})
+    declared = sorted({e for hook in extension.seed_registry for e in hook.environments})
     _print_seed_summary(results, environment, bool(names), declared)
 
 
@@ -160,17 +160,17 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool, no_baseline
     Asks for confirmation unless --yes. Refused in a protected environment unless
     --allow-protected.
     """
-    v = versioning()
+    extension = versioning()
 
     def confirm(environment: str) -> None:
         if yes:
             return
-        urls = ", ".join(mask_url(v.database(b).url) for b in v.databases())
+        urls = ", ".join(mask_url(extension.database(b).url) for b in extension.databases())
         click.confirm(
             f"Drop every table in {urls} ({environment}) and rebuild it?", abort=True, err=True
         )
 
-    result = v.reset(
+    result = extension.reset(
         env=env,
         allow_protected=allow_protected,
         confirm=confirm,
@@ -200,8 +200,8 @@ def prepare_command(env: str | None, no_baseline: bool) -> None:
     Safe to run any number of times, from any number of processes at once: the command for a
     container entrypoint or a fresh checkout.
     """
-    v = versioning()
-    result = v.prepare(
+    extension = versioning()
+    result = extension.prepare(
         env=env, progress=print_step, seed_progress=_print_seed, baseline=not no_baseline
     )
     for migration in result.migrations:

@@ -80,12 +80,14 @@ def status_command(
     applied ones, with a line counting the earlier ones; --all lists them all. With
     --all-tenants or --tenant, each chosen tenant instead, named after it.
     """
-    v = versioning()
+    extension = versioning()
     if tenants is not None:
         no_binds_with_tenants(binds)
         statuses = [_tenant_status(r) for r in tenants.status()]
     else:
-        statuses = [s for bind in v.select(binds) for s in v.status(bind=bind or "default")]
+        statuses = [
+            s for bind in extension.select(binds) for s in extension.status(bind=bind or "default")
+        ]
     if fmt == "json":
         click.echo(json.dumps(status_document(statuses), indent=2))
     else:
@@ -97,8 +99,8 @@ def status_command(
     if check:
         failures += [_not_up_to_date(s) for s in statuses if s.error is None and not s.up_to_date]
         # versions/HEADS disagreeing with the files is a merge gone wrong: not up to date either.
-        for bind in [None] if tenants is not None else v.select(binds, histories=True):
-            problem = heads_file_problem(v.database(bind))
+        for bind in [None] if tenants is not None else extension.select(binds, histories=True):
+            problem = heads_file_problem(extension.database(bind))
             if problem is not None:
                 failures.append(problem)
     if failures:
@@ -113,11 +115,11 @@ def validate_command(repair: bool, binds: tuple[str, ...], allow_protected: bool
     """Exit 1 naming each applied revision whose file changed or vanished since it was
     applied. After reviewing them, --repair records the files as they are now (refused for a
     protected database unless --allow-protected)."""
-    v = versioning()
+    extension = versioning()
     failed: list[str] = []
-    for bind in v.select(binds):
+    for bind in extension.select(binds):
         with on(bind):
-            for result in v.validate(
+            for result in extension.validate(
                 bind=bind or "default", repair=repair, allow_protected=allow_protected
             ):
                 if result.error is not None:

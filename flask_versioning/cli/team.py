@@ -112,13 +112,15 @@ def lint_command(
     """
     from .._lint import exit_code, format_findings, summary
 
-    v = versioning()
+    extension = versioning()
     findings: list[Finding] = []
     x_args = x_arguments(x)
     try:
-        for name in v.select([bind] if bind else [], revisions=revisions):
+        for name in extension.select([bind] if bind else [], revisions=revisions):
             findings.extend(
-                v.lint(revisions, bind=name, since=since, squawk="squawk" in extras, x_args=x_args)
+                extension.lint(
+                    revisions, bind=name, since=since, squawk="squawk" in extras, x_args=x_args
+                )
             )
     except VersioningError as exc:
         raise UsageFailed(str(exc)) from exc
@@ -158,7 +160,7 @@ def plan_command(
 
     With --all-tenants or --tenant, each chosen tenant's plan; tenants with the same plan (at
     the same revision, same SQL) share one listing."""
-    v = versioning()
+    extension = versioning()
     x_args = x_arguments(x)
     if tenants is not None:
         no_binds_with_tenants(binds)
@@ -167,9 +169,9 @@ def plan_command(
         raise_for_unrendered([r.value for r in results if r.value is not None])
         return
     plans = []
-    for bind in v.select(binds, revisions=[target]):
+    for bind in extension.select(binds, revisions=[target]):
         with on(bind):
-            plans.append(v.plan(target, bind=bind, applied=show_all, x_args=x_args))
+            plans.append(extension.plan(target, bind=bind, applied=show_all, x_args=x_args))
             print_plan(plans[-1])
     raise_for_unrendered(plans)
 
@@ -242,12 +244,12 @@ def rebase_command(revision: str, onto: str | None, bind: str | None) -> None:
     after two branches each added a revision and git conflicted on versions/HEADS. Rewrites the
     file's down_revision and 'Revises:' line (name and id stay) and versions/HEADS. Refused when
     a database has already applied REVISION."""
-    v = versioning()
+    extension = versioning()
     if bind is None:
-        chosen = v.select([], revisions=[revision], histories=True)[0]
+        chosen = extension.select([], revisions=[revision], histories=True)[0]
     else:
         chosen = bind_value(bind)
-    result = v.rebase(revision, onto=onto, bind=chosen)
+    result = extension.rebase(revision, onto=onto, bind=chosen)
     was = ", ".join(result.old_parent) or "base"
     click.echo(f"Rebased {result.revision} onto {result.new_parent} (it followed {was}).")
     click.echo(f"Rewrote {display_path(result.path)}")

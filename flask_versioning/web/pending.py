@@ -76,27 +76,27 @@ def versioning() -> Versioning:
     return get_state().extension
 
 
-def pending_reports(v: Versioning) -> tuple[list[DatabaseReport], bool]:
+def pending_reports(extension: Versioning) -> tuple[list[DatabaseReport], bool]:
     """The databases that are behind, and whether every database could be checked."""
     reports: list[DatabaseReport] = []
     complete = True
-    for bind in v.databases():
+    for bind in extension.databases():
         try:
-            scripts = v.pending(bind=bind)
+            scripts = extension.pending(bind=bind)
         except Exception as exc:
             logger.debug("pending page: cannot check the %s database: %s", bind or "default", exc)
             complete = False
             continue
         # A database whose history says it is protected gets no page and no button.
-        if scripts and v.protection(bind=bind) is None:
-            reports.append(_report(v, bind, scripts))
+        if scripts and extension.protection(bind=bind) is None:
+            reports.append(_report(extension, bind, scripts))
     return reports, complete
 
 
-def _report(v: Versioning, bind: str | None, scripts: list[Script]) -> DatabaseReport:
-    database = v.database(bind)
-    current = tuple(v.current(bind=bind))
-    heads = tuple(v.heads(bind=bind))
+def _report(extension: Versioning, bind: str | None, scripts: list[Script]) -> DatabaseReport:
+    database = extension.database(bind)
+    current = tuple(extension.current(bind=bind))
+    heads = tuple(extension.heads(bind=bind))
     sql: dict[str, str] = {}
     setup, note = "", None
     if len(current) > 1:
@@ -107,7 +107,7 @@ def _report(v: Versioning, bind: str | None, scripts: list[Script]) -> DatabaseR
     else:
         target = f"{current[0]}:heads" if current else "heads"
         try:
-            text = v.upgrade(target, bind=bind, sql=True).sql or ""
+            text = extension.upgrade(target, bind=bind, sql=True).sql or ""
         except Exception as exc:
             note = f"no SQL preview: {scrub(one_line(exc, 300))}"
         else:
@@ -189,15 +189,15 @@ class PendingGate:
     def reports(self) -> list[DatabaseReport]:
         """The databases behind their heads: checked once, then kept until an upgrade or until
         a revision file is added, removed or renamed."""
-        v = versioning()
+        extension = versioning()
         with self._lock:
-            if self._reports is not None and _folders(v) == self._folders:
+            if self._reports is not None and _folders(extension) == self._folders:
                 return self._reports
-            reports, complete = pending_reports(v)
+            reports, complete = pending_reports(extension)
             if complete:
                 # Read after the check: importing the revisions may have just created
                 # ``versions/__pycache__``, which is no new revision.
-                self._reports, self._folders = reports, _folders(v)
+                self._reports, self._folders = reports, _folders(extension)
             return reports
 
     def forget(self) -> None:
@@ -239,18 +239,18 @@ class PendingGate:
         if reason is not None:
             return page("refused.html", 403, reason=reason, next=next_url)
 
-        v = versioning()
+        extension = versioning()
         applied: list[tuple[str, AppliedRevision]] = []
         error = None
         try:
-            for bind in v.databases():
-                if v.pending(bind=bind) and v.protection(bind=bind) is None:
-                    name = v.database(bind).name
+            for bind in extension.databases():
+                if extension.pending(bind=bind) and extension.protection(bind=bind) is None:
+                    name = extension.database(bind).name
 
                     def progress(step: AppliedRevision, name: str = name) -> None:
                         applied.append((name, step))
 
-                    v.upgrade(bind=bind, progress=progress)
+                    extension.upgrade(bind=bind, progress=progress)
         except VersioningError as exc:
             error = scrub(one_line(exc))
         except Exception as exc:
@@ -263,29 +263,29 @@ class PendingGate:
             500 if error else 200,
             applied=applied,
             error=error,
-            positions=_positions(v),
+            positions=_positions(extension),
             next=next_url,
         )
 
 
-def _folders(v: Versioning) -> tuple[int, ...]:
+def _folders(extension: Versioning) -> tuple[int, ...]:
     """When each database's ``versions/`` folder last gained, lost or renamed a file."""
     times = []
-    for bind in v.databases():
+    for bind in extension.databases():
         try:
-            times.append(os.stat(v.database(bind).directory / "versions").st_mtime_ns)
+            times.append(os.stat(extension.database(bind).directory / "versions").st_mtime_ns)
         except OSError:
             times.append(0)
     return tuple(times)
 
 
-def _positions(v: Versioning) -> list[tuple[str, str]]:
+def _positions(extension: Versioning) -> list[tuple[str, str]]:
     """Where each database stands now, as ``(name, revisions)``; a read error is one line."""
     positions = []
-    for bind in v.databases():
-        name = v.database(bind).name
+    for bind in extension.databases():
+        name = extension.database(bind).name
         try:
-            where = ", ".join(v.current(bind=bind)) or "base (no revision applied)"
+            where = ", ".join(extension.current(bind=bind)) or "base (no revision applied)"
         except Exception as exc:
             where = f"cannot be read: {scrub(one_line(exc, 200))}"
         positions.append((name, where))

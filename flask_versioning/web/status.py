@@ -68,18 +68,18 @@ def status_page() -> Response:
         return page("refused.html", 403, reason=reason, next=None)
     from .._state import get_state
 
-    v = get_state().extension
-    seeds = _ask(v.seeds_status)
+    extension = get_state().extension
+    seeds = _ask(extension.seeds_status)
     state = get_state()
     environment = _ask(
-        lambda: environment_label(v.environment_name(), declared=bool(state.settings.env))
+        lambda: environment_label(extension.environment_name(), declared=bool(state.settings.env))
     )
-    sections = [_section(v, bind, seeds) for bind in v.databases()]
+    sections = [_section(extension, bind, seeds) for bind in extension.databases()]
     return page("status.html", sections=sections, environment=environment)
 
 
-def _section(v: Versioning, bind: str | None, seeds: Answer) -> Section:
-    database = v.database(bind)
+def _section(extension: Versioning, bind: str | None, seeds: Answer) -> Section:
+    database = extension.database(bind)
     mine = seeds
     if seeds.error is None and isinstance(seeds.value, list):
         statuses: list[SeedStatus] = seeds.value
@@ -87,19 +87,19 @@ def _section(v: Versioning, bind: str | None, seeds: Answer) -> Section:
     return Section(
         name=database.name,
         url=_ask(lambda: mask_url(database.url)).value or "",  # type: ignore[arg-type]
-        current=_ask(lambda: v.current(bind=bind)),
-        heads=_ask(lambda: v.heads(bind=bind)),
-        graph=_ask(lambda: Markup(v.graph(bind=bind, fmt="svg"))),
+        current=_ask(lambda: extension.current(bind=bind)),
+        heads=_ask(lambda: extension.heads(bind=bind)),
+        graph=_ask(lambda: Markup(extension.graph(bind=bind, fmt="svg"))),
         seeds=mine,
-        protection=_ask(lambda: v.protection(bind=bind)),
-        check=_check(v, bind),
+        protection=_ask(lambda: extension.protection(bind=bind)),
+        check=_check(extension, bind),
     )
 
 
-def _check(v: Versioning, bind: str | None) -> Answer:
+def _check(extension: Versioning, bind: str | None) -> Answer:
     """The models against the database, each difference as one line, in ``flask db check``'s
     words."""
-    database = v.database(bind)
+    database = extension.database(bind)
     if database.metadata is None:
         return Answer(error="no models to compare: this database was given no metadata")
     return _ask(
