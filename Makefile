@@ -33,11 +33,12 @@ demo: $(DEMO_STAMP)
 	FLASK_APP=example_app VERSIONING_STATUS_PAGE=/_versioning $(BIN)/flask run --debug --port $(DEMO_PORT)
 
 # The whole suite against SQLite, PostgreSQL and MariaDB, with branch coverage of the package
-# (fail_under in pyproject.toml: the run fails below 90%), in two processes: tests wait on the
-# database servers and on the real processes that tests of processes start (kills, Ctrl-C,
-# concurrent starts, workers, the browser); every other command runs in the test's own process.
+# (fail_under in pyproject.toml: the run fails below 90%), in four worker processes on two cores:
+# a worker often waits on a database server or on the real process a test of processes starts
+# (kills, Ctrl-C, concurrent starts, workers, the browser), and two workers left the cores half
+# idle. Every other command runs in the test's own process.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist worksteal --cov --cov-report=term-missing:skip-covered
+	$(BIN)/python -m pytest -n 4 --dist worksteal --cov --cov-report=term-missing:skip-covered
 
 # The inner loop: SQLite only, every command in the test's own process, no browser and no test
 # whose subject is a process of its own (marked `process`). See docs/contributing.md.
@@ -60,7 +61,7 @@ $(MIN_STAMP): pyproject.toml
 
 test-min: $(MIN_STAMP)
 	@grep -E "^(flask|flask-sqlalchemy|sqlalchemy|alembic|click)==" $(MIN_VENV)/lowest.txt
-	VERSIONING_TEST_BACKENDS=sqlite,postgresql $(MIN_VENV)/bin/python -m pytest -n 2 -q -m "not browser"
+	VERSIONING_TEST_BACKENDS=sqlite,postgresql $(MIN_VENV)/bin/python -m pytest -n 4 --dist worksteal -q -m "not browser"
 
 lint: $(STAMP)
 	$(BIN)/ruff check flask_versioning tests benchmarks example_app examples docs
