@@ -1,11 +1,10 @@
 """The applied-history ledger: what was applied to this database, when, from where, from what.
 
-Alembic's version table only says where a database stands. Flyway, Liquibase and Django keep a
-record of every step as well; this table is ours (``VERSIONING_HISTORY_TABLE``), one per
-database, next to the version table. Every path that migrates writes it, because every path runs
-the same ``env.py``: the environment hands Alembic's ``on_version_apply`` a :class:`StepWriter`,
-which adds one row per step inside the step's own transaction, so "applied" and "recorded"
-commit together where the backend allows.
+Alembic's version table only says where a database stands; Flyway, Liquibase and Django keep a
+record of every step too. This table (``VERSIONING_HISTORY_TABLE``) sits next to the version
+table. Every path writes it, as every path runs our ``env.py``: it hands Alembic's
+``on_version_apply`` a :class:`StepWriter`, which adds one row per step inside the step's own
+transaction, so "applied" and "recorded" commit together where the backend allows.
 
 Besides the steps, the ledger records the environment that migrated the database and whether
 that environment is protected: protection follows the database, not the shell that happens to

@@ -26,9 +26,7 @@ sequence is written out, each statement in the form tried first.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +35,7 @@ import sqlalchemy as sa
 
 from .._errors import COMMITTED_MARK, DDLTimeout
 from . import blockers, session
+from .plain import plain as _plain
 
 if TYPE_CHECKING:
     from alembic.operations import MigrateOperation
@@ -54,12 +53,6 @@ log = logging.getLogger("flask_versioning")
 
 T = TypeVar("T")
 
-#: MariaDB/MySQL errors for an ALGORITHM or LOCK clause the server cannot honour for this
-#: change (``ER_ALTER_OPERATION_NOT_SUPPORTED`` and ``..._REASON``, MariaDB's
-#: ``ER_ALTER_OPERATION_NOT_SUPPORTED_REASON_*`` and the "not supported" of a ``LOCK``).
-_REFUSED = frozenset({1845, 1846, 4092})
-#: The clauses asked for, in order; the last resort is none (the server's own choice).
-_ALGORITHMS = ("ALGORITHM=INSTANT", "ALGORITHM=INPLACE, LOCK=NONE")
 #: PostgreSQL's longest identifier.
 _NAME_MAX = 63
 
@@ -481,88 +474,6 @@ def _retrying(connection: sa.Connection | None, what: str, run: Callable[[], T])
         if attempt:
             state.attempt = first
             session.apply(connection, state)
-
-
-# --- MariaDB, MySQL and the rest -------------------------------------------------------------
-
-
-def _plain(context: Any, operation: MigrateOperation) -> None:
-    """The operation itself; on MariaDB and MySQL with an online ``ALGORITHM`` asked for."""
-    from alembic import op
-
-    if context.dialect.name not in ("mysql", "mariadb"):
-        if context.dialect.name == "sqlite" and _needs_batch(operation):
-            # A foreign key names its table ``source_table``, the others ``table_name``.
-            table = str(getattr(operation, "table_name", None) or vars(operation)["source_table"])
-            with op.batch_alter_table(table, schema=getattr(operation, "schema", None)) as batch:
-                batch.invoke(operation)
-            return
-        op.invoke(operation)
-        return
-    for sql in _render(context, operation):
-        _online_alter(context, sql)
-
-
-def _needs_batch(operation: MigrateOperation) -> bool:
-    from alembic.operations import ops
-
-    return isinstance(
-        operation, ops.AlterColumnOp | ops.CreateForeignKeyOp | ops.CreateUniqueConstraintOp
-    )
-
-
-def _render(context: Any, operation: MigrateOperation) -> list[str]:
-    """The statements ``operation`` runs on this dialect, as text."""
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
-    buffer = io.StringIO()
-    offline = MigrationContext.configure(
-        dialect=context.dialect,
-        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
-    )
-    Operations(offline).invoke(operation)
-    return [s.strip() for s in buffer.getvalue().split(";\n") if s.strip()]
-
-
-def with_algorithm(sql: str, clause: str) -> str:
-    """``sql`` asking for ``clause`` (``ALTER TABLE`` takes it after a comma, ``CREATE`` and
-    ``DROP INDEX`` after a space)."""
-    if re.match(r"\s*ALTER\s+TABLE\b", sql, re.IGNORECASE):
-        return f"{sql}, {clause}"
-    return f"{sql} {clause.replace(',', '')}"
-
-
-def _online_alter(context: Any, sql: str) -> None:
-    """Run one statement asking for an online algorithm, then without; offline, write the
-    form tried first. Sent as it is (no bind parameters: a ``:`` in a default is text)."""
-    from alembic import op
-
-    if context.as_sql:
-        op.execute(with_algorithm(sql, _ALGORITHMS[0]))
-        return
-    connection: sa.Connection = context.connection
-    reasons = []
-    for clause in _ALGORITHMS:
-        try:
-            connection.exec_driver_sql(with_algorithm(sql, clause))
-            return
-        except sa.exc.DBAPIError as exc:
-            if _errno(exc) not in _REFUSED:
-                raise
-            reasons.append(" ".join(str(exc.orig).split()))
-    log.warning(
-        "the server refused ALGORITHM=INSTANT and INPLACE, LOCK=NONE (%s); running with its "
-        "own choice, which may copy the table and block writes while it does: %s",
-        reasons[-1],
-        " ".join(sql.split())[:200],
-    )
-    connection.exec_driver_sql(sql)
-
-
-def _errno(exc: sa.exc.DBAPIError) -> int | None:
-    args = getattr(exc.orig, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
 
 
 def _context() -> Any:
