@@ -123,7 +123,7 @@ def test_flask_db_lint_flags_exactly_where_the_server_has_no_lock_timeout(
         pytest.skip("require-timeout-settings is a PostgreSQL rule")
     database_url = request.getfixturevalue("database_url")  # made only once not skipped
     first = _base(tmp_path, database_url)
-    second = "c7" + first[2:]
+    second = "c7" + first  # longer than any generated id: never equal to it
     text = SEEN.format(rev=second, down=first, decorator=decorator)
     (tmp_path / "migrations" / "versions" / f"{second}_seen.py").write_text(text)
     app, versioning, db = _make_app(tmp_path, database_url, **config)

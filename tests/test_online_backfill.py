@@ -63,7 +63,8 @@ def _setup(root: Path, url: str) -> tuple[str, str, str]:
         )
     engine.dispose()
     versions = root / "migrations" / "versions"
-    second, third = "c2" + first[2:], "c3" + first[2:]
+    # Longer than any generated id, so never equal to ``first``, whatever it starts with.
+    second, third = "c2" + first, "c3" + first
     (versions / f"{second}_add.py").write_text(ADD.format(rev=second, down=first))
     (versions / f"{third}_fill.py").write_text(FILL.format(rev=third, down=second))
     return first, second, third

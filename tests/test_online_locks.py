@@ -87,8 +87,8 @@ def _base(root: Path, url: str) -> str:
 
 
 def _write(root: Path, down: str, body: str = ADD_NOTE, decorator: str = "") -> str:
-    # A new id from the first one: its first two characters changed, never to themselves.
-    rev = ("c3" if down.startswith("b2") else "b2") + down[2:]
+    # Longer than any generated id, so never equal to ``down``, whatever it starts with.
+    rev = "b2" + down
     imports = "from flask_versioning.online import timeouts\n" if decorator else ""
     text = REVISION.format(rev=rev, down=down, body=body, decorator=decorator, imports=imports)
     (root / "migrations" / "versions" / f"{rev}_add_note.py").write_text(text)
