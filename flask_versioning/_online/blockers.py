@@ -91,6 +91,11 @@ _PG_TRANSACTIONS = sa.text(
     "ORDER BY xact_start LIMIT 3"
 )
 
+#: MariaDB/MySQL: the waiting session's database and the schema its tables are translated to.
+#: Sessions working there come first: other databases on the server have open transactions of
+#: their own, which can hold the lock only through qualified table names.
+_MY_NEAR = "(SELECT DB FROM information_schema.PROCESSLIST WHERE ID = :pid), :schema"
+
 _MY_TRANSACTIONS = sa.text(
     "SELECT p.ID, coalesce(p.USER, ''), "
     "CASE WHEN p.COMMAND = 'Sleep' THEN 'idle in transaction' "
@@ -99,21 +104,23 @@ _MY_TRANSACTIONS = sa.text(
     "left(coalesce(p.INFO, t.trx_query, ''), 100) "
     "FROM information_schema.INNODB_TRX t "
     "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
-    "WHERE p.ID <> :pid ORDER BY t.trx_started LIMIT 3"
+    f"WHERE p.ID <> :pid ORDER BY coalesce(p.DB IN ({_MY_NEAR}), 0) DESC, t.trx_started LIMIT 3"
 )
 
 _MY_STATEMENTS = sa.text(
     "SELECT ID, coalesce(USER, ''), concat(COMMAND, ': ', coalesce(STATE, '')), TIME_MS / 1000, "
     "left(coalesce(INFO, ''), 100) FROM information_schema.PROCESSLIST "
     "WHERE ID <> :pid AND ID <> connection_id() AND COMMAND NOT IN ('Sleep', 'Daemon') "
-    "ORDER BY TIME_MS DESC LIMIT 3"
+    f"ORDER BY coalesce(DB IN ({_MY_NEAR}), 0) DESC, TIME_MS DESC LIMIT 3"
 )
 
 
-def _rows(connection: sa.Connection, query: sa.TextClause, pid: int) -> list[Blocker]:
+def _rows(
+    connection: sa.Connection, query: sa.TextClause, pid: int, schema: str | None = None
+) -> list[Blocker]:
     return [
         Blocker(int(r[0]), str(r[1]), str(r[2]), float(r[3] or 0), str(r[4]))
-        for r in connection.execute(query, {"pid": pid})
+        for r in connection.execute(query, {"pid": pid, "schema": schema})
     ]
 
 
@@ -121,13 +128,15 @@ def likely(engine: sa.Engine, pid: int) -> list[Blocker]:
     """The likely holders of a lock session ``pid`` waited for, asked once it stopped
     waiting: the oldest open transactions (on MariaDB, else the longest-running statements).
     On PostgreSQL only sessions of the same database can hold a table's lock, so sessions of
-    other databases on the server are never named."""
+    other databases on the server are never named; on MariaDB, where a session may reach any
+    database, those of the waiting session's database (or tenant schema) come first."""
+    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
     try:
         with engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 return _rows(connection, _PG_TRANSACTIONS, pid)
-            return _rows(connection, _MY_TRANSACTIONS, pid) or _rows(
-                connection, _MY_STATEMENTS, pid
+            return _rows(connection, _MY_TRANSACTIONS, pid, schema) or _rows(
+                connection, _MY_STATEMENTS, pid, schema
             )
     except sa.exc.SQLAlchemyError:
         return []
