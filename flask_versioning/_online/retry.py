@@ -13,9 +13,7 @@ already retried by :mod:`.session`. When the retries are spent, the run fails wi
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
-import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -30,8 +28,6 @@ if TYPE_CHECKING:
     from .._alembic.database import Database
 
 __all__ = ["attempts"]
-
-log = logging.getLogger("flask_versioning")
 
 
 @contextlib.contextmanager
@@ -135,15 +131,8 @@ class Attempt:
                 kind="lock",
                 blockers=found,
             ) from exc
-        pause = step_policy.sleep_after(run.index)
+        step_policy.pause(run.index)
         run.index += 1
-        log.info(
-            "lock not granted; attempt %d of %d in %.2f s",
-            run.index + 1,
-            step_policy.retries + 1,
-            pause,
-        )
-        time.sleep(pause)
         state.attempt = run.index
         session.apply(run.connection, state)
         self.failed = True
