@@ -1,14 +1,12 @@
 """A cross-process lock around everything that changes a database's schema or version table.
 
 Several processes often start the same app at once (gunicorn workers, Kubernetes replicas, a
-release job): upgrading together, two of them see the same revision and both run the same
-``CREATE TABLE``. :func:`migration_lock` makes them take turns; the others wait, then find
-nothing left to do.
+release job): upgrading together, two of them would run the same ``CREATE TABLE``.
+:func:`migration_lock` makes them take turns; the others wait, then find nothing left to do.
 
-The lock is always something the server or the OS drops by itself when its holder dies (a
-session advisory lock, a ``GET_LOCK`` name, an ``flock``), never a row in a table: a process
-killed half way through a migration must not leave a lock someone has to delete by hand. So
-server-side locks live on a connection of their own, closed with the lock.
+The lock is always one the server or the OS drops when its holder dies (a session advisory
+lock, a ``GET_LOCK`` name, an ``flock``), never a row in a table that a killed process would
+leave behind. So server-side locks live on a connection of their own, closed with the lock.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -71,23 +69,15 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
     """Hold the cross-process lock named ``key`` for the database behind ``engine``.
 
     ``timeout``: seconds to wait for another holder (``None`` waits for ever, ``0`` tries
-    once), then :class:`~flask_versioning.LockTimeout`. How the lock is held:
+    once), then :class:`~flask_versioning.LockTimeout`. PostgreSQL holds a session advisory
+    lock keyed by a hash of ``key``; MariaDB/MySQL a ``GET_LOCK`` whose name includes the
+    database, as those names are global to the server; SQLite an ``flock`` on a file of
+    :func:`sqlite_lock_path` (an in-memory database a lock local to this process); any other
+    backend none (run migrations from one process there).
 
-    - PostgreSQL: a session-level advisory lock whose 64-bit key is a hash of ``key``, held on a
-      dedicated autocommit connection. Advisory locks are scoped to one database already.
-    - MariaDB/MySQL: ``GET_LOCK`` on a dedicated connection, with a name built from the
-      database name and ``key``, because those names are global to the whole server.
-    - SQLite: ``flock`` on ``.flask-versioning/<database file name>.<key>.lock`` in the
-      database's directory (one file per key, so different keys do not block each other; the
-      file is left in place because deleting a lock file races with processes about to lock
-      it). See :func:`sqlite_lock_path` for why there. In-memory databases use a lock local to
-      this process, as no other process can see them.
-    - Any other backend: no lock at all (logged at debug level); run migrations from a single
-      process there.
-
-    Nested calls for the same URL and key in the same thread are re-entrant (see ``_held``).
-    If the lock connection drops while held, the server releases the lock and the migration
-    runs unprotected: the price of a lock that can never be left behind.
+    Nested calls for the same URL and key in the same thread are re-entrant. If the lock
+    connection drops while held, the server releases the lock and the migration runs
+    unprotected: the price of a lock that can never be left behind.
     """
     if timeout is not None and not timeout >= 0:
         raise ValueError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
@@ -116,33 +106,38 @@ def database_lock(database: Database) -> Iterator[None]:
     if not s.lock:
         yield
         return
-    table = s.version_table
-    if s.version_table_schema:
-        table = f"{s.version_table_schema}.{table}"
+    table = (
+        f"{s.version_table_schema}.{s.version_table}" if s.version_table_schema else s.version_table
+    )
     with ExitStack() as stack:
         with database_errors(database):  # the lock's connection is the first one made
-            stack.enter_context(
-                migration_lock(
-                    database.engine(),
-                    key=f"flask_versioning:{table}",
-                    timeout=s.lock_timeout,
-                )
-            )
+            key = f"flask_versioning:{table}"
+            stack.enter_context(migration_lock(database.engine(), key=key, timeout=s.lock_timeout))
         yield
 
 
-def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> AbstractContextManager[None]:
+@contextmanager
+def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
     name = engine.dialect.name
-    if name == "postgresql":
-        return _postgresql_lock(engine, key, timeout)
-    if name in ("mysql", "mariadb"):
-        return _mysql_lock(engine, key, timeout)
-    if name == "sqlite":
+    if name in ("postgresql", "mysql", "mariadb"):
+        lock = _server_lock(engine, key, timeout)
+    elif name == "sqlite":
         path = sqlite_path(engine.url)
-        if path is None:
-            return _memory_lock(engine, key, timeout)
-        return _file_lock(engine, key, timeout, path)
-    return _no_lock(engine, key)
+        lock = (
+            _memory_lock(engine, key, timeout)
+            if path is None
+            else _file_lock(engine, key, timeout, path)
+        )
+    else:
+        logger.debug(
+            "no migration lock for %r: %s has no supported lock; migrate from one process only",
+            key,
+            name,
+        )
+        yield
+        return
+    with lock:
+        yield
 
 
 def _timed_out(engine: sa.Engine, key: str, lock_name: str, waited: float) -> LockTimeout:
@@ -160,11 +155,9 @@ def _waiting(key: str, lock_name: str) -> None:
 def _poll(
     attempt: Callable[[], bool], engine: sa.Engine, key: str, lock_name: str, timeout: float | None
 ) -> None:
-    """Call ``attempt`` until it returns True; :class:`LockTimeout` after ``timeout`` seconds.
-
-    The sleep between attempts grows from 10 ms to 200 ms: a lock that frees up quickly is
-    noticed quickly, and a long wait costs at most five cheap attempts a second.
-    """
+    """Call ``attempt`` until it returns True, sleeping from 10 ms growing to 200 ms between
+    tries (a lock freed soon is noticed soon, a long wait costs little); :class:`LockTimeout`
+    after ``timeout`` seconds."""
     started = time.monotonic()
     delay = _POLL_MIN
     while not attempt():
@@ -180,12 +173,13 @@ def _poll(
         delay = min(delay * 1.5, _POLL_MAX)
 
 
-def _lock_connection(engine: sa.Engine) -> sa.Connection:
-    """Open the connection that holds a server-side lock, detached from the engine's pool:
-    closing it ends the session (the server drops the lock whatever the unlock did), it never
-    returns to the pool holding the lock, and its pool slot is free for the migration itself
-    (``pool_size=1``). Autocommit keeps the session out of a transaction as long as it is held.
-    """
+@contextmanager
+def _server_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock or a MariaDB/MySQL ``GET_LOCK`` name on a connection
+    detached from the engine's pool: closing it ends the session (the server drops the lock
+    whatever the unlock did), it never returns to the pool holding the lock, and its pool slot
+    is free for the migration itself (``pool_size=1``). Autocommit keeps it out of a
+    transaction as long as it is held."""
     conn = engine.connect()
     try:
         conn.detach()
@@ -194,38 +188,8 @@ def _lock_connection(engine: sa.Engine) -> sa.Connection:
         dbapi_connection = conn.connection.dbapi_connection
         assert dbapi_connection is not None
         engine.dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-        return conn
-    except BaseException:
-        conn.close()
-        raise
-
-
-def _close_quietly(conn: sa.Connection, unlock: Callable[[], object], what: str) -> None:
-    """Unlock, then close; a failed unlock is harmless because closing ends the session."""
-    try:
-        unlock()
-    except Exception as exc:  # closing below releases the lock anyway
-        logger.debug("could not release %s cleanly (%s); closing its connection", what, exc)
-    finally:
-        conn.close()
-
-
-def _postgresql_key(key: str) -> int:
-    """A signed 64-bit advisory lock key, the same in every process (``hash()`` is salted)."""
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
-def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
-    # Polling pg_try_advisory_lock rather than blocking in pg_advisory_lock keeps the wait
-    # interruptible and out of reach of a statement_timeout set on the role or the server.
-    lock_key = _postgresql_key(key)
-    lock_name = f"PostgreSQL advisory lock {lock_key}"
-    conn = _lock_connection(engine)
-    try:
-        query = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=lock_key)
-        _poll(lambda: bool(conn.execute(query).scalar()), engine, key, lock_name, timeout)
+        take = _postgresql_take if engine.dialect.name == "postgresql" else _mysql_take
+        lock_name, unlock = take(conn, engine, key, timeout)
     except BaseException:
         conn.close()
         raise
@@ -233,9 +197,29 @@ def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iter
     try:
         yield
     finally:
-        unlock = sa.text("SELECT pg_advisory_unlock(:k)").bindparams(k=lock_key)
-        _close_quietly(conn, lambda: conn.execute(unlock), lock_name)
+        try:
+            conn.execute(unlock)
+        except Exception as exc:  # closing below releases the lock anyway
+            logger.debug(
+                "could not release %s cleanly (%s); closing its connection", lock_name, exc
+            )
+        finally:
+            conn.close()
         logger.debug("released %s for %r", lock_name, key)
+
+
+def _postgresql_take(
+    conn: sa.Connection, engine: sa.Engine, key: str, timeout: float | None
+) -> tuple[str, sa.TextClause]:
+    # Polling pg_try_advisory_lock rather than blocking in pg_advisory_lock keeps the wait
+    # interruptible and out of reach of a statement_timeout set on the role or the server.
+    # The key is a signed 64-bit hash, the same in every process (``hash()`` is salted).
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    lock_key = int.from_bytes(digest, "big", signed=True)
+    lock_name = f"PostgreSQL advisory lock {lock_key}"
+    query = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=lock_key)
+    _poll(lambda: bool(conn.execute(query).scalar()), engine, key, lock_name, timeout)
+    return lock_name, sa.text("SELECT pg_advisory_unlock(:k)").bindparams(k=lock_key)
 
 
 def _mysql_name(database: str, key: str) -> str:
@@ -248,52 +232,40 @@ def _mysql_name(database: str, key: str) -> str:
     return f"flask_versioning.{digest}"
 
 
-@contextmanager
-def _mysql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
-    conn = _lock_connection(engine)
-    lock_name = "MySQL lock"
-    try:
-        # The server knows the current database even when it came from connect_args.
-        database = conn.execute(sa.text("SELECT DATABASE()")).scalar() or ""
-        name = _mysql_name(str(database), key)
-        lock_name = f"MySQL lock {name!r}"
-        started = time.monotonic()
-        deadline = None if timeout is None else started + timeout
-        delay = _POLL_MIN
-        waiting = False
-        while True:
-            remaining = _MYSQL_CHUNK if deadline is None else deadline - time.monotonic()
-            wait = max(0.0, min(remaining, _MYSQL_CHUNK))
-            call_started = time.monotonic()
-            got = conn.execute(
-                sa.text("SELECT GET_LOCK(:name, :wait)").bindparams(name=name, wait=wait)
-            ).scalar()
-            if got == 1:
-                break
-            if got is None:
-                raise DatabaseError(
-                    f"GET_LOCK failed for the migration lock {key!r} ({lock_name}) on "
-                    f"{mask_url(engine.url)}: the server returned NULL"
-                )
-            if deadline is not None and time.monotonic() >= deadline:
-                raise _timed_out(engine, key, lock_name, time.monotonic() - started)
-            if not waiting:
-                _waiting(key, lock_name)
-                waiting = True
-            # A server that rounds fractional waits down returns at once; do not spin on it.
-            if time.monotonic() - call_started < wait / 2:
-                time.sleep(delay)
-                delay = min(delay * 1.5, _POLL_MAX)
-    except BaseException:
-        conn.close()
-        raise
-    logger.debug("acquired %s for %r", lock_name, key)
-    try:
-        yield
-    finally:
-        unlock = sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
-        _close_quietly(conn, lambda: conn.execute(unlock), lock_name)
-        logger.debug("released %s for %r", lock_name, key)
+def _mysql_take(
+    conn: sa.Connection, engine: sa.Engine, key: str, timeout: float | None
+) -> tuple[str, sa.TextClause]:
+    # The server knows the current database even when it came from connect_args.
+    database = conn.execute(sa.text("SELECT DATABASE()")).scalar() or ""
+    name = _mysql_name(str(database), key)
+    lock_name = f"MySQL lock {name!r}"
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    delay = _POLL_MIN
+    waiting = False
+    while True:
+        remaining = _MYSQL_CHUNK if deadline is None else deadline - time.monotonic()
+        wait = max(0.0, min(remaining, _MYSQL_CHUNK))
+        call_started = time.monotonic()
+        got = conn.execute(
+            sa.text("SELECT GET_LOCK(:name, :wait)").bindparams(name=name, wait=wait)
+        ).scalar()
+        if got == 1:
+            return lock_name, sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
+        if got is None:
+            raise DatabaseError(
+                f"GET_LOCK failed for the migration lock {key!r} ({lock_name}) on "
+                f"{mask_url(engine.url)}: the server returned NULL"
+            )
+        if deadline is not None and time.monotonic() >= deadline:
+            raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+        if not waiting:
+            _waiting(key, lock_name)
+            waiting = True
+        # A server that rounds fractional waits down returns at once; do not spin on it.
+        if time.monotonic() - call_started < wait / 2:
+            time.sleep(delay)
+            delay = min(delay * 1.5, _POLL_MAX)
 
 
 def sqlite_path(url: sa.URL) -> str | None:
@@ -324,31 +296,17 @@ _LOCK_FOLDER_IGNORE = (
 
 
 def sqlite_lock_path(database: str, key: str) -> str:
-    """Where the lock file for the SQLite file ``database`` and ``key`` lives.
+    """Where the lock file for the SQLite file ``database`` and ``key`` lives:
+    ``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, ``key`` made
+    safe for a file name. The folder holds a ``.gitignore`` of ``*``, so a database inside a
+    git checkout leaves nothing untracked.
 
-    ``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, with ``key``
-    made safe for a file name. The folder holds a ``.gitignore`` of ``*`` (as ``.pytest_cache``
-    does), so a database inside a git checkout (``app.db`` at a Flask-Migrate project's root)
-    leaves nothing untracked there, whatever the project's own ``.gitignore`` says.
-
-    Why next to the database rather than in a temporary or runtime directory: the lock must be
-    the same file for every process that opens the database file, and only the database's own
-    directory is guaranteed to be seen the same way by all of them.
-
-    - A per-user runtime directory (``$XDG_RUNTIME_DIR``) differs between users: a release
-      job run as one user and the app run as another would not exclude each other.
-    - The system temporary directory is private per container (two containers sharing the
-      database on a volume) and per systemd service with ``PrivateTmp=``, and ``$TMPDIR`` may
-      differ between processes; keying it by the file's device and inode does not help
-      either, as the file does not exist before the first upgrade creates it. In a shared,
-      sticky ``/tmp`` any local user could also hold the lock and stall every deploy, and
-      ``fs.protected_regular`` refuses to reopen a file there that another user created.
-    - The database's directory is writable by every process that can write the database
-      (SQLite writes its journal there), on every mount of it, and by nobody else.
-
-    The lock files are created ``0o666`` (less the umask) and opened read-only if they cannot
-    be opened for writing: ``flock`` needs no write access, so processes of different users
-    who may all write the database also share its lock.
+    Next to the database, because only its directory is seen the same way by every process
+    that opens it: a runtime directory differs per user, ``/tmp`` per container or
+    ``PrivateTmp=`` service (and in a shared sticky ``/tmp`` any user could hold the lock),
+    while whoever may write the database may write its directory, on every mount of it. The
+    files are created ``0o666`` (less the umask) and opened read-only where they cannot be
+    written: ``flock`` needs no write access, so users who share the database share its lock.
     """
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:40]
     if safe != key:
@@ -384,29 +342,25 @@ def _open_lock_file(path: str) -> int:
         return os.open(path, os.O_RDONLY)  # another user's lock file: flock needs no write
 
 
-if sys.platform == "win32":
-
-    def _try_lock_file(fd: int) -> bool:
+def _try_lock_file(fd: int) -> bool:
+    if sys.platform == "win32":
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
-        return True
-
-    def _unlock_file(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-
-    def _try_lock_file(fd: int) -> bool:
+    else:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        return True
+    return True
 
-    def _unlock_file(fd: int) -> None:
+
+def _unlock_file(fd: int) -> None:
+    if sys.platform == "win32":
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
@@ -453,13 +407,3 @@ def _memory_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator
         yield
     finally:
         lock.release()
-
-
-@contextmanager
-def _no_lock(engine: sa.Engine, key: str) -> Iterator[None]:
-    logger.debug(
-        "no migration lock for %r: %s has no supported lock; migrate from one process only",
-        key,
-        engine.dialect.name,
-    )
-    yield
