@@ -16,7 +16,16 @@ import sqlalchemy as sa
 
 from .._alembic.cancel import server_id
 
-__all__ = ["Blocker", "Watch", "describe", "is_lock_timeout", "is_statement_timeout", "likely"]
+__all__ = [
+    "Blocker",
+    "Watch",
+    "backend_pid",
+    "describe",
+    "errno",
+    "is_lock_timeout",
+    "is_statement_timeout",
+    "likely",
+]
 
 #: PostgreSQL's SQLSTATE for a lock not granted in time (``lock_not_available``).
 _PG_LOCK_TIMEOUT = "55P03"
@@ -34,26 +43,26 @@ def _driver_error(exc: BaseException) -> BaseException:
     return exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
 
 
-def _sqlstate(error: BaseException) -> str | None:
+def _sqlstate(exc: BaseException) -> str | None:
+    error = _driver_error(exc)
     return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
 
 
-def _errno(error: BaseException) -> int | None:
-    args = getattr(error, "args", ())
+def errno(exc: BaseException) -> int | None:
+    """MariaDB/MySQL's error number of ``exc`` (SQLAlchemy's or the driver's)."""
+    args = getattr(_driver_error(exc), "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
     """Whether ``exc`` (SQLAlchemy's or the driver's) is a lock not granted in time."""
-    error = _driver_error(exc)
-    return _sqlstate(error) == _PG_LOCK_TIMEOUT or _errno(error) == _MY_LOCK_TIMEOUT
+    return _sqlstate(exc) == _PG_LOCK_TIMEOUT or errno(exc) == _MY_LOCK_TIMEOUT
 
 
 def is_statement_timeout(exc: BaseException) -> bool:
-    error = _driver_error(exc)
-    if _sqlstate(error) == _PG_CANCELED:
-        return "statement timeout" in str(error)
-    return _errno(error) == _MY_STATEMENT_TIMEOUT
+    if _sqlstate(exc) == _PG_CANCELED:
+        return "statement timeout" in str(_driver_error(exc))
+    return errno(exc) == _MY_STATEMENT_TIMEOUT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,17 +164,17 @@ class Watch:
 
     def __init__(self, engine: sa.Engine, pid: int) -> None:
         self.found: list[Blocker] = []
-        self._engine = engine
-        self._pid = pid
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="versioning-blockers", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(engine, pid), name="versioning-blockers", daemon=True
+        )
         self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, engine: sa.Engine, pid: int) -> None:
         try:
-            with self._engine.connect() as connection:
+            with engine.connect() as connection:
                 while not self._stopped.wait(_POLL):
-                    rows = _rows(connection, _PG_BLOCKERS, self._pid)
+                    rows = _rows(connection, _PG_BLOCKERS, pid)
                     connection.rollback()
                     if rows:
                         self.found = rows
@@ -184,10 +193,8 @@ def backend_pid(connection: sa.Connection) -> int:
     known = server_id(connection)
     if known is not None:
         return known
-    if connection.dialect.name == "postgresql":
-        sql = "SELECT pg_backend_pid()"
-    else:
-        sql = "SELECT connection_id()"
+    postgresql = connection.dialect.name == "postgresql"
+    sql = "SELECT pg_backend_pid()" if postgresql else "SELECT connection_id()"
     began = not connection.in_transaction()
     pid = int(connection.exec_driver_sql(sql).scalar_one())
     if began:

@@ -207,27 +207,15 @@ def set_not_null(
         done = _catalog(connection, _NOT_NULL, table=table_name, column=column_name, schema=schema)
         if not done:
             if _constraint(connection, check, table_name, schema) is None:
-                _retrying(
-                    connection,
-                    f"adding check {check}",
-                    lambda: op.execute(
-                        f"ALTER TABLE {table} ADD CONSTRAINT {quoted_check} "
-                        f"CHECK ({column} IS NOT NULL) NOT VALID"
-                    ),
-                )
+                add = f"ADD CONSTRAINT {quoted_check} CHECK ({column} IS NOT NULL) NOT VALID"
+                _alter(connection, f"adding check {check}", table, add)
             if _constraint(connection, check, table_name, schema) is not True:
                 _validate(context, connection, check, table_name, schema)
-            _retrying(
-                connection,
-                f"setting {table_name}.{column_name} NOT NULL",
-                lambda: op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL"),
-            )
+            what = f"setting {table_name}.{column_name} NOT NULL"
+            _alter(connection, what, table, f"ALTER COLUMN {column} SET NOT NULL")
         if done is None or _constraint(connection, check, table_name, schema) is not None:
-            _retrying(
-                connection,
-                f"dropping check {check}",
-                lambda: op.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quoted_check}"),
-            )
+            drop = f"DROP CONSTRAINT IF EXISTS {quoted_check}"
+            _alter(connection, f"dropping check {check}", table, drop)
 
 
 def create_unique_constraint_concurrently(
@@ -263,13 +251,8 @@ def create_unique_constraint_concurrently(
     table = _table(context, table_name, schema)
     name = context.dialect.identifier_preparer.quote(constraint_name)
     with _autocommit(context) as connection:
-        _retrying(
-            connection,
-            f"adding unique constraint {constraint_name}",
-            lambda: op.execute(
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
-            ),
-        )
+        add = f"ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
+        _alter(connection, f"adding unique constraint {constraint_name}", table, add)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------
@@ -304,11 +287,11 @@ def _validate(
     table = _table(context, table_name, schema)
     quoted = context.dialect.identifier_preparer.quote(name)
     with _unbounded(connection):
-        _retrying(
-            connection,
-            f"validating {name}",
-            lambda: op.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {quoted}"),
-        )
+        _alter(connection, f"validating {name}", table, f"VALIDATE CONSTRAINT {quoted}")
+
+
+def _alter(connection: sa.Connection | None, what: str, table: str, change: str) -> None:
+    _retrying(connection, what, lambda: op.execute(f"ALTER TABLE {table} {change}"))
 
 
 _INDEX = sa.text(

@@ -38,19 +38,17 @@ _KEY = "versioning_online"
 
 @dataclasses.dataclass
 class Online:
-    """What the timeouts are on one migration connection, for one run."""
+    """The timeouts on one migration connection, for one run: the connection's own values
+    (``original``, put back by :func:`finish`), the current step's attempt (PostgreSQL), a
+    revision's ``@timeouts`` (``override``), the attempts of the last failed statement
+    (MariaDB, for the message), and whether the run began in its owner's transaction."""
 
     policy: Policy
     dialect: str
-    #: The connection's values before the run, put back by :func:`finish`.
     original: tuple[Any, ...]
-    #: Attempt number of the current step (PostgreSQL), from 0.
     attempt: int = 0
-    #: A revision's own policy while its decorated function runs (see ``@timeouts``).
     override: Policy | None = None
-    #: Attempts the last failed statement made (MariaDB), for the message.
     statement_attempts: int = 0
-    #: Whether the run began inside its owner's transaction: theirs to end, never ours.
     borrowed: bool = False
 
     @property
