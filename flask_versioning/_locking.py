@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -45,22 +45,20 @@ _HINT = (
     "VERSIONING_LOCK = False if your setup cannot hold locks"
 )
 
-# Polling bounds: short enough that a waiter notices a release well within half a second, long
-# enough that twenty waiting replicas do not flood the server with queries.
+# Polling bounds: a release is noticed soon, and twenty waiting replicas do not flood the server.
 _POLL_MIN = 0.01
 _POLL_MAX = 0.2
 
-# A single GET_LOCK call waits at most this long, so a server or driver read timeout on the
-# lock connection never fires while we are simply waiting our turn.
+# The longest one GET_LOCK call waits, so that a read timeout on its connection never fires.
 _MYSQL_CHUNK = 5.0
 
-# Nesting depth of the locks this process holds, per (URL without password, key, thread): only
-# the outermost entry takes the real lock, so seeds run under an upgrade's lock do not wait for
-# it. Another thread is a contender like another process, hence the thread in the key.
+# Depth of the locks held, per (URL without password, key, thread): only the outermost takes
+# the real lock, so seeds run under an upgrade's lock do not wait for it; another thread
+# contends like another process.
 _held: dict[tuple[str, str, int], int] = {}
 _held_guard = threading.Lock()
 
-# In-memory SQLite databases exist only inside this process, so a plain thread lock suffices.
+# In-memory SQLite databases exist only inside this process: a thread lock suffices.
 _memory_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
@@ -116,28 +114,21 @@ def database_lock(database: Database) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
+def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> AbstractContextManager[None]:
     name = engine.dialect.name
     if name in ("postgresql", "mysql", "mariadb"):
-        lock = _server_lock(engine, key, timeout)
-    elif name == "sqlite":
+        return _server_lock(engine, key, timeout)
+    if name == "sqlite":
         path = sqlite_path(engine.url)
-        lock = (
-            _memory_lock(engine, key, timeout)
-            if path is None
-            else _file_lock(engine, key, timeout, path)
-        )
-    else:
-        logger.debug(
-            "no migration lock for %r: %s has no supported lock; migrate from one process only",
-            key,
-            name,
-        )
-        yield
-        return
-    with lock:
-        yield
+        if path is None:
+            return _memory_lock(engine, key, timeout)
+        return _file_lock(engine, key, timeout, path)
+    logger.debug(
+        "no migration lock for %r: %s has no supported lock; migrate from one process only",
+        key,
+        name,
+    )
+    return nullcontext()
 
 
 def _timed_out(engine: sa.Engine, key: str, lock_name: str, waited: float) -> LockTimeout:
@@ -148,7 +139,7 @@ def _timed_out(engine: sa.Engine, key: str, lock_name: str, waited: float) -> Lo
 
 
 def _waiting(key: str, lock_name: str) -> None:
-    # Said once per wait, so that workers sitting silently at start-up are explained in the log.
+    # Once per wait: workers sitting silently at start-up are explained in the log.
     logger.info("waiting for the migration lock %r (%s) held by another process", key, lock_name)
 
 
@@ -269,10 +260,8 @@ def _mysql_take(
 
 
 def sqlite_path(url: sa.URL) -> str | None:
-    """The SQLite database file (``file:`` URIs included), or None for an in-memory database.
-
-    Resolved through symlinks, so every process agrees on where the lock file is.
-    """
+    """The SQLite database file (``file:`` URIs included, symlinks resolved so that every
+    process agrees on it), or None for an in-memory database."""
     database = url.database or ""
     if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
         path, _, query = database[5:].partition("?")
@@ -296,18 +285,13 @@ _LOCK_FOLDER_IGNORE = (
 
 
 def sqlite_lock_path(database: str, key: str) -> str:
-    """Where the lock file for the SQLite file ``database`` and ``key`` lives:
-    ``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, ``key`` made
-    safe for a file name. The folder holds a ``.gitignore`` of ``*``, so a database inside a
-    git checkout leaves nothing untracked.
-
-    Next to the database, because only its directory is seen the same way by every process
-    that opens it: a runtime directory differs per user, ``/tmp`` per container or
-    ``PrivateTmp=`` service (and in a shared sticky ``/tmp`` any user could hold the lock),
-    while whoever may write the database may write its directory, on every mount of it. The
-    files are created ``0o666`` (less the umask) and opened read-only where they cannot be
-    written: ``flock`` needs no write access, so users who share the database share its lock.
-    """
+    """``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, in a
+    folder with a ``.gitignore`` of ``*``. Next to the database because only its directory is
+    the same for every process that opens it (a runtime directory differs per user, ``/tmp``
+    per container or ``PrivateTmp=`` service), and whoever may write the database may write
+    there. ``flock`` needs no write access, so the files are created ``0o666`` (less the
+    umask) and opened read-only where they cannot be written: users sharing the database
+    share its lock."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:40]
     if safe != key:
         safe += "-" + hashlib.blake2b(key.encode("utf-8"), digest_size=4).hexdigest()
@@ -319,23 +303,20 @@ def _open_lock_file(path: str) -> int:
     """Open (creating if needed) the lock file and its folder, kept out of git."""
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
-        try:
+        with suppress(FileExistsError):  # another process may have made it first
             os.mkdir(folder, 0o777)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
             # Whoever may write the database's directory may write here: same mode bits.
             with suppress(OSError):
                 os.chmod(folder, os.stat(os.path.dirname(folder)).st_mode & 0o7777)
-    ignore = os.path.join(folder, ".gitignore")
-    if not os.path.exists(ignore):
-        try:
-            fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except OSError:
-            pass  # made by another process, or a folder we may lock in but not write to
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(_LOCK_FOLDER_IGNORE)
+    try:
+        fd = os.open(
+            os.path.join(folder, ".gitignore"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+        )
+    except OSError:
+        pass  # made already, or a folder we may lock in but not write to
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(_LOCK_FOLDER_IGNORE)
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except PermissionError:
@@ -366,9 +347,8 @@ def _unlock_file(fd: int) -> None:
 
 @contextmanager
 def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str) -> Iterator[None]:
-    # The lock belongs to the open file, so the OS drops it when the holder's descriptor closes,
-    # including when the process is killed. Each call opens its own descriptor, which makes
-    # two threads of one process contend for it just as two processes do.
+    # The OS drops the lock with the holder's descriptor, killed or not; a descriptor per call
+    # makes two threads contend as two processes do.
     path = sqlite_lock_path(database, key)
     lock_name = f"lock file {path}"
     if not os.path.isdir(os.path.dirname(database)):
