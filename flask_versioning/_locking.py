@@ -1,14 +1,12 @@
 """A cross-process lock around everything that changes a database's schema or version table.
 
 Several processes often start the same app at once (gunicorn workers, Kubernetes replicas, a
-release job): upgrading together, two of them see the same revision and both run the same
-``CREATE TABLE``. :func:`migration_lock` makes them take turns; the others wait, then find
-nothing left to do.
+release job): upgrading together, two of them would run the same ``CREATE TABLE``.
+:func:`migration_lock` makes them take turns; the others wait, then find nothing left to do.
 
-The lock is always something the server or the OS drops by itself when its holder dies (a
-session advisory lock, a ``GET_LOCK`` name, an ``flock``), never a row in a table: a process
-killed half way through a migration must not leave a lock someone has to delete by hand. So
-server-side locks live on a connection of their own, closed with the lock.
+The lock is always one the server or the OS drops when its holder dies (a session advisory
+lock, a ``GET_LOCK`` name, an ``flock``), never a row in a table that a killed process would
+leave behind. So server-side locks live on a connection of their own, closed with the lock.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
@@ -47,22 +45,20 @@ _HINT = (
     "VERSIONING_LOCK = False if your setup cannot hold locks"
 )
 
-# Polling bounds: short enough that a waiter notices a release well within half a second, long
-# enough that twenty waiting replicas do not flood the server with queries.
+# Polling bounds: a release is noticed soon, and twenty waiting replicas do not flood the server.
 _POLL_MIN = 0.01
 _POLL_MAX = 0.2
 
-# A single GET_LOCK call waits at most this long, so a server or driver read timeout on the
-# lock connection never fires while we are simply waiting our turn.
+# The longest one GET_LOCK call waits, so that a read timeout on its connection never fires.
 _MYSQL_CHUNK = 5.0
 
-# Nesting depth of the locks this process holds, per (URL without password, key, thread): only
-# the outermost entry takes the real lock, so seeds run under an upgrade's lock do not wait for
-# it. Another thread is a contender like another process, hence the thread in the key.
+# Depth of the locks held, per (URL without password, key, thread): only the outermost takes
+# the real lock, so seeds run under an upgrade's lock do not wait for it; another thread
+# contends like another process.
 _held: dict[tuple[str, str, int], int] = {}
 _held_guard = threading.Lock()
 
-# In-memory SQLite databases exist only inside this process, so a plain thread lock suffices.
+# In-memory SQLite databases exist only inside this process: a thread lock suffices.
 _memory_locks: dict[tuple[str, str], threading.Lock] = {}
 
 
@@ -71,23 +67,15 @@ def migration_lock(engine: sa.Engine, *, key: str, timeout: float | None) -> Ite
     """Hold the cross-process lock named ``key`` for the database behind ``engine``.
 
     ``timeout``: seconds to wait for another holder (``None`` waits for ever, ``0`` tries
-    once), then :class:`~flask_versioning.LockTimeout`. How the lock is held:
+    once), then :class:`~flask_versioning.LockTimeout`. PostgreSQL holds a session advisory
+    lock keyed by a hash of ``key``; MariaDB/MySQL a ``GET_LOCK`` whose name includes the
+    database, as those names are global to the server; SQLite an ``flock`` on a file of
+    :func:`sqlite_lock_path` (an in-memory database a lock local to this process); any other
+    backend none (run migrations from one process there).
 
-    - PostgreSQL: a session-level advisory lock whose 64-bit key is a hash of ``key``, held on a
-      dedicated autocommit connection. Advisory locks are scoped to one database already.
-    - MariaDB/MySQL: ``GET_LOCK`` on a dedicated connection, with a name built from the
-      database name and ``key``, because those names are global to the whole server.
-    - SQLite: ``flock`` on ``.flask-versioning/<database file name>.<key>.lock`` in the
-      database's directory (one file per key, so different keys do not block each other; the
-      file is left in place because deleting a lock file races with processes about to lock
-      it). See :func:`sqlite_lock_path` for why there. In-memory databases use a lock local to
-      this process, as no other process can see them.
-    - Any other backend: no lock at all (logged at debug level); run migrations from a single
-      process there.
-
-    Nested calls for the same URL and key in the same thread are re-entrant (see ``_held``).
-    If the lock connection drops while held, the server releases the lock and the migration
-    runs unprotected: the price of a lock that can never be left behind.
+    Nested calls for the same URL and key in the same thread are re-entrant. If the lock
+    connection drops while held, the server releases the lock and the migration runs
+    unprotected: the price of a lock that can never be left behind.
     """
     if timeout is not None and not timeout >= 0:
         raise ValueError(f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
@@ -116,33 +104,31 @@ def database_lock(database: Database) -> Iterator[None]:
     if not s.lock:
         yield
         return
-    table = s.version_table
-    if s.version_table_schema:
-        table = f"{s.version_table_schema}.{table}"
+    table = (
+        f"{s.version_table_schema}.{s.version_table}" if s.version_table_schema else s.version_table
+    )
     with ExitStack() as stack:
         with database_errors(database):  # the lock's connection is the first one made
-            stack.enter_context(
-                migration_lock(
-                    database.engine(),
-                    key=f"flask_versioning:{table}",
-                    timeout=s.lock_timeout,
-                )
-            )
+            key = f"flask_versioning:{table}"
+            stack.enter_context(migration_lock(database.engine(), key=key, timeout=s.lock_timeout))
         yield
 
 
 def _acquire(engine: sa.Engine, key: str, timeout: float | None) -> AbstractContextManager[None]:
     name = engine.dialect.name
-    if name == "postgresql":
-        return _postgresql_lock(engine, key, timeout)
-    if name in ("mysql", "mariadb"):
-        return _mysql_lock(engine, key, timeout)
+    if name in ("postgresql", "mysql", "mariadb"):
+        return _server_lock(engine, key, timeout)
     if name == "sqlite":
         path = sqlite_path(engine.url)
         if path is None:
             return _memory_lock(engine, key, timeout)
         return _file_lock(engine, key, timeout, path)
-    return _no_lock(engine, key)
+    logger.debug(
+        "no migration lock for %r: %s has no supported lock; migrate from one process only",
+        key,
+        name,
+    )
+    return nullcontext()
 
 
 def _timed_out(engine: sa.Engine, key: str, lock_name: str, waited: float) -> LockTimeout:
@@ -153,18 +139,16 @@ def _timed_out(engine: sa.Engine, key: str, lock_name: str, waited: float) -> Lo
 
 
 def _waiting(key: str, lock_name: str) -> None:
-    # Said once per wait, so that workers sitting silently at start-up are explained in the log.
+    # Once per wait: workers sitting silently at start-up are explained in the log.
     logger.info("waiting for the migration lock %r (%s) held by another process", key, lock_name)
 
 
 def _poll(
     attempt: Callable[[], bool], engine: sa.Engine, key: str, lock_name: str, timeout: float | None
 ) -> None:
-    """Call ``attempt`` until it returns True; :class:`LockTimeout` after ``timeout`` seconds.
-
-    The sleep between attempts grows from 10 ms to 200 ms: a lock that frees up quickly is
-    noticed quickly, and a long wait costs at most five cheap attempts a second.
-    """
+    """Call ``attempt`` until it returns True, sleeping from 10 ms growing to 200 ms between
+    tries (a lock freed soon is noticed soon, a long wait costs little); :class:`LockTimeout`
+    after ``timeout`` seconds."""
     started = time.monotonic()
     delay = _POLL_MIN
     while not attempt():
@@ -180,12 +164,13 @@ def _poll(
         delay = min(delay * 1.5, _POLL_MAX)
 
 
-def _lock_connection(engine: sa.Engine) -> sa.Connection:
-    """Open the connection that holds a server-side lock, detached from the engine's pool:
-    closing it ends the session (the server drops the lock whatever the unlock did), it never
-    returns to the pool holding the lock, and its pool slot is free for the migration itself
-    (``pool_size=1``). Autocommit keeps the session out of a transaction as long as it is held.
-    """
+@contextmanager
+def _server_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock or a MariaDB/MySQL ``GET_LOCK`` name on a connection
+    detached from the engine's pool: closing it ends the session (the server drops the lock
+    whatever the unlock did), it never returns to the pool holding the lock, and its pool slot
+    is free for the migration itself (``pool_size=1``). Autocommit keeps it out of a
+    transaction as long as it is held."""
     conn = engine.connect()
     try:
         conn.detach()
@@ -194,38 +179,8 @@ def _lock_connection(engine: sa.Engine) -> sa.Connection:
         dbapi_connection = conn.connection.dbapi_connection
         assert dbapi_connection is not None
         engine.dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-        return conn
-    except BaseException:
-        conn.close()
-        raise
-
-
-def _close_quietly(conn: sa.Connection, unlock: Callable[[], object], what: str) -> None:
-    """Unlock, then close; a failed unlock is harmless because closing ends the session."""
-    try:
-        unlock()
-    except Exception as exc:  # closing below releases the lock anyway
-        logger.debug("could not release %s cleanly (%s); closing its connection", what, exc)
-    finally:
-        conn.close()
-
-
-def _postgresql_key(key: str) -> int:
-    """A signed 64-bit advisory lock key, the same in every process (``hash()`` is salted)."""
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
-def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
-    # Polling pg_try_advisory_lock rather than blocking in pg_advisory_lock keeps the wait
-    # interruptible and out of reach of a statement_timeout set on the role or the server.
-    lock_key = _postgresql_key(key)
-    lock_name = f"PostgreSQL advisory lock {lock_key}"
-    conn = _lock_connection(engine)
-    try:
-        query = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=lock_key)
-        _poll(lambda: bool(conn.execute(query).scalar()), engine, key, lock_name, timeout)
+        take = _postgresql_take if engine.dialect.name == "postgresql" else _mysql_take
+        lock_name, unlock = take(conn, engine, key, timeout)
     except BaseException:
         conn.close()
         raise
@@ -233,9 +188,29 @@ def _postgresql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iter
     try:
         yield
     finally:
-        unlock = sa.text("SELECT pg_advisory_unlock(:k)").bindparams(k=lock_key)
-        _close_quietly(conn, lambda: conn.execute(unlock), lock_name)
+        try:
+            conn.execute(unlock)
+        except Exception as exc:  # closing below releases the lock anyway
+            logger.debug(
+                "could not release %s cleanly (%s); closing its connection", lock_name, exc
+            )
+        finally:
+            conn.close()
         logger.debug("released %s for %r", lock_name, key)
+
+
+def _postgresql_take(
+    conn: sa.Connection, engine: sa.Engine, key: str, timeout: float | None
+) -> tuple[str, sa.TextClause]:
+    # Polling pg_try_advisory_lock rather than blocking in pg_advisory_lock keeps the wait
+    # interruptible and out of reach of a statement_timeout set on the role or the server.
+    # The key is a signed 64-bit hash, the same in every process (``hash()`` is salted).
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    lock_key = int.from_bytes(digest, "big", signed=True)
+    lock_name = f"PostgreSQL advisory lock {lock_key}"
+    query = sa.text("SELECT pg_try_advisory_lock(:k)").bindparams(k=lock_key)
+    _poll(lambda: bool(conn.execute(query).scalar()), engine, key, lock_name, timeout)
+    return lock_name, sa.text("SELECT pg_advisory_unlock(:k)").bindparams(k=lock_key)
 
 
 def _mysql_name(database: str, key: str) -> str:
@@ -248,59 +223,45 @@ def _mysql_name(database: str, key: str) -> str:
     return f"flask_versioning.{digest}"
 
 
-@contextmanager
-def _mysql_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator[None]:
-    conn = _lock_connection(engine)
-    lock_name = "MySQL lock"
-    try:
-        # The server knows the current database even when it came from connect_args.
-        database = conn.execute(sa.text("SELECT DATABASE()")).scalar() or ""
-        name = _mysql_name(str(database), key)
-        lock_name = f"MySQL lock {name!r}"
-        started = time.monotonic()
-        deadline = None if timeout is None else started + timeout
-        delay = _POLL_MIN
-        waiting = False
-        while True:
-            remaining = _MYSQL_CHUNK if deadline is None else deadline - time.monotonic()
-            wait = max(0.0, min(remaining, _MYSQL_CHUNK))
-            call_started = time.monotonic()
-            got = conn.execute(
-                sa.text("SELECT GET_LOCK(:name, :wait)").bindparams(name=name, wait=wait)
-            ).scalar()
-            if got == 1:
-                break
-            if got is None:
-                raise DatabaseError(
-                    f"GET_LOCK failed for the migration lock {key!r} ({lock_name}) on "
-                    f"{mask_url(engine.url)}: the server returned NULL"
-                )
-            if deadline is not None and time.monotonic() >= deadline:
-                raise _timed_out(engine, key, lock_name, time.monotonic() - started)
-            if not waiting:
-                _waiting(key, lock_name)
-                waiting = True
-            # A server that rounds fractional waits down returns at once; do not spin on it.
-            if time.monotonic() - call_started < wait / 2:
-                time.sleep(delay)
-                delay = min(delay * 1.5, _POLL_MAX)
-    except BaseException:
-        conn.close()
-        raise
-    logger.debug("acquired %s for %r", lock_name, key)
-    try:
-        yield
-    finally:
-        unlock = sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
-        _close_quietly(conn, lambda: conn.execute(unlock), lock_name)
-        logger.debug("released %s for %r", lock_name, key)
+def _mysql_take(
+    conn: sa.Connection, engine: sa.Engine, key: str, timeout: float | None
+) -> tuple[str, sa.TextClause]:
+    # The server knows the current database even when it came from connect_args.
+    database = conn.execute(sa.text("SELECT DATABASE()")).scalar() or ""
+    name = _mysql_name(str(database), key)
+    lock_name = f"MySQL lock {name!r}"
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
+    delay = _POLL_MIN
+    waiting = False
+    while True:
+        remaining = _MYSQL_CHUNK if deadline is None else deadline - time.monotonic()
+        wait = max(0.0, min(remaining, _MYSQL_CHUNK))
+        call_started = time.monotonic()
+        got = conn.execute(
+            sa.text("SELECT GET_LOCK(:name, :wait)").bindparams(name=name, wait=wait)
+        ).scalar()
+        if got == 1:
+            return lock_name, sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
+        if got is None:
+            raise DatabaseError(
+                f"GET_LOCK failed for the migration lock {key!r} ({lock_name}) on "
+                f"{mask_url(engine.url)}: the server returned NULL"
+            )
+        if deadline is not None and time.monotonic() >= deadline:
+            raise _timed_out(engine, key, lock_name, time.monotonic() - started)
+        if not waiting:
+            _waiting(key, lock_name)
+            waiting = True
+        # A server that rounds fractional waits down returns at once; do not spin on it.
+        if time.monotonic() - call_started < wait / 2:
+            time.sleep(delay)
+            delay = min(delay * 1.5, _POLL_MAX)
 
 
 def sqlite_path(url: sa.URL) -> str | None:
-    """The SQLite database file (``file:`` URIs included), or None for an in-memory database.
-
-    Resolved through symlinks, so every process agrees on where the lock file is.
-    """
+    """The SQLite database file (``file:`` URIs included, symlinks resolved so that every
+    process agrees on it), or None for an in-memory database."""
     database = url.database or ""
     if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
         path, _, query = database[5:].partition("?")
@@ -324,32 +285,13 @@ _LOCK_FOLDER_IGNORE = (
 
 
 def sqlite_lock_path(database: str, key: str) -> str:
-    """Where the lock file for the SQLite file ``database`` and ``key`` lives.
-
-    ``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, with ``key``
-    made safe for a file name. The folder holds a ``.gitignore`` of ``*`` (as ``.pytest_cache``
-    does), so a database inside a git checkout (``app.db`` at a Flask-Migrate project's root)
-    leaves nothing untracked there, whatever the project's own ``.gitignore`` says.
-
-    Why next to the database rather than in a temporary or runtime directory: the lock must be
-    the same file for every process that opens the database file, and only the database's own
-    directory is guaranteed to be seen the same way by all of them.
-
-    - A per-user runtime directory (``$XDG_RUNTIME_DIR``) differs between users: a release
-      job run as one user and the app run as another would not exclude each other.
-    - The system temporary directory is private per container (two containers sharing the
-      database on a volume) and per systemd service with ``PrivateTmp=``, and ``$TMPDIR`` may
-      differ between processes; keying it by the file's device and inode does not help
-      either, as the file does not exist before the first upgrade creates it. In a shared,
-      sticky ``/tmp`` any local user could also hold the lock and stall every deploy, and
-      ``fs.protected_regular`` refuses to reopen a file there that another user created.
-    - The database's directory is writable by every process that can write the database
-      (SQLite writes its journal there), on every mount of it, and by nobody else.
-
-    The lock files are created ``0o666`` (less the umask) and opened read-only if they cannot
-    be opened for writing: ``flock`` needs no write access, so processes of different users
-    who may all write the database also share its lock.
-    """
+    """``<database's directory>/.flask-versioning/<database file name>.<key>.lock``, in a
+    folder with a ``.gitignore`` of ``*``. Next to the database because only its directory is
+    the same for every process that opens it (a runtime directory differs per user, ``/tmp``
+    per container or ``PrivateTmp=`` service), and whoever may write the database may write
+    there. ``flock`` needs no write access, so the files are created ``0o666`` (less the
+    umask) and opened read-only where they cannot be written: users sharing the database
+    share its lock."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:40]
     if safe != key:
         safe += "-" + hashlib.blake2b(key.encode("utf-8"), digest_size=4).hexdigest()
@@ -361,60 +303,52 @@ def _open_lock_file(path: str) -> int:
     """Open (creating if needed) the lock file and its folder, kept out of git."""
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
-        try:
+        with suppress(FileExistsError):  # another process may have made it first
             os.mkdir(folder, 0o777)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
             # Whoever may write the database's directory may write here: same mode bits.
             with suppress(OSError):
                 os.chmod(folder, os.stat(os.path.dirname(folder)).st_mode & 0o7777)
-    ignore = os.path.join(folder, ".gitignore")
-    if not os.path.exists(ignore):
-        try:
-            fd = os.open(ignore, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except OSError:
-            pass  # made by another process, or a folder we may lock in but not write to
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(_LOCK_FOLDER_IGNORE)
+    try:
+        fd = os.open(
+            os.path.join(folder, ".gitignore"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666
+        )
+    except OSError:
+        pass  # made already, or a folder we may lock in but not write to
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(_LOCK_FOLDER_IGNORE)
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except PermissionError:
         return os.open(path, os.O_RDONLY)  # another user's lock file: flock needs no write
 
 
-if sys.platform == "win32":
-
-    def _try_lock_file(fd: int) -> bool:
+def _try_lock_file(fd: int) -> bool:
+    if sys.platform == "win32":
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
-        return True
-
-    def _unlock_file(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-
-    def _try_lock_file(fd: int) -> bool:
+    else:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        return True
+    return True
 
-    def _unlock_file(fd: int) -> None:
+
+def _unlock_file(fd: int) -> None:
+    if sys.platform == "win32":
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @contextmanager
 def _file_lock(engine: sa.Engine, key: str, timeout: float | None, database: str) -> Iterator[None]:
-    # The lock belongs to the open file, so the OS drops it when the holder's descriptor closes,
-    # including when the process is killed. Each call opens its own descriptor, which makes
-    # two threads of one process contend for it just as two processes do.
+    # The OS drops the lock with the holder's descriptor, killed or not; a descriptor per call
+    # makes two threads contend as two processes do.
     path = sqlite_lock_path(database, key)
     lock_name = f"lock file {path}"
     if not os.path.isdir(os.path.dirname(database)):
@@ -453,13 +387,3 @@ def _memory_lock(engine: sa.Engine, key: str, timeout: float | None) -> Iterator
         yield
     finally:
         lock.release()
-
-
-@contextmanager
-def _no_lock(engine: sa.Engine, key: str) -> Iterator[None]:
-    logger.debug(
-        "no migration lock for %r: %s has no supported lock; migrate from one process only",
-        key,
-        engine.dialect.name,
-    )
-    yield

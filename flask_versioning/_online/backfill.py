@@ -1,16 +1,14 @@
 """Batched backfills: update a large table in key-ordered batches, each committed on its own.
 
-One ``UPDATE`` of a million rows holds its row locks (and, in the step's transaction, the
-step's table locks) until it ends, and the app's writes to those rows wait all that time. Here
-every batch is its own short transaction, on a connection of its own, after the step's DDL has
-committed (``autocommit_block``), and records how far it got in the same transaction: an
-interrupted backfill resumes after the last batch that committed, when the migration is run
-again. That is why a backfill goes in a revision of its own, after the revision that adds the
-column: running the step again must not run DDL again.
+One ``UPDATE`` of a million rows holds its row locks until it ends, and the app's writes to
+them wait all that time. Here every batch is a short transaction of its own, after the step's
+DDL committed, recording how far it got: an interrupted backfill resumes after its last
+committed batch when the migration runs again (so it goes in a revision without DDL).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import sys
@@ -96,25 +94,19 @@ def backfill(
         return runner.run(key, where, batch_size, sleep)
 
 
+@dataclasses.dataclass
 class _Backfill:
-    def __init__(
-        self,
-        engine: sa.Engine,
-        database: Database,
-        progress: sa.Table,
-        label: str,
-        revision: str | None,
-        table: str,
-        values: str,
-    ) -> None:
-        self.engine = engine
-        self.database = database
-        self.progress = progress
-        self.label = label
-        self.revision = revision
-        self.table = table
-        self.values = values
-        self.policy = Policy.from_settings(database.settings)
+    engine: sa.Engine
+    database: Database
+    progress: sa.Table
+    label: str
+    revision: str | None
+    table: str
+    values: str
+
+    @property
+    def policy(self) -> Policy:
+        return Policy.from_settings(self.database.settings)
 
     def run(self, key: str, where: str | None, batch_size: int, sleep: float) -> int:
         with self.engine.connect() as connection:
@@ -139,7 +131,7 @@ class _Backfill:
         ).scalar_one()
         connection.commit()
         done = 0
-        bar = _Progress(self.table, int(total), int(state["rows_done"]) if state else 0)
+        bar = _Progress(self.table, int(total))
         started = time.perf_counter()
         while True:  # bounded: every batch moves ``last`` strictly forward, and the table ends
             batch_started = time.perf_counter()
@@ -155,7 +147,10 @@ class _Backfill:
                 raise ConfigurationError(
                     f"backfill({self.table!r}): key {key!r} is not unique and ordered"
                 )
-            count = self._batch(connection, table, column, after, extra, last, upto)
+            update = sa.text(
+                f"UPDATE {table} SET {self.values} WHERE {after} AND {column} <= :upto{extra}"
+            )
+            count = self._batch(connection, update, last, upto)
             done += count
             last = upto
             after = f"{column} > :last"
@@ -166,43 +161,31 @@ class _Backfill:
             if pause:
                 time.sleep(pause)
         self._finish(connection, state, time.perf_counter() - started)
-        bar.close(done)
+        bar.close()
         return done
 
-    def _batch(
-        self,
-        connection: sa.Connection,
-        table: str,
-        column: str,
-        after: str,
-        extra: str,
-        last: Any,
-        upto: Any,
-    ) -> int:
+    def _batch(self, connection: sa.Connection, update: sa.TextClause, last: Any, upto: Any) -> int:
         """One batch and its progress row in one transaction, retried on a lock timeout."""
-        statement = sa.text(
-            f"UPDATE {table} SET {self.values} WHERE {after} AND {column} <= :upto{extra}"
-        )
+        policy = self.policy
         attempt = 0
         while True:
             try:
-                result = connection.execute(statement, {"last": last, "upto": upto})
-                return int(result.rowcount)
+                return int(connection.execute(update, {"last": last, "upto": upto}).rowcount)
             except sa.exc.DBAPIError as exc:
                 connection.rollback()
-                if not blockers.is_lock_timeout(exc) or attempt >= self.policy.retries:
-                    if blockers.is_lock_timeout(exc):
-                        found = blockers.likely(self.engine, blockers.backend_pid(connection))
-                        raise DDLTimeout(
-                            f"backfill of {self.table} stopped after its last committed "
-                            f"batch (up to {last}): a row lock was not granted in "
-                            f"{attempt + 1} attempts, {blockers.describe(found, likely=True)}; "
-                            "run the migration again to resume",
-                            kind="lock",
-                            blockers=found,
-                        ) from exc
+                if not blockers.is_lock_timeout(exc):
                     raise
-            time.sleep(self.policy.sleep_after(attempt))
+                if attempt >= policy.retries:
+                    found = blockers.likely(self.engine, blockers.backend_pid(connection))
+                    raise DDLTimeout(
+                        f"backfill of {self.table} stopped after its last committed batch (up "
+                        f"to {last}): a row lock was not granted in {attempt + 1} attempts, "
+                        f"{blockers.describe(found, likely=True)}; run the migration again "
+                        "to resume",
+                        kind="lock",
+                        blockers=found,
+                    ) from exc
+            time.sleep(policy.sleep_after(attempt))
             attempt += 1
 
     def _load(self, connection: sa.Connection) -> dict[str, Any] | None:
@@ -221,33 +204,33 @@ class _Backfill:
     ) -> None:
         now = _now()
         kind = "int:" if isinstance(last, int) else "str:"
+        both = {"last_key": kind + str(last), "updated_at": now}
+        c = self.progress.c
+        statement: sa.Executable
         if state is None:
-            connection.execute(
-                sa.insert(self.progress).values(
-                    name=self.label,
-                    revision=self.revision,
-                    table_name=self.table,
-                    last_key=kind + str(last),
-                    rows_done=count,
-                    batches=1,
-                    seconds=seconds,
-                    started_at=now,
-                    updated_at=now,
-                    finished_at=None,
-                )
+            statement = sa.insert(self.progress).values(
+                name=self.label,
+                revision=self.revision,
+                table_name=self.table,
+                rows_done=count,
+                batches=1,
+                seconds=seconds,
+                started_at=now,
+                finished_at=None,
+                **both,
             )
         else:
-            connection.execute(
+            statement = (
                 sa.update(self.progress)
-                .where(self.progress.c.name == self.label)
+                .where(c.name == self.label)
                 .values(
-                    last_key=kind + str(last),
-                    rows_done=self.progress.c.rows_done + count,
-                    batches=self.progress.c.batches + 1,
-                    seconds=self.progress.c.seconds + seconds,
-                    updated_at=now,
+                    rows_done=c.rows_done + count,
+                    batches=c.batches + 1,
+                    seconds=c.seconds + seconds,
+                    **both,
                 )
             )
+        connection.execute(statement)
         connection.commit()
 
     def _finish(
@@ -336,22 +319,17 @@ def _revision(context: Any, caller: dict[str, Any]) -> str | None:
 class _Progress:
     """A bar on a terminal, else a log line at most every few seconds."""
 
-    def __init__(self, table: str, total: int, before: int) -> None:
-        self.table = table
-        self.total = total
-        self.done = 0
-        self.before = before
+    def __init__(self, table: str, total: int) -> None:
+        self.table, self.total, self.done = table, total, 0
         self.tty = sys.stderr.isatty()
         self._logged = time.monotonic()
 
     def advance(self, count: int, last: Any) -> None:
         self.done += count
         if self.tty:
-            width = 30
-            share = min(1.0, self.done / self.total) if self.total else 1.0
-            filled = int(width * share)
+            filled = int(30 * min(1.0, self.done / self.total)) if self.total else 30
             sys.stderr.write(
-                f"\rbackfill {self.table} [{'#' * filled}{'.' * (width - filled)}] "
+                f"\rbackfill {self.table} [{'#' * filled}{'.' * (30 - filled)}] "
                 f"{self.done}/{self.total} rows"
             )
             sys.stderr.flush()
@@ -361,7 +339,7 @@ class _Progress:
                 "backfill %s: %d of %d rows (up to key %s)", self.table, self.done, self.total, last
             )
 
-    def close(self, done: int) -> None:
+    def close(self) -> None:
         if self.tty:
             sys.stderr.write("\n")
             sys.stderr.flush()

@@ -16,7 +16,16 @@ import sqlalchemy as sa
 
 from .._alembic.cancel import server_id
 
-__all__ = ["Blocker", "Watch", "describe", "is_lock_timeout", "is_statement_timeout", "likely"]
+__all__ = [
+    "Blocker",
+    "Watch",
+    "backend_pid",
+    "describe",
+    "errno",
+    "is_lock_timeout",
+    "is_statement_timeout",
+    "likely",
+]
 
 #: PostgreSQL's SQLSTATE for a lock not granted in time (``lock_not_available``).
 _PG_LOCK_TIMEOUT = "55P03"
@@ -34,26 +43,26 @@ def _driver_error(exc: BaseException) -> BaseException:
     return exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None else exc
 
 
-def _sqlstate(error: BaseException) -> str | None:
+def _sqlstate(exc: BaseException) -> str | None:
+    error = _driver_error(exc)
     return getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
 
 
-def _errno(error: BaseException) -> int | None:
-    args = getattr(error, "args", ())
+def errno(exc: BaseException) -> int | None:
+    """MariaDB/MySQL's error number of ``exc`` (SQLAlchemy's or the driver's)."""
+    args = getattr(_driver_error(exc), "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
     """Whether ``exc`` (SQLAlchemy's or the driver's) is a lock not granted in time."""
-    error = _driver_error(exc)
-    return _sqlstate(error) == _PG_LOCK_TIMEOUT or _errno(error) == _MY_LOCK_TIMEOUT
+    return _sqlstate(exc) == _PG_LOCK_TIMEOUT or errno(exc) == _MY_LOCK_TIMEOUT
 
 
 def is_statement_timeout(exc: BaseException) -> bool:
-    error = _driver_error(exc)
-    if _sqlstate(error) == _PG_CANCELED:
-        return "statement timeout" in str(error)
-    return _errno(error) == _MY_STATEMENT_TIMEOUT
+    if _sqlstate(exc) == _PG_CANCELED:
+        return "statement timeout" in str(_driver_error(exc))
+    return errno(exc) == _MY_STATEMENT_TIMEOUT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +100,11 @@ _PG_TRANSACTIONS = sa.text(
     "ORDER BY xact_start LIMIT 3"
 )
 
+#: MariaDB/MySQL: the waiting session's database and the schema its tables are translated to.
+#: Sessions working there come first: other databases on the server have open transactions of
+#: their own, which can hold the lock only through qualified table names.
+_MY_NEAR = "(SELECT DB FROM information_schema.PROCESSLIST WHERE ID = :pid), :schema"
+
 _MY_TRANSACTIONS = sa.text(
     "SELECT p.ID, coalesce(p.USER, ''), "
     "CASE WHEN p.COMMAND = 'Sleep' THEN 'idle in transaction' "
@@ -99,21 +113,23 @@ _MY_TRANSACTIONS = sa.text(
     "left(coalesce(p.INFO, t.trx_query, ''), 100) "
     "FROM information_schema.INNODB_TRX t "
     "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
-    "WHERE p.ID <> :pid ORDER BY t.trx_started LIMIT 3"
+    f"WHERE p.ID <> :pid ORDER BY coalesce(p.DB IN ({_MY_NEAR}), 0) DESC, t.trx_started LIMIT 3"
 )
 
 _MY_STATEMENTS = sa.text(
     "SELECT ID, coalesce(USER, ''), concat(COMMAND, ': ', coalesce(STATE, '')), TIME_MS / 1000, "
     "left(coalesce(INFO, ''), 100) FROM information_schema.PROCESSLIST "
     "WHERE ID <> :pid AND ID <> connection_id() AND COMMAND NOT IN ('Sleep', 'Daemon') "
-    "ORDER BY TIME_MS DESC LIMIT 3"
+    f"ORDER BY coalesce(DB IN ({_MY_NEAR}), 0) DESC, TIME_MS DESC LIMIT 3"
 )
 
 
-def _rows(connection: sa.Connection, query: sa.TextClause, pid: int) -> list[Blocker]:
+def _rows(
+    connection: sa.Connection, query: sa.TextClause, pid: int, schema: str | None = None
+) -> list[Blocker]:
     return [
         Blocker(int(r[0]), str(r[1]), str(r[2]), float(r[3] or 0), str(r[4]))
-        for r in connection.execute(query, {"pid": pid})
+        for r in connection.execute(query, {"pid": pid, "schema": schema})
     ]
 
 
@@ -121,13 +137,15 @@ def likely(engine: sa.Engine, pid: int) -> list[Blocker]:
     """The likely holders of a lock session ``pid`` waited for, asked once it stopped
     waiting: the oldest open transactions (on MariaDB, else the longest-running statements).
     On PostgreSQL only sessions of the same database can hold a table's lock, so sessions of
-    other databases on the server are never named."""
+    other databases on the server are never named; on MariaDB, where a session may reach any
+    database, those of the waiting session's database (or tenant schema) come first."""
+    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
     try:
         with engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 return _rows(connection, _PG_TRANSACTIONS, pid)
-            return _rows(connection, _MY_TRANSACTIONS, pid) or _rows(
-                connection, _MY_STATEMENTS, pid
+            return _rows(connection, _MY_TRANSACTIONS, pid, schema) or _rows(
+                connection, _MY_STATEMENTS, pid, schema
             )
     except sa.exc.SQLAlchemyError:
         return []
@@ -146,17 +164,17 @@ class Watch:
 
     def __init__(self, engine: sa.Engine, pid: int) -> None:
         self.found: list[Blocker] = []
-        self._engine = engine
-        self._pid = pid
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="versioning-blockers", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(engine, pid), name="versioning-blockers", daemon=True
+        )
         self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, engine: sa.Engine, pid: int) -> None:
         try:
-            with self._engine.connect() as connection:
+            with engine.connect() as connection:
                 while not self._stopped.wait(_POLL):
-                    rows = _rows(connection, _PG_BLOCKERS, self._pid)
+                    rows = _rows(connection, _PG_BLOCKERS, pid)
                     connection.rollback()
                     if rows:
                         self.found = rows
@@ -175,10 +193,8 @@ def backend_pid(connection: sa.Connection) -> int:
     known = server_id(connection)
     if known is not None:
         return known
-    if connection.dialect.name == "postgresql":
-        sql = "SELECT pg_backend_pid()"
-    else:
-        sql = "SELECT connection_id()"
+    postgresql = connection.dialect.name == "postgresql"
+    sql = "SELECT pg_backend_pid()" if postgresql else "SELECT connection_id()"
     began = not connection.in_transaction()
     pid = int(connection.exec_driver_sql(sql).scalar_one())
     if began:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import io
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
+from alembic import op
+from alembic.operations import MigrateOperation, Operations, ops
+from alembic.runtime.migration import MigrationContext
 
-if TYPE_CHECKING:
-    from alembic.operations import MigrateOperation
+from .blockers import errno
 
 __all__ = ["plain", "with_algorithm"]
 
@@ -29,38 +31,26 @@ log = logging.getLogger("flask_versioning")
 _REFUSED = frozenset({1845, 1846, 4092})
 #: The clauses asked for, in order; the last resort is none (the server's own choice).
 _ALGORITHMS = ("ALGORITHM=INSTANT", "ALGORITHM=INPLACE, LOCK=NONE")
+#: What SQLite can change only in batch mode.
+_BATCH = ops.AlterColumnOp | ops.CreateForeignKeyOp | ops.CreateUniqueConstraintOp
 
 
 def plain(context: Any, operation: MigrateOperation) -> None:
     """The operation itself; on MariaDB and MySQL with an online ``ALGORITHM`` asked for."""
-    from alembic import op
-
-    if context.dialect.name not in ("mysql", "mariadb"):
-        if context.dialect.name == "sqlite" and _needs_batch(operation):
-            # A foreign key names its table ``source_table``, the others ``table_name``.
-            table = str(getattr(operation, "table_name", None) or vars(operation)["source_table"])
-            with op.batch_alter_table(table, schema=getattr(operation, "schema", None)) as batch:
-                batch.invoke(operation)
-            return
+    if context.dialect.name in ("mysql", "mariadb"):
+        for sql in _render(context, operation):
+            _online_alter(context, sql)
+    elif context.dialect.name == "sqlite" and isinstance(operation, _BATCH):
+        # A foreign key names its table ``source_table``, the others ``table_name``.
+        table = str(getattr(operation, "table_name", None) or vars(operation)["source_table"])
+        with op.batch_alter_table(table, schema=getattr(operation, "schema", None)) as batch:
+            batch.invoke(operation)
+    else:
         op.invoke(operation)
-        return
-    for sql in _render(context, operation):
-        _online_alter(context, sql)
-
-
-def _needs_batch(operation: MigrateOperation) -> bool:
-    from alembic.operations import ops
-
-    return isinstance(
-        operation, ops.AlterColumnOp | ops.CreateForeignKeyOp | ops.CreateUniqueConstraintOp
-    )
 
 
 def _render(context: Any, operation: MigrateOperation) -> list[str]:
     """The statements ``operation`` runs on this dialect, as text."""
-    from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
-
     buffer = io.StringIO()
     offline = MigrationContext.configure(
         dialect=context.dialect,
@@ -81,8 +71,6 @@ def with_algorithm(sql: str, clause: str) -> str:
 def _online_alter(context: Any, sql: str) -> None:
     """Run one statement asking for an online algorithm, then without; offline, write the
     form tried first. Sent as it is (no bind parameters: a ``:`` in a default is text)."""
-    from alembic import op
-
     if context.as_sql:
         op.execute(with_algorithm(sql, _ALGORITHMS[0]))
         return
@@ -93,7 +81,7 @@ def _online_alter(context: Any, sql: str) -> None:
             connection.exec_driver_sql(with_algorithm(sql, clause))
             return
         except sa.exc.DBAPIError as exc:
-            if _errno(exc) not in _REFUSED:
+            if errno(exc) not in _REFUSED:
                 raise
             reasons.append(" ".join(str(exc.orig).split()))
     log.warning(
@@ -103,8 +91,3 @@ def _online_alter(context: Any, sql: str) -> None:
         " ".join(sql.split())[:200],
     )
     connection.exec_driver_sql(sql)
-
-
-def _errno(exc: sa.exc.DBAPIError) -> int | None:
-    args = getattr(exc.orig, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None

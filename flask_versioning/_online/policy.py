@@ -2,16 +2,17 @@
 
 The schedule follows GitLab's ``with_lock_retries``: short lock timeouts first (a statement that
 gets its lock at once never notices them), growing up to ``VERSIONING_DDL_LOCK_TIMEOUT``, with
-jittered sleeps between attempts so that several replicas starting together do not retry in
-step. The lock timeout is also the longest the app's queries can queue behind a waiting
-statement, which is why its default is well under a second.
+jittered sleeps so that replicas starting together do not retry in step. The lock timeout is
+also the longest the app's queries queue behind a waiting statement, hence its small default.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,8 @@ __all__ = ["Policy", "timeouts"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+log = logging.getLogger("flask_versioning")
+
 #: The first attempt waits a quarter of the lock timeout, the next half, then all of it.
 _FIRST_FRACTION = 0.25
 #: The first sleep between attempts; each later one doubles, up to ``retry_delay``.
@@ -30,11 +33,8 @@ _FIRST_SLEEP = 0.1
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """The timeouts of a run, or of one revision (see :func:`timeouts`).
-
-    ``lock_timeout`` ``None`` turns the whole mechanism off: statements wait for their locks
-    as long as the server lets them, and nothing is retried.
-    """
+    """The timeouts of a run, or of one revision (see :func:`timeouts`). ``lock_timeout``
+    ``None`` turns the mechanism off: statements wait as long as the server lets them."""
 
     lock_timeout: float | None = 0.4
     retries: int = 20
@@ -61,10 +61,13 @@ class Policy:
         cap = min(self.retry_delay, _FIRST_SLEEP * 2.0**attempt)
         return random.uniform(cap / 2, cap)
 
-    def describe(self) -> str:
-        """The settings as a message names them."""
-        lock = "off" if self.lock_timeout is None else f"{self.lock_timeout:g} s"
-        return f"lock timeout {lock}, {self.retries} retries"
+    def pause(self, attempt: int) -> None:
+        """Sleep after attempt ``attempt`` was not granted its lock, saying so in the log."""
+        seconds = self.sleep_after(attempt)
+        log.info(
+            "lock not granted; attempt %d of %d in %.2f s", attempt + 2, self.retries + 1, seconds
+        )
+        time.sleep(seconds)
 
 
 _UNSET: Any = object()
@@ -91,16 +94,13 @@ def timeouts(
     The app's settings come back when the function returns. On SQLite the decorator does
     nothing, as the settings themselves do nothing there.
     """
-    changes = {
-        name: value
-        for name, value in (
-            ("lock_timeout", lock),
-            ("retries", retries),
-            ("retry_delay", retry_delay),
-            ("statement_timeout", statement),
-        )
-        if value is not _UNSET
+    given = {
+        "lock_timeout": lock,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "statement_timeout": statement,
     }
+    changes = {name: value for name, value in given.items() if value is not _UNSET}
     check(changes, "@timeouts")
 
     def decorate(function: F) -> F:

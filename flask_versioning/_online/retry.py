@@ -1,21 +1,17 @@
-"""The attempts around a run of migrations, used by ``env.py`` (so every path has them: the
-CLI, the API, the automatic upgrade, the web page, tenants and plain Alembic).
+"""The attempts around a run of migrations, used by ``env.py`` (so every path has them).
 
-On PostgreSQL a step that times out waiting for a lock has been rolled back whole, and every
-step before it committed on its own (``transaction_per_migration``): running the migrations
-again starts at that step. So the run is simply attempted again, after a jittered sleep and
-with a longer lock timeout, while the step has retries left; its count starts again whenever
-the version table moved (another step is now the one waiting). On MariaDB each statement was
-already retried by :mod:`.session`. When the retries are spent, the run fails with
-:class:`~flask_versioning.DDLTimeout`, naming the session that held the lock.
+On PostgreSQL a step that timed out waiting for a lock was rolled back whole, and the steps
+before it committed (``transaction_per_migration``), so the run is simply attempted again,
+after a jittered sleep and with a longer lock timeout, while the step has retries left; the
+count starts again whenever the version table moved. On MariaDB each statement was retried
+already (:mod:`.session`). Then the run fails with :class:`~flask_versioning.DDLTimeout`,
+naming the session that held the lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
-import time
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -31,13 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = ["attempts"]
 
-log = logging.getLogger("flask_versioning")
-
 
 @contextlib.contextmanager
 def attempts(
     context: Any, connection: sa.Connection, database: Database
-) -> Iterator[Iterator[Attempt]]:
+) -> Iterator[Iterator[_Run]]:
     """Yield the attempts to run the migrations on ``connection``, each a context manager
     around one try; leave the connection with its own timeouts afterwards."""
     # A connection handed over inside its owner's transaction cannot be rolled back and tried
@@ -52,6 +46,9 @@ def attempts(
 
 
 class _Run:
+    """The tries at one run, each entered as a context manager whose exit decides whether a
+    lock timeout is tried again."""
+
     def __init__(
         self, context: Any, connection: sa.Connection, state: session.Online | None, retry: bool
     ) -> None:
@@ -64,30 +61,22 @@ class _Run:
         self.policy = state.policy if state is not None else Policy()
         self.heads: tuple[str, ...] | None = None
         self.index = 0
+        self.failed = False
+        self._watch: blockers.Watch | None = None
 
-    def attempts(self) -> Iterator[Attempt]:
-        while True:
-            attempt = Attempt(self)
-            yield attempt
-            if not attempt.failed:
-                return
+    def attempts(self) -> Iterator[_Run]:
+        self.failed = True
+        while self.failed:
+            self.failed = False
+            yield self
 
     def last(self) -> bool:
         return not self.retry or self.index >= self.policy.retries
 
-
-class Attempt:
-    """One try at the run: its exit decides whether a lock timeout is tried again."""
-
-    def __init__(self, run: _Run) -> None:
-        self.run = run
-        self.failed = False
-        self._watch: blockers.Watch | None = None
-
-    def __enter__(self) -> Attempt:
-        run = self.run
-        if run.state is not None and run.state.dialect == "postgresql" and run.last():
-            self._watch = blockers.Watch(run.connection.engine, run.pid)
+    def __enter__(self) -> _Run:
+        self._watch = None
+        if self.state is not None and self.state.dialect == "postgresql" and self.last():
+            self._watch = blockers.Watch(self.connection.engine, self.pid)
         return self
 
     def __exit__(
@@ -96,9 +85,8 @@ class Attempt:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
-        run = self.run
         found = self._watch.stop() if self._watch is not None else []
-        state = run.state
+        state = self.state
         if exc is None or state is None:
             return False
         if blockers.is_statement_timeout(exc):
@@ -111,20 +99,16 @@ class Attempt:
             ) from exc
         if not blockers.is_lock_timeout(exc):
             return False
-        step_policy = state.effective
+        policy = self.policy = state.effective
         state.override = None
-        if run.retry:
-            heads = self._heads()
-            if heads != run.heads:  # another step than last time: its own retries
-                run.heads, run.index, run.policy = heads, 0, step_policy
-            else:
-                run.policy = step_policy
-        if run.last():
-            tries = run.index + 1 if state.dialect == "postgresql" else state.statement_attempts
+        if self.retry and (heads := self._heads()) != self.heads:
+            self.heads, self.index = heads, 0  # another step than last time: its own retries
+        if self.last():
+            tries = self.index + 1 if state.dialect == "postgresql" else state.statement_attempts
             exact = bool(found)
             if not found:
-                found = blockers.likely(run.connection.engine, run.pid)
-            timeout = step_policy.lock_timeout_for(max(tries - 1, 0)) or 0.0
+                found = blockers.likely(self.connection.engine, self.pid)
+            timeout = policy.lock_timeout_for(max(tries - 1, 0)) or 0.0
             if state.mysql:  # whole seconds there (see .session)
                 timeout = float(math.floor(timeout))
             raise DDLTimeout(
@@ -135,25 +119,17 @@ class Attempt:
                 kind="lock",
                 blockers=found,
             ) from exc
-        pause = step_policy.sleep_after(run.index)
-        run.index += 1
-        log.info(
-            "lock not granted; attempt %d of %d in %.2f s",
-            run.index + 1,
-            step_policy.retries + 1,
-            pause,
-        )
-        time.sleep(pause)
-        state.attempt = run.index
-        session.apply(run.connection, state)
+        policy.pause(self.index)
+        self.index += 1
+        state.attempt = self.index
+        session.apply(self.connection, state)
         self.failed = True
         return True
 
     def _heads(self) -> tuple[str, ...]:
-        connection = self.run.connection
-        if connection.in_transaction():
-            connection.rollback()
-        heads = tuple(sorted(self.run.context.get_context().get_current_heads()))
-        if connection.in_transaction():
-            connection.rollback()
+        if self.connection.in_transaction():
+            self.connection.rollback()
+        heads = tuple(sorted(self.context.get_context().get_current_heads()))
+        if self.connection.in_transaction():
+            self.connection.rollback()
         return heads

@@ -1,44 +1,31 @@
 """Schema changes in the forms that do not lock a live table: the helpers revision files call.
 
-``flask db lint`` names the forms; these helpers run them, so that a revision (and what
-autogenerate writes with ``VERSIONING_SAFE_DDL``) says in one call what a recipe says in five.
-Each takes the arguments of the Alembic operation it replaces, so that autogenerate's own
-rendering of that operation, renamed, is the call.
+``flask db lint`` names the forms; these helpers run them, each taking the arguments of the
+Alembic operation it replaces, so that autogenerate's rendering of it, renamed, is the call.
 
-On PostgreSQL every statement runs in an ``autocommit_block`` (a transaction of its own, so
-its lock is released at once, and ``CONCURRENTLY`` is allowed), and each helper looks at the
-catalogs first and does only what is missing: a step run again after a failure (the lock
-retries of :mod:`.retry`, or a deploy run again) finishes the work instead of failing on it.
-A lock timeout inside a helper is retried here, statement by statement, as on MariaDB: the
-statements before it in the step committed already, so the step cannot be run again whole.
-The concurrent index build and ``VALIDATE`` hold only locks that let reads and writes through,
-so they run without the statement timeout (which bounds how long a statement holds a lock that
-blocks the app).
-
-On MariaDB and MySQL each ``ALTER`` asks for ``ALGORITHM=INSTANT``, then ``ALGORITHM=INPLACE,
-LOCK=NONE``; where the server refuses both it runs with the server's choice, and says so in one
-log line. Elsewhere (SQLite) the plain Alembic operation runs.
-
-Offline (``--sql``, ``flask db lint``) nothing can be read from the catalogs, so the whole
-sequence is written out, each statement in the form tried first.
+On PostgreSQL every statement runs in an ``autocommit_block`` (its lock is released at once,
+and ``CONCURRENTLY`` is allowed), and each helper reads the catalogs first and does only what
+is missing, so a step run again after a failure finishes the work. A lock timeout is retried
+here, statement by statement: what ran before it committed, so the step cannot be run again
+whole. The concurrent index build and ``VALIDATE`` let reads and writes through, so they run
+without the statement timeout. On MariaDB and MySQL the plain operation runs with an online
+``ALGORITHM`` (:mod:`.plain`). Offline (``--sql``) the whole sequence is written out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from alembic import op
+from alembic.operations import MigrateOperation, ops
 
 from .._errors import COMMITTED_MARK, DDLTimeout
 from . import blockers, session
 from .plain import plain as _plain
-
-if TYPE_CHECKING:
-    from alembic.operations import MigrateOperation
 
 __all__ = [
     "create_foreign_key_not_valid",
@@ -57,6 +44,17 @@ T = TypeVar("T")
 _NAME_MAX = 63
 
 
+def _postgresql(operation: MigrateOperation | None) -> Any:
+    """The migration context on PostgreSQL; elsewhere ``None``, once ``operation`` ran in
+    its plain form."""
+    context = op.get_context()
+    if context.dialect.name == "postgresql":
+        return context
+    if operation is not None:
+        _plain(context, operation)
+    return None
+
+
 def create_index_concurrently(
     index_name: str | None,
     table_name: str,
@@ -73,18 +71,13 @@ def create_index_concurrently(
     index) is dropped concurrently and built again; a valid one is left alone. MariaDB:
     ``ALGORITHM=INPLACE, LOCK=NONE`` where the server allows it.
     """
-    from alembic.operations import ops
-
     operation = ops.CreateIndexOp(
         index_name, table_name, columns, schema=schema, unique=unique, **kw
     )
-    context = _context()
-    dialect = context.dialect.name
-    if dialect != "postgresql":
-        _plain(context, operation)
-        return
-    assert index_name is not None, "a concurrent index needs a name"
-    _concurrent_index(context, operation, index_name, schema)
+    context = _postgresql(operation)
+    if context is not None:
+        assert index_name is not None, "a concurrent index needs a name"
+        _concurrent_index(context, operation, index_name, schema)
 
 
 def drop_index_concurrently(
@@ -100,23 +93,15 @@ def drop_index_concurrently(
     already gone, by an earlier attempt, is fine). MariaDB: ``ALGORITHM=INSTANT`` or
     ``INPLACE, LOCK=NONE`` where the server allows it.
     """
-    from alembic import op
-    from alembic.operations import ops
-
-    context = _context()
-    if context.dialect.name != "postgresql":
-        _plain(context, ops.DropIndexOp(index_name, table_name, schema=schema, **kw))
+    context = _postgresql(ops.DropIndexOp(index_name, table_name, schema=schema, **kw))
+    if context is None:
         return
     with _autocommit(context) as connection:
         _retrying(
             connection,
             f"dropping index {index_name}",
             lambda: op.drop_index(
-                index_name,
-                table_name,
-                schema=schema,
-                postgresql_concurrently=True,
-                if_exists=True,
+                index_name, table_name, schema=schema, postgresql_concurrently=True, if_exists=True
             ),
         )
 
@@ -136,34 +121,29 @@ def create_foreign_key_not_valid(
     tables is brief: no row is read), skipped when the constraint exists. MariaDB: the usual
     ``ALTER``, ``INPLACE`` where the server allows it (only with ``foreign_key_checks`` off).
     """
-    from alembic import op
-    from alembic.operations import ops
-
-    context = _context()
-    operation = ops.CreateForeignKeyOp(
-        constraint_name, source_table, referent_table, local_cols, remote_cols, **kw
+    context = _postgresql(
+        ops.CreateForeignKeyOp(
+            constraint_name, source_table, referent_table, local_cols, remote_cols, **kw
+        )
     )
-    if context.dialect.name != "postgresql":
-        _plain(context, operation)
+    if context is None:
         return
     assert constraint_name is not None, "a NOT VALID foreign key needs a name"
-    schema = kw.get("source_schema")
     with _autocommit(context) as connection:
-        if _constraint(connection, constraint_name, source_table, schema) is not None:
-            return
-        _retrying(
-            connection,
-            f"adding foreign key {constraint_name}",
-            lambda: op.create_foreign_key(
-                constraint_name,
-                source_table,
-                referent_table,
-                local_cols,
-                remote_cols,
-                **kw,
-                postgresql_not_valid=True,
-            ),
-        )
+        if _constraint(connection, constraint_name, source_table, kw.get("source_schema")) is None:
+            _retrying(
+                connection,
+                f"adding foreign key {constraint_name}",
+                lambda: op.create_foreign_key(
+                    constraint_name,
+                    source_table,
+                    referent_table,
+                    local_cols,
+                    remote_cols,
+                    **kw,
+                    postgresql_not_valid=True,
+                ),
+            )
 
 
 def validate_constraint(
@@ -175,13 +155,12 @@ def validate_constraint(
     when the constraint is valid already. Elsewhere constraints are checked when added, and
     this does nothing.
     """
-    context = _context()
-    if context.dialect.name != "postgresql":
+    context = _postgresql(None)
+    if context is None:
         return
     with _autocommit(context) as connection:
-        if _constraint(connection, constraint_name, table_name, schema) is True:
-            return
-        _validate(context, connection, constraint_name, table_name, schema)
+        if _constraint(connection, constraint_name, table_name, schema) is not True:
+            _validate(context, connection, constraint_name, table_name, schema)
 
 
 def set_not_null(
@@ -202,14 +181,10 @@ def set_not_null(
     then the check is dropped. A column already ``NOT NULL`` only loses a check left behind.
     MariaDB: ``MODIFY ... NOT NULL``, ``INPLACE, LOCK=NONE`` where the server allows it.
     """
-    from alembic import op
-    from alembic.operations import ops
-
     kw.pop("nullable", None)  # autogenerate's rendering says it; it is what this does
     kw.pop("existing_nullable", None)
-    context = _context()
-    if context.dialect.name != "postgresql":
-        operation = ops.AlterColumnOp(
+    context = _postgresql(
+        ops.AlterColumnOp(
             table_name,
             column_name,
             schema=schema,
@@ -220,38 +195,27 @@ def set_not_null(
             modify_nullable=False,
             **kw,
         )
-        _plain(context, operation)
+    )
+    if context is None:
         return
     check = _check_name(table_name, column_name)
-    preparer = context.dialect.identifier_preparer
     table = _table(context, table_name, schema)
-    column = preparer.quote(column_name)
-    quoted_check = preparer.quote(check)
+    column, quoted_check = (
+        context.dialect.identifier_preparer.quote(n) for n in (column_name, check)
+    )
     with _autocommit(context) as connection:
-        done = _not_null(connection, table_name, column_name, schema)
+        done = _catalog(connection, _NOT_NULL, table=table_name, column=column_name, schema=schema)
         if not done:
             if _constraint(connection, check, table_name, schema) is None:
-                _retrying(
-                    connection,
-                    f"adding check {check}",
-                    lambda: op.execute(
-                        f"ALTER TABLE {table} ADD CONSTRAINT {quoted_check} "
-                        f"CHECK ({column} IS NOT NULL) NOT VALID"
-                    ),
-                )
+                add = f"ADD CONSTRAINT {quoted_check} CHECK ({column} IS NOT NULL) NOT VALID"
+                _alter(connection, f"adding check {check}", table, add)
             if _constraint(connection, check, table_name, schema) is not True:
                 _validate(context, connection, check, table_name, schema)
-            _retrying(
-                connection,
-                f"setting {table_name}.{column_name} NOT NULL",
-                lambda: op.execute(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL"),
-            )
+            what = f"setting {table_name}.{column_name} NOT NULL"
+            _alter(connection, what, table, f"ALTER COLUMN {column} SET NOT NULL")
         if done is None or _constraint(connection, check, table_name, schema) is not None:
-            _retrying(
-                connection,
-                f"dropping check {check}",
-                lambda: op.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quoted_check}"),
-            )
+            drop = f"DROP CONSTRAINT IF EXISTS {quoted_check}"
+            _alter(connection, f"dropping check {check}", table, drop)
 
 
 def create_unique_constraint_concurrently(
@@ -269,15 +233,12 @@ def create_unique_constraint_concurrently(
     UNIQUE USING INDEX``, which takes its lock only for a moment; skipped when the constraint
     exists. MariaDB: ``INPLACE, LOCK=NONE`` where the server allows it.
     """
-    from alembic import op
-    from alembic.operations import ops
-
-    context = _context()
-    if context.dialect.name != "postgresql":
-        operation = ops.CreateUniqueConstraintOp(
+    context = _postgresql(
+        ops.CreateUniqueConstraintOp(
             constraint_name, table_name, list(columns), schema=schema, **kw
         )
-        _plain(context, operation)
+    )
+    if context is None:
         return
     assert constraint_name is not None, "a unique constraint built concurrently needs a name"
     with _autocommit(context) as connection:
@@ -287,35 +248,24 @@ def create_unique_constraint_concurrently(
         constraint_name, table_name, list(columns), schema=schema, unique=True
     )
     _concurrent_index(context, index, constraint_name, schema)
-    preparer = context.dialect.identifier_preparer
     table = _table(context, table_name, schema)
-    name = preparer.quote(constraint_name)
+    name = context.dialect.identifier_preparer.quote(constraint_name)
     with _autocommit(context) as connection:
-        _retrying(
-            connection,
-            f"adding unique constraint {constraint_name}",
-            lambda: op.execute(
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
-            ),
-        )
+        add = f"ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"
+        _alter(connection, f"adding unique constraint {constraint_name}", table, add)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 
 def _concurrent_index(
-    context: Any, operation: MigrateOperation, index_name: str, schema: str | None
+    context: Any, operation: ops.CreateIndexOp, index_name: str, schema: str | None
 ) -> None:
-    from alembic import op
-
-    kw = dict(getattr(operation, "kw", {}))
-    kw["postgresql_concurrently"] = True
-    table = getattr(operation, "table_name", "")
-    columns = getattr(operation, "columns", [])
-    unique = bool(getattr(operation, "unique", False))
+    table, columns = operation.table_name, operation.columns
+    kw = {**operation.kw, "postgresql_concurrently": True}
 
     def build() -> None:
-        valid = _index_valid(connection, index_name, schema)
+        valid = _catalog(connection, _INDEX, name=index_name, schema=schema)
         if valid is True:
             return
         if valid is False:
@@ -323,7 +273,9 @@ def _concurrent_index(
             op.drop_index(
                 index_name, table, schema=schema, postgresql_concurrently=True, if_exists=True
             )
-        op.create_index(index_name, table, columns, schema=schema, unique=unique, **kw)
+        op.create_index(
+            index_name, table, columns, schema=schema, unique=bool(operation.unique), **kw
+        )
 
     with _autocommit(context) as connection, _unbounded(connection):
         _retrying(connection, f"building index {index_name}", build)
@@ -332,16 +284,14 @@ def _concurrent_index(
 def _validate(
     context: Any, connection: sa.Connection | None, name: str, table_name: str, schema: str | None
 ) -> None:
-    from alembic import op
-
     table = _table(context, table_name, schema)
     quoted = context.dialect.identifier_preparer.quote(name)
     with _unbounded(connection):
-        _retrying(
-            connection,
-            f"validating {name}",
-            lambda: op.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {quoted}"),
-        )
+        _alter(connection, f"validating {name}", table, f"VALIDATE CONSTRAINT {quoted}")
+
+
+def _alter(connection: sa.Connection | None, what: str, table: str, change: str) -> None:
+    _retrying(connection, what, lambda: op.execute(f"ALTER TABLE {table} {change}"))
 
 
 _INDEX = sa.text(
@@ -362,37 +312,19 @@ _NOT_NULL = sa.text(
 )
 
 
-def _index_valid(connection: sa.Connection | None, name: str, schema: str | None) -> bool | None:
-    """Whether index ``name`` is valid; ``None`` when it does not exist (or offline)."""
+def _catalog(connection: sa.Connection | None, query: sa.TextClause, **params: Any) -> bool | None:
+    """A flag from the catalogs (valid, validated, not null); ``None`` when the object does
+    not exist, or offline, where everything runs."""
     if connection is None:
         return None
-    value = connection.execute(_INDEX, {"name": name, "schema": schema}).scalar()
+    value = connection.execute(query, params).scalar()
     return None if value is None else bool(value)
 
 
 def _constraint(
     connection: sa.Connection | None, name: str, table: str, schema: str | None
 ) -> bool | None:
-    """Whether constraint ``name`` on ``table`` is validated; ``None`` when it does not exist
-    (or offline)."""
-    if connection is None:
-        return None
-    value = connection.execute(
-        _CONSTRAINT, {"name": name, "table": table, "schema": schema}
-    ).scalar()
-    return None if value is None else bool(value)
-
-
-def _not_null(
-    connection: sa.Connection | None, table: str, column: str, schema: str | None
-) -> bool | None:
-    """Whether the column is ``NOT NULL`` already; ``None`` offline, where all runs."""
-    if connection is None:
-        return None
-    value = connection.execute(
-        _NOT_NULL, {"table": table, "column": column, "schema": schema}
-    ).scalar()
-    return bool(value)
+    return _catalog(connection, _CONSTRAINT, name=name, table=table, schema=schema)
 
 
 def _check_name(table: str, column: str) -> str:
@@ -439,44 +371,20 @@ def _retrying(connection: sa.Connection | None, what: str, run: Callable[[], T])
     if connection is None or state is None or state.dialect != "postgresql":
         return run()
     policy = state.effective
-    first = state.attempt
-    attempt = 0
-    try:
-        while True:
-            try:
-                return run()
-            except sa.exc.DBAPIError as exc:
-                if not blockers.is_lock_timeout(exc) or policy.lock_timeout is None:
-                    raise
-                if attempt >= policy.retries:
-                    found = blockers.likely(connection.engine, blockers.backend_pid(connection))
-                    raise DDLTimeout(
-                        f"{what}: the lock was not granted in {attempt + 1} attempts (lock "
-                        f"timeout {policy.lock_timeout:g} s), "
-                        f"{blockers.describe(found, likely=True)}; end that session and run "
-                        "the migration again, or allow more attempts with "
-                        "VERSIONING_DDL_LOCK_RETRIES or @timeouts(retries=...)",
-                        kind="lock",
-                        blockers=found,
-                    ) from exc
-            pause = policy.sleep_after(attempt)
-            attempt += 1
-            log.info(
-                "lock not granted; attempt %d of %d in %.2f s",
-                attempt + 1,
-                policy.retries + 1,
-                pause,
-            )
-            time.sleep(pause)
-            state.attempt = attempt
-            session.apply(connection, state)
-    finally:
-        if attempt:
-            state.attempt = first
-            session.apply(connection, state)
 
+    def at(attempt: int) -> None:
+        state.attempt = attempt
+        session.apply(connection, state)
 
-def _context() -> Any:
-    from alembic import op
+    def exhausted(exc: Exception, attempts: int) -> None:
+        found = blockers.likely(connection.engine, blockers.backend_pid(connection))
+        raise DDLTimeout(
+            f"{what}: the lock was not granted in {attempts} attempts (lock timeout "
+            f"{policy.lock_timeout:g} s), {blockers.describe(found, likely=True)}; end that "
+            "session and run the migration again, or allow more attempts with "
+            "VERSIONING_DDL_LOCK_RETRIES or @timeouts(retries=...)",
+            kind="lock",
+            blockers=found,
+        ) from exc
 
-    return op.get_context()
+    return session.retrying(state, run, at, exhausted)

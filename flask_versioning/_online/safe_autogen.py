@@ -1,21 +1,12 @@
 """What autogenerate writes with ``VERSIONING_SAFE_DDL``: the helpers of :mod:`.safe`.
 
-A ``process_revision_directives`` hook replaces, in the operations autogenerate found, each
-change that locks a live table by the call of the helper that makes it without the lock, so
-that the revision file shows what runs and ``flask db lint`` finds nothing to say about it:
-
-- an index created or dropped: ``create_index_concurrently`` / ``drop_index_concurrently``;
-- a foreign key: ``create_foreign_key_not_valid`` then ``validate_constraint`` (PostgreSQL);
-- ``nullable=False`` on an existing column: ``set_not_null`` (PostgreSQL's check first);
-- a unique constraint: ``create_unique_constraint_concurrently``.
-
-Changes on a table the same revision creates or drops stay as they are: nobody else uses that
-table yet, or any more. Each helper takes the arguments of the operation it replaces, so the
-call is autogenerate's own rendering of the operation with the helper's name: types, server
-defaults and names come out exactly as Alembic writes them.
-
-Only PostgreSQL, MariaDB and MySQL are rewritten; a revision compared against SQLite is the
-file Alembic writes.
+A ``process_revision_directives`` hook replaces each change that locks a live table by the
+call of the helper that makes it without the lock (an index, a foreign key, ``nullable=False``
+on an existing column, a unique constraint), so the revision file shows what runs and
+``flask db lint`` finds nothing to say. The call is autogenerate's own rendering of the
+operation under the helper's name. Changes on a table the revision creates or drops stay as
+they are (nobody uses it yet, or any more), and only PostgreSQL, MariaDB and MySQL are
+rewritten.
 """
 
 from __future__ import annotations
@@ -112,32 +103,24 @@ def safe_forms_hook(user_hook: Hook | None) -> Hook:
         if dialect not in DIALECTS:
             return
         for script in directives:
-            if script.upgrade_ops_list:
-                _rewrite(script.upgrade_ops_list[-1], dialect)
-            if script.downgrade_ops_list:
-                _rewrite(script.downgrade_ops_list[-1], dialect)
+            for ops_list in (script.upgrade_ops_list, script.downgrade_ops_list):
+                if ops_list:
+                    _rewrite(ops_list[-1], dialect)
 
     return hook
 
 
 def _rewrite(container: ops.OpContainer, dialect: str) -> None:
-    """Replace the locking operations by helper calls, and run the helpers first where they
-    do not need the rest of the revision.
+    """Replace the locking operations by helper calls, run first unless they need the rest.
 
-    The helpers commit as they go (each statement on its own, outside the step's
-    transaction) and, run again, finish what is missing; the plain operations are the
-    step's transaction, which a failure rolls back whole. Helpers first, a revision that
-    fails anywhere can be run again. A helper that needs a plain operation (an index on a
-    column the revision adds) stays after it, and a failure after the plain part committed
-    needs the revision run by hand (see the docs' "Safe forms").
+    The helpers commit as they go and, run again, finish what is missing, while the plain
+    operations are the step's transaction: helpers first, a revision that fails anywhere can
+    be run again. A helper that needs a plain operation (an index on a new column) stays
+    after it (see the docs' "Safe forms").
     """
-    changed = _tables(container)
-    rewritten = _rewritten(container.ops, changed, dialect)
+    rewritten = _rewritten(container.ops, _tables(container), dialect)
     helpers, plain = _split(rewritten)
-    if helpers and not _needs(helpers, plain):
-        container.ops = [*helpers, *plain]
-    else:
-        container.ops = rewritten
+    container.ops = [*helpers, *plain] if helpers and not _needs(helpers, plain) else rewritten
 
 
 def _split(
@@ -147,25 +130,20 @@ def _split(
     helpers: list[MigrateOperation] = []
     plain: list[MigrateOperation] = []
     for op in operations:
-        if isinstance(op, ops.ModifyTableOps):
-            mine = [o for o in op.ops if isinstance(o, SafeOp | ValidateOp)]
-            rest = [o for o in op.ops if not isinstance(o, SafeOp | ValidateOp)]
-            if mine:
-                helpers.append(ops.ModifyTableOps(op.table_name, mine, schema=op.schema))
-            if rest:
-                plain.append(ops.ModifyTableOps(op.table_name, rest, schema=op.schema))
-        elif isinstance(op, SafeOp | ValidateOp):
-            helpers.append(op)
-        else:
-            plain.append(op)
+        if not isinstance(op, ops.ModifyTableOps):
+            (helpers if isinstance(op, SafeOp | ValidateOp) else plain).append(op)
+            continue
+        for side, mine in ((helpers, True), (plain, False)):
+            group = [o for o in op.ops if isinstance(o, SafeOp | ValidateOp) is mine]
+            if group:
+                side.append(ops.ModifyTableOps(op.table_name, group, schema=op.schema))
     return helpers, plain
 
 
 def _flat(operations: list[MigrateOperation]) -> list[MigrateOperation]:
-    flat: list[MigrateOperation] = []
-    for op in operations:
-        flat.extend(op.ops if isinstance(op, ops.ModifyTableOps) else [op])
-    return flat
+    return [
+        o for op in operations for o in (op.ops if isinstance(op, ops.ModifyTableOps) else [op])
+    ]
 
 
 def _needs(helpers: list[MigrateOperation], plain: list[MigrateOperation]) -> bool:
@@ -209,11 +187,11 @@ def _column_name(column: Any) -> str | None:
 
 def _tables(container: ops.OpContainer) -> set[tuple[str | None, str]]:
     """The tables this revision creates or drops: their changes stay as they are."""
-    found: set[tuple[str | None, str]] = set()
-    for op in container.ops:
-        if isinstance(op, ops.CreateTableOp | ops.DropTableOp):
-            found.add((op.schema, op.table_name))
-    return found
+    return {
+        (op.schema, op.table_name)
+        for op in container.ops
+        if isinstance(op, ops.CreateTableOp | ops.DropTableOp)
+    }
 
 
 def _rewritten(
@@ -254,30 +232,22 @@ def _safe(
 
 def _not_null(op: ops.AlterColumnOp) -> list[MigrateOperation]:
     """``nullable=False`` as ``set_not_null``, after the rest of the change, if any."""
-    rest = (
-        op.modify_type is not None
-        or op.modify_server_default is not False
-        or op.modify_comment is not False
-        or op.modify_name is not None
-    )
+    retyped = op.modify_type is not None
+    defaulted = op.modify_server_default is not False
+    commented = op.modify_comment is not False
     # The column as it stands when ``set_not_null`` runs: renamed, retyped, re-defaulted.
-    column = op.modify_name or op.column_name
     not_null = ops.AlterColumnOp(
         op.table_name,
-        column,
+        op.modify_name or op.column_name,
         schema=op.schema,
-        existing_type=op.modify_type if op.modify_type is not None else op.existing_type,
+        existing_type=op.modify_type if retyped else op.existing_type,
         existing_server_default=(
-            op.modify_server_default
-            if op.modify_server_default is not False
-            else op.existing_server_default
+            op.modify_server_default if defaulted else op.existing_server_default
         ),
-        existing_comment=(
-            op.modify_comment if op.modify_comment is not False else op.existing_comment
-        ),
+        existing_comment=op.existing_comment if op.modify_comment is False else op.modify_comment,
     )
     safe: list[MigrateOperation] = [SafeOp("set_not_null", not_null)]
-    if not rest:
+    if not (retyped or defaulted or commented or op.modify_name is not None):
         return safe
     op.modify_nullable = None
     op.existing_nullable = True
