@@ -64,12 +64,9 @@ def _rule(id: str, severity: Severity, dialects: frozenset[str], text: str) -> R
     return Rule(id, severity, dialects, " ".join(summary.split()), "\n".join(lines))
 
 
-_RULES = (
-    _rule(
-        "require-concurrent-index-creation",
-        "error",
-        POSTGRESQL,
-        """
+#: ``(id, default severity, dialects)``: the summary, a blank line, the recipe (see :func:`_rule`).
+_TEXTS: dict[tuple[str, Severity, frozenset[str]], str] = {
+    ("require-concurrent-index-creation", "error", POSTGRESQL): """
         CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds.
 
         Build the index concurrently, outside the revision's transaction:
@@ -78,12 +75,7 @@ _RULES = (
         autocommit_block() commits the work before it, so keep such a revision small. A concurrent
         build that fails leaves an INVALID index: drop it and run again.
         """,
-    ),
-    _rule(
-        "require-concurrent-index-deletion",
-        "warning",
-        POSTGRESQL,
-        """
+    ("require-concurrent-index-deletion", "warning", POSTGRESQL): """
         DROP INDEX without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the table, blocking reads
         and writes until queries using it finish.
 
@@ -91,12 +83,7 @@ _RULES = (
             with op.get_context().autocommit_block():
                 op.drop_index("ix_t_c", table_name="t", postgresql_concurrently=True)
         """,
-    ),
-    _rule(
-        "ban-concurrent-index-creation-in-transaction",
-        "error",
-        POSTGRESQL,
-        """
+    ("ban-concurrent-index-creation-in-transaction", "error", POSTGRESQL): """
         CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction block, and Alembic runs each
         revision in one: PostgreSQL rejects it.
 
@@ -104,12 +91,7 @@ _RULES = (
             with op.get_context().autocommit_block():
                 op.create_index("ix_t_c", "t", ["c"], postgresql_concurrently=True)
         """,
-    ),
-    _rule(
-        "adding-foreign-key-constraint",
-        "error",
-        POSTGRESQL,
-        """
+    ("adding-foreign-key-constraint", "error", POSTGRESQL): """
         Adding a foreign key checks every row while holding a SHARE ROW EXCLUSIVE lock on both
         tables, blocking their writes.
 
@@ -121,12 +103,7 @@ _RULES = (
         Validating in the same transaction as the ADD keeps the strong lock for the whole scan, so
         it must be a later revision (or after an autocommit block).
         """,
-    ),
-    _rule(
-        "constraint-missing-not-valid",
-        "error",
-        POSTGRESQL,
-        """
+    ("constraint-missing-not-valid", "error", POSTGRESQL): """
         Adding a CHECK constraint scans the whole table under an ACCESS EXCLUSIVE lock, blocking
         reads and writes.
 
@@ -135,12 +112,7 @@ _RULES = (
             # in the next revision:
             op.execute("ALTER TABLE t VALIDATE CONSTRAINT ck_t_c")
         """,
-    ),
-    _rule(
-        "disallowed-unique-constraint",
-        "error",
-        POSTGRESQL,
-        """
+    ("disallowed-unique-constraint", "error", POSTGRESQL): """
         ADD CONSTRAINT ... UNIQUE builds its index under an ACCESS EXCLUSIVE lock, blocking reads
         and writes while it builds.
 
@@ -149,12 +121,7 @@ _RULES = (
                 op.create_index("uq_t_c", "t", ["c"], unique=True, postgresql_concurrently=True)
             op.execute("ALTER TABLE t ADD CONSTRAINT uq_t_c UNIQUE USING INDEX uq_t_c")
         """,
-    ),
-    _rule(
-        "changing-column-type",
-        "error",
-        POSTGRESQL,
-        """
+    ("changing-column-type", "error", POSTGRESQL): """
         Changing a column's type rewrites the table and its indexes under an ACCESS EXCLUSIVE lock
         (a longer VARCHAR, VARCHAR to TEXT and more NUMERIC precision at the same scale are exempt:
         they do not rewrite).
@@ -162,12 +129,7 @@ _RULES = (
         Expand and contract: add a column with the new type, write both columns from the
         application, backfill in batches, switch reads, and drop the old column in a later release.
         """,
-    ),
-    _rule(
-        "adding-required-field",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("adding-required-field", "error", ALL_DIALECTS): """
         A new NOT NULL column without a default fails on a table that has rows (PostgreSQL, SQLite)
         or silently fills existing rows with 0 or '' (MySQL, MariaDB).
 
@@ -176,12 +138,7 @@ _RULES = (
             op.add_column("t", sa.Column("c", sa.Integer(), nullable=False, server_default="0"))
         or add it nullable, backfill it in batches, and make it NOT NULL in a later revision.
         """,
-    ),
-    _rule(
-        "adding-not-nullable-field",
-        "error",
-        POSTGRESQL,
-        """
+    ("adding-not-nullable-field", "error", POSTGRESQL): """
         SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock, unless a validated CHECK
         (c IS NOT NULL) constraint already proves it (PostgreSQL 12+).
 
@@ -192,12 +149,7 @@ _RULES = (
             op.alter_column("t", "c", existing_type=sa.Integer(), nullable=False)
             op.drop_constraint("ck_t_c_nn", "t", type_="check")
         """,
-    ),
-    _rule(
-        "require-timeout-settings",
-        "warning",
-        POSTGRESQL,
-        """
+    ("require-timeout-settings", "warning", POSTGRESQL): """
         DDL waits for its lock behind long queries, and every query that arrives meanwhile queues
         behind the DDL: the table stops answering. A lock_timeout bounds the wait.
         Flask-Versioning's env.py sets one, with retries, on every migration
@@ -210,12 +162,7 @@ _RULES = (
             op.execute("SET LOCAL lock_timeout = '5s'")
         A script made with --sql carries no timeouts: whoever runs it sets lock_timeout.
         """,
-    ),
-    _rule(
-        "ban-copying-alter",
-        "error",
-        MYSQL,
-        """
+    ("ban-copying-alter", "error", MYSQL): """
         This ALTER runs with ALGORITHM=COPY on MySQL and MariaDB: the table is copied row by row and
         writes wait until the copy ends. Flagged: a column type change, MODIFY or CHANGE written by
         hand, a foreign key added while foreign_key_checks is on, DROP PRIMARY KEY without a new
@@ -228,24 +175,14 @@ _RULES = (
         key is added INPLACE after op.execute("SET foreign_key_checks = 0") (existing rows are then
         not checked).
         """,
-    ),
-    _rule(
-        "ban-drop-table",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("ban-drop-table", "error", ALL_DIALECTS): """
         Dropping a table breaks every deployed process that still queries it, and its data is gone.
 
         Stop using the table in the application and deploy that first; drop it in a later revision,
         and say why it is safe now:
             op.drop_table("t")  # versioning: ignore[ban-drop-table] unused since 2.4
         """,
-    ),
-    _rule(
-        "ban-drop-column",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("ban-drop-column", "error", ALL_DIALECTS): """
         Dropping a column breaks deployed processes whose models still select it (SQLAlchemy names
         every mapped column in its queries).
 
@@ -253,12 +190,7 @@ _RULES = (
         revision, and say why it is safe now:
             op.drop_column("t", "c")  # versioning: ignore[ban-drop-column] unmapped in 2.4
         """,
-    ),
-    _rule(
-        "renaming-column",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("renaming-column", "error", ALL_DIALECTS): """
         Renaming a column breaks deployed processes that still use the old name until every one of
         them runs the new code.
 
@@ -266,12 +198,7 @@ _RULES = (
         mapped_column("old_name"). To rename the column itself: add the new column, write both,
         backfill, switch reads, drop the old one later.
         """,
-    ),
-    _rule(
-        "renaming-table",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("renaming-table", "error", ALL_DIALECTS): """
         Renaming a table breaks deployed processes that still query the old name until every one of
         them runs the new code.
 
@@ -279,12 +206,7 @@ _RULES = (
         create the new table, write both, backfill, switch reads, drop the old one later (on
         PostgreSQL a view with the old name can bridge the switch).
         """,
-    ),
-    _rule(
-        "unbatched-data-change",
-        "warning",
-        ALL_DIALECTS,
-        """
+    ("unbatched-data-change", "warning", ALL_DIALECTS): """
         One UPDATE, DELETE or INSERT ... SELECT over a whole table locks every row it touches until
         the revision commits, and can run for a long time.
 
@@ -294,12 +216,7 @@ _RULES = (
                     op.execute(f"UPDATE t SET c = 0 WHERE id >= {start} AND id < {start + 10_000}")
         A statement with LIMIT counts as batched. For a small table, suppress it with a reason.
         """,
-    ),
-    _rule(
-        "irreversible-downgrade",
-        "warning",
-        ALL_DIALECTS,
-        """
+    ("irreversible-downgrade", "warning", ALL_DIALECTS): """
         downgrade() is empty or raises: the revision cannot be rolled back, and a downgrade stops
         there.
 
@@ -307,35 +224,26 @@ _RULES = (
         deleted, a type narrowed), say so on the def line:
             def downgrade():  # versioning: ignore[irreversible-downgrade] rows deleted
         """,
-    ),
-    _rule(
-        "revision-not-renderable",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("revision-not-renderable", "error", ALL_DIALECTS): """
         The revision could not be imported, or its upgrade() could not run in offline (--sql) mode,
         so its SQL was not checked; the source-level rules still ran.
 
         Fix the error shown. A revision that reads rows (op.get_bind().execute(...)) cannot run
         offline: suppress this on the line named, with the reason.
         """,
-    ),
-    _rule(
-        "invalid-ignore",
-        "error",
-        ALL_DIALECTS,
-        """
+    ("invalid-ignore", "error", ALL_DIALECTS): """
         A '# versioning: ignore[...]' comment names an unknown rule or gives no reason; it
         suppresses nothing.
 
         Write the rule id and the reason it is safe:
             # versioning: ignore[ban-drop-column] unmapped since 2.4
         """,
-    ),
-)
+}
 
 #: Every rule by id, in the order the rule reference lists them.
-RULES: Mapping[str, Rule] = MappingProxyType({rule.id: rule for rule in _RULES})
+RULES: Mapping[str, Rule] = MappingProxyType(
+    {key[0]: _rule(*key, text) for key, text in _TEXTS.items()}
+)
 
 #: Rules the engine itself reports (about the revision file, not about its SQL).
 META_RULES: frozenset[str] = frozenset({"revision-not-renderable", "invalid-ignore"})
