@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .engine import lint_revision, render_revision
 from .findings import Finding, LintConfig
-from .render import Rendering
 from .report import (
     FORMATS,
     exit_code,
@@ -19,17 +18,14 @@ from .report import (
     format_text,
     summary,
 )
-from .rules import RULES, Rule, Severity
-from .squawk import squawk_executable, squawk_findings
+from .rules import RULES
+from .squawk import squawk_executable
 
 __all__ = [
     "FORMATS",
     "RULES",
     "Finding",
     "LintConfig",
-    "Rendering",
-    "Rule",
-    "Severity",
     "exit_code",
     "format_findings",
     "format_github",
@@ -38,6 +34,5 @@ __all__ = [
     "lint_revision",
     "render_revision",
     "squawk_executable",
-    "squawk_findings",
     "summary",
 ]

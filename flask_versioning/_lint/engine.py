@@ -74,7 +74,7 @@ def lint_revision(
         raise VersioningError("squawk is not installed; install it with: pip install squawk-cli")
     text = _read(path)
     try:
-        source = Source.parse(path, text)
+        source = Source(path, text)
     except SyntaxError as exc:
         message = f"{path.name} is not valid Python: {exc.msg}"
         return _findings([Hit("revision-not-renderable", exc.lineno or 1, message)], path, config)

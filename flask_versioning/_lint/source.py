@@ -12,7 +12,7 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
@@ -85,36 +85,20 @@ class Function:
 _IGNORE = re.compile(r"#\s*versioning:\s*ignore\[(?P<rules>[^\]]*)\](?P<reason>.*)$")
 
 
-@dataclass(frozen=True)
 class Source:
     """Everything the engine reads from the revision's text without running it."""
 
-    path: Path
-    calls: tuple[OpCall, ...]
-    functions: Mapping[str, Function]
-    ignores: tuple[Ignore, ...]
-    loop_lines: frozenset[int]
-    _spans: tuple[tuple[int, int], ...] = field(repr=False)
-    _batch_blocks: Mapping[int, int] = field(repr=False)
-    _comment_lines: frozenset[int] = field(repr=False)
-
-    @classmethod
-    def parse(cls, path: Path, text: str) -> Source:
+    def __init__(self, path: Path, text: str) -> None:
         """Read ``text``; raises :class:`SyntaxError` when it is not valid Python."""
         tree = ast.parse(text, filename=str(path))
         collector = _Collector(_op_names(tree))
         collector.visit(tree)
-        ignores, comment_lines = _comments(text)
-        return cls(
-            path=path,
-            calls=tuple(collector.calls),
-            functions=MappingProxyType(_functions(tree)),
-            ignores=tuple(ignores),
-            loop_lines=frozenset(collector.loop_lines),
-            _spans=tuple(_spans(tree)),
-            _batch_blocks=MappingProxyType(collector.batch_blocks),
-            _comment_lines=frozenset(comment_lines),
-        )
+        self.calls = collector.calls
+        self.loop_lines = collector.loop_lines
+        self.functions = _functions(tree)
+        self.ignores, self._comment_lines = _comments(text)
+        self._batch_blocks = collector.batch_blocks
+        self._spans = _spans(tree)
 
     def anchor(self, line: int) -> int:
         """The first line of the innermost statement containing ``line``."""
