@@ -201,13 +201,7 @@ def _set_not_null(ctx: Context) -> Hits:
             )
 
 
-_LOCKING_KINDS = {
-    "alter_table": "ALTER TABLE",
-    "create_index": "CREATE INDEX",
-    "drop_index": "DROP INDEX",
-    "drop_table": "DROP TABLE",
-    "rename_table": "RENAME TABLE",
-}
+_LOCKING_KINDS = {"alter_table", "create_index", "drop_index", "drop_table", "rename_table"}
 
 
 @_check("require-timeout-settings")
@@ -237,7 +231,7 @@ def _timeout(ctx: Context) -> Hits:
             locked = [t for t in sql.references(p.sql) if ctx.existing(t)]
             table, what = (locked[0] if locked else None), "CREATE TABLE with a foreign key"
         elif p.kind in _LOCKING_KINDS and ctx.existing(p.table):
-            table, what = p.table or "?", _LOCKING_KINDS[p.kind]
+            table, what = p.table or "?", p.kind.replace("_", " ").upper()
         else:
             continue
         if table is None or session or (local is not None and local == s.transaction):

@@ -1,25 +1,21 @@
 """Lint one revision file: ``lint_revision(path, dialect=...) -> list[Finding]``.
 
-The file is read twice: as source (:mod:`.source`: its ``op.*`` calls, ``downgrade()``, the
-ignore comments) and as SQL (:mod:`.render`: ``upgrade()`` run offline for the dialect, each
-statement tagged with the source line that emitted it). The checks read both; the engine maps
-each hit to the first line of its statement, drops those an ignore comment covers, applies the
-configured severities and sorts.
+The file is read as source (:mod:`.source`) and as SQL (:mod:`.render`: ``upgrade()`` rendered
+offline, each statement tagged with its source line); the checks read both, and each hit is
+moved to the first line of its statement, dropped if an ignore comment covers it, and given its
+configured severity.
 
-``# versioning: ignore[rule-id] reason`` on any line of the statement, or on comment-only lines
-right above it, suppresses that rule there (several ids may be given, comma-separated); in a
-``batch_alter_table`` block it may be on the ``with`` line or on the call. An ignore without a
-reason, or naming an unknown rule, suppresses nothing and is itself an ``invalid-ignore`` error,
-so a typo cannot silently hide a finding.
+``# versioning: ignore[rule-id] reason`` on any line of the statement (in a batch block, also
+its ``with`` line), or on comment-only lines right above, suppresses those rules there. Without
+a reason, or naming an unknown rule, it suppresses nothing and is an ``invalid-ignore`` error,
+so a typo cannot hide a finding.
 
-A revision that is not valid Python, cannot be imported, or whose ``upgrade()`` cannot run
-offline gives one ``revision-not-renderable`` finding at the failing line, never a traceback;
-the source-level rules and the literal SQL of ``op.execute`` calls still get checked. Not
-failures: a multi-database revision linted without ``engine_name`` (an ``info`` finding), and on
-SQLite a ``batch_alter_table`` block that must recreate its table (Alembic needs a live database
-to reflect it, and batch mode is how SQLite revisions are written). Bad usage (an unreadable
-file, an unknown dialect, squawk asked for but missing) raises
-:class:`~flask_versioning.VersioningError`.
+A revision that cannot be parsed, imported or rendered offline gives one
+``revision-not-renderable`` finding at the failing line, never a traceback, and the rest is
+still checked. Not failures: a multi-database revision linted without ``engine_name`` (an
+``info`` finding), and on SQLite a batch block that must recreate its table (rendering it needs
+a live database, and batch mode is how SQLite revisions are written). Bad usage (an unreadable
+file, an unknown dialect, squawk missing) raises :class:`~flask_versioning.VersioningError`.
 """
 
 from __future__ import annotations

@@ -40,13 +40,9 @@ _counter = itertools.count()
 
 @dataclass(frozen=True)
 class Emitted:
-    """One write of SQL by Alembic: usually one statement, several for a raw ``op.execute``.
-
-    ``lines`` are the revision file's lines on the stack when it was written, innermost first
-    (a helper's line, then the line in ``upgrade()`` that called it). ``operation`` is the
-    operation being invoked, ``None`` for a batch block's flush or an autocommit block's
-    COMMIT/BEGIN.
-    """
+    """One write of SQL by Alembic, with the revision file's lines on the stack, innermost
+    first, and the operation being invoked (``None`` for a batch block's flush or an autocommit
+    block's COMMIT/BEGIN)."""
 
     sql: str
     lines: tuple[int, ...]
@@ -138,12 +134,8 @@ def render_upgrade(
     engine_name: str | None = None,
     x_args: Sequence[str] = (),
 ) -> Rendering:
-    """Run ``module.upgrade()`` offline for ``dialect`` and collect what it writes.
-
-    A multi-database revision (``upgrade(engine_name)``) is called with ``engine_name``; without
-    one it is not run and the rendering carries a ``note``. ``x_args`` are what
-    ``context.get_x_argument()`` returns to the revision.
-    """
+    """Run ``module.upgrade()`` offline for ``dialect`` and collect what it writes; a
+    multi-database revision's ``upgrade(engine_name)`` runs only given ``engine_name``."""
     transactional = transactional_ddl(dialect)
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
@@ -186,10 +178,8 @@ def render_upgrade(
 
 @functools.cache
 def transactional_ddl(dialect: str) -> bool:
-    """Whether Alembic wraps revisions in a transaction on ``dialect``.
-
-    Raises :class:`ConfigurationError` for a name SQLAlchemy has no dialect for.
-    """
+    """Whether Alembic wraps revisions in a transaction on ``dialect``; raises
+    :class:`ConfigurationError` for a name SQLAlchemy has no dialect for."""
     try:
         context = MigrationContext.configure(
             dialect_name=dialect, opts={"as_sql": True, "output_buffer": _Buffer("")}
@@ -202,11 +192,8 @@ def transactional_ddl(dialect: str) -> bool:
 
 
 def _record_operations(operations: Operations, buffer: _Buffer) -> None:
-    """Note which operation is running while Alembic writes its SQL.
-
-    ``invoke`` is the public method every ``op.*`` directive goes through; it is replaced on
-    this one :class:`Operations` object only, which lives for one rendering.
-    """
+    """Note which operation is running while Alembic writes its SQL, by wrapping ``invoke``
+    (every ``op.*`` directive goes through it) on this one rendering's :class:`Operations`."""
     invoke: Callable[[MigrateOperation], Any] = operations.invoke
 
     def recording_invoke(operation: MigrateOperation) -> Any:

@@ -16,15 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-
-class _Unknown:
-    """The value of an argument that is not a literal in the source (a variable, an f-string)."""
-
-    def __repr__(self) -> str:
-        return "<not a literal>"
-
-
-UNKNOWN = _Unknown()
+#: The value of an argument that is not a literal in the source (a variable, an f-string).
+UNKNOWN = object()
 
 
 @dataclass(frozen=True)
