@@ -7,8 +7,9 @@ print. :data:`RULES` lists every rule for the docs.
 
 from __future__ import annotations
 
-from .engine import lint_revision, render_revision
+from .engine import lint_revision
 from .findings import Finding, LintConfig
+from .render import render_revision
 from .report import (
     FORMATS,
     exit_code,

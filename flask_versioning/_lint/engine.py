@@ -29,12 +29,12 @@ from .._errors import VersioningError
 from .checks import CHECKS
 from .context import build_context
 from .findings import Finding, LintConfig, suggest
-from .render import LoadError, Rendering, load_revision, render_upgrade, transactional_ddl
+from .render import Rendering, render_revision, transactional_ddl
 from .rules import RULES, SQUAWK_PREFIX, Severity
 from .source import Source
 from .squawk import squawk_executable, squawk_findings
 
-__all__ = ["Finding", "LintConfig", "lint_revision", "render_revision"]
+__all__ = ["lint_revision"]
 
 
 class Hit(NamedTuple):
@@ -91,22 +91,6 @@ def lint_revision(
             if placed := _placed(f.rule, f.line, f.severity, config, source):
                 findings.append(replace(f, line=placed[0], severity=placed[1]))
     return sorted(findings, key=lambda f: (f.line, f.rule))
-
-
-def render_revision(
-    path: Path, *, dialect: str, engine_name: str | None = None, x_args: Sequence[str] = ()
-) -> Rendering:
-    """Import a revision file and render its ``upgrade()`` offline for ``dialect``.
-
-    ``.sql`` of the result is the SQL script (for ``flask db plan``); ``.error`` says why it
-    stopped early, if it did. Never raises for a broken revision, only for an unknown dialect.
-    """
-    transactional = transactional_ddl(dialect)
-    try:
-        module = load_revision(path)
-    except LoadError as exc:
-        return Rendering((), transactional, error=str(exc), error_line=exc.line)
-    return render_upgrade(module, path, dialect, engine_name=engine_name, x_args=x_args)
 
 
 def _read(path: Path) -> str:

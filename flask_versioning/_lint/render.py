@@ -126,17 +126,21 @@ def load_revision(path: Path) -> ModuleType:
     return module
 
 
-def render_upgrade(
-    module: ModuleType,
-    path: Path,
-    dialect: str,
-    *,
-    engine_name: str | None = None,
-    x_args: Sequence[str] = (),
+def render_revision(
+    path: Path, *, dialect: str, engine_name: str | None = None, x_args: Sequence[str] = ()
 ) -> Rendering:
-    """Run ``module.upgrade()`` offline for ``dialect`` and collect what it writes; a
-    multi-database revision's ``upgrade(engine_name)`` runs only given ``engine_name``."""
+    """Import a revision file and render its ``upgrade()`` offline for ``dialect``, with
+    ``x_args`` as its ``-x`` arguments.
+
+    ``.sql`` of the result is the SQL script (for ``flask db plan``); ``.error`` says why it
+    stopped early. A multi-database revision's ``upgrade(engine_name)`` runs only given
+    ``engine_name``. Never raises for a broken revision, only for an unknown dialect.
+    """
     transactional = transactional_ddl(dialect)
+    try:
+        module = load_revision(path)
+    except LoadError as exc:
+        return Rendering((), transactional, error=str(exc), error_line=exc.line)
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
         return Rendering((), transactional, error=f"{path.name} has no upgrade() function")
