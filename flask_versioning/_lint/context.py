@@ -42,6 +42,8 @@ class Stmt:
 
 @dataclass
 class Context:
+    """What every check reads: the statements, the source view, and what the revision creates."""
+
     dialect: str
     source: Source
     statements: list[Stmt]

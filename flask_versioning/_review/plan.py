@@ -43,8 +43,7 @@ def plan(
     """
     from .._lint import lint_revision, render_revision
 
-    config = lint_config(database)
-    dialect = dialect_name(database)
+    config, dialect = lint_config(database), dialect_name(database)
     script = database.script_directory()
     now = () if sqlite_file_missing(database) else tuple(current(database))
     with translate_errors(database, f"'plan {target}'"):
@@ -87,9 +86,7 @@ def _upgrade_path(
     relative = _RELATIVE.match(target)
     upper = "heads" if relative else target
     wanted = list(reversed(list(script.iterate_revisions(upper, "base"))))
-    have: set[str] = set()
-    for revision in now:
-        have.update(s.revision for s in script.iterate_revisions(revision, "base"))
+    have = {s.revision for revision in now for s in script.iterate_revisions(revision, "base")}
     path = [(s, s.revision in have) for s in wanted]
     if relative:
         limit = int(relative.group(1))
