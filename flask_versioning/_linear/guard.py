@@ -1,27 +1,18 @@
 """The linear-history guard: ``versions/HEADS`` kept true, and checked against the revisions.
 
-The file and why it exists are described in :mod:`flask_versioning._alembic.heads_file`. This
-module is what the commands do with it:
-
-- :func:`record_heads` rewrites it after a command changed the heads (``revision``,
-  ``migrate``, ``merge``, ``rebase``);
-- :func:`heads_file_problem` says, in one line naming both sides, how it disagrees with the
-  revision files (for ``flask db check`` and ``flask db status --check``);
-- :func:`refuse_stale` stops a new revision from being written on top of a stale file, which
-  would hide the disagreement instead of resolving it;
-- :func:`refuse_upgrade` stops every upgrade (the CLI, the API, the automatic upgrade at start,
-  the Apply button, tenants: they all go through
-  :func:`~flask_versioning._operations.executor.upgrade`) while the history has two heads or the
-  file is conflicted or stale: a deploy of a bad merge fails closed, before any revision runs,
-  instead of applying both branches in an order nobody chose;
-- :func:`enable` writes it for an existing directory (``flask db init --linear``).
-
-With ``VERSIONING_LINEAR_HISTORY = False`` none of them reads or writes anything.
+The file and why it exists: :mod:`flask_versioning._alembic.heads_file`. Here,
+:func:`record_heads` rewrites it after a command changed the heads; :func:`heads_file_problem`
+says how it disagrees with the revision files (``check``, ``status --check``);
+:func:`refuse_stale` keeps a new revision from hiding that disagreement; :func:`refuse_upgrade`
+stops every upgrade (all go through :func:`~flask_versioning._operations.executor.upgrade`)
+while the history has two heads or the file is conflicted or stale, so a deploy of a bad merge
+fails before any revision runs; :func:`enable` writes it for an existing directory. With
+``VERSIONING_LINEAR_HISTORY = False`` none of them reads or writes anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,33 +52,34 @@ def _guarded(database: Database) -> HeadsFile | None:
     return read_heads_file(database.directory)
 
 
-def heads_file_problem(database: Database) -> str | None:
-    """How ``versions/HEADS`` disagrees with the revision files, in one line; ``None`` if it
-    agrees, or if the directory has no such file (the guard is off there).
+def _write(database: Database) -> Path:
+    entries = current_entries(version_locations(database), lambda: _compute(database))
+    return write_heads_file(database.directory, entries)
 
-    The line names what the file lists and what the revision files' heads are, each with its
-    message, and the command that fixes it. The heads are read without importing the
-    revision files where possible (the heads cache).
-    """
+
+def heads_file_problem(database: Database) -> str | None:
+    """How ``versions/HEADS`` disagrees with the revision files, in one line naming both sides
+    and the fixing command; ``None`` if it agrees or the directory has no such file."""
     listed = _guarded(database)
-    if listed is None:
-        return None
-    return _file_problem(database, listed, _heads(database))
+    return None if listed is None else _file_problem(database, listed, _heads(database))
 
 
 def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) -> str | None:
     if not listed.conflicted and set(listed.revisions) == set(actual):
         return None
-    messages = head_messages(version_locations(database), actual)
-    where = display_path(listed.path)
-    says = _side(listed.entries)
+    where, says = display_path(listed.path), _side(listed.entries)
     if listed.conflicted:
         start = f"{where} still has git's conflict markers (its lines list {says})"
     else:
         start = f"{where} lists {says}"
-    files = _side([(rev, messages.get(rev, "")) for rev in actual])
-    advice = _advice(listed, actual, lambda: revision_ids(version_locations(database)))
-    return f"{start}, but the revision files' heads are {files}: {advice}"
+    advice = _advice(database, listed, actual)
+    return f"{start}, but the revision files' heads are {_files(database, actual)}: {advice}"
+
+
+def _files(database: Database, heads: Sequence[str]) -> str:
+    """The revision files' heads, each with its message."""
+    messages = head_messages(version_locations(database), heads)
+    return _side([(rev, messages.get(rev, "")) for rev in heads])
 
 
 def _side(entries: Sequence[tuple[str, str]]) -> str:
@@ -96,7 +88,7 @@ def _side(entries: Sequence[tuple[str, str]]) -> str:
     return ", ".join(f"{rev} ({message})" if message else rev for rev, message in entries)
 
 
-def _advice(listed: HeadsFile, actual: Sequence[str], every: Callable[[], set[str] | None]) -> str:
+def _advice(database: Database, listed: HeadsFile, actual: Sequence[str]) -> str:
     known = [rev for rev in actual if rev in listed.revisions]
     if len(actual) > 1 and len(known) == len(actual) - 1:
         (newcomer,) = (rev for rev in actual if rev not in listed.revisions)
@@ -106,7 +98,7 @@ def _advice(listed: HeadsFile, actual: Sequence[str], every: Callable[[], set[st
         incoming = [rev for rev in listed.theirs if rev in actual]
         newcomer = incoming[0] if len(incoming) == 1 else actual[-1]
         return _rebase_advice(newcomer, [rev for rev in actual if rev != newcomer])
-    known_ids = every()
+    known_ids = revision_ids(version_locations(database))
     lost = [rev for rev in listed.revisions if known_ids is not None and rev not in known_ids]
     if lost:
         return (
@@ -130,11 +122,8 @@ def _rebase_advice(newcomer: str, others: Sequence[str]) -> str:
 
 
 def refuse_stale(database: Database) -> None:
-    """Raise :class:`~flask_versioning.RevisionError` when ``versions/HEADS`` is stale.
-
-    Writing a revision would rewrite the file from the new heads and so hide the very
-    disagreement it exists to show (a merge that brought in a second head, say).
-    """
+    """Raise :class:`~flask_versioning.RevisionError` when ``versions/HEADS`` is stale: writing
+    a revision would rewrite the file and hide the disagreement it exists to show."""
     problem = heads_file_problem(database)
     if problem is not None:
         raise errors.RevisionError(f"no revision was written: {problem}")
@@ -143,11 +132,9 @@ def refuse_stale(database: Database) -> None:
 def refuse_upgrade(database: Database) -> None:
     """Raise :class:`~flask_versioning.RevisionError` when the guarded history is not linear.
 
-    Guarded: ``versions/HEADS`` exists and ``VERSIONING_LINEAR_HISTORY`` is not ``False``.
-    Refused: a file with git's conflict markers, a file that disagrees with the revision files
-    (:func:`heads_file_problem`), or revision files with more than one head even where the file
-    lists them all (a branch written on purpose still needs a merge or a rebase before it is
-    deployed). Called before anything runs, so the database is where it was.
+    Refused: a conflicted or stale file, or more than one head even where the file lists them
+    all (a branch written on purpose still needs a merge or a rebase before it is deployed).
+    Called before anything runs, so the database is where it was.
     """
     listed = _guarded(database)
     if listed is None:
@@ -157,10 +144,8 @@ def refuse_upgrade(database: Database) -> None:
     if problem is None:
         if len(actual) < 2:
             return
-        messages = head_messages(version_locations(database), actual)
-        files = _side([(rev, messages.get(rev, "")) for rev in actual])
         problem = (
-            f"the revision files have {len(actual)} heads, {files}, and "
+            f"the revision files have {len(actual)} heads, {_files(database, actual)}, and "
             f"{display_path(heads_path(database.directory))} keeps this history linear: "
             + _rebase_advice(actual[-1], actual[:-1])
         )
@@ -172,25 +157,15 @@ def refuse_upgrade(database: Database) -> None:
 
 def record_heads(database: Database) -> Path | None:
     """Rewrite ``versions/HEADS`` from the revision files, if the directory has one."""
-    if _guarded(database) is None:
-        return None
-    return write_heads_file(
-        database.directory, current_entries(version_locations(database), lambda: _compute(database))
-    )
+    return None if _guarded(database) is None else _write(database)
 
 
 def enable(database: Database) -> Path:
-    """Turn the guard on for ``database``'s directory: write ``versions/HEADS`` from the files.
-
-    For an existing or adopted directory (a new one gets the file when it is created), and to
-    record the heads again after a change made by another tool. Refused when
-    ``VERSIONING_LINEAR_HISTORY`` is ``False``.
-    """
+    """Turn the guard on: write ``versions/HEADS`` from the files (an existing or adopted
+    directory, or after a change made by another tool); refused when it is configured off."""
     if not database.settings.linear_history:
         raise errors.ConfigurationError(
             "VERSIONING_LINEAR_HISTORY is False: the linear-history guard is off for this app"
         )
-    write_heads_file(
-        database.directory, current_entries(version_locations(database), lambda: _compute(database))
-    )
+    _write(database)
     return heads_path(database.directory)

@@ -1,18 +1,13 @@
 """``flask db rebase REV [--onto HEAD]``: move a revision written on an older head onto the newer.
 
 The usual case: two branches each added a revision on the same parent, git conflicted on
-``versions/HEADS``, and the history now has two heads. Alembic's answer is a merge revision,
-which keeps both branches (and their order undefined) forever; for two unrelated additions a
-straight line is what the team meant. Rebasing rewrites one line of the revision file, its
-``down_revision`` (and the ``Revises:`` line of its docstring, so the file stays honest); the
-file name and the revision id stay, so nothing that refers to them breaks.
-
-Refused, changing nothing, when it would not be safe:
-
-- a database of the app that uses this directory has applied ``REV``: its version table would
-  then claim the new parent's changes without having them (revert it first);
-- ``REV`` has children (only a head can move), or is a merge revision;
-- its parent is not an ancestor of the new one: the move would drop changes ``REV`` builds on.
+``versions/HEADS``, and the history has two heads. A merge revision would keep both branches
+(in an undefined order) forever; for two unrelated additions a straight line is what the team
+meant. Rebasing rewrites the file's ``down_revision`` (and its ``Revises:`` line); the file name
+and revision id stay. Refused, changing nothing, when ``REV`` is applied in a database of this
+directory (its version table would claim the new parent's changes without having them), has
+children, is a merge, or when its parent is not an ancestor of the new one (changes would be
+dropped).
 """
 
 from __future__ import annotations
@@ -91,9 +86,7 @@ def _find(script: ScriptDirectory, revision: str, what: str) -> Script:
 
 def _parents(script: Script) -> tuple[str, ...]:
     down = script.down_revision
-    if down is None:
-        return ()
-    return (down,) if isinstance(down, str) else tuple(down)
+    return () if down is None else (down,) if isinstance(down, str) else tuple(down)
 
 
 def _onto(script: ScriptDirectory, moving: Script, onto: str | None, heads: list[str]) -> str:
@@ -130,13 +123,10 @@ def _refuse_if_applied(
     onto: str,
     databases: list[Database],
 ) -> None:
-    """Refuse to move ``revision`` while a database of this directory has applied it.
-
-    Usually the developer's own database, which applied the revision before the merge brought
-    the other branch in. The message says that only that database steps back (no file and no
-    one's branch is reverted), the three commands that rebase safely, and, when ``onto`` is
-    applied nowhere, that moving ``onto`` instead needs no downgrade at all.
-    """
+    """Refuse to move ``revision`` while a database of this directory has applied it (usually
+    the developer's own), saying that only that database steps back, the three commands that
+    rebase safely, and when ``onto`` is applied nowhere, that moving it instead needs no
+    downgrade."""
     here = database.directory.resolve()
     mine = [
         other
@@ -171,11 +161,9 @@ _REVISES = re.compile(rb"^(?P<head>[ \t]*Revises:)[^\r\n]*", re.MULTILINE)
 def rewrite_parent(path: Path, parent: str) -> None:
     """Set the revision file's ``down_revision`` to ``parent``, and its ``Revises:`` line.
 
-    Only those two spans of the file change: everything else (formatting, comments, line
-    endings) stays byte for byte. The write is atomic and keeps the file's mode; the file's
-    cached bytecode is removed, since a rewrite within the same second as the last import
-    would otherwise leave a ``.pyc`` that Python still takes as current (same size, same
-    mtime in seconds).
+    Everything else (formatting, comments, line endings) stays byte for byte; the write is
+    atomic and keeps the file's mode. The cached bytecode goes: a rewrite within the second of
+    the last import would leave a ``.pyc`` Python still takes as current (same size and mtime).
     """
     raw = path.read_bytes()
     try:
@@ -183,19 +171,26 @@ def rewrite_parent(path: Path, parent: str) -> None:
     except (SyntaxError, ValueError) as exc:
         raise errors.RevisionError(f"{display_path(path)} is not valid Python: {exc}") from None
     value = _assigned(tree, "down_revision")
-    if value is None or value.end_lineno is None or value.end_col_offset is None:
+    if value is None:
         raise errors.RevisionError(
             f"{display_path(path)} has no single top-level 'down_revision = ...' to rewrite"
         )
     lines = raw.splitlines(keepends=True)
-    start = sum(len(line) for line in lines[: value.lineno - 1]) + value.col_offset
-    end = sum(len(line) for line in lines[: value.end_lineno - 1]) + value.end_col_offset
+
+    def offset(line: int | None, column: int | None) -> int:
+        return sum(len(text) for text in lines[: (line or 1) - 1]) + (column or 0)
+
     quote = _quote(raw, tree)
-    new = raw[:start] + f"{quote}{parent}{quote}".encode() + raw[end:]
-    docstring_end = _docstring_end(tree, lines)
-    match = _REVISES.search(new, 0, docstring_end) if docstring_end else None
-    if match is not None:
-        new = new[: match.start()] + match["head"] + f" {parent}".encode() + new[match.end() :]
+    new = (
+        raw[: offset(value.lineno, value.col_offset)]
+        + f"{quote}{parent}{quote}".encode()
+        + raw[offset(value.end_lineno, value.end_col_offset) :]
+    )
+    if ast.get_docstring(tree) is not None:
+        docstring = tree.body[0]
+        end = offset(docstring.end_lineno, docstring.end_col_offset)
+        if match := _REVISES.search(new, 0, end):
+            new = new[: match.start()] + match["head"] + f" {parent}".encode() + new[match.end() :]
     _replace(path, new)
 
 
@@ -212,19 +207,6 @@ def _quote(raw: bytes, tree: ast.Module) -> str:
         if line[value.col_offset : value.col_offset + 1] == b'"':
             return '"'
     return "'"
-
-
-def _docstring_end(tree: ast.Module, lines: list[bytes]) -> int:
-    first = tree.body[0] if tree.body else None
-    if not (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and isinstance(first.value.value, str)
-        and first.end_lineno is not None
-        and first.end_col_offset is not None
-    ):
-        return 0
-    return sum(len(line) for line in lines[: first.end_lineno - 1]) + first.end_col_offset
 
 
 def _replace(path: Path, content: bytes) -> None:

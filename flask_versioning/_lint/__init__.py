@@ -1,22 +1,15 @@
 """The migration linter: finds operations in revision files that are unsafe on a live database.
 
-Independent of the Flask app: it takes a revision file and a SQLAlchemy dialect name and returns
-findings. The commands (``flask db lint``, ``migrate``, ``plan``) read the configuration, pick
-the files and print; this package does the rest::
-
-    config = LintConfig.from_setting(app.config.get("VERSIONING_LINT"))
-    findings = lint_revision(path, dialect=engine.dialect.name, config=config)
-    print(format_findings(findings, "text"))
-    sys.exit(exit_code(findings))
-
-:data:`RULES` lists every rule (id, severity, dialects, summary, recipe) for the docs.
+Independent of the Flask app: :func:`lint_revision` takes a revision file and a SQLAlchemy
+dialect name and returns findings; the commands pick the files, read ``VERSIONING_LINT`` and
+print. :data:`RULES` lists every rule for the docs.
 """
 
 from __future__ import annotations
 
-from .engine import lint_revision, render_revision
+from .engine import lint_revision
 from .findings import Finding, LintConfig
-from .render import Rendering
+from .render import render_revision
 from .report import (
     FORMATS,
     exit_code,
@@ -26,17 +19,14 @@ from .report import (
     format_text,
     summary,
 )
-from .rules import RULES, Rule, Severity
-from .squawk import squawk_executable, squawk_findings
+from .rules import RULES
+from .squawk import squawk_executable
 
 __all__ = [
     "FORMATS",
     "RULES",
     "Finding",
     "LintConfig",
-    "Rendering",
-    "Rule",
-    "Severity",
     "exit_code",
     "format_findings",
     "format_github",
@@ -45,6 +35,5 @@ __all__ = [
     "lint_revision",
     "render_revision",
     "squawk_executable",
-    "squawk_findings",
     "summary",
 ]

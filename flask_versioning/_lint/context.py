@@ -1,10 +1,9 @@
 """The revision laid out for the checks: rendered statements in order, with source lines.
 
-:func:`build_context` splits what Alembic wrote into statements, follows the transaction they
-run in (an autocommit block writes ``COMMIT`` and ``BEGIN`` around its body), notes whether
-each came from ``op.execute`` or another directive, and adds the literal SQL of ``op.execute``
-calls that offline rendering did not reach. It also collects the tables and indexes the
-revision creates, which lock rules leave alone.
+:func:`build_context` splits what Alembic wrote into statements, follows the transaction each
+runs in (an autocommit block writes ``COMMIT`` and ``BEGIN`` around its body), and adds the
+literal SQL of ``op.execute`` calls that offline rendering did not reach. It also collects the
+tables and indexes the revision creates, which lock rules leave alone.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from alembic.operations.ops import ExecuteSQLOp
 
 from . import sql
 from .render import Rendering
-from .rules import Severity
 from .source import Source
 
 
@@ -42,18 +40,10 @@ class Stmt:
         return self.origin in ("execute", "source")
 
 
-@dataclass(frozen=True)
-class Hit:
-    """A rule firing at a revision line; ``severity`` overrides the rule's default."""
-
-    rule: str
-    line: int
-    message: str
-    severity: Severity | None = None
-
-
 @dataclass
 class Context:
+    """What every check reads: the statements, the source view, and what the revision creates."""
+
     dialect: str
     source: Source
     statements: list[Stmt]
@@ -79,14 +69,10 @@ def build_context(
     """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
     statements: list[Stmt] = []
     counter = 0
-    transaction = 0 if rendering.transactional else None
+    initial = transaction = 0 if rendering.transactional else None
     for emitted in rendering.emitted:
-        if emitted.operation is None:
-            origin = "batch"
-        elif isinstance(emitted.operation, ExecuteSQLOp):
-            origin = "execute"
-        else:
-            origin = "op"
+        op = emitted.operation
+        origin = "batch" if op is None else "execute" if isinstance(op, ExecuteSQLOp) else "op"
         for text in sql.split_statements(emitted.sql):
             parsed = sql.parse(text)
             if parsed.kind == "commit":
@@ -96,13 +82,11 @@ def build_context(
                 transaction = counter
             else:
                 line = emitted.line or 1
-                statements.append(
-                    Stmt(parsed, line, emitted.lines, origin, emitted.operation, transaction)
-                )
+                statements.append(Stmt(parsed, line, emitted.lines, origin, op, transaction))
+    calls = source.upgrade_calls(engine_name)
     if rendering.error is not None or rendering.note is not None:
         reached = rendering.error_line or 0
-        initial = 0 if rendering.transactional else None
-        for call in source.upgrade_calls(engine_name):
+        for call in calls:
             sqltext = call.arg(0, "sqltext")
             if call.method == "execute" and call.line > reached and isinstance(sqltext, str):
                 statements.extend(
@@ -110,12 +94,12 @@ def build_context(
                     for text in sql.split_statements(sqltext)
                 )
     context = Context(dialect, source, statements, engine_name, lock_timeout)
-    for stmt in statements:
-        if stmt.parsed.kind == "create_table" and stmt.parsed.table:
-            context.new_tables.add(sql.name_key(stmt.parsed.table))
-        if stmt.parsed.kind == "create_index" and stmt.parsed.index:
-            context.new_indexes.add(sql.name_key(stmt.parsed.index))
-    for call in source.upgrade_calls(engine_name):
+    for p in (stmt.parsed for stmt in statements):
+        if p.kind == "create_table" and p.table:
+            context.new_tables.add(sql.name_key(p.table))
+        if p.kind == "create_index" and p.index:
+            context.new_indexes.add(sql.name_key(p.index))
+    for call in calls:
         table = call.arg(0, "table_name")
         if call.method == "create_table" and isinstance(table, str):
             context.new_tables.add(sql.name_key(table))

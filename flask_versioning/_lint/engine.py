@@ -1,50 +1,49 @@
 """Lint one revision file: ``lint_revision(path, dialect=...) -> list[Finding]``.
 
-The file is read twice. As source (:mod:`.source`): its ``op.*`` and ``batch_op.*`` calls,
-``downgrade()``, and the ignore comments. As SQL (:mod:`.render`): its ``upgrade()`` run
-offline for the dialect, each statement tagged with the source line that emitted it. The checks
-(:mod:`.checks`) read both; the engine then maps each hit to the first line of its statement,
-drops the ones an ignore comment covers, applies the configured severities, and sorts.
+The file is read as source (:mod:`.source`) and as SQL (:mod:`.render`: ``upgrade()`` rendered
+offline, each statement tagged with its source line); the checks read both, and each hit is
+moved to the first line of its statement, dropped if an ignore comment covers it, and given its
+configured severity.
 
-Inline suppression
-------------------
-``# versioning: ignore[rule-id] reason`` on the statement's line (any line of a multi-line
-call), or on comment-only lines right above it, suppresses that rule there; several ids may be
-given, comma-separated. Inside ``with op.batch_alter_table(...)`` the comment may be on the
-``with`` line or on the call in the block. The reason is required: an ignore without one, or
-naming an unknown rule, suppresses nothing and is itself reported as ``invalid-ignore``
-(an error), so a typo cannot silently hide a finding.
+``# versioning: ignore[rule-id] reason`` on any line of the statement (in a batch block, also
+its ``with`` line), or on comment-only lines right above, suppresses those rules there. Without
+a reason, or naming an unknown rule, it suppresses nothing and is an ``invalid-ignore`` error,
+so a typo cannot hide a finding.
 
-Failures
---------
-A revision that is not valid Python, cannot be imported, or whose ``upgrade()`` cannot run
-offline gives one ``revision-not-renderable`` finding at the failing line, never a traceback;
-the source-level rules still run, and the literal SQL of ``op.execute`` calls that rendering did
-not reach is still checked. Two cases are not failures: a multi-database revision
-(``upgrade(engine_name)``) linted without ``engine_name`` gives an ``info`` finding, and on
-SQLite a ``batch_alter_table`` block that must recreate its table stops rendering silently
-(Alembic needs a live database to reflect it; batch mode is how SQLite revisions are written,
-so reporting it would flag every one).
-
-Bad usage (a file that cannot be read, an unknown dialect, squawk asked for but missing) raises
-:class:`~flask_versioning.VersioningError`.
+A revision that cannot be parsed, imported or rendered offline gives one
+``revision-not-renderable`` finding at the failing line, never a traceback, and the rest is
+still checked. Not failures: a multi-database revision linted without ``engine_name`` (an
+``info`` finding), and on SQLite a batch block that must recreate its table (rendering it needs
+a live database, and batch mode is how SQLite revisions are written). Bad usage (an unreadable
+file, an unknown dialect, squawk missing) raises :class:`~flask_versioning.VersioningError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from .._errors import VersioningError
 from .checks import CHECKS
-from .context import Hit, build_context
+from .context import build_context
 from .findings import Finding, LintConfig, suggest
-from .render import LoadError, Rendering, load_revision, render_upgrade, transactional_ddl
-from .rules import RULES, SQUAWK_PREFIX
+from .render import Rendering, render_revision, transactional_ddl
+from .rules import RULES, SQUAWK_PREFIX, Severity
 from .source import Source
 from .squawk import squawk_executable, squawk_findings
 
-__all__ = ["Finding", "LintConfig", "lint_revision", "render_revision"]
+__all__ = ["lint_revision"]
+
+
+class Hit(NamedTuple):
+    """A rule firing at a revision line; ``severity`` overrides the rule's default."""
+
+    rule: str
+    line: int
+    message: str
+    severity: Severity | None = None
 
 
 def lint_revision(
@@ -58,65 +57,40 @@ def lint_revision(
 ) -> list[Finding]:
     """Check one revision file for operations that are unsafe on a live ``dialect`` database.
 
-    ``dialect`` is a SQLAlchemy dialect name (``engine.dialect.name``: ``postgresql``,
-    ``mysql``, ``mariadb``, ``sqlite``...). ``engine_name`` is passed to a multi-database
-    revision's ``upgrade(engine_name)``; ``x_args`` are the ``-x`` arguments its
-    ``context.get_x_argument()`` sees (none by default). With ``squawk=True`` and a
-    PostgreSQL dialect, squawk's findings on the rendered SQL are added (``squawk/<rule>``);
-    squawk must be installed.
+    ``dialect`` is a SQLAlchemy dialect name (``engine.dialect.name``). ``engine_name`` is passed
+    to a multi-database revision's ``upgrade(engine_name)``; ``x_args`` are the ``-x`` arguments
+    its ``context.get_x_argument()`` sees. With ``squawk=True`` (it must be installed) and a
+    PostgreSQL dialect, squawk's findings on the rendered SQL are added as ``squawk/<rule>``.
     Findings are sorted by line; suppressed and ``"off"`` rules are left out.
     """
     config = config or LintConfig()
     transactional_ddl(dialect)  # an unknown dialect is bad usage: raise before reading files
-    if squawk and dialect == "postgresql" and squawk_executable() is None:
+    squawk = squawk and dialect == "postgresql"
+    if squawk and squawk_executable() is None:
         raise VersioningError("squawk is not installed; install it with: pip install squawk-cli")
     text = _read(path)
     try:
-        source = Source.parse(path, text)
+        source = Source(path, text)
     except SyntaxError as exc:
-        hit = Hit(
-            "revision-not-renderable",
-            exc.lineno or 1,
-            f"{path.name} is not valid Python: {exc.msg}",
-        )
-        return _findings([hit], path, config, None)
+        message = f"{path.name} is not valid Python: {exc.msg}"
+        return _findings([Hit("revision-not-renderable", exc.lineno or 1, message)], path, config)
     rendering = render_revision(path, dialect=dialect, engine_name=engine_name, x_args=x_args)
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
     context = build_context(
         dialect, source, rendering, engine_name, lock_timeout=config.lock_timeout
     )
     for rule_id, check in CHECKS.items():
-        rule = RULES[rule_id]
-        if rule.applies_to(dialect) and config.enabled(rule_id):
-            hits.extend(check(context))
+        if RULES[rule_id].applies_to(dialect) and config.enabled(rule_id):
+            hits.extend(Hit(rule_id, line, message) for line, message in check(context))
     findings = _findings(hits, path, config, source)
-    if squawk and dialect == "postgresql" and rendering.emitted:
+    if squawk and rendering.emitted:
         found = squawk_findings(
-            rendering.sql,
-            path,
-            line_map=rendering.line_map,
-            transactional=rendering.transactional,
+            rendering.sql, path, line_map=rendering.line_map, transactional=rendering.transactional
         )
-        findings.extend(_squawk_kept(found, config, source))
-    findings.sort(key=lambda f: (f.line, f.rule))
-    return findings
-
-
-def render_revision(
-    path: Path, *, dialect: str, engine_name: str | None = None, x_args: Sequence[str] = ()
-) -> Rendering:
-    """Import a revision file and render its ``upgrade()`` offline for ``dialect``, with
-    ``x_args`` as its ``-x`` arguments.
-
-    ``.sql`` of the result is the SQL script (for ``flask db plan``); ``.error`` says why it
-    stopped early, if it did. Never raises for a broken revision, only for an unknown dialect.
-    """
-    transactional = transactional_ddl(dialect)
-    try:
-        module = load_revision(path)
-    except LoadError as exc:
-        return Rendering(path, dialect, (), transactional, error=str(exc), error_line=exc.line)
-    return render_upgrade(module, path, dialect, engine_name=engine_name, x_args=x_args)
+        for f in found:
+            if placed := _placed(f.rule, f.line, f.severity, config, source):
+                findings.append(replace(f, line=placed[0], severity=placed[1]))
+    return sorted(findings, key=lambda f: (f.line, f.rule))
 
 
 def _read(path: Path) -> str:
@@ -132,75 +106,54 @@ def _meta_hits(source: Source, rendering: Rendering, dialect: str) -> list[Hit]:
     upgrade = source.functions.get("upgrade")
     default_line = upgrade.line if upgrade else 1
     if rendering.note is not None:
-        return [Hit("revision-not-renderable", default_line, rendering.note, severity="info")]
+        return [Hit("revision-not-renderable", default_line, rendering.note, "info")]
     if rendering.error is None:
         return []
     line = rendering.error_line or default_line
     if dialect == "sqlite" and source.is_batch_header(line):
-        return []  # see "Failures" in the module docstring
+        return []  # see the module docstring
     return [Hit("revision-not-renderable", line, rendering.error)]
 
 
-def _ignore_hits(source: Source) -> list[Hit]:
-    hits = []
+def _ignore_hits(source: Source) -> Iterable[Hit]:
     for ignore in source.ignores:
         if not ignore.rules:
-            hits.append(Hit("invalid-ignore", ignore.line, "ignore[] names no rule"))
+            yield Hit("invalid-ignore", ignore.line, "ignore[] names no rule")
         for rule in ignore.rules:
             if rule not in RULES and not rule.startswith(SQUAWK_PREFIX):
-                hits.append(
-                    Hit(
-                        "invalid-ignore",
-                        ignore.line,
-                        f"ignore[{rule}] names an unknown rule{suggest(rule)}; it suppresses "
-                        "nothing",
-                    )
-                )
+                message = f"ignore[{rule}] names an unknown rule{suggest(rule)}"
+                yield Hit("invalid-ignore", ignore.line, f"{message}; it suppresses nothing")
         if ignore.rules and not ignore.reason:
-            hits.append(
-                Hit(
-                    "invalid-ignore",
-                    ignore.line,
-                    f"ignore[{', '.join(ignore.rules)}] gives no reason, so it suppresses "
-                    "nothing: write why it is safe after the bracket",
-                )
+            yield Hit(
+                "invalid-ignore",
+                ignore.line,
+                f"ignore[{', '.join(ignore.rules)}] gives no reason, so it suppresses "
+                "nothing: write why it is safe after the bracket",
             )
-    return hits
 
 
-def _suppressed(rule: str, line: int, source: Source | None) -> bool:
-    if source is None or rule == "invalid-ignore":
-        return False
-    # ignore[ban-drop-column] also covers squawk's finding of the same name.
-    names = {rule, rule.removeprefix(SQUAWK_PREFIX)}
-    return any(names & set(i.rules) and i.reason for i in source.covering_ignores(line))
+def _placed(
+    rule: str, line: int, default: Severity, config: LintConfig, source: Source | None
+) -> tuple[int, Severity] | None:
+    """The line a finding belongs to and its severity; ``None`` when off or suppressed."""
+    severity = config.severity(rule, default)
+    if source is not None:
+        line = source.anchor(line)
+        # ignore[ban-drop-column] also covers squawk's finding of the same name.
+        names = {rule, rule.removeprefix(SQUAWK_PREFIX)}
+        ignores = source.covering_ignores(line) if rule != "invalid-ignore" else []
+        if any(names & set(i.rules) and i.reason for i in ignores):
+            return None
+    return None if severity is None else (line, severity)
 
 
 def _findings(
-    hits: list[Hit], path: Path, config: LintConfig, source: Source | None
+    hits: Iterable[Hit], path: Path, config: LintConfig, source: Source | None = None
 ) -> list[Finding]:
-    findings: list[Finding] = []
-    seen: set[tuple[str, int, str]] = set()
+    findings: dict[Finding, None] = {}  # a hit found twice is reported once
     for hit in hits:
         rule = RULES[hit.rule]
-        line = source.anchor(hit.line) if source is not None else hit.line
-        severity = config.severity(hit.rule, hit.severity or rule.severity)
-        key = (hit.rule, line, hit.message)
-        if severity is None or key in seen or _suppressed(hit.rule, line, source):
-            continue
-        seen.add(key)
-        findings.append(Finding(hit.rule, severity, path, line, hit.message, rule.recipe))
-    findings.sort(key=lambda f: (f.line, f.rule))
-    return findings
-
-
-def _squawk_kept(found: list[Finding], config: LintConfig, source: Source) -> list[Finding]:
-    kept = []
-    for finding in found:
-        severity = config.severity(finding.rule, finding.severity)
-        line = source.anchor(finding.line)
-        if severity is not None and not _suppressed(finding.rule, line, source):
-            kept.append(
-                Finding(finding.rule, severity, finding.path, line, finding.message, finding.recipe)
-            )
-    return kept
+        if placed := _placed(hit.rule, hit.line, hit.severity or rule.severity, config, source):
+            line, severity = placed
+            findings[Finding(hit.rule, severity, path, line, hit.message, rule.recipe)] = None
+    return sorted(findings, key=lambda f: (f.line, f.rule))

@@ -1,22 +1,16 @@
 """Render a revision's ``upgrade()`` as SQL, offline, with the source line behind each statement.
 
-How: the revision file is imported as a module of its own, an :class:`EnvironmentContext` is
-entered (it installs the ``alembic.context`` proxy, so a revision may call
-``context.get_x_argument()`` or ``context.is_offline_mode()`` as it would under ``upgrade``,
-with the ``-x`` arguments given, none by default) and configured for the dialect with
-``as_sql=True`` (the ``--sql`` mode of Alembic's public API) and an output buffer of ours;
-``Operations.context()`` installs the ``alembic.op`` proxy, and ``upgrade()`` is called.
-Every statement Alembic writes goes through the buffer, which walks the Python stack to the
-revision file's frame: that line is the statement's origin, including for a
-``batch_alter_table`` block (its SQL is written when the block ends, at the ``with`` line). The
-operation being invoked at the time (``op.execute`` vs ``op.create_index``) is recorded too, by
-wrapping ``invoke`` on the :class:`Operations` object that the context hands us.
+The revision file is imported as a module of its own; an :class:`EnvironmentContext` (which
+installs the ``alembic.context`` proxy, so ``context.get_x_argument()`` works as under
+``upgrade``) is configured for the dialect with ``as_sql=True`` and an output buffer of ours;
+``Operations.context()`` installs the ``alembic.op`` proxy and ``upgrade()`` is called. The buffer
+walks the Python stack to the revision file's frame on every write: that line is the
+statement's origin (a ``batch_alter_table`` block writes at its ``with`` line). Wrapping
+``invoke`` records which operation wrote it (``op.execute`` vs ``op.create_index``).
 
-Nothing touches a database: offline rendering needs no connection, so a revision that reads rows
-through ``op.get_bind()`` stops with an error, which is reported, not raised.
-
-``alembic.op`` is one proxy per process (Alembic's design), so rendering must not run while a
-migration runs in the same process or thread pool; the commands lint before or after theirs.
+Nothing touches a database, so a revision that reads rows through ``op.get_bind()`` stops with
+an error, which is reported, not raised. ``alembic.op`` is one proxy per process, so rendering
+must not run while a migration runs in the same process; the commands lint before or after.
 """
 
 from __future__ import annotations
@@ -46,13 +40,9 @@ _counter = itertools.count()
 
 @dataclass(frozen=True)
 class Emitted:
-    """One write of SQL by Alembic: usually one statement, several for a raw ``op.execute``.
-
-    ``lines`` are the revision file's lines on the Python stack when it was written, innermost
-    first (a helper function's line, then the line in ``upgrade()`` that called it).
-    ``operation`` is the Alembic operation being invoked, ``None`` for SQL written outside one
-    (a batch block's flush, an autocommit block's COMMIT/BEGIN).
-    """
+    """One write of SQL by Alembic, with the revision file's lines on the stack, innermost
+    first, and the operation being invoked (``None`` for a batch block's flush or an autocommit
+    block's COMMIT/BEGIN)."""
 
     sql: str
     lines: tuple[int, ...]
@@ -67,16 +57,12 @@ class Emitted:
 class Rendering:
     """What rendering a revision's ``upgrade()`` produced.
 
-    ``transactional`` says whether Alembic runs the revision in a transaction on this dialect
-    (its ``transactional_ddl``). ``error`` is one line saying why rendering stopped early
-    (``None`` when it ran to the end) and ``error_line`` the revision line it stopped at;
-    ``note`` says why it was not attempted (a multi-database revision without an engine name).
-    ``sql`` is the rendered script and ``line_map[i]`` the revision line behind its line
-    ``i + 1`` (0 where unknown), for tools that report positions in the SQL.
+    ``transactional``: Alembic runs the revision in a transaction on this dialect. ``error``
+    says why rendering stopped early and ``error_line`` where; ``note`` why it was not attempted
+    (a multi-database revision without an engine name). ``line_map[i]`` is the revision line
+    behind line ``i + 1`` of ``sql`` (0 where unknown), for tools that report SQL positions.
     """
 
-    path: Path
-    dialect: str
     emitted: tuple[Emitted, ...]
     transactional: bool
     error: str | None = None
@@ -89,10 +75,7 @@ class Rendering:
 
     @property
     def line_map(self) -> list[int]:
-        lines: list[int] = []
-        for e in self.emitted:
-            lines.extend([e.line or 0] * (e.sql.count("\n") + 2))
-        return lines
+        return [e.line or 0 for e in self.emitted for _ in range(e.sql.count("\n") + 2)]
 
 
 class _Buffer:
@@ -104,23 +87,18 @@ class _Buffer:
         self.emitted: list[Emitted] = []
 
     def write(self, text: str) -> int:
-        sql = text.strip().rstrip(";").strip()
-        if sql:
-            self.emitted.append(Emitted(sql, _revision_lines(self.filename), self.operation))
+        if sql := text.strip().rstrip(";").strip():
+            frame: FrameType | None = inspect.currentframe()
+            lines = []
+            while frame is not None:
+                if frame.f_code.co_filename == self.filename:
+                    lines.append(frame.f_lineno)
+                frame = frame.f_back
+            self.emitted.append(Emitted(sql, tuple(lines), self.operation))
         return len(text)
 
     def flush(self) -> None:
         """Alembic flushes after each statement; there is nothing to flush."""
-
-
-def _revision_lines(filename: str) -> tuple[int, ...]:
-    frame: FrameType | None = inspect.currentframe()
-    lines = []
-    while frame is not None:
-        if frame.f_code.co_filename == filename:
-            lines.append(frame.f_lineno)
-        frame = frame.f_back
-    return tuple(lines)
 
 
 class LoadError(Exception):
@@ -148,43 +126,43 @@ def load_revision(path: Path) -> ModuleType:
     return module
 
 
-def render_upgrade(
-    module: ModuleType,
-    path: Path,
-    dialect: str,
-    *,
-    engine_name: str | None = None,
-    x_args: Sequence[str] = (),
+def render_revision(
+    path: Path, *, dialect: str, engine_name: str | None = None, x_args: Sequence[str] = ()
 ) -> Rendering:
-    """Run ``module.upgrade()`` offline for ``dialect`` and collect what it writes.
+    """Import a revision file and render its ``upgrade()`` offline for ``dialect``, with
+    ``x_args`` as its ``-x`` arguments.
 
-    A multi-database revision (``upgrade(engine_name)``) is called with ``engine_name``; without
-    one it is not run and the rendering carries a ``note``. ``x_args`` are what
-    ``context.get_x_argument()`` returns to the revision (``-x key=value``, in order).
+    ``.sql`` of the result is the SQL script (for ``flask db plan``); ``.error`` says why it
+    stopped early. A multi-database revision's ``upgrade(engine_name)`` runs only given
+    ``engine_name``. Never raises for a broken revision, only for an unknown dialect.
     """
     transactional = transactional_ddl(dialect)
+    try:
+        module = load_revision(path)
+    except LoadError as exc:
+        return Rendering((), transactional, error=str(exc), error_line=exc.line)
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
-        return Rendering(
-            path, dialect, (), transactional, error=f"{path.name} has no upgrade() function"
-        )
+        return Rendering((), transactional, error=f"{path.name} has no upgrade() function")
     args: tuple[str, ...] = ()
     if _takes_argument(upgrade):
         if engine_name is None:
             note = "multi-database revision: its SQL is checked only with an engine name"
-            return Rendering(path, dialect, (), transactional, note=note)
+            return Rendering((), transactional, note=note)
         args = (engine_name,)
     # The code's file name as the import system set it (made absolute), to find its frames.
     filename = getattr(module, "__file__", None) or str(path)
     buffer = _Buffer(filename)
-    environment = _environment(path, x_args)
+    # Alembic's public classes, reading no configuration: ``get_x_argument()`` reads the
+    # command-line options, and constructing a script directory reads no revision file.
+    config = Config(cmd_opts=argparse.Namespace(x=list(x_args), tag=None))
+    environment = EnvironmentContext(config, ScriptDirectory(str(path.parent)), as_sql=True)
     failure: BaseException | None = None
     with warnings.catch_warnings(), environment:
         # Only write() and flush() are called on it; the annotation asks for a whole TextIO.
         output = cast("TextIO", buffer)
         environment.configure(dialect_name=dialect, output_buffer=output, literal_binds=True)
-        context = environment.get_context()
-        with Operations.context(context) as operations:
+        with Operations.context(environment.get_context()) as operations:
             warnings.simplefilter("ignore")
             _record_operations(operations, buffer)
             try:
@@ -192,37 +170,20 @@ def render_upgrade(
             except (Exception, SystemExit) as exc:
                 # Caught inside the contexts so that they remove their proxies as usual.
                 failure = exc
-    emitted = tuple(buffer.emitted)
     if failure is None:
-        return Rendering(path, dialect, emitted, transactional)
+        return Rendering(tuple(buffer.emitted), transactional)
     return Rendering(
-        path,
-        dialect,
-        emitted,
+        tuple(buffer.emitted),
         transactional,
         error=f"upgrade() cannot run offline for {dialect}: {describe(failure)}",
         error_line=_failing_line(failure, filename),
     )
 
 
-def _environment(path: Path, x_args: Sequence[str]) -> EnvironmentContext:
-    """The environment a revision sees while it renders: offline, with ``x_args`` as ``-x``.
-
-    Built from Alembic's public classes without reading any configuration: a ``Config`` whose
-    command-line options hold ``x_args`` (where ``get_x_argument()`` reads them), and the
-    revision's folder as the script directory (constructing one reads no revision file).
-    """
-    config = Config(cmd_opts=argparse.Namespace(x=list(x_args), tag=None))
-    script = ScriptDirectory(str(path.parent))
-    return EnvironmentContext(config, script, as_sql=True)
-
-
 @functools.cache
 def transactional_ddl(dialect: str) -> bool:
-    """Whether Alembic wraps revisions in a transaction on ``dialect``.
-
-    Raises :class:`ConfigurationError` for a name SQLAlchemy has no dialect for.
-    """
+    """Whether Alembic wraps revisions in a transaction on ``dialect``; raises
+    :class:`ConfigurationError` for a name SQLAlchemy has no dialect for."""
     try:
         context = MigrationContext.configure(
             dialect_name=dialect, opts={"as_sql": True, "output_buffer": _Buffer("")}
@@ -235,11 +196,8 @@ def transactional_ddl(dialect: str) -> bool:
 
 
 def _record_operations(operations: Operations, buffer: _Buffer) -> None:
-    """Note which operation is running while Alembic writes its SQL.
-
-    ``invoke`` is the public method every ``op.*`` directive goes through; it is replaced on
-    this one :class:`Operations` object only, which lives for one rendering.
-    """
+    """Note which operation is running while Alembic writes its SQL, by wrapping ``invoke``
+    (every ``op.*`` directive goes through it) on this one rendering's :class:`Operations`."""
     invoke: Callable[[MigrateOperation], Any] = operations.invoke
 
     def recording_invoke(operation: MigrateOperation) -> Any:

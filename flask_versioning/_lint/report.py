@@ -1,17 +1,20 @@
 """Findings as text, JSON or GitHub workflow annotations, and the exit code they call for.
 
-Formatting is kept apart from finding so that ``flask db lint``, ``flask db migrate`` (which
-prints the findings for the file it just wrote) and ``flask db plan`` print the same thing.
+Kept apart from finding so that ``flask db lint``, ``migrate`` (for the file it just wrote) and
+``plan`` print the same thing.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 
 from .findings import Finding
+from .rules import SEVERITIES
 
 FORMATS = ("text", "json", "github")
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
 def format_text(findings: Iterable[Finding], *, recipes: bool = True) -> str:
@@ -29,15 +32,9 @@ def format_json(findings: Iterable[Finding]) -> str:
     return json.dumps([f.as_dict() for f in findings], indent=2)
 
 
-_GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
-
-
 def format_github(findings: Iterable[Finding]) -> str:
-    """GitHub Actions workflow commands: ``::error file=...,line=...,title=...::message``.
-
-    GitHub shows them as annotations on the pull request's diff; the recipe follows the message
-    (GitHub keeps the line breaks).
-    """
+    """GitHub Actions workflow commands (``::error file=...,line=...,title=...::message``),
+    which GitHub shows on the pull request's diff; the recipe follows the message."""
     lines = []
     for f in findings:
         text = f"{f.message}\n\n{f.recipe}" if f.recipe else f.message
@@ -58,25 +55,16 @@ def _property(text: str) -> str:
 
 def format_findings(findings: Iterable[Finding], fmt: str) -> str:
     """Format in ``fmt`` (one of :data:`FORMATS`)."""
-    if fmt == "json":
-        return format_json(findings)
-    if fmt == "github":
-        return format_github(findings)
-    if fmt == "text":
-        return format_text(findings)
-    raise ValueError(f"unknown lint output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    formats = {"text": format_text, "json": format_json, "github": format_github}
+    if fmt not in formats:
+        raise ValueError(f"unknown lint output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return formats[fmt](findings)
 
 
 def summary(findings: Iterable[Finding]) -> str:
     """``"2 errors, 1 warning"``, or ``"no findings"``."""
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f.severity] = counts.get(f.severity, 0) + 1
-    parts = [
-        f"{counts[s]} {s if counts[s] == 1 else s + 's'}"
-        for s in ("error", "warning", "info")
-        if s in counts
-    ]
+    counts = Counter(f.severity for f in findings)
+    parts = [f"{counts[s]} {s}{'s' if counts[s] > 1 else ''}" for s in SEVERITIES if counts[s]]
     return ", ".join(parts) or "no findings"
 
 

@@ -1,9 +1,8 @@
-"""The revision file read as source: its ``op.*`` calls, its statements and its ignore comments.
+"""The revision file read as source: its ``op.*`` calls, its functions and its ignore comments.
 
-Rules that are about what the author wrote (dropping, renaming, an empty ``downgrade()``) read
-this view: it sees ``batch_op`` calls and calls that never ran offline, and its line numbers are
-the ones a reviewer reads. It also decides which line a finding belongs to and which
-``# versioning: ignore[...]`` comments cover it.
+Rules about what the author wrote (dropping, renaming, an empty ``downgrade()``) read this view:
+it sees ``batch_op`` calls and calls that never ran offline, with the line numbers a reviewer
+reads. It also decides which line a finding belongs to and which ignore comments cover it.
 """
 
 from __future__ import annotations
@@ -13,19 +12,12 @@ import io
 import re
 import tokenize
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-
-class _Unknown:
-    """The value of an argument that is not a literal in the source (a variable, an f-string)."""
-
-    def __repr__(self) -> str:
-        return "<not a literal>"
-
-
-UNKNOWN = _Unknown()
+#: The value of an argument that is not a literal in the source (a variable, an f-string).
+UNKNOWN = object()
 
 
 @dataclass(frozen=True)
@@ -38,19 +30,23 @@ class OpCall:
 
     method: str
     line: int
-    end_line: int
     function: str
     batch_table: object
     in_batch: bool
     args: tuple[object, ...]
     keywords: Mapping[str, object]
-    in_loop: bool
 
     def arg(self, index: int, keyword: str) -> object:
         """The argument passed at ``index`` or as ``keyword``; :data:`UNKNOWN` when absent."""
         if keyword in self.keywords:
             return self.keywords[keyword]
         return self.args[index] if index < len(self.args) else UNKNOWN
+
+    def table_column(self) -> tuple[object, object]:
+        """The table and ``column_name`` of a column operation (a batch op omits the table)."""
+        if self.in_batch:
+            return self.batch_table, self.arg(0, "column_name")
+        return self.arg(0, "table_name"), self.arg(1, "column_name")
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,6 @@ class Ignore:
     line: int
     rules: tuple[str, ...]
     reason: str
-    own_line: bool
 
 
 @dataclass(frozen=True)
@@ -83,36 +78,20 @@ class Function:
 _IGNORE = re.compile(r"#\s*versioning:\s*ignore\[(?P<rules>[^\]]*)\](?P<reason>.*)$")
 
 
-@dataclass(frozen=True)
 class Source:
     """Everything the engine reads from the revision's text without running it."""
 
-    path: Path
-    calls: tuple[OpCall, ...]
-    functions: Mapping[str, Function]
-    ignores: tuple[Ignore, ...]
-    loop_lines: frozenset[int]
-    _spans: tuple[tuple[int, int], ...] = field(repr=False)
-    _batch_blocks: Mapping[int, int] = field(repr=False)
-    _comment_lines: frozenset[int] = field(repr=False)
-
-    @classmethod
-    def parse(cls, path: Path, text: str) -> Source:
+    def __init__(self, path: Path, text: str) -> None:
         """Read ``text``; raises :class:`SyntaxError` when it is not valid Python."""
         tree = ast.parse(text, filename=str(path))
         collector = _Collector(_op_names(tree))
         collector.visit(tree)
-        ignores, comment_lines = _comments(text)
-        return cls(
-            path=path,
-            calls=tuple(collector.calls),
-            functions=MappingProxyType(_functions(tree)),
-            ignores=tuple(ignores),
-            loop_lines=frozenset(collector.loop_lines),
-            _spans=tuple(_spans(tree)),
-            _batch_blocks=MappingProxyType(collector.batch_blocks),
-            _comment_lines=frozenset(comment_lines),
-        )
+        self.calls = collector.calls
+        self.loop_lines = collector.loop_lines
+        self.functions = _functions(tree)
+        self.ignores, self._comment_lines = _comments(text)
+        self._batch_blocks = collector.batch_blocks
+        self._spans = _spans(tree)
 
     def anchor(self, line: int) -> int:
         """The first line of the innermost statement containing ``line``."""
@@ -126,8 +105,7 @@ class Source:
         block ends and so belongs to all of its body), or on the comment-only lines right above.
         """
         start, end = self._span(line)
-        end = self._batch_blocks.get(start, end)
-        lines = set(range(start, end + 1))
+        lines = set(range(start, self._batch_blocks.get(start, end) + 1))
         above = start - 1
         while above in self._comment_lines:
             lines.add(above)
@@ -140,14 +118,12 @@ class Source:
 
     def is_batch_header(self, line: int) -> bool:
         """Whether ``line`` starts a ``with op.batch_alter_table(...)`` block."""
-        return self._span(line)[0] in self._batch_blocks
+        return self.anchor(line) in self._batch_blocks
 
     def calls_in_block(self, line: int) -> list[OpCall]:
         """The calls inside the ``batch_alter_table`` block whose statement contains ``line``."""
-        start = self._span(line)[0]
-        end = self._batch_blocks.get(start)
-        if end is None:
-            return []
+        start = self.anchor(line)
+        end = self._batch_blocks.get(start, start)
         return [c for c in self.calls if start < c.line <= end and c.in_batch]
 
     def upgrade_calls(self, engine_name: str | None = None) -> list[OpCall]:
@@ -162,18 +138,23 @@ class Source:
         """Whether ``function`` runs when upgrading (the database ``engine_name``)."""
         if _is_downgrade(function):
             return False
-        upgrade = self.functions.get("upgrade")
-        if engine_name is not None and upgrade and upgrade.params and function != "upgrade":
+        if self._per_engine(engine_name) and function != "upgrade":
             return not function.startswith("upgrade_") or function == f"upgrade_{engine_name}"
         return True
 
     def downgrades_with(self, engine_name: str | None) -> list[Function]:
         """The downgrade functions that undo what :meth:`upgrade_calls` runs."""
-        names = [n for n in self.functions if _is_downgrade(n)]
+        per_engine = self._per_engine(engine_name)
+        return [
+            f
+            for n, f in self.functions.items()
+            if (n == f"downgrade_{engine_name}" if per_engine else _is_downgrade(n))
+        ]
+
+    def _per_engine(self, engine_name: str | None) -> bool:
+        """Whether this is a multi-database revision (``upgrade(engine_name)``) linted for one."""
         upgrade = self.functions.get("upgrade")
-        if engine_name is not None and upgrade and upgrade.params:
-            names = [n for n in names if n == f"downgrade_{engine_name}"]
-        return [self.functions[n] for n in names]
+        return engine_name is not None and upgrade is not None and upgrade.params > 0
 
     def _span(self, line: int) -> tuple[int, int]:
         # The innermost statement is the containing one that starts last.
@@ -198,7 +179,6 @@ class _Collector(ast.NodeVisitor):
     def __init__(self, op_names: frozenset[str]) -> None:
         self.op_names = op_names
         self.function = "<module>"
-        self.loops = 0
         self.batch_aliases: dict[str, object] = {}
         self.calls: list[OpCall] = []
         self.loop_lines: set[int] = set()
@@ -216,9 +196,7 @@ class _Collector(ast.NodeVisitor):
     def visit_For(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
         for stmt in node.body:
             self.loop_lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
-        self.loops += 1
         self.generic_visit(node)
-        self.loops -= 1
 
     visit_AsyncFor = visit_For
     visit_While = visit_For
@@ -235,12 +213,14 @@ class _Collector(ast.NodeVisitor):
                 and isinstance(call.func.value, ast.Name)
                 and call.func.value.id in self.op_names
             ):
-                table = _argument(call, 0, "table_name")
                 self.batch_blocks[node.lineno] = node.end_lineno or node.lineno
                 if isinstance(item.optional_vars, ast.Name):
-                    bound[item.optional_vars.id] = table
-        saved = dict(self.batch_aliases)
-        self.batch_aliases.update(bound)
+                    args, keywords = _call_args(call)
+                    bound[item.optional_vars.id] = keywords.get(
+                        "table_name", args[0] if args else UNKNOWN
+                    )
+        saved = self.batch_aliases
+        self.batch_aliases = {**saved, **bound}
         for stmt in node.body:
             self.visit(stmt)
         self.batch_aliases = saved
@@ -252,30 +232,24 @@ class _Collector(ast.NodeVisitor):
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
             receiver = func.value.id
             if receiver in self.op_names or receiver in self.batch_aliases:
-                in_batch = receiver in self.batch_aliases
+                args, keywords = _call_args(node)
                 self.calls.append(
                     OpCall(
                         method=func.attr,
                         line=node.lineno,
-                        end_line=node.end_lineno or node.lineno,
                         function=self.function,
                         batch_table=self.batch_aliases.get(receiver),
-                        in_batch=in_batch,
-                        args=tuple(_literal(a) for a in node.args),
-                        keywords=MappingProxyType(
-                            {k.arg: _literal(k.value) for k in node.keywords if k.arg}
-                        ),
-                        in_loop=self.loops > 0,
+                        in_batch=receiver in self.batch_aliases,
+                        args=args,
+                        keywords=MappingProxyType(keywords),
                     )
                 )
         self.generic_visit(node)
 
 
-def _argument(call: ast.Call, index: int, keyword: str) -> object:
-    for k in call.keywords:
-        if k.arg == keyword:
-            return _literal(k.value)
-    return _literal(call.args[index]) if index < len(call.args) else UNKNOWN
+def _call_args(node: ast.Call) -> tuple[tuple[object, ...], dict[str, object]]:
+    keywords = {k.arg: _literal(k.value) for k in node.keywords if k.arg}
+    return tuple(_literal(a) for a in node.args), keywords
 
 
 def _literal(node: ast.expr) -> object:
@@ -284,12 +258,14 @@ def _literal(node: ast.expr) -> object:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
-    if isinstance(node, ast.Call) and node.args:
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name == "text":
-            return _literal(node.args[0])
+    if isinstance(node, ast.Call) and node.args and _name(node.func) == "text":
+        return _literal(node.args[0])
     return UNKNOWN
+
+
+def _name(func: ast.expr) -> str | None:
+    """The name a call's callee ends with: ``timeouts`` for ``x.timeouts`` or ``timeouts``."""
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
 
 
 def _functions(tree: ast.Module) -> dict[str, Function]:
@@ -297,14 +273,7 @@ def _functions(tree: ast.Module) -> dict[str, Function]:
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        body = list(node.body)
-        if (
-            body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body = body[1:]
+        body = node.body[1:] if ast.get_docstring(node, clean=False) is not None else node.body
         raises = [stmt for stmt in body if isinstance(stmt, ast.Raise)]
         if all(_is_noop(stmt) for stmt in body):
             kind, raise_line = "empty", None
@@ -320,13 +289,13 @@ def _functions(tree: ast.Module) -> dict[str, Function]:
 
 def _lifts_lock(decorator: ast.expr) -> bool:
     """Whether ``decorator`` is ``timeouts(lock=None)`` (imported under any module name)."""
-    if not isinstance(decorator, ast.Call):
-        return False
-    callee = decorator.func
-    name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", None)
-    return name == "timeouts" and any(
-        k.arg == "lock" and isinstance(k.value, ast.Constant) and k.value.value in (None, 0)
-        for k in decorator.keywords
+    return (
+        isinstance(decorator, ast.Call)
+        and _name(decorator.func) == "timeouts"
+        and any(
+            k.arg == "lock" and isinstance(k.value, ast.Constant) and k.value.value in (None, 0)
+            for k in decorator.keywords
+        )
     )
 
 
@@ -354,6 +323,7 @@ def _spans(tree: ast.Module) -> list[tuple[int, int]]:
 
 
 def _comments(text: str) -> tuple[list[Ignore], set[int]]:
+    """The ignore comments, and the lines that hold nothing but a comment."""
     ignores: list[Ignore] = []
     comment_lines: set[int] = set()
     try:
@@ -364,13 +334,9 @@ def _comments(text: str) -> tuple[list[Ignore], set[int]]:
         if token.type != tokenize.COMMENT:
             continue
         line = token.start[0]
-        own_line = not token.line[: token.start[1]].strip()
-        if own_line:
+        if not token.line[: token.start[1]].strip():
             comment_lines.add(line)
-        match = _IGNORE.search(token.string)
-        if match is None:
-            continue
-        rules = tuple(r.strip() for r in match["rules"].split(",") if r.strip())
-        reason = match["reason"].strip().lstrip("-:").strip()
-        ignores.append(Ignore(line, rules, reason, own_line))
+        if match := _IGNORE.search(token.string):
+            rules = tuple(r.strip() for r in match["rules"].split(",") if r.strip())
+            ignores.append(Ignore(line, rules, match["reason"].strip().lstrip("-:").strip()))
     return ignores, comment_lines

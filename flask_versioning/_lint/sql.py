@@ -1,9 +1,9 @@
 """Just enough SQL reading for the lint rules: split statements, name what each one does.
 
-This is not a SQL parser. It reads the DDL that Alembic renders and the statements people write in
-``op.execute``, one statement at a time: the statement kind, the table, and for ``ALTER TABLE``
-each comma-separated action. Anything it does not recognise is kind ``"other"`` and no rule
-fires on it, so an unusual statement costs a missed finding, never a false one.
+Not a SQL parser: it reads the DDL Alembic renders and what people write in ``op.execute``, one
+statement at a time (its kind, its table, and each action of an ``ALTER TABLE``). Anything it
+does not recognise is kind ``"other"`` and no rule fires on it, so an unusual statement costs a
+missed finding, never a false one.
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ _TOKENS = re.compile(
 
 
 def split_statements(text: str) -> list[str]:
-    """Split SQL text on top-level semicolons; drop comments; collapse whitespace.
-
-    Semicolons inside strings, quoted names and dollar-quoted function bodies do not split.
-    """
+    """Split SQL on top-level semicolons (not those in strings, quoted names, dollar-quoted
+    bodies), drop comments, and put each statement on one line with single spaces."""
     statements: list[str] = []
     current: list[str] = []
     position = 0
@@ -43,18 +41,10 @@ def split_statements(text: str) -> list[str]:
         if match.group() == ";":
             statements.append("".join(current))
             current = []
-        elif match["comment"] is not None:
-            current.append(" ")
         else:
-            current.append(match.group())
-    current.append(text[position:])
-    statements.append("".join(current))
-    return [s for s in (normalize(part) for part in statements) if s]
-
-
-def normalize(statement: str) -> str:
-    """One statement on one line: single spaces, no trailing semicolon."""
-    return " ".join(statement.split()).rstrip(";").strip()
+            current.append(" " if match["comment"] is not None else match.group())
+    statements.append("".join(current) + text[position:])
+    return [s for s in (" ".join(part.split()).rstrip(";").strip() for part in statements) if s]
 
 
 def name_key(name: str) -> str:
@@ -74,12 +64,9 @@ def name_key(name: str) -> str:
 class Action:
     """One action of an ``ALTER TABLE`` (the statement may hold several, comma-separated).
 
-    ``kind`` is one of: ``add_column``, ``add_constraint``, ``alter_type``, ``set_not_null``,
-    ``modify_column`` (MySQL MODIFY/CHANGE), ``drop_column``, ``rename_column``,
-    ``rename_table``, ``validate_constraint``, ``drop_primary_key``, ``convert_charset``,
-    ``algorithm``, ``other``. ``name`` is the column, constraint or new table name; ``detail``
-    the constraint type (``foreign key``, ``check``, ``unique``, ``primary key``), the new type,
-    or the algorithm.
+    ``kind`` is a key of :data:`_ACTIONS` or ``other``. ``name`` is the column or constraint;
+    ``detail`` the constraint type (``foreign key``, ``check``...), the new type, or the
+    algorithm; ``new_name`` a column's or the table's new name.
     """
 
     kind: str
@@ -101,44 +88,49 @@ class Statement:
     actions: tuple[Action, ...] = ()
     new_name: str | None = None
 
-    @property
-    def upper(self) -> str:
-        return self.sql.upper()
+
+def _patterns(*rows: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((kind, re.compile(pattern, _FLAGS)) for kind, pattern in rows)
 
 
-_CREATE_TABLE = re.compile(
-    rf"^CREATE\s+(?:(?:GLOBAL\s+|LOCAL\s+)?(?:TEMPORARY|TEMP|UNLOGGED)\s+)?TABLE\s+"
-    rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<table>{_QNAME})",
-    _FLAGS,
-)
-_CREATE_INDEX = re.compile(
-    rf"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"
-    rf"(?:(?P<index>{_QNAME})\s+)?ON\s+(?:ONLY\s+)?(?P<table>{_QNAME})",
-    _FLAGS,
-)
-_DROP_INDEX = re.compile(
-    rf"^DROP\s+INDEX\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?P<index>{_QNAME})"
-    rf"(?:\s+ON\s+(?P<table>{_QNAME}))?",
-    _FLAGS,
-)
-_DROP_TABLE = re.compile(rf"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<table>{_QNAME})", _FLAGS)
-_ALTER_TABLE = re.compile(
-    rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<table>{_QNAME})\s+(?P<rest>.*)$",
-    _FLAGS,
-)
-_RENAME_TABLE = re.compile(
-    rf"^RENAME\s+TABLE\s+(?P<table>{_QNAME})\s+TO\s+(?P<new>{_QNAME})", _FLAGS
-)
-_DATA_CHANGE = re.compile(
-    r"^(?:UPDATE|DELETE|MERGE)\b|^(?:INSERT|REPLACE)\b.*\bSELECT\b|"
-    r"^WITH\b.*\b(?:UPDATE|DELETE|INSERT)\b",
-    _FLAGS,
-)
-_SET_LOCK_TIMEOUT = re.compile(
-    r"^SET\s+(?:SESSION\s+|LOCAL\s+)?lock_timeout\b|\bset_config\s*\(\s*'lock_timeout'", _FLAGS
-)
-_SET_FK_CHECKS_OFF = re.compile(
-    r"^SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?foreign_key_checks\s*=\s*(?:0|OFF|FALSE)\b", _FLAGS
+#: Statement kinds, tried in order; named groups fill the :class:`Statement`.
+_STATEMENTS = _patterns(
+    (
+        "create_table",
+        r"^CREATE\s+(?:(?:GLOBAL\s+|LOCAL\s+)?(?:TEMPORARY|TEMP|UNLOGGED)\s+)?TABLE\s+"
+        rf"(?:IF\s+NOT\s+EXISTS\s+)?(?P<table>{_QNAME})",
+    ),
+    (
+        "create_index",
+        r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?"
+        rf"(?:(?P<index>{_QNAME})\s+)?ON\s+(?:ONLY\s+)?(?P<table>{_QNAME})",
+    ),
+    (
+        "drop_index",
+        r"^DROP\s+INDEX\s+(?P<conc>CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?"
+        rf"(?P<index>{_QNAME})(?:\s+ON\s+(?P<table>{_QNAME}))?",
+    ),
+    ("drop_table", rf"^DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?P<table>{_QNAME})"),
+    ("rename_table", rf"^RENAME\s+TABLE\s+(?P<table>{_QNAME})\s+TO\s+(?P<new>{_QNAME})"),
+    (
+        "alter_table",
+        rf"^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(?P<table>{_QNAME})\s+(?P<rest>.*)$",
+    ),
+    (
+        "data_change",
+        r"^(?:UPDATE|DELETE|MERGE)\b|^(?:INSERT|REPLACE)\b.*\bSELECT\b|"
+        r"^WITH\b.*\b(?:UPDATE|DELETE|INSERT)\b",
+    ),
+    (
+        "set_lock_timeout",
+        r"^SET\s+(?:SESSION\s+|LOCAL\s+)?lock_timeout\b|^.*?\bset_config\s*\(\s*'lock_timeout'",
+    ),
+    (
+        "foreign_key_checks_off",
+        r"^SET\s+(?:SESSION\s+|@@(?:SESSION\.)?)?foreign_key_checks\s*=\s*(?:0|OFF|FALSE)\b",
+    ),
+    ("session", r"^(?:SET|SELECT|SHOW|EXPLAIN|VALUES)\b"),
+    ("ddl", r"^(?:ALTER|DROP|TRUNCATE|CREATE|COMMENT|GRANT|REVOKE)\b"),
 )
 _TRANSACTION = {
     "BEGIN": "begin",
@@ -153,37 +145,22 @@ _TRANSACTION = {
 
 
 def parse(sql: str) -> Statement:
-    """Classify one normalised statement (see :func:`split_statements`)."""
-    upper = sql.upper()
-    if upper in _TRANSACTION:
-        return Statement(sql, _TRANSACTION[upper])
-    if m := _CREATE_TABLE.match(sql):
-        return Statement(sql, "create_table", table=m["table"])
-    if m := _CREATE_INDEX.match(sql):
-        return Statement(
-            sql, "create_index", table=m["table"], index=m["index"], concurrently=bool(m["conc"])
-        )
-    if m := _DROP_INDEX.match(sql):
-        return Statement(
-            sql, "drop_index", table=m["table"], index=m["index"], concurrently=bool(m["conc"])
-        )
-    if m := _DROP_TABLE.match(sql):
-        return Statement(sql, "drop_table", table=m["table"])
-    if m := _RENAME_TABLE.match(sql):
-        return Statement(sql, "rename_table", table=m["table"], new_name=m["new"])
-    if m := _ALTER_TABLE.match(sql):
-        actions = tuple(_action(part) for part in _split_actions(m["rest"]))
-        return Statement(sql, "alter_table", table=m["table"], actions=actions)
-    if _DATA_CHANGE.match(sql):
-        return Statement(sql, "data_change")
-    if _SET_LOCK_TIMEOUT.search(sql):
-        return Statement(sql, "set_lock_timeout")
-    if _SET_FK_CHECKS_OFF.match(sql):
-        return Statement(sql, "foreign_key_checks_off")
-    if re.match(r"^(?:SET|SELECT|SHOW|EXPLAIN|VALUES)\b", sql, _FLAGS):
-        return Statement(sql, "session")
-    if re.match(r"^(?:ALTER|DROP|TRUNCATE|CREATE|COMMENT|GRANT|REVOKE)\b", sql, _FLAGS):
-        return Statement(sql, "ddl")
+    """Classify one statement as :func:`split_statements` gives it."""
+    if sql.upper() in _TRANSACTION:
+        return Statement(sql, _TRANSACTION[sql.upper()])
+    for kind, pattern in _STATEMENTS:
+        if m := pattern.match(sql):
+            g = m.groupdict()
+            rest = g.get("rest")
+            return Statement(
+                sql,
+                kind,
+                table=g.get("table"),
+                index=g.get("index"),
+                concurrently=bool(g.get("conc")),
+                actions=tuple(_action(part) for part in _split_actions(rest)) if rest else (),
+                new_name=g.get("new"),
+            )
     return Statement(sql, "other")
 
 
@@ -197,10 +174,8 @@ def _split_actions(text: str) -> list[str]:
                 quote = ""
         elif ch in "'\"`":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
         elif ch == "," and depth == 0:
             parts.append(text[start:i].strip())
             start = i + 1
@@ -208,13 +183,32 @@ def _split_actions(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-_CONSTRAINT_TYPES = (
-    ("FOREIGN KEY", "foreign key"),
-    ("CHECK", "check"),
-    ("UNIQUE", "unique"),
-    ("PRIMARY KEY", "primary key"),
-    ("EXCLUDE", "exclude"),
+#: ``ALTER TABLE`` actions, tried in order; named groups fill the :class:`Action`.
+_ACTIONS = _patterns(
+    (
+        "add_constraint",
+        rf"^ADD\s+(?:CONSTRAINT\s+(?P<name>{_IDENT})\s+)?"
+        r"(?P<detail>FOREIGN KEY|CHECK|UNIQUE|PRIMARY KEY|EXCLUDE)\b",
+    ),
+    ("other", r"^ADD\s+(?:INDEX|KEY|FULLTEXT|SPATIAL)\b"),
+    ("add_column", rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_IDENT})\s"),
+    (
+        "alter_type",
+        rf"^ALTER\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+(?P<detail>.*)$",
+    ),
+    ("set_not_null", rf"^ALTER\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+SET\s+NOT\s+NULL"),
+    ("modify_column", rf"^MODIFY\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s"),
+    ("modify_column", rf"^CHANGE\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+(?P<new>{_IDENT})\s"),
+    ("drop_primary_key", r"^DROP PRIMARY KEY"),
+    ("drop_column", rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT})(?:\s|$)"),
+    ("validate_constraint", rf"^VALIDATE\s+CONSTRAINT\s+(?P<name>{_IDENT})"),
+    ("other", r"^RENAME\s+(?:CONSTRAINT|INDEX|KEY)\b"),
+    ("rename_table", rf"^RENAME\s+(?:TO\s+|AS\s+)?(?P<new>{_QNAME})$"),
+    ("rename_column", rf"^RENAME\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+TO\s+(?P<new>{_IDENT})"),
+    ("convert_charset", r"^CONVERT\s+TO\s+(?:CHARACTER\s+SET|CHARSET)\b"),
+    ("algorithm", r"^ALGORITHM\s*=?\s*(?P<detail>\w+)"),
 )
+_DETAIL_CASE = {"add_constraint": str.lower, "algorithm": str.upper}
 _DROP_NOT_COLUMN = {"CONSTRAINT", "INDEX", "KEY", "PRIMARY", "FOREIGN", "CHECK", "PARTITION"}
 _GENERATED_DEFAULT = re.compile(
     r"\bDEFAULT\b|\bGENERATED\b|\bAUTO_INCREMENT\b|\bAUTOINCREMENT\b|\bIDENTITY\b|"
@@ -224,56 +218,15 @@ _GENERATED_DEFAULT = re.compile(
 
 
 def _action(text: str) -> Action:
-    upper = text.upper()
-    if m := re.match(rf"^ADD\s+(?:CONSTRAINT\s+(?P<name>{_IDENT})\s+)?(?P<rest>.*)$", text, _FLAGS):
-        rest = m["rest"].upper()
-        for keyword, detail in _CONSTRAINT_TYPES:
-            if re.match(rf"{keyword}\b", rest):
-                return Action("add_constraint", text, name=m["name"], detail=detail)
-        if m["name"] is None and re.match(r"^(?:INDEX|KEY|FULLTEXT|SPATIAL)\b", rest):
-            return Action("other", text)
-    if m := re.match(
-        rf"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_IDENT})\s", text, _FLAGS
-    ):
-        return Action("add_column", text, name=m["name"])
-    if m := re.match(
-        rf"^ALTER\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+(?:SET\s+DATA\s+)?TYPE\s+(?P<type>.*)$",
-        text,
-        _FLAGS,
-    ):
-        return Action("alter_type", text, name=m["name"], detail=m["type"])
-    if m := re.match(
-        rf"^ALTER\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+SET\s+NOT\s+NULL", text, _FLAGS
-    ):
-        return Action("set_not_null", text, name=m["name"])
-    if m := re.match(rf"^MODIFY\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s", text, _FLAGS):
-        return Action("modify_column", text, name=m["name"])
-    if m := re.match(
-        rf"^CHANGE\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+(?P<new>{_IDENT})\s", text, _FLAGS
-    ):
-        return Action("modify_column", text, name=m["name"], new_name=m["new"])
-    if upper.startswith("DROP PRIMARY KEY"):
-        return Action("drop_primary_key", text)
-    if m := re.match(
-        rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?(?P<name>{_IDENT})(?:\s|$)", text, _FLAGS
-    ):
-        if m["name"].upper() not in _DROP_NOT_COLUMN:
-            return Action("drop_column", text, name=m["name"])
-        return Action("other", text)
-    if m := re.match(rf"^VALIDATE\s+CONSTRAINT\s+(?P<name>{_IDENT})", text, _FLAGS):
-        return Action("validate_constraint", text, name=m["name"])
-    if re.match(r"^RENAME\s+(?:CONSTRAINT|INDEX|KEY)\b", text, _FLAGS):
-        return Action("other", text)
-    if m := re.match(rf"^RENAME\s+(?:TO\s+|AS\s+)?(?P<new>{_QNAME})$", text, _FLAGS):
-        return Action("rename_table", text, new_name=m["new"])
-    if m := re.match(
-        rf"^RENAME\s+(?:COLUMN\s+)?(?P<name>{_IDENT})\s+TO\s+(?P<new>{_IDENT})", text, _FLAGS
-    ):
-        return Action("rename_column", text, name=m["name"], new_name=m["new"])
-    if re.match(r"^CONVERT\s+TO\s+(?:CHARACTER\s+SET|CHARSET)\b", text, _FLAGS):
-        return Action("convert_charset", text)
-    if m := re.match(r"^ALGORITHM\s*=?\s*(?P<alg>\w+)", text, _FLAGS):
-        return Action("algorithm", text, detail=m["alg"].upper())
+    for kind, pattern in _ACTIONS:
+        if m := pattern.match(text):
+            g = m.groupdict()
+            if kind == "drop_column" and g["name"].upper() in _DROP_NOT_COLUMN:
+                break  # DROP CONSTRAINT, DROP INDEX...
+            detail = g.get("detail")
+            if detail is not None and kind in _DETAIL_CASE:
+                detail = _DETAIL_CASE[kind](detail)
+            return Action(kind, text, g.get("name"), detail, g.get("new"))
     return Action("other", text)
 
 

@@ -1,10 +1,9 @@
 """Optional: squawk's findings on a revision's rendered SQL (PostgreSQL only).
 
-squawk (the ``squawk-cli`` package on PyPI) is never a dependency: :func:`squawk_executable`
-says whether it is installed. It is run as ``squawk --reporter json --stdin-filepath PATH``
-with the SQL on standard input; its JSON is a list of objects with ``rule_name``, ``message``,
-``help``, ``level`` and a 0-based ``line`` in the SQL, which ``line_map`` turns back into the
-revision's line. squawk exits 1 when it finds something, so only other exit codes are errors.
+squawk (``pip install squawk-cli``) is never a dependency. It runs as ``squawk --reporter json
+--stdin-filepath PATH`` with the SQL on standard input and prints a list of objects with
+``rule_name``, ``message``, ``help``, ``level`` and a 0-based ``line`` in the SQL, which
+``line_map`` turns back into the revision's line. It exits 1 when it finds something.
 """
 
 from __future__ import annotations
@@ -25,11 +24,8 @@ _RECIPE = "See squawk's rule reference: https://squawkhq.com/docs/rules"
 
 
 def squawk_executable() -> str | None:
-    """The path of the ``squawk`` executable, or ``None`` when it is not installed.
-
-    Looked up on ``PATH``, then beside the running Python: ``pip install squawk-cli`` in a
-    virtual environment puts it there, and the environment need not be activated.
-    """
+    """The ``squawk`` executable on ``PATH`` or beside the running Python (where ``pip``
+    puts it in a virtual environment that need not be activated); ``None`` if missing."""
     return shutil.which("squawk") or shutil.which("squawk", path=str(Path(sys.executable).parent))
 
 
@@ -41,27 +37,26 @@ def squawk_findings(
     transactional: bool = True,
     executable: str | None = None,
 ) -> list[Finding]:
-    """Run squawk on ``sql`` and return its findings as ``squawk/<rule>`` errors.
+    """Run squawk on ``sql`` (from the revision ``path``) and return its findings as errors.
 
-    ``path`` is the revision the SQL came from; ``line_map[i]`` is the revision line behind
-    line ``i + 1`` of ``sql``. With ``transactional``, the SQL is wrapped in BEGIN/COMMIT as
-    Alembic runs it, so squawk sees an autocommit block's COMMIT/BEGIN pair in context.
-    Raises :class:`VersioningError` when squawk is missing or fails.
+    ``line_map[i]`` is the revision line behind line ``i + 1`` of ``sql``. With
+    ``transactional`` the SQL is wrapped in BEGIN/COMMIT, as Alembic runs it, so squawk sees an
+    autocommit block's COMMIT/BEGIN in context. Raises :class:`VersioningError` when squawk is
+    missing or fails.
     """
     program = executable or squawk_executable()
     if program is None:
         raise VersioningError("squawk is not installed; install it with: pip install squawk-cli")
-    offset = 0
+    offset = 1 if transactional else 0
     if transactional:
-        sql, offset = f"BEGIN;\n{sql}COMMIT;\n", 1
-    env = {**os.environ, "SQUAWK_DISABLE_GITHUB_ANNOTATIONS": "1"}
+        sql = f"BEGIN;\n{sql}COMMIT;\n"
     try:
         result = subprocess.run(
             [program, "--reporter", "json", "--stdin-filepath", str(path)],
             input=sql,
             capture_output=True,
             text=True,
-            env=env,
+            env={**os.environ, "SQUAWK_DISABLE_GITHUB_ANNOTATIONS": "1"},
             check=False,
         )
     except OSError as exc:
@@ -76,10 +71,7 @@ def squawk_findings(
     findings = []
     for violation in violations if isinstance(violations, list) else []:
         sql_line = int(violation.get("line", 0)) - offset
-        line = 1
-        if line_map and 0 <= sql_line < len(line_map):
-            line = line_map[sql_line] or 1
-        message = str(violation.get("message", "")).strip()
+        line = (line_map[sql_line] or 1) if line_map and 0 <= sql_line < len(line_map) else 1
         help_text = str(violation.get("help") or "").strip()
         findings.append(
             Finding(
@@ -87,7 +79,7 @@ def squawk_findings(
                 severity="error",
                 path=path,
                 line=line,
-                message=message,
+                message=str(violation.get("message", "")).strip(),
                 recipe=f"{help_text}\n{_RECIPE}" if help_text else _RECIPE,
             )
         )

@@ -1,19 +1,17 @@
 """``flask db check``: each difference between the models and the database, as a reviewer
 needs it to act.
 
-Alembic's autogenerate compares them and returns *diff tuples*, the same ones
-``MigrationScript.upgrade_ops.as_diffs()`` gives: ``("add_table", Table)``,
-``("add_column", schema, table, Column)``, ``("modify_type", schema, table, column, info,
-old_type, new_type)``, ``("add_index", Index)`` and so on, the ``modify_*`` ones grouped in a
-list per column. Printing only their first word and names (``modify_type
-notification.timestamp``) drops what the reviewer needs, the types; :func:`describe_diffs`
-turns each into a :class:`~flask_versioning._reports.Difference` that keeps it, with types and
-defaults rendered for the database's dialect.
+Alembic's autogenerate returns *diff tuples* (``("add_column", schema, table, Column)``,
+``("modify_type", schema, table, column, info, old_type, new_type)``..., the ``modify_*`` ones
+grouped in a list per column). Their first word and names alone (``modify_type
+notification.timestamp``) drop what the reviewer needs, the types: :func:`describe_diffs` turns
+each into a :class:`~flask_versioning._reports.Difference` that keeps them, rendered for the
+database's dialect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -27,12 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = ["check_report", "describe_diffs"]
 
+Dialect = sa.Dialect | None
+
 
 def check_report(database: Database) -> CheckReport:
     """The linear-history file first, then the models against the (up-to-date) database.
 
-    When ``versions/HEADS`` disagrees with the revision files the history must be fixed
-    before a comparison means anything, so the models are not compared.
+    While ``versions/HEADS`` disagrees with the revision files a comparison means nothing, so
+    the models are not compared.
     """
     problem = heads_file_problem(database)
     if problem is not None:
@@ -41,31 +41,23 @@ def check_report(database: Database) -> CheckReport:
     return CheckReport(database.name, tuple(describe_diffs(diffs, database.engine().dialect)))
 
 
-def describe_diffs(diffs: Iterable[Any], dialect: sa.Dialect | None = None) -> list[Difference]:
+def describe_diffs(diffs: Iterable[Any], dialect: Dialect = None) -> list[Difference]:
     """One :class:`Difference` per autogenerate diff, in Alembic's order.
 
-    ``dialect`` renders types and defaults as that database spells them (``VARCHAR(50)``,
-    ``TIMESTAMP WITHOUT TIME ZONE``); without one, SQLAlchemy's generic spelling is used.
+    ``dialect`` renders types and defaults as that database spells them (``VARCHAR(50)``);
+    without one, SQLAlchemy's generic spelling is used.
     """
-    return [_describe(diff, dialect) for diff in _flatten(diffs)]
+    flat = (d for diff in diffs for d in (diff if isinstance(diff, list) else [diff]))
+    return [_describe(diff, dialect) for diff in flat]
 
 
-def _flatten(diffs: Iterable[Any]) -> Iterator[Any]:
-    for diff in diffs:
-        if isinstance(diff, list):
-            yield from diff
-        else:
-            yield diff
-
-
-def _describe(diff: Any, dialect: sa.Dialect | None) -> Difference:
+def _describe(diff: Any, dialect: Dialect) -> Difference:
     if not isinstance(diff, tuple) or not diff or not isinstance(diff[0], str):
         return Difference("unknown", "", str(diff))
     kind = diff[0]
     try:
-        describe = _DESCRIBERS.get(kind)
-        if describe is not None:
-            return describe(kind, diff, dialect)
+        if kind in _DESCRIBERS:
+            return _DESCRIBERS[kind](kind, diff, dialect)
     except (AttributeError, IndexError, TypeError, ValueError):
         pass  # a shape this version of Alembic does not produce: fall back to its words
     names = [str(i) if isinstance(i, str) else str(getattr(i, "name", "")) for i in diff[1:]]
@@ -75,11 +67,14 @@ def _describe(diff: Any, dialect: sa.Dialect | None) -> Difference:
 # -- rendering pieces ---------------------------------------------------------------------------
 
 
-def _table_name(table: str, schema: str | None) -> str:
-    return f"{schema}.{table}" if schema else table
+def _table_name(table: Any) -> str:
+    """A table's name, schema-qualified when it has a schema (``""`` for no table)."""
+    if table is None:
+        return ""
+    return f"{table.schema}.{table.name}" if table.schema else str(table.name)
 
 
-def _type(type_: Any, dialect: sa.Dialect | None) -> str:
+def _type(type_: Any, dialect: Dialect) -> str:
     if type_ is None:
         return "unknown type"
     try:
@@ -88,7 +83,7 @@ def _type(type_: Any, dialect: sa.Dialect | None) -> str:
         return repr(type_)
 
 
-def _default(value: Any, dialect: sa.Dialect | None) -> str:
+def _default(value: Any, dialect: Dialect) -> str:
     if value is None or value is False:
         return "none"
     arg = getattr(value, "arg", value)
@@ -103,11 +98,11 @@ def _default(value: Any, dialect: sa.Dialect | None) -> str:
         return str(arg)
 
 
-def _nullable(value: Any) -> str:
+def _nullable(value: Any, dialect: Dialect = None) -> str:
     return "NULL" if value else "NOT NULL"
 
 
-def _column_spec(column: sa.Column[Any], dialect: sa.Dialect | None) -> str:
+def _column_spec(column: sa.Column[Any], dialect: Dialect) -> str:
     spec = f"{_type(column.type, dialect)} {_nullable(column.nullable)}"
     if column.server_default is not None:
         spec += f" DEFAULT {_default(column.server_default, dialect)}"
@@ -115,82 +110,57 @@ def _column_spec(column: sa.Column[Any], dialect: sa.Dialect | None) -> str:
 
 
 def _columns(item: Any) -> str:
-    names = []
-    for expression in getattr(item, "expressions", None) or list(getattr(item, "columns", ())):
-        names.append(str(getattr(expression, "name", None) or expression))
-    return ", ".join(names)
-
-
-def _owner(item: Any) -> str:
-    table = getattr(item, "table", None)
-    if table is None:
-        return ""
-    return _table_name(table.name, table.schema)
-
-
-def _name(item: Any) -> str | None:
-    name = getattr(item, "name", None)
-    return str(name) if name else None
+    expressions = getattr(item, "expressions", None) or list(getattr(item, "columns", ()))
+    return ", ".join(str(getattr(e, "name", None) or e) for e in expressions)
 
 
 # -- one describer per kind -------------------------------------------------------------------
 
 
-def _table(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None) -> Difference:
+def _table(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     table = diff[1]
-    name = _table_name(table.name, table.schema)
+    name = _table_name(table)
     if kind == "add_table":
         columns = ", ".join(f"{c.name} {_column_spec(c, dialect)}" for c in table.columns)
         return Difference(kind, name, f"add table {name} ({columns})")
     return Difference(kind, name, f"remove table {name} (in the database, not in the models)")
 
 
-def _column(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None) -> Difference:
+def _column(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     _, schema, table, column = diff[:4]
-    name = _table_name(table, schema)
+    name = f"{schema}.{table}" if schema else table
+    spec = _column_spec(column, dialect)
     if kind == "add_column":
-        spec = _column_spec(column, dialect)
-        return Difference(
-            kind, name, f"add column {name}.{column.name} {spec}", column.name, new=spec
-        )
-    return Difference(
-        kind,
-        name,
-        f"remove column {name}.{column.name} (in the database, not in the models)",
-        column.name,
-        old=_column_spec(column, dialect),
-    )
+        text = f"add column {name}.{column.name} {spec}"
+        return Difference(kind, name, text, column.name, new=spec)
+    text = f"remove column {name}.{column.name} (in the database, not in the models)"
+    return Difference(kind, name, text, column.name, old=spec)
 
 
-def _modify(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None) -> Difference:
+_MODIFIED: dict[str, tuple[str, Callable[[Any, Dialect], str]]] = {
+    "modify_type": ("type", _type),
+    "modify_nullable": ("nullability", _nullable),
+    "modify_default": ("server default", _default),
+    "modify_comment": ("comment", lambda value, dialect: repr(value)),
+}
+
+
+def _modify(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     _, schema, table, column, _info, old, new = diff[:7]
-    name = _table_name(table, schema)
-    what: str
-    if kind == "modify_type":
-        what, old_text, new_text = "type", _type(old, dialect), _type(new, dialect)
-    elif kind == "modify_nullable":
-        what, old_text, new_text = "nullability", _nullable(old), _nullable(new)
-    elif kind == "modify_default":
-        what, old_text, new_text = "server default", _default(old, dialect), _default(new, dialect)
-    else:  # modify_comment
-        what, old_text, new_text = "comment", repr(old), repr(new)
-    return Difference(
-        kind,
-        name,
-        f"{name}.{column}: {what} {old_text} -> {new_text}",
-        str(column),
-        old=old_text,
-        new=new_text,
-    )
+    name = f"{schema}.{table}" if schema else table
+    what, render = _MODIFIED[kind]
+    old_text, new_text = render(old, dialect), render(new, dialect)
+    text = f"{name}.{column}: {what} {old_text} -> {new_text}"
+    return Difference(kind, name, text, str(column), old=old_text, new=new_text)
 
 
-def _index(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None) -> Difference:
+def _index(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     index = diff[1]
-    table = _owner(index)
+    table = _table_name(getattr(index, "table", None))
     unique = "unique " if index.unique else ""
     verb = "add" if kind == "add_index" else "remove"
     text = f"{verb} {unique}index {index.name} on {table} ({_columns(index)})"
-    return Difference(kind, table, text, name=_name(index))
+    return Difference(kind, table, text, name=str(index.name) if index.name else None)
 
 
 _CONSTRAINT_WORDS = {
@@ -201,27 +171,25 @@ _CONSTRAINT_WORDS = {
 }
 
 
-def _constraint(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None) -> Difference:
+def _constraint(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     constraint = diff[1]
-    table = _owner(constraint)
+    table = _table_name(getattr(constraint, "table", None))
     word = _CONSTRAINT_WORDS.get(type(constraint).__name__, "constraint")
     verb = "add" if kind.startswith("add") else "remove"
-    name = _name(constraint)
-    label = f" {name}" if name else ""
+    name = str(constraint.name) if getattr(constraint, "name", None) else None
     if isinstance(constraint, sa.CheckConstraint):
         detail = str(constraint.sqltext)
     else:
         detail = _columns(constraint)
-    text = f"{verb} {word}{label} on {table} ({detail})"
+    text = f"{verb} {word}{f' {name}' if name else ''} on {table} ({detail})"
     if isinstance(constraint, sa.ForeignKeyConstraint):
-        targets = ", ".join(element.target_fullname for element in constraint.elements)
-        text += f" -> {targets}"
+        text += f" -> {', '.join(element.target_fullname for element in constraint.elements)}"
     return Difference(kind, table, text, name=name)
 
 
-def _table_comment(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None) -> Difference:
+def _table_comment(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     table = diff[1]
-    name = _table_name(table.name, table.schema)
+    name = _table_name(table)
     if kind == "add_table_comment":
         old = diff[2] if len(diff) > 2 else None
         text = f"{name}: table comment {old!r} -> {table.comment!r}"
@@ -229,21 +197,11 @@ def _table_comment(kind: str, diff: tuple[Any, ...], dialect: sa.Dialect | None)
     return Difference(kind, name, f"{name}: remove the table comment", old=repr(table.comment))
 
 
-_DESCRIBERS = {
-    "add_table": _table,
-    "remove_table": _table,
-    "add_column": _column,
-    "remove_column": _column,
-    "modify_type": _modify,
-    "modify_nullable": _modify,
-    "modify_default": _modify,
-    "modify_comment": _modify,
-    "add_index": _index,
-    "remove_index": _index,
-    "add_constraint": _constraint,
-    "remove_constraint": _constraint,
-    "add_fk": _constraint,
-    "remove_fk": _constraint,
-    "add_table_comment": _table_comment,
-    "remove_table_comment": _table_comment,
+_DESCRIBERS: dict[str, Callable[[str, tuple[Any, ...], Dialect], Difference]] = {
+    **dict.fromkeys(("add_table", "remove_table"), _table),
+    **dict.fromkeys(("add_column", "remove_column"), _column),
+    **dict.fromkeys(_MODIFIED, _modify),
+    **dict.fromkeys(("add_index", "remove_index"), _index),
+    **dict.fromkeys(("add_constraint", "remove_constraint", "add_fk", "remove_fk"), _constraint),
+    **dict.fromkeys(("add_table_comment", "remove_table_comment"), _table_comment),
 }

@@ -1,10 +1,8 @@
 """``flask db lint``: which revision files to check, for which database, with which settings.
 
-The linter itself (:mod:`flask_versioning._lint`) takes one file and a dialect name and knows
-nothing of the app. This module gives it the app's view: the revisions of a database's script
-directory (those named, those added after ``--since``, or all of them, oldest first), the
-database's dialect, its engine name in Flask-Migrate's multi-database layout, and the
-``VERSIONING_LINT`` setting, checked here on first use.
+The linter (:mod:`flask_versioning._lint`) takes one file and a dialect and knows nothing of the
+app; this module gives it the app's view: the revisions of a database's directory, its dialect,
+its engine name in Flask-Migrate's multi-database layout, and ``VERSIONING_LINT``.
 """
 
 from __future__ import annotations
@@ -26,11 +24,8 @@ __all__ = ["dialect_name", "lint_config", "lint_database", "pick_revisions"]
 
 
 def dialect_name(database: Database) -> str:
-    """The SQLAlchemy dialect the database's revisions are rendered for, without connecting.
-
-    Making an engine does not connect. A ``mysql+pymysql`` URL to a MariaDB server says
-    ``mysql`` here; the linter's MySQL rules cover both.
-    """
+    """The dialect the database's revisions are rendered for (making an engine does not
+    connect; a ``mysql+pymysql`` URL to MariaDB says ``mysql``, and the MySQL rules cover both)."""
     return database.engine().dialect.name
 
 
@@ -51,40 +46,30 @@ def lint_database(
     squawk: bool = False,
     x_args: Sequence[str] = (),
 ) -> list[Finding]:
-    """Lint the revision files of ``database``'s directory; see :func:`pick_revisions`.
-    ``x_args``: the ``-x`` arguments the revisions see while they render (none by default).
-
-    Findings come file by file, oldest revision first, each file's by line; their paths are
-    absolute and normalised (no ``..``).
-    """
+    """Lint the revision files :func:`pick_revisions` picks, with ``x_args`` as their ``-x``
+    arguments: file by file, oldest first, each path absolute and normalised."""
     from .._lint import lint_revision
 
-    config = lint_config(database)
-    dialect = dialect_name(database)
-    findings: list[Finding] = []
-    for script in pick_revisions(database, revisions, since=since):
-        findings.extend(
-            lint_revision(
-                normal_path(script.path),
-                dialect=dialect,
-                config=config,
-                engine_name=database.engine_name,
-                squawk=squawk,
-                x_args=x_args,
-            )
+    config, dialect = lint_config(database), dialect_name(database)
+    return [
+        finding
+        for script in pick_revisions(database, revisions, since=since)
+        for finding in lint_revision(
+            normal_path(script.path),
+            dialect=dialect,
+            config=config,
+            engine_name=database.engine_name,
+            squawk=squawk,
+            x_args=x_args,
         )
-    return findings
+    ]
 
 
 def pick_revisions(
     database: Database, revisions: Sequence[str] = (), *, since: str | None = None
 ) -> list[Script]:
-    """The revisions to lint, oldest first: ``revisions`` (ids, partial ids, ``head``...),
-    or every revision that is not ``since`` or one of its ancestors, or all of them.
-
-    ``since`` is how CI lints what a branch adds: ``--since`` the main branch's head. Naming
-    both is refused, as is a revision that does not exist.
-    """
+    """The revisions to lint, oldest first: ``revisions`` (ids, partial ids, ``head``...), or
+    those ``since`` does not have (how CI lints what a branch adds), or all of them."""
     if revisions and since is not None:
         raise errors.RevisionError("name revisions or give --since, not both")
     script = database.script_directory()

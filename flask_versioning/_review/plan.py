@@ -1,12 +1,9 @@
 """``flask db plan [TARGET]``: what ``upgrade TARGET`` would do, without doing any of it.
 
-For the database as it stands (one ``SELECT`` of its version table), the revisions an upgrade
-would apply, in order, each with its message, the SQL it emits rendered offline for the
-database's dialect, and its lint findings: the page a reviewer reads before a deploy.
-
-It changes nothing and takes no migration lock: planning must work while another process
-migrates, and must never make a deploy wait. A SQLite file that does not exist yet is at base
-and is not opened (opening it would create it).
+For the database as it stands (one ``SELECT`` of its version table): the revisions an upgrade
+would apply, each with its message, its SQL rendered offline and its lint findings. It takes
+no migration lock, so planning works while another process migrates and never makes a deploy
+wait; a SQLite file that does not exist yet is at base and is not created by opening it.
 """
 
 from __future__ import annotations
@@ -40,16 +37,13 @@ def plan(
 ) -> DatabasePlan:
     """The revisions ``upgrade target`` would apply to ``database``, oldest first.
 
-    ``target`` is what ``upgrade`` takes: ``heads``, ``head``, a revision id, ``branch@head``
-    or ``+N``. With ``applied``, the revisions on the way that the database already has are
-    listed too (``applied=True``, no SQL), so the plan shows where the pending ones sit.
-    ``x_args`` are the ``-x`` arguments the revisions see while they render, as ``upgrade``
-    would pass them.
+    ``target`` is what ``upgrade`` takes (``heads``, a revision, ``branch@head``, ``+N``). With
+    ``applied``, those the database already has are listed too (no SQL), to show where the
+    pending ones sit. ``x_args``: the ``-x`` arguments the revisions see, as in ``upgrade``.
     """
     from .._lint import lint_revision, render_revision
 
-    config = lint_config(database)
-    dialect = dialect_name(database)
+    config, dialect = lint_config(database), dialect_name(database)
     script = database.script_directory()
     now = () if sqlite_file_missing(database) else tuple(current(database))
     with translate_errors(database, f"'plan {target}'"):
@@ -87,17 +81,12 @@ def plan(
 def _upgrade_path(
     script: ScriptDirectory, target: str, now: Sequence[str]
 ) -> list[tuple[Script, bool]]:
-    """Every revision up to ``target``, oldest first, with whether the database has it.
-
-    What the database has is the ancestry of its current revisions; the rest of the target's
-    ancestry is what an upgrade applies, parents before children.
-    """
+    """Every revision up to ``target``, oldest first, with whether the database has it (it is
+    in the ancestry of the database's current revisions)."""
     relative = _RELATIVE.match(target)
     upper = "heads" if relative else target
     wanted = list(reversed(list(script.iterate_revisions(upper, "base"))))
-    have: set[str] = set()
-    for revision in now:
-        have.update(s.revision for s in script.iterate_revisions(revision, "base"))
+    have = {s.revision for revision in now for s in script.iterate_revisions(revision, "base")}
     path = [(s, s.revision in have) for s in wanted]
     if relative:
         limit = int(relative.group(1))
