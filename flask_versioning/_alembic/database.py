@@ -30,19 +30,16 @@ __all__ = ["Database", "Guard", "StepListener"]
 class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
 
-    #: Set by the environment when the run's last act is a commit that waits for the disk
-    #: (:mod:`.durability`): each step's own transaction must then ask for a lazy commit.
+    #: Set by the environment: each step's transaction must ask for a lazy commit, the run
+    #: ending with one that waits for the disk (:mod:`.durability`).
     defer_flush: bool
-    #: Set by the environment when this listener is the last thing each step's own
-    #: transaction runs: it then commits that transaction itself and begins the next one (in
-    #: the same round trip as its own statement), before the step is reported.
+    #: Set by the environment: this listener is the last thing each step's transaction runs,
+    #: so it commits it and begins the next one in the same round trip as its own statement.
     ends_step: bool
 
     def begin(self) -> None: ...
 
-    def ends_steps_on(self, connection: sa.Connection) -> bool:
-        """Whether it can do so on ``connection`` (see :attr:`ends_step`)."""
-        ...
+    def ends_steps_on(self, connection: sa.Connection) -> bool: ...
 
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
 
@@ -68,25 +65,18 @@ class Database:
     engine_name: str | None = None
     #: Every engine name of the multidb layout, for the revision template.
     engine_names: tuple[str, ...] = ()
-    #: Makes the listener that records each applied step (the history ledger), given this
-    #: database and the script directory; ``None``: nothing is recorded.
+    #: Makes the listener that records each applied step (the history ledger).
     history: Callable[[Database, Any], StepListener] | None = None
-    #: Makes the listener that, after each downgrade step, forgets the seeds whose tables the
-    #: step dropped (the seed ledger); ``None``: the ledger is left alone.
+    #: Makes the listener that forgets the seeds whose tables a downgrade step dropped.
     seed_ledger: Callable[[Database], StepListener] | None = None
-    #: Judges the steps of an online migration before the first one runs, and raises to refuse
-    #: them (protection): given this database, the Alembic ``Config``, the migration's
-    #: connection, the version table's revisions before the run, the steps, and whether the
-    #: run empties the version table first (``stamp --purge``).
+    #: Raises to refuse an online migration's steps before the first runs (protection), given
+    #: the database, ``Config``, connection, revisions before, steps and ``stamp --purge``.
     guard: Guard | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:
-        """The engine migrations run on: the app's own, or one made for an explicit URL.
-
-        An async engine of the app's (Flask-SQLAlchemy-Lite's ``async_engines``) or an async
-        URL is replaced by a sync engine of our own for the same database (:func:`sync_url`).
-        """
+        """The engine migrations run on: the app's own, or one made for an explicit URL; an
+        async engine or URL is replaced by a sync engine of our own (:func:`sync_url`)."""
         url: str | sa.URL | None = self.url_override
         if url is None and self.get_engine is not None:
             engine = self.get_engine()
@@ -114,17 +104,15 @@ class Database:
 
     def configure_options(self) -> dict[str, Any]:
         """Options for ``context.configure()``: our defaults, then the app's own."""
-        s = self.settings
-        options: dict[str, Any] = {
+        return {
             "target_metadata": self.metadata,
-            "version_table": s.version_table,
-            "version_table_schema": s.version_table_schema,
+            "version_table": self.settings.version_table,
+            "version_table_schema": self.settings.version_table_schema,
             "compare_type": True,
             "compare_server_default": True,
             "transaction_per_migration": True,
+            **self.settings.context,
         }
-        options.update(s.context)
-        return options
 
     def alembic_config(
         self,
@@ -135,9 +123,8 @@ class Database:
     ) -> Config:
         """A standard Alembic ``Config`` for this database's script directory.
 
-        Every use of Alembic starts here, plain Alembic on ``versioning.alembic_config()``
-        included, so a revision file missing from the middle of the history is named here,
-        in one line, before Alembic trips over it."""
+        Every use of Alembic starts here, so a revision file missing from the middle of the
+        history is named here, in one line, before Alembic trips over it."""
         from argparse import Namespace
 
         from alembic.config import Config
@@ -174,11 +161,8 @@ class Database:
         return config
 
     def ensure_directory(self) -> None:
-        """Create the script directory with our ``env.py`` and template where missing.
-
-        A directory created here from nothing starts a linear history (``versions/HEADS``,
-        see :mod:`.heads_file`); one that exists keeps what it has.
-        """
+        """Create the script directory with our ``env.py`` and template where missing; one
+        created from nothing starts a linear history (:mod:`.heads_file`)."""
         import shutil  # here, not at the top: the start-up path never writes files
 
         new = self.settings.linear_history and _is_new_directory(self.directory)
@@ -192,11 +176,8 @@ class Database:
             write_heads_file(self.directory, ())
 
     def script_directory(self, config: Config | None = None) -> ScriptDirectory:
-        """Alembic's ``ScriptDirectory``, the directory created if missing.
-
-        Opening it imports every revision file to build the revision map; the start-up path and
-        the read-only commands use :mod:`.heads` instead wherever the heads alone answer.
-        """
+        """Alembic's ``ScriptDirectory`` (the directory created if missing), which imports
+        every revision file: paths that only need the heads use :mod:`.heads` instead."""
         from alembic.script import ScriptDirectory
 
         self.ensure_directory()
@@ -216,7 +197,7 @@ def _escape(value: object) -> str:
 
 
 def _is_new_directory(directory: Path) -> bool:
-    """Whether ``directory`` is not a script directory yet: no ``env.py``, no revision file."""
+    """Whether ``directory`` has no ``env.py`` and no revision file yet."""
     if (directory / "env.py").exists():
         return False
     try:
