@@ -188,7 +188,8 @@ class Database:
         """The heads as Alembic computes them (importing every revision file)."""
         from alembic.script import ScriptDirectory
 
-        return ScriptDirectory.from_config(self.alembic_config()).get_heads()
+        with translate_errors(self):
+            return ScriptDirectory.from_config(self.alembic_config()).get_heads()
 
 
 def _escape(value: object) -> str:

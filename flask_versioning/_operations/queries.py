@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
 from .._alembic.heads import script_heads
+from .._alembic.revision_files import version_locations
 from .._ledgers.versions import current, version_rows
 
 if TYPE_CHECKING:
@@ -56,12 +58,9 @@ def history(database: Database, rev_range: str | None = None) -> list[Script]:
             )
         base, head = (part or None for part in rev_range.split(":", 1))
     with translate_errors(database):
-        # Like Alembic: "current" is the database's revision; a relative start such as "-3"
-        # counts back from the end of the range, which Alembic resolves itself.
-        if base == "current":
-            base = _current_or_base(database)
-        if head == "current":
-            head = _current_or_base(database)
+        # Like Alembic: "current" is the database's revision (a relative start such as "-3"
+        # Alembic resolves itself).
+        base, head = (_current_or_base(database) if p == "current" else p for p in (base, head))
         return list(script.walk_revisions(base=base or "base", head=head or "heads"))
 
 
@@ -80,7 +79,7 @@ def pending(database: Database) -> list[Script]:
     Only a database that is behind, or whose version table cannot be read cheaply, opens the
     script directory to list what is missing.
     """
-    cached = script_heads([database.directory / "versions"], lambda: _heads(database))
+    cached = script_heads(version_locations(database), database.script_heads)
     rows = version_rows(database)
     if rows is not None and set(rows) == set(cached.revisions):
         return []
@@ -91,11 +90,6 @@ def pending(database: Database) -> list[Script]:
         # implicit_base so that a branch the database never started is listed from its base.
         walked = script.iterate_revisions("heads", tuple(now) or "base", implicit_base=True)
         return list(reversed([s for s in walked if s is not None]))
-
-
-def _heads(database: Database) -> list[str]:
-    with translate_errors(database):
-        return database.script_heads()
 
 
 def graph(state: VersioningState, database: Database, fmt: Format, last: int | None = None) -> str:
@@ -201,13 +195,10 @@ def select(
         if models:
             chosen = [d for d in chosen if d.metadata is not None] or chosen
     if histories:
-        seen: set[object] = set()
-        distinct = []
+        first: dict[Path, Database] = {}
         for database in chosen:
-            if database.directory not in seen:
-                seen.add(database.directory)
-                distinct.append(database)
-        chosen = distinct
+            first.setdefault(database.directory, database)
+        chosen = list(first.values())
     return chosen
 
 

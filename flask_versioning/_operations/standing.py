@@ -47,12 +47,7 @@ def head_ids(database: Database) -> list[str]:
     locations = version_locations(database)
     if not any(location.is_dir() for location in locations):
         return []
-    return list(script_heads(locations, lambda: _alembic_heads(database)).revisions)
-
-
-def _alembic_heads(database: Database) -> list[str]:
-    with translate_errors(database):
-        return database.script_heads()
+    return list(script_heads(locations, database.script_heads).revisions)
 
 
 def plain_head_ids(database: Database) -> list[str] | None:
