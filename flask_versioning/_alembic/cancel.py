@@ -17,8 +17,6 @@ import sqlalchemy as sa
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = ["cancel", "server_id"]
-
 #: How long :func:`cancel` waits for the server to show the statement stopped.
 _WAIT = 10.0
 _POLL = 0.05

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database", "Guard", "StepListener"]
-
 
 class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""

@@ -7,8 +7,6 @@ import sqlalchemy as sa
 
 from .. import _errors as errors
 
-__all__ = ["check_url", "sync_url"]
-
 #: The URL to write for a backend, with the extra that installs its driver.
 _ADVICE = {
     "postgresql": ("postgresql+psycopg://", "postgres"),

@@ -19,8 +19,6 @@ import sqlalchemy as sa
 
 from .._errors import mask_url
 
-__all__ = ["deferred_flush"]
-
 logger = logging.getLogger("flask_versioning")
 
 #: SQLite journal modes that are files next to the database, which WAL may stand in for.

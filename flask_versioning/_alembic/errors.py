@@ -14,8 +14,6 @@ from .. import _errors as errors
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = ["database_errors", "reraise", "translate_errors"]
-
 
 @contextlib.contextmanager
 def database_errors(database: Database) -> Iterator[None]:

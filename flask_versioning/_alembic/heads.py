@@ -36,16 +36,6 @@ from .revision_files import (
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = [
-    "Heads",
-    "missing_files",
-    "missing_message",
-    "plain_heads",
-    "refuse_missing_files",
-    "script_heads",
-    "write_atomically",
-]
-
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
 _CACHE_NAME = "flask_versioning-heads.json"

@@ -20,16 +20,6 @@ from pathlib import Path
 from .heads import script_heads, write_atomically
 from .revision_files import RevisionFile, list_revision_files, read_revision_files
 
-__all__ = [
-    "HeadsFile",
-    "current_entries",
-    "head_messages",
-    "heads_path",
-    "read_heads_file",
-    "revision_ids",
-    "write_heads_file",
-]
-
 _HEADER = (
     "# The head revision(s) of this directory, one per line: Flask-Versioning rewrites this\n"
     "# file with every new revision, so two branches that each add one conflict here in git.\n"

@@ -23,16 +23,6 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = [
-    "RevisionFile",
-    "assignments",
-    "checksum",
-    "list_revision_files",
-    "read_revision_files",
-    "revisions_by_id",
-    "version_locations",
-]
-
 _NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 _T = TypeVar("_T")
 

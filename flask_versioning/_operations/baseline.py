@@ -38,8 +38,6 @@ from .from_baseline import ancestors
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["make_baseline", "prune"]
-
 
 def make_baseline(
     database: Database, at: str = "heads", *, include_data: Collection[str] = ()

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["downgrade", "stamp", "upgrade"]
-
 Direction = Literal["upgrade", "downgrade", "stamp"]
 _RELATIVE = re.compile(r"^[+-]\d+$")
 

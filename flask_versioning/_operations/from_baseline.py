@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["Loaded", "ancestors", "apply_baseline"]
-
 logger = logging.getLogger("flask_versioning")
 
 

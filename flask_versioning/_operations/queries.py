@@ -23,17 +23,6 @@ if TYPE_CHECKING:
     from .._graph import Format
     from .._state import VersioningState
 
-__all__ = [
-    "branches",
-    "check",
-    "graph",
-    "heads",
-    "history",
-    "pending",
-    "select",
-    "show",
-]
-
 
 def heads(database: Database) -> list[Script]:
     script = database.script_directory()
@@ -74,10 +63,8 @@ def _current_or_base(database: Database) -> str:
 def pending(database: Database) -> list[Script]:
     """The revisions an upgrade to heads would apply, oldest first (empty when at heads).
 
-    The common answer, "nothing", costs one ``SELECT`` and the cached heads (no revision file
-    imported), as at start-up: the development pages ask this on a process's first request.
-    Only a database that is behind, or whose version table cannot be read cheaply, opens the
-    script directory to list what is missing.
+    The common answer, "nothing", costs one ``SELECT`` and the cached heads, as at start-up:
+    the development pages ask this on a process's first request.
     """
     cached = script_heads(version_locations(database), database.script_heads)
     rows = version_rows(database)
@@ -95,10 +82,8 @@ def pending(database: Database) -> list[Script]:
 def graph(state: VersioningState, database: Database, fmt: Format, last: int | None = None) -> str:
     """The history of ``database`` drawn in ``fmt``, with where each database stands marked.
 
-    Every database of the app that shares this script directory is marked (all of them in
-    Flask-Migrate's multidb layout). A database that cannot be read is named in a note under
-    the picture instead of failing the whole drawing: the picture is most wanted exactly when
-    something is wrong.
+    Every database sharing this script directory is marked; one that cannot be read is named
+    in a note instead of failing the drawing, which is most wanted when something is wrong.
     """
     from .._graph import BASE, Graph, nodes_from_scripts, render
 
@@ -165,9 +150,6 @@ def check(database: Database) -> list[Any]:
     return diffs
 
 
-# -- which databases ----------------------------------------------------------------------------
-
-
 def select(
     state: VersioningState,
     binds: Sequence[str] = (),
@@ -179,10 +161,8 @@ def select(
     """The databases a command acts on: those named in ``binds``, or every one, except:
 
     - given revision ids (not ``heads``, ``-1``...), only the databases whose history has them;
-    - ``models``: only databases with models, unless none has any (then the user hears why
-      nothing can be compared);
-    - ``histories`` (even with ``binds``): one database per script directory, as Flask-Migrate's
-      multidb layout shares one.
+    - ``models``: only databases with models, unless none has any (the user then hears why);
+    - ``histories`` (even with ``binds``): one database per script directory (multidb layout).
     """
     if binds:
         chosen = [state.database(name) for name in dict.fromkeys(binds)]
@@ -203,9 +183,7 @@ def select(
 
 
 def _names_a_revision(target: str) -> bool:
-    match = re.match(r"^(.*?)([+-]\d+)?$", target)
-    base = match.group(1) if match else target
-    return base not in ("", "head", "heads", "base", "current")
+    return re.sub(r"[+-]\d+$", "", target) not in ("", "head", "heads", "base", "current")
 
 
 def _knows(database: Database, revision: str) -> bool:

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from .._alembic.database import Database
     from .._state import VersioningState
 
-__all__ = ["database_status", "head_ids", "plain_head_ids", "validate"]
-
 _Ledger = Literal["ok", "missing", "damaged"]
 
 #: Ledger rows that move a database (the environment it "has").
