@@ -130,31 +130,30 @@ class Database:
         from .heads import refuse_missing_files
 
         refuse_missing_files(self)
-
         config = Config(
             stdout=stdout or io.StringIO(),  # type: ignore[arg-type]
             output_buffer=output_buffer,
             cmd_opts=Namespace(x=list(x_args or ()), quiet=True),
         )
+        main: dict[str, object] = {"script_location": self.directory}
         foreign = layout.has_foreign_env(self.directory)
         if foreign:
             # Another tool's env.py (e.g. Flask-Migrate's): run ours, read the same revisions.
-            config.set_main_option("script_location", _escape(layout.delegate_directory()))
-            config.set_main_option("path_separator", "os")
-            config.set_main_option("version_locations", _escape(self.directory / "versions"))
-        else:
-            config.set_main_option("script_location", _escape(self.directory))
-        if self.engine_name is not None:
-            config.attributes[ENGINE_NAMES_KEY] = list(self.engine_names)
+            main["script_location"] = layout.delegate_directory()
+            main["path_separator"] = "os"
+            main["version_locations"] = self.directory / "versions"
         if self.settings.file_template:
-            config.set_main_option("file_template", _escape(self.settings.file_template))
+            main["file_template"] = self.settings.file_template
+        for key, value in main.items():
+            config.set_main_option(key, _escape(value))
         hooks = self.settings.post_write_hooks
         if not hooks and foreign:
             # The folder is used as it is: its alembic.ini's hooks still format new files.
             hooks = layout.ini_hooks(self.directory / "alembic.ini", self.directory)
-        if hooks:
-            for key, value in hooks.items():
-                config.set_section_option("post_write_hooks", key, _escape(value))
+        for key, value in hooks.items():
+            config.set_section_option("post_write_hooks", key, _escape(value))
+        if self.engine_name is not None:
+            config.attributes[ENGINE_NAMES_KEY] = list(self.engine_names)
         config.attributes[DATABASE_KEY] = self
         return config
 

@@ -11,6 +11,7 @@ as ``None``, and callers ask Alembic. Every reader goes through :func:`list_revi
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -100,9 +101,8 @@ def list_revision_files(locations: Sequence[Path]) -> list[tuple[str, list[str]]
             entries = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        names = [n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#"))]
-        names.sort()
-        listing.append((folder, names))
+        names = (n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#")))
+        listing.append((folder, sorted(names)))
     return listing
 
 
@@ -261,15 +261,10 @@ def _message(data: bytes) -> str:
     """The docstring's first paragraph, as Alembic's ``Script.doc`` (``""`` without one)."""
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
     match = _DOCSTRING.match(text)
+    doc: str | None = None
     if match is not None and "\\" not in match["body"]:
-        doc: str | None = match["body"]
+        doc = match["body"]
     else:
-        doc = _ast_docstring(data)
+        with contextlib.suppress(*_ERRORS):
+            doc = ast.get_docstring(ast.parse(data), clean=False)
     return re.split("\n\n", doc.strip())[0] if doc else ""
-
-
-def _ast_docstring(data: bytes) -> str | None:
-    try:
-        return ast.get_docstring(ast.parse(data), clean=False)
-    except _ERRORS:
-        return None
