@@ -139,16 +139,13 @@ def _read_cache(path: Path, names: str) -> tuple[str, ...] | None:
     """The cached heads if the entry is for these names and its watched files are intact."""
     try:
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    try:
         if data["format"] != _FORMAT or data["names"] != names:
             return None
         heads = tuple(str(h) for h in data["heads"])
         for folder, name, size, mtime_ns in data["watch"]:
             if _signature((folder, name)) != (folder, name, size, mtime_ns):
                 return None
-    except (KeyError, TypeError, ValueError):
+    except (OSError, KeyError, TypeError, ValueError):
         return None
     return heads
 

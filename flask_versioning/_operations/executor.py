@@ -37,7 +37,8 @@ def upgrade(
     """Upgrade ``database`` to ``target``; ``progress`` hears of each revision once applied.
 
     An empty database is made from a baseline unless ``baselines`` is false. Every path that
-    upgrades comes here, so the ``versions/HEADS`` guard refuses two heads here first.
+    upgrades comes here, so two heads or a conflicted or stale ``versions/HEADS`` are refused
+    here first.
     """
     # Imported here: the automatic upgrade at start comes here only when behind.
     from .._linear.guard import refuse_upgrade

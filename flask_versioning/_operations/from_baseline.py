@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -198,17 +198,11 @@ def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline
     """Run the baseline and write the version row, in one transaction where DDL allows."""
     from alembic.migration import MigrationContext
 
-    options = database.configure_options()
     with db_engine.connect() as connection:
         statements = load_baseline(connection, baseline, commit=False)
         try:
-            context = MigrationContext.configure(connection)
-            table = _version_table(
-                context.impl,
-                options["version_table"],
-                options["version_table_schema"],
-                pk=options.get("version_table_pk", True),
-            )
+            impl = MigrationContext.configure(connection).impl
+            table = _version_table(impl, database.configure_options())
             table.create(connection)
             connection.execute(table.insert().values(version_num=baseline.revision))
             connection.commit()
@@ -221,8 +215,10 @@ def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline
     return statements
 
 
-def _version_table(impl: DefaultImpl, name: str, schema: str | None, *, pk: bool) -> sa.Table:
+def _version_table(impl: DefaultImpl, options: Mapping[str, Any]) -> sa.Table:
     """The version table Alembic would create (``version_table_impl`` from Alembic 1.14)."""
+    name, schema = options["version_table"], options["version_table_schema"]
+    pk = options.get("version_table_pk", True)
     define = getattr(impl, "version_table_impl", None)
     if define is not None:
         table: sa.Table = define(
