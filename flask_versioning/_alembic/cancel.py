@@ -1,12 +1,9 @@
 """Stopping a migration's statement on the server after Ctrl-C.
 
-A client that stops reading does not stop the server: MariaDB keeps running a statement whose
-client is gone, and PostgreSQL only notices a closed socket when it next writes to it. So the
-environment notes the server's id of the migration connection when it connects
-(:func:`server_id`, read from the driver without a round trip), and after Ctrl-C
-:func:`cancel` asks the server, from a second connection, to cancel whatever that connection
-still runs (``pg_cancel_backend``, ``KILL QUERY``), then waits until the server shows it idle
-or gone, so that "rolled back" is true when it is said.
+A client that stops reading does not stop the server (MariaDB runs on, PostgreSQL notices only
+when it next writes), so after Ctrl-C :func:`cancel` asks the server, from a second connection,
+to cancel what the migration connection still runs, and waits until it is idle, so that "rolled
+back" is true when it is said.
 """
 
 from __future__ import annotations
@@ -19,8 +16,6 @@ import sqlalchemy as sa
 
 if TYPE_CHECKING:
     from .database import Database
-
-__all__ = ["cancel", "server_id"]
 
 #: How long :func:`cancel` waits for the server to show the statement stopped.
 _WAIT = 10.0
@@ -43,9 +38,8 @@ def _family(dialect: sa.Dialect) -> str:
 
 
 def server_id(connection: sa.Connection) -> int | None:
-    """The server's id of ``connection`` (PostgreSQL's backend pid, MariaDB's thread id), as
-    the driver learnt it when connecting; ``None`` for SQLite (nothing runs elsewhere) and for
-    a driver that does not say."""
+    """The server's id of ``connection`` as the driver learnt it when connecting (no round
+    trip); ``None`` for SQLite and for a driver that does not say."""
     family = _family(connection.dialect)
     if family not in _RUNNING:
         return None
@@ -64,12 +58,9 @@ def server_id(connection: sa.Connection) -> int | None:
 
 
 def cancel(database: Database, ident: int) -> bool | None:
-    """Cancel what the server runs for connection ``ident`` and wait until it stops.
-
-    Returns ``True`` once nothing runs there (cancelled, or already finished), ``False`` when
-    it still runs after the wait, and ``None`` when the server could not be asked (no second
-    connection, no right to cancel).
-    """
+    """Cancel what the server runs for connection ``ident`` and wait until it stops: ``True``
+    once nothing runs there, ``False`` if it still runs after the wait, ``None`` if the server
+    could not be asked."""
     engine = database.engine()
     family = _family(engine.dialect)
     if family not in _RUNNING:

@@ -24,25 +24,20 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["Database", "Guard", "StepListener"]
-
 
 class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
 
-    #: Set by the environment when the run's last act is a commit that waits for the disk
-    #: (:mod:`.durability`): each step's own transaction must then ask for a lazy commit.
+    #: Set by the environment: each step's transaction must ask for a lazy commit, the run
+    #: ending with one that waits for the disk (:mod:`.durability`).
     defer_flush: bool
-    #: Set by the environment when this listener is the last thing each step's own
-    #: transaction runs: it then commits that transaction itself and begins the next one (in
-    #: the same round trip as its own statement), before the step is reported.
+    #: Set by the environment: this listener is the last thing each step's transaction runs,
+    #: so it commits it and begins the next one in the same round trip as its own statement.
     ends_step: bool
 
     def begin(self) -> None: ...
 
-    def ends_steps_on(self, connection: sa.Connection) -> bool:
-        """Whether it can do so on ``connection`` (see :attr:`ends_step`)."""
-        ...
+    def ends_steps_on(self, connection: sa.Connection) -> bool: ...
 
     def __call__(self, ctx: Any, step: Any, **kw: Any) -> None: ...
 
@@ -68,25 +63,18 @@ class Database:
     engine_name: str | None = None
     #: Every engine name of the multidb layout, for the revision template.
     engine_names: tuple[str, ...] = ()
-    #: Makes the listener that records each applied step (the history ledger), given this
-    #: database and the script directory; ``None``: nothing is recorded.
+    #: Makes the listener that records each applied step (the history ledger).
     history: Callable[[Database, Any], StepListener] | None = None
-    #: Makes the listener that, after each downgrade step, forgets the seeds whose tables the
-    #: step dropped (the seed ledger); ``None``: the ledger is left alone.
+    #: Makes the listener that forgets the seeds whose tables a downgrade step dropped.
     seed_ledger: Callable[[Database], StepListener] | None = None
-    #: Judges the steps of an online migration before the first one runs, and raises to refuse
-    #: them (protection): given this database, the Alembic ``Config``, the migration's
-    #: connection, the version table's revisions before the run, the steps, and whether the
-    #: run empties the version table first (``stamp --purge``).
+    #: Raises to refuse an online migration's steps before the first runs (protection), given
+    #: the database, ``Config``, connection, revisions before, steps and ``stamp --purge``.
     guard: Guard | None = None
     _own_engine: sa.Engine | None = dataclasses.field(default=None, repr=False)
 
     def engine(self) -> sa.Engine:
-        """The engine migrations run on: the app's own, or one made for an explicit URL.
-
-        An async engine of the app's (Flask-SQLAlchemy-Lite's ``async_engines``) or an async
-        URL is replaced by a sync engine of our own for the same database (:func:`sync_url`).
-        """
+        """The engine migrations run on: the app's own, or one made for an explicit URL; an
+        async engine or URL is replaced by a sync engine of our own (:func:`sync_url`)."""
         url: str | sa.URL | None = self.url_override
         if url is None and self.get_engine is not None:
             engine = self.get_engine()
@@ -114,17 +102,15 @@ class Database:
 
     def configure_options(self) -> dict[str, Any]:
         """Options for ``context.configure()``: our defaults, then the app's own."""
-        s = self.settings
-        options: dict[str, Any] = {
+        return {
             "target_metadata": self.metadata,
-            "version_table": s.version_table,
-            "version_table_schema": s.version_table_schema,
+            "version_table": self.settings.version_table,
+            "version_table_schema": self.settings.version_table_schema,
             "compare_type": True,
             "compare_server_default": True,
             "transaction_per_migration": True,
+            **self.settings.context,
         }
-        options.update(s.context)
-        return options
 
     def alembic_config(
         self,
@@ -135,9 +121,8 @@ class Database:
     ) -> Config:
         """A standard Alembic ``Config`` for this database's script directory.
 
-        Every use of Alembic starts here, plain Alembic on ``versioning.alembic_config()``
-        included, so a revision file missing from the middle of the history is named here,
-        in one line, before Alembic trips over it."""
+        Every use of Alembic starts here, so a revision file missing from the middle of the
+        history is named here, in one line, before Alembic trips over it."""
         from argparse import Namespace
 
         from alembic.config import Config
@@ -145,40 +130,36 @@ class Database:
         from .heads import refuse_missing_files
 
         refuse_missing_files(self)
-
         config = Config(
             stdout=stdout or io.StringIO(),  # type: ignore[arg-type]
             output_buffer=output_buffer,
             cmd_opts=Namespace(x=list(x_args or ()), quiet=True),
         )
+        main: dict[str, object] = {"script_location": self.directory}
         foreign = layout.has_foreign_env(self.directory)
         if foreign:
             # Another tool's env.py (e.g. Flask-Migrate's): run ours, read the same revisions.
-            config.set_main_option("script_location", _escape(layout.delegate_directory()))
-            config.set_main_option("path_separator", "os")
-            config.set_main_option("version_locations", _escape(self.directory / "versions"))
-        else:
-            config.set_main_option("script_location", _escape(self.directory))
-        if self.engine_name is not None:
-            config.attributes[ENGINE_NAMES_KEY] = list(self.engine_names)
+            main["script_location"] = layout.delegate_directory()
+            main["path_separator"] = "os"
+            main["version_locations"] = self.directory / "versions"
         if self.settings.file_template:
-            config.set_main_option("file_template", _escape(self.settings.file_template))
+            main["file_template"] = self.settings.file_template
+        for key, value in main.items():
+            config.set_main_option(key, _escape(value))
         hooks = self.settings.post_write_hooks
         if not hooks and foreign:
             # The folder is used as it is: its alembic.ini's hooks still format new files.
             hooks = layout.ini_hooks(self.directory / "alembic.ini", self.directory)
-        if hooks:
-            for key, value in hooks.items():
-                config.set_section_option("post_write_hooks", key, _escape(value))
+        for key, value in hooks.items():
+            config.set_section_option("post_write_hooks", key, _escape(value))
+        if self.engine_name is not None:
+            config.attributes[ENGINE_NAMES_KEY] = list(self.engine_names)
         config.attributes[DATABASE_KEY] = self
         return config
 
     def ensure_directory(self) -> None:
-        """Create the script directory with our ``env.py`` and template where missing.
-
-        A directory created here from nothing starts a linear history (``versions/HEADS``,
-        see :mod:`.heads_file`); one that exists keeps what it has.
-        """
+        """Create the script directory with our ``env.py`` and template where missing; one
+        created from nothing starts a linear history (:mod:`.heads_file`)."""
         import shutil  # here, not at the top: the start-up path never writes files
 
         new = self.settings.linear_history and _is_new_directory(self.directory)
@@ -192,11 +173,8 @@ class Database:
             write_heads_file(self.directory, ())
 
     def script_directory(self, config: Config | None = None) -> ScriptDirectory:
-        """Alembic's ``ScriptDirectory``, the directory created if missing.
-
-        Opening it imports every revision file to build the revision map; the start-up path and
-        the read-only commands use :mod:`.heads` instead wherever the heads alone answer.
-        """
+        """Alembic's ``ScriptDirectory`` (the directory created if missing), which imports
+        every revision file: paths that only need the heads use :mod:`.heads` instead."""
         from alembic.script import ScriptDirectory
 
         self.ensure_directory()
@@ -207,7 +185,8 @@ class Database:
         """The heads as Alembic computes them (importing every revision file)."""
         from alembic.script import ScriptDirectory
 
-        return ScriptDirectory.from_config(self.alembic_config()).get_heads()
+        with translate_errors(self):
+            return ScriptDirectory.from_config(self.alembic_config()).get_heads()
 
 
 def _escape(value: object) -> str:
@@ -216,7 +195,7 @@ def _escape(value: object) -> str:
 
 
 def _is_new_directory(directory: Path) -> bool:
-    """Whether ``directory`` is not a script directory yet: no ``env.py``, no revision file."""
+    """Whether ``directory`` has no ``env.py`` and no revision file yet."""
     if (directory / "env.py").exists():
         return False
     try:

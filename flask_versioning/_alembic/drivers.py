@@ -1,15 +1,11 @@
-"""Whether a database URL can be used at all here: a name SQLAlchemy knows, and a driver that
-is installed. Said in one line, with what to write or install, before SQLAlchemy's own
-30-line traceback from deep inside engine creation. And the sync driver migrations use for an
-app's async one."""
+"""Whether a database URL can be used here (a name SQLAlchemy knows, a driver installed), said
+in one line before SQLAlchemy's 30-line traceback; and the sync driver for an async one."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from .. import _errors as errors
-
-__all__ = ["check_url", "sync_url"]
 
 #: The URL to write for a backend, with the extra that installs its driver.
 _ADVICE = {
@@ -24,7 +20,6 @@ _PIP = {"MySQLdb": "mysqlclient"}
 #: Names other tools write that SQLAlchemy does not accept, and SQLAlchemy's name for them.
 _ALIASES = {"postgres": "postgresql", "pgsql": "postgresql"}
 
-
 #: Async drivers and the sync driver of the same database that migrations use instead.
 SYNC_DRIVERS = {
     "asyncpg": "psycopg",
@@ -36,14 +31,9 @@ SYNC_DRIVERS = {
 
 
 def sync_url(url: str | sa.URL) -> sa.URL:
-    """``url`` with an async driver replaced by its sync counterpart (``SYNC_DRIVERS``).
-
-    Migrations are synchronous (Alembic's API, ``env.py``, the lock, the ledger), and an app
-    that talks to its database through ``asyncpg`` or ``aiosqlite`` still reaches the same
-    database through psycopg, pysqlite or PyMySQL. The async driver is never imported, so it
-    need not even be installed where only ``flask db`` runs. asyncpg's ``ssl=`` query option
-    becomes libpq's ``sslmode=``, which takes the same words.
-    """
+    """``url`` with an async driver replaced by its sync counterpart (``SYNC_DRIVERS``):
+    migrations are synchronous, and the async driver need not even be installed where only
+    ``flask db`` runs. asyncpg's ``ssl=`` becomes libpq's ``sslmode=`` (the same words)."""
     parsed = sa.make_url(url) if isinstance(url, str) else url
     backend, _, driver = parsed.drivername.partition("+")
     replacement = SYNC_DRIVERS.get(driver)
@@ -57,9 +47,8 @@ def sync_url(url: str | sa.URL) -> sa.URL:
 
 
 def check_url(url: str | sa.URL, where: str) -> None:
-    """Raise :class:`~flask_versioning.ConfigurationError` when ``url`` (named ``where`` in
-    the message, e.g. ``SQLALCHEMY_DATABASE_URI``) names an unknown database or a driver that
-    is not installed. Async drivers are judged by the sync driver migrations use instead."""
+    """Raise :class:`~flask_versioning.ConfigurationError` when ``url`` (``where`` names it)
+    names an unknown database or a driver not installed (for async ones: the sync one)."""
     try:
         parsed = sync_url(url)
     except sa.exc.ArgumentError:

@@ -1,10 +1,8 @@
 """What a migrations directory's ``env.py`` runs.
 
-``env.py`` is two lines that call :func:`run_migrations`, so it never goes stale: everything an
-Alembic environment decides (which connection, which models, which options) is decided here from
-the app's configuration. Alembic and tools built on it (pytest-alembic, ``alembic.command``) run
-it unchanged, and a tool that already holds a connection or engine hands it over in
-``config.attributes["connection"]``, as Alembic's cookbook describes.
+``env.py`` only calls :func:`run_migrations`, so it never goes stale: the connection, models and
+options are decided here from the app's configuration. A tool that holds a connection or engine
+hands it over in ``config.attributes["connection"]``, as Alembic's cookbook describes.
 """
 
 from __future__ import annotations
@@ -43,13 +41,12 @@ ENGINE_NAMES_KEY = "versioning_engine_names"
 
 
 class StepRecorder:
-    """Collects the revisions a command applies (Alembic's ``on_version_apply``), each timed
-    from the previous report or from when migrations began."""
+    """Collects the revisions a command applies (``on_version_apply``), each timed from the
+    previous one or from when migrations began."""
 
     def __init__(self, callback: Callable[[MigrationInfo, float], None] | None = None) -> None:
         self.steps: list[tuple[MigrationInfo, float]] = []
-        #: Set once the environment is connected and about to run migrations: an error after
-        #: that comes from a revision (or the version table), not from reaching the database.
+        #: Set once connected and about to run migrations: a later error is a revision's.
         self.began = False
         #: The server's id of the migration connection (see :mod:`.cancel`), once connected.
         self.server_id: int | None = None
@@ -72,8 +69,7 @@ def _database(config: Config) -> Database:
     database = config.attributes.get(DATABASE_KEY)
     if database is not None:
         return database  # type: ignore[no-any-return]
-    # Run by a tool that built its own Config (e.g. the ``alembic`` command inside an app
-    # context): find the extension through the current app.
+    # A tool's own Config (the ``alembic`` command): find the extension through the app.
     from flask import current_app
 
     try:
@@ -89,8 +85,8 @@ def _database(config: Config) -> Database:
 def _skip_empty_hook(
     config: Config, user_hook: Callable[..., None] | None, expected: int = 1
 ) -> Callable[[MigrationContext, Any, MutableSequence[MigrationScript]], None]:
-    # With several databases in one revision, Alembic calls the hook once per database as
-    # their changes accumulate: only the last call (all ``expected`` parts present) decides.
+    # With several databases in one revision, Alembic calls the hook once per database: only
+    # the last call (all ``expected`` parts present) decides.
     def hook(
         context: MigrationContext, revision: Any, directives: MutableSequence[MigrationScript]
     ) -> None:
@@ -135,8 +131,8 @@ def _options(context: Any, database: Database, expected: int = 1) -> dict[str, A
     settings = database.settings
     hidden = settings.own_tables
     if settings.version_table_schema:
-        # In a schema that is also the connection's default (a tenant's, through search_path)
-        # the version table is reflected without its schema, and Alembic would not know it.
+        # In a schema that is also the connection's default (a tenant's search_path) the
+        # version table is reflected without its schema, and Alembic would not know it.
         hidden = (*hidden, settings.version_table)
     options["include_name"] = hide_tables(
         hidden, settings.version_table_schema, options.get("include_name")
@@ -163,13 +159,13 @@ def hide_tables(
 
 
 def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
-    """An ``include_name`` hook for another tool's ``env.py`` on a database Flask-Versioning
-    also migrates (Flask-Migrate's, plain Alembic's), so that its autogenerate never proposes
-    dropping our ledgers: ``Migrate(app, db, include_name=include_name)``, or
+    """An ``include_name`` hook for another tool's ``env.py`` (Flask-Migrate's, plain
+    Alembic's) on a database Flask-Versioning also migrates, so that its autogenerate never
+    proposes dropping our ledgers: ``Migrate(app, db, include_name=include_name)``, or
     ``context.configure(..., include_name=include_name)``.
 
-    The tables' names come from the current app's ``VERSIONING_*`` keys when there is one,
-    else the defaults. Our own ``env.py`` needs no hook: it hides them already.
+    The tables' names come from the current app's ``VERSIONING_*`` keys, else the defaults.
+    Our own ``env.py`` needs no hook.
     """
     from .._settings import DEFAULTS
 
@@ -188,8 +184,8 @@ def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) 
 def run_migrations() -> None:
     """Configure Alembic's environment for the app's database and run the migrations.
 
-    Usually that is one database. Autogenerate in Flask-Migrate's multidb layout compares every
-    database in turn within this one run, so that one revision file holds all their changes.
+    Autogenerate in Flask-Migrate's multidb layout compares every database in turn within this
+    one run, so that one revision file holds all their changes.
     """
     from alembic import context
 
@@ -233,9 +229,7 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
             options.setdefault("render_as_batch", True)
         if recorder is not None:
             recorder.server_id = server_id(connection)
-        # Only for our commands that apply steps (they set the recorder), and only on a
-        # connection of our own: a caller's may be inside a transaction that the caller
-        # commits, with the caller's durability.
+        # Only for our commands that apply steps, on a connection of our own (see .durability).
         lazily: contextlib.AbstractContextManager[bool] = (
             deferred_flush(connection)
             if history is not None and recorder is not None and not isinstance(given, sa.Connection)
@@ -244,11 +238,9 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
         with lazily as relax_each_step:
             if history is not None:
                 history.defer_flush = relax_each_step
-                # Where each step is a transaction of its own and nothing of the app's runs
-                # after the row in it (an app's on_version_apply expects to run inside the
-                # step), the row's statement commits the step and begins the next one's
-                # transaction. Alembic must then not begin and commit each step itself: it is
-                # told the steps share one transaction, which the rows cut into one per step.
+                # Where nothing of the app's runs after the ledger row in a step, the row's
+                # statement commits the step and begins the next: Alembic is then told the
+                # steps share one transaction, which the rows cut into one per step.
                 history.ends_step = (
                     relax_each_step
                     and bool(options.get("transaction_per_migration"))
@@ -260,8 +252,7 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
             context.configure(connection=connection, **options)
             if database.guard is not None:
                 _guard(context, database, connection, options)
-            # Lock and statement timeouts, and a step that waited too long for a lock tried
-            # again.
+            # Lock and statement timeouts; a step that waited too long for a lock is retried.
             with attempts(context, connection, database) as tries:
                 for attempt in tries:
                     with attempt, context.begin_transaction():
@@ -269,21 +260,16 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
                             start()
                         context.run_migrations(**kw)
                         if history is not None and history.ends_step:
-                            # Left open: the empty transaction the last step's row began,
-                            # or, when no step ran, Alembic's reads and the version table it
-                            # made, which a run that applies nothing does not keep.
+                            # Left open: the empty transaction the last row began, or
+                            # Alembic's reads when no step ran (nothing to keep).
                             connection.rollback()
 
 
 def _guard(context: Any, database: Database, connection: sa.Connection, options: Any) -> None:
     """Put :attr:`Database.guard` in front of the command's work, the one door every online
-    migration passes, however it was started.
-
-    ``fn`` in the migration context's options is what the command asked for (Alembic's
-    commands pass it to ``EnvironmentContext``); it is wrapped and the context configured again
-    with the wrapper, through ``configure``'s public keywords. With ``purge`` Alembic empties
-    the version table, and commits that where DDL is not transactional, before it asks ``fn``
-    for the steps: those are judged here first.
+    migration passes: the command's ``fn`` is wrapped and the context configured again. With
+    ``purge`` Alembic empties the version table (and may commit that) before it asks ``fn``
+    for the steps, so those are judged here first.
     """
     guard = database.guard
     migration = context.get_context()
@@ -296,16 +282,14 @@ def _guard(context: Any, database: Database, connection: sa.Connection, options:
         steps = list(fn((), migration))
         guard(database, context.config, connection, before, steps, True)
         if not began and connection.in_transaction():
-            # These reads began a transaction; left open, Alembic would take it for the
-            # caller's and never commit the stamp.
+            # Left open, Alembic would take it for the caller's and never commit the stamp.
             connection.rollback()
         return
     context.configure(connection=connection, **options, fn=_Guarded(database, context.config, fn))
 
 
 class _Guarded:
-    """``fn`` (the command's steps for the heads found) with :attr:`Database.guard` asked
-    before the first step runs."""
+    """The command's ``fn`` with :attr:`Database.guard` asked before the first step runs."""
 
     def __init__(self, database: Database, config: Config, fn: Callable[..., Any]) -> None:
         self.database = database
@@ -322,7 +306,7 @@ class _Guarded:
 
 def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:
     """Call ``listener`` (the ledger) first on every step, then what was there: a step whose
-    record fails is rolled back, and must not have been reported as applied meanwhile."""
+    record fails is rolled back, and must not have been reported as applied."""
     earlier = options.get("on_version_apply")
 
     def on_version_apply(**kw: Any) -> None:

@@ -14,13 +14,11 @@ from .. import _errors as errors
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = ["database_errors", "reraise", "translate_errors"]
-
 
 @contextlib.contextmanager
 def database_errors(database: Database) -> Iterator[None]:
     """Turn a failure to reach or use the database into one masked line, for the paths that
-    never load Alembic (start-up, ``current``); :func:`translate_errors` does this and more."""
+    never load Alembic; :func:`translate_errors` does this and more."""
     try:
         yield
     except sa.exc.DBAPIError as exc:

@@ -1,39 +1,22 @@
 """The heads of a script directory, known without importing its revision files.
 
-Alembic learns the heads by importing every revision file, which is right before running
-migrations and wasteful at app start, where the only question is "is the database at head?":
-with 1,000 revisions that costs a good part of a second on every start.
+Alembic imports every revision file to learn the heads, which costs a good part of a second at
+app start with a thousand revisions. The heads change only with the files, so they are cached
+with a digest of the files' *names* (one directory listing: adding, removing or renaming a file
+is how new revisions arrive) and the size and time of the *head* files (an edit in place of a
+head). An edit elsewhere cannot hide a revision the database lacks. On a miss the files are read
+as text (:class:`.revision_files.RevisionFile`); only a file too unusual for that goes to
+Alembic, and then every file is watched. The cache is a JSON file in ``versions/__pycache__/``
+(or the user's cache directory when read-only), written atomically.
 
-The heads only change when the revision files do, so they are cached, and checking the cache
-must not cost one system call per file either. An entry holds:
-
-- a digest of the revision files' *names* (one directory listing, no ``stat`` per file), which
-  changes when a file is added, removed or renamed: that is how new revisions arrive, whether by
-  ``flask db revision``, ``git pull``, a deploy or an image build;
-- the size and modification time of the *head* files: editing a head in place (its
-  ``down_revision``, say) is noticed too.
-
-An edit in place that does not touch a head file cannot hide a revision the database lacks: with
-the same set of files the same revisions exist, and a database at the old heads has them all.
-
-On a miss, the files are read, not executed (:class:`.revision_files.RevisionFile`); only a file
-too unusual for that (a computed revision id) sends the computation to Alembic, and then every
-file's size and time is checked on later starts.
-
-The cache is one JSON file in ``versions/__pycache__/``, which every ``.gitignore`` already
-ignores; in a read-only image it goes to the user's cache directory, and where that fails too
-nothing is stored (reading the files again is still cheap). Writes are a temporary file and an
-atomic rename, so processes starting together never read a half-written cache.
-
-The other questions about the shape of the history that the files answer without Alembic live
-here too: whether a parent's file is missing (asked before every use of Alembic), and the heads
-in Alembic's order for a plain history.
+Also here: whether a parent's file is missing, and the heads in Alembic's order.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import graphlib
 import hashlib
 import json
 import os
@@ -53,21 +36,9 @@ from .revision_files import (
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = [
-    "Heads",
-    "missing_files",
-    "missing_message",
-    "plain_heads",
-    "refuse_missing_files",
-    "script_heads",
-]
-
 #: Bump when the cache's content or how it is checked changes.
 _FORMAT = 2
 _CACHE_NAME = "flask_versioning-heads.json"
-
-
-Source = Literal["cache", "parsed", "imported"]
 
 #: One revision file: its folder and its name.
 _File = tuple[str, str]
@@ -80,16 +51,14 @@ class Heads:
     """The head revisions of a script directory and how they were found."""
 
     revisions: tuple[str, ...]
-    #: ``"cache"``: a valid cache entry; ``"parsed"``: read from the files without importing
-    #: them; ``"imported"``: computed by Alembic.
-    source: Source
+    #: ``"cache"``: a valid cache entry; ``"parsed"``: read from the files as text;
+    #: ``"imported"``: computed by Alembic.
+    source: Literal["cache", "parsed", "imported"]
 
 
 def script_heads(locations: Sequence[Path], compute: Callable[[], Iterable[str]]) -> Heads:
-    """The heads of the revision files in ``locations``, cached (see above).
-
-    ``compute`` is Alembic's answer, called only when a file cannot be read without importing.
-    """
+    """The heads of the revision files in ``locations``, cached (see above); ``compute`` is
+    Alembic's answer, called only when a file cannot be read without importing."""
     listing = list_revision_files(locations)
     names = _names_digest(listing)
     for path in _cache_paths(locations):
@@ -167,55 +136,52 @@ def _cache_paths(locations: Sequence[Path]) -> Iterator[Path]:
 
 
 def _read_cache(path: Path, names: str) -> tuple[str, ...] | None:
-    """The cached heads if the entry is for these file names and its watched files are intact."""
+    """The cached heads if the entry is for these names and its watched files are intact."""
     try:
         data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    try:
         if data["format"] != _FORMAT or data["names"] != names:
             return None
         heads = tuple(str(h) for h in data["heads"])
         for folder, name, size, mtime_ns in data["watch"]:
             if _signature((folder, name)) != (folder, name, size, mtime_ns):
                 return None
-    except (KeyError, TypeError, ValueError):
+    except (OSError, KeyError, TypeError, ValueError):
         return None
     return heads
 
 
 def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
-    """Store ``entry`` atomically; ``False`` (and nothing left behind) when not writable."""
-    data = json.dumps(entry)
+    """Store ``entry``; ``False`` (and nothing left behind) when not writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.parent.name == "__pycache__":
             _keep_out_of_git(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".heads-", suffix=".tmp")
+        write_atomically(path, json.dumps(entry))
     except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-        # mkstemp makes the file private; the cache holds nothing secret, and other users
-        # running the same app (a build step as root, the app as another user) may read it.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return False
     return True
 
 
-def _keep_out_of_git(folder: Path) -> None:
-    """Put a ``.gitignore`` of ``*`` in ``folder``, so git ignores it whatever the project's own
-    ``.gitignore`` says (as ``.pytest_cache`` and ``.mypy_cache`` do).
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file and a rename, so no reader sees half of it.
 
-    ``versions/__pycache__`` sits inside the user's checkout; a project whose ``.gitignore``
-    does not list ``__pycache__`` would otherwise see the cache (and the ``.pyc`` files Python
-    writes there when Alembic imports the revisions) as untracked files.
-    """
+    Readable by all, unlike what ``mkstemp`` makes: other users of the same app (a build step
+    as root, the app as another user) read these files, which hold nothing secret."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _keep_out_of_git(folder: Path) -> None:
+    """Put a ``.gitignore`` of ``*`` in ``folder`` (as ``.pytest_cache`` does): a project
+    whose ``.gitignore`` lacks ``__pycache__`` would otherwise see the cache as untracked."""
     marker = folder / ".gitignore"
     if marker.exists():
         return
@@ -229,8 +195,8 @@ def _keep_out_of_git(folder: Path) -> None:
 
 
 def missing_files(files: Iterable[RevisionFile]) -> dict[str, list[str]]:
-    """The revisions named as a ``down_revision`` whose file is not there (deleted, or
-    never committed), each with the names of the files that revise it."""
+    """The revisions named as a ``down_revision`` whose file is not there, each with the
+    names of the files that revise it."""
     files = list(files)
     ids = {f.revision for f in files}
     missing: dict[str, list[str]] = {}
@@ -254,15 +220,10 @@ def missing_message(missing: dict[str, list[str]]) -> str:
 
 def refuse_missing_files(database: Database) -> None:
     """Raise :class:`~flask_versioning.RevisionError` when a revision file revises one whose
-    file is gone: Alembic would warn, then fail on a bare ``KeyError`` (or call it a cycle).
-    Files only Alembic can read are left to it.
+    file is gone, where Alembic would fail on a bare ``KeyError`` (or call it a cycle).
 
-    Every process asks this before using Alembic, so the usual answer must cost next to
-    nothing: a valid heads cache is only ever written for a complete history and is invalid
-    as soon as a file is removed, so it answers with a directory listing and one small file
-    read. Without one, the heads are worked out from the files as every other cheap path
-    does, which leaves a cache for the next process; the files are read again here, for the
-    message, only when that reading finds something wrong.
+    Asked before every use of Alembic, so it rides on the heads cache, which is only written
+    for a complete history; the files are read for the message only when something is wrong.
     """
     locations = version_locations(database)
     names = hash(tuple((folder, *files) for folder, files in list_revision_files(locations)))
@@ -288,44 +249,25 @@ def _leave_to_alembic() -> list[str]:
 
 
 #: Listings of revision files already found complete in this process (a command asks for a
-#: Config several times, and a read-only cache may be missing). A file removed or added
-#: changes the listing; an edit in place that removes a parent is left to Alembic, as it was
-#: before this check.
+#: Config several times); an edit in place that removes a parent is left to Alembic.
 _COMPLETE: set[int] = set()
 
 
 def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:
-    """The heads in Alembic's order (that of the files) for a plain history, else ``None``.
-
-    Plain: no branch labels and no ``depends_on`` anywhere (both change how Alembic marks and
-    names heads), every parent present, no id twice and no cycle. Anything else is left to
-    Alembic, which prints it or reports the problem in its own words.
-    """
+    """The heads in Alembic's order (that of the files) for a plain history, else ``None``:
+    no branch labels or ``depends_on`` (they change how Alembic names heads), every parent
+    present, no id twice, no cycle. Anything else is Alembic's to print or refuse."""
     parents: dict[str, tuple[str, ...]] = {}
     for file in files:
         if file.branch_labels or file.depends_on or file.revision in parents:
             return None
         parents[file.revision] = file.down_revisions
     referenced = {parent for down in parents.values() for parent in down}
-    if not referenced <= parents.keys() or not _acyclic(parents):
+    if not referenced <= parents.keys():
+        return None
+    try:
+        tuple(graphlib.TopologicalSorter(parents).static_order())
+    except graphlib.CycleError:
         return None
     heads = [rev for rev in parents if rev not in referenced]
     return heads if heads or not parents else None
-
-
-def _acyclic(parents: dict[str, tuple[str, ...]]) -> bool:
-    """Whether every revision leads down to a base (Kahn's algorithm, children first)."""
-    waiting = {rev: 0 for rev in parents}
-    for down in parents.values():
-        for parent in down:
-            waiting[parent] += 1
-    ready = [rev for rev, count in waiting.items() if count == 0]
-    seen = 0
-    while ready:
-        rev = ready.pop()
-        seen += 1
-        for parent in parents[rev]:
-            waiting[parent] -= 1
-            if waiting[parent] == 0:
-                ready.append(parent)
-    return seen == len(parents)

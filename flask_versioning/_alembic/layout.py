@@ -1,16 +1,10 @@
 """What a script directory on disk looks like, and how to run ours whatever its ``env.py`` says.
 
-Two layouts must keep working without touching a revision: one script directory per database
-(ours, Flask-Migrate's single-database one), and Flask-Migrate's ``init --multidb`` layout, one
-directory whose revisions define ``upgrade(engine_name)``, recognised by its templates
-mentioning ``engine_name``.
-
-Another tool's ``env.py`` expects that tool (Flask-Migrate's reads
-``current_app.extensions["migrate"]`` and reconfigures logging from ``alembic.ini``), and
-Alembic always runs ``<script_location>/env.py``. So for such a directory ``script_location``
-points at a small directory of this package whose ``env.py`` is ours, and the user's
-``versions/`` goes in ``version_locations``: only the environment is replaced. Its
-``script.py.mako`` renders the user's own template, so new revisions look like the old ones.
+Two layouts keep working untouched: one directory per database (ours, Flask-Migrate's), and
+Flask-Migrate's ``init --multidb`` one, whose revisions define ``upgrade(engine_name)``. Another
+tool's ``env.py`` expects that tool, so for such a directory ``script_location`` is a small
+directory of this package whose ``env.py`` is ours, and the user's ``versions/`` goes in
+``version_locations``; its ``script.py.mako`` renders the user's own template.
 """
 
 from __future__ import annotations
@@ -41,23 +35,15 @@ def has_foreign_env(directory: Path) -> bool:
 
 
 def ini_hooks(ini: Path, here: Path) -> dict[str, str]:
-    """The ``[post_write_hooks]`` section of ``ini`` (Flask-Migrate's ``alembic.ini`` in the
-    folder, Alembic's beside it), with ``%(here)s`` read as ``here``, as Alembic reads it;
-    empty when there is none or it cannot be read (Alembic would refuse it as well)."""
-    if not ini.is_file():
-        return {}
+    """The ``[post_write_hooks]`` section of ``ini`` with ``%(here)s`` read as ``here``, as
+    Alembic reads it; empty when there is none or it cannot be read."""
     parser = configparser.ConfigParser(defaults={"here": str(here)})
     try:
-        parser.read(ini, encoding="utf-8")
-        if not parser.has_section("post_write_hooks"):
-            return {}
-        return {
-            key: value
-            for key, value in parser.items("post_write_hooks")
-            if key != "here" and value.strip()
-        }
+        parser.read(ini, encoding="utf-8")  # a missing or unreadable file reads as empty
+        items = parser.items("post_write_hooks") if parser.has_section("post_write_hooks") else []
     except configparser.Error:
         return {}
+    return {key: value for key, value in items if key != "here" and value.strip()}
 
 
 def is_multidb(directory: Path) -> bool:
@@ -79,7 +65,7 @@ def delegate_directory() -> Path:
 
 def render_user_template(context: Any) -> str:
     """Render the user's ``script.py.mako`` with the arguments Alembic gave the delegate's
-    template; ``context`` is Mako's, whose ``config`` carries the database being revised."""
+    template (Mako's ``context``, whose ``config`` carries the database)."""
     from mako.template import Template  # type: ignore[import-untyped]
 
     from .environment import DATABASE_KEY

@@ -1,46 +1,31 @@
 """Revision files read as text: the one reader of what a file declares, nothing run.
 
-Alembic learns a file's id, parents, labels, dependencies and message by importing it, which
-is right before running migrations and wasteful everywhere else: at app start (the heads),
-for ``versions/HEADS``, baselines, ``status`` and ``validate``. With a thousand revisions the
-imports cost more than the rest of the command. The assignments Alembic's templates write
-(``revision = 'abc'``, ``down_revision = None``, ``branch_labels = None``, ``depends_on =
-None``) are plain literals on one line each, and the message is the module's docstring, so a
-regular expression reads the usual lines and Python's ``ast`` anything less plain (multi-line
-tuples, annotations, comments). A file that neither can read without running it (a computed
-id) reads as ``None``, and callers ask Alembic instead.
-
-Every reader of revision files goes through :func:`list_revision_files` (which files, in
-Alembic's order) and :class:`RevisionFile` (what one of them says, and its checksum), so two
-commands can never disagree about one file.
+Importing every file, as Alembic does, costs more than the rest of a command at a thousand
+revisions, while the assignments Alembic's templates write (``revision = 'abc'``...) are plain
+literals and the message is the docstring. So a regular expression reads the usual lines and
+``ast`` anything less plain; a file neither can read without running it (a computed id) reads
+as ``None``, and callers ask Alembic. Every reader goes through :func:`list_revision_files` and
+:class:`RevisionFile`, so two commands never disagree about one file.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from .database import Database
 
-__all__ = [
-    "RevisionFile",
-    "assignments",
-    "checksum",
-    "list_revision_files",
-    "read_revision_files",
-    "revisions_by_id",
-    "version_locations",
-]
-
 _NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
+_T = TypeVar("_T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +36,6 @@ class RevisionFile:
     down_revisions: tuple[str, ...]
     branch_labels: tuple[str, ...]
     depends_on: tuple[str, ...]
-    #: The file's path, as a string (see :attr:`path`).
     filename: str
     #: The file's bytes as read, so that the message and checksum need no second read.
     data: bytes = dataclasses.field(repr=False, compare=False)
@@ -71,9 +55,7 @@ class RevisionFile:
     @classmethod
     def parse(cls, filename: str, data: bytes) -> RevisionFile | None:
         """The declarations in ``data``, or ``None`` when they are not literals."""
-        values = _by_pattern(data)
-        if values is None:
-            values = _by_ast(data)
+        values = _by_pattern(data) or _by_ast(data)
         if values is None:
             return None
         revision = values.get("revision")
@@ -92,10 +74,7 @@ class RevisionFile:
 
     @property
     def message(self) -> str:
-        """The first paragraph of the docstring (Alembic's ``Script.doc``).
-
-        Read on demand: ``flask db heads`` never needs it.
-        """
+        """The first paragraph of the docstring (Alembic's ``Script.doc``), read on demand."""
         return self.doc if self.doc is not None else _message(self.data)
 
     @property
@@ -105,21 +84,16 @@ class RevisionFile:
 
 
 def version_locations(database: Database) -> list[Path]:
-    """The folders holding the database's revision files: ``versions/`` of its directory.
-
-    That is also where they are for a directory Flask-Migrate made, whose ``env.py`` is
-    bypassed by listing the same folder in Alembic's ``version_locations``.
-    """
+    """The folders holding the database's revision files: ``versions/`` of its directory
+    (Flask-Migrate's too, whose ``env.py`` is bypassed through ``version_locations``)."""
     return [database.directory / "versions"]
 
 
 def list_revision_files(locations: Sequence[Path]) -> list[tuple[str, list[str]]]:
     """Each folder with the files Alembic would load from it (``*.py`` except ``__init__*``
-    and editor locks ``.#*``), sorted: Alembic's order. A missing folder is left out.
+    and editor locks ``.#*``), sorted as Alembic does; a missing folder is left out.
 
-    Runs on every app start (the heads cache checks the names): plain strings, no ``stat``
-    and no ``Path`` per file, which would cost more than reading a small file.
-    """
+    Runs on every app start: plain strings, no ``stat`` or ``Path`` per file."""
     listing: list[tuple[str, list[str]]] = []
     for location in locations:
         folder = os.fspath(location)
@@ -127,18 +101,14 @@ def list_revision_files(locations: Sequence[Path]) -> list[tuple[str, list[str]]
             entries = os.listdir(folder)
         except (FileNotFoundError, NotADirectoryError):
             continue
-        names = [n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#"))]
-        names.sort()
-        listing.append((folder, names))
+        names = (n for n in entries if n.endswith(".py") and not n.startswith(("__init__", ".#")))
+        listing.append((folder, sorted(names)))
     return listing
 
 
 def read_revision_files(locations: Sequence[Path]) -> list[RevisionFile] | None:
-    """Every revision file in ``locations`` in Alembic's order, or ``None`` if one is unusual.
-
-    Unusual: it cannot be read, or its ids are not literals. A file that vanishes between
-    the listing and the reading counts as unusual too (Alembic decides what that means).
-    """
+    """Every revision file in ``locations`` in Alembic's order, or ``None`` if one cannot be
+    read or its ids are not literals (Alembic then decides what that means)."""
     files: list[RevisionFile] = []
     for folder, names in list_revision_files(locations):
         for name in names:
@@ -160,19 +130,15 @@ def revisions_by_id(locations: Sequence[Path]) -> dict[str, RevisionFile] | None
 
 
 def checksum(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of a revision file with line endings normalised; ``None`` if it cannot be read.
-
-    Normalised so that a checkout with CRLF line endings (Windows, ``core.autocrlf``) has the
-    same checksum as the file that was applied from Linux.
-    """
+    """sha256 of a revision file; ``None`` if it cannot be read."""
     try:
-        data = Path(path).read_bytes()
+        return _digest(Path(path).read_bytes())
     except OSError:
         return None
-    return _digest(data)
 
 
 def _digest(data: bytes) -> str:
+    # Line endings normalised: a CRLF checkout (Windows) matches the file applied from Linux.
     return hashlib.sha256(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
 
 
@@ -191,6 +157,7 @@ def _assignment() -> re.Pattern[str]:
 
 
 _Values = dict[str, object]
+_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
 
 
 def _by_pattern(data: bytes) -> _Values | None:
@@ -201,47 +168,34 @@ def _by_pattern(data: bytes) -> _Values | None:
     found: dict[str, list[str]] = {name: [] for name in _NAMES}
     for name, value in _assignment().findall(text):
         found[name].append(value)
-    if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
-        return None
-    if len(found["branch_labels"]) > 1 or len(found["depends_on"]) > 1:
-        return None
-    values: _Values = {}
-    for name, literals in found.items():
-        if literals:
-            try:
-                values[name] = _literal(literals[0])
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                return None
-    return values
+    return _one_each(found, _literal)
 
 
 def _by_ast(data: bytes) -> _Values | None:
     """The same from the module's top-level statements (multi-line values, comments...)."""
     try:
         tree = ast.parse(data)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    except _ERRORS:
         return None
-    found = assignments(tree, _NAMES)
-    if len(found["revision"]) != 1 or len(found["down_revision"]) != 1:
+    return _one_each(assignments(tree, _NAMES), ast.literal_eval)
+
+
+def _one_each(found: dict[str, list[_T]], evaluate: Callable[[_T], object]) -> _Values | None:
+    """The value of each name assigned once; ``None`` if one is assigned twice, ``revision``
+    or ``down_revision`` not at all, or a value is not a literal."""
+    if any(len(v) > 1 for v in found.values()) or not (
+        found["revision"] and found["down_revision"]
+    ):
         return None
-    values: _Values = {}
-    for name, nodes in found.items():
-        if len(nodes) > 1:
-            return None
-        if nodes:
-            try:
-                values[name] = ast.literal_eval(nodes[0])
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                return None
-    return values
+    try:
+        return {name: evaluate(values[0]) for name, values in found.items() if values}
+    except _ERRORS:
+        return None
 
 
 def assignments(tree: ast.Module, names: Iterable[str]) -> dict[str, list[ast.expr]]:
-    """The values the module's top-level statements (plain and annotated assignments) give
-    each of ``names``, in order: more than one means the file is too unusual to read as text.
-
-    ``rebase`` uses the nodes' positions to rewrite a value in place.
-    """
+    """The values the module's top-level (plain or annotated) assignments give each of
+    ``names``, in order; ``rebase`` uses their positions to rewrite a value in place."""
     values: dict[str, list[ast.expr]] = {name: [] for name in names}
     for node in tree.body:
         if isinstance(node, ast.Assign):
@@ -262,13 +216,8 @@ def _simple_string() -> re.Pattern[str]:
 
 
 def _literal(text: str) -> object:
-    """``ast.literal_eval`` for a value on one line, with the template's cases done by hand.
-
-    ``None``, a plain quoted string, or a tuple or list of them: what Alembic's templates
-    write, parsed here at a fraction of the cost of compiling an expression (four values per
-    file, on every ``flask db heads`` and on every miss of the heads cache). Anything else
-    goes to ``literal_eval``.
-    """
+    """``ast.literal_eval`` for a value on one line, with what the templates write (``None``,
+    quoted strings, a tuple or list of them) done by hand at a fraction of the cost."""
     if text == "None":
         return None
     strings = _simple_string()
@@ -312,15 +261,10 @@ def _message(data: bytes) -> str:
     """The docstring's first paragraph, as Alembic's ``Script.doc`` (``""`` without one)."""
     text = data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
     match = _DOCSTRING.match(text)
+    doc: str | None = None
     if match is not None and "\\" not in match["body"]:
-        doc: str | None = match["body"]
+        doc = match["body"]
     else:
-        doc = _ast_docstring(data)
+        with contextlib.suppress(*_ERRORS):
+            doc = ast.get_docstring(ast.parse(data), clean=False)
     return re.split("\n\n", doc.strip())[0] if doc else ""
-
-
-def _ast_docstring(data: bytes) -> str | None:
-    try:
-        return ast.get_docstring(ast.parse(data), clean=False)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return None

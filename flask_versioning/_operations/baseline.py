@@ -1,13 +1,9 @@
-"""Baselines for an app's database: writing one, using one for an empty database, pruning.
+"""Baselines for an app's database: writing one, and pruning the revisions it replaces.
 
 Writing replays the revisions into a *scratch* database of the same backend (a temporary SQLite
-file, or a ``fvbaseline_<random>`` database on the same server, dropped afterwards) and dumps
-it: a baseline is what replay produces, never what the models say. The app's own database is
-not touched, so a baseline can be written from any checkout that reaches the server.
-
-Using one is :mod:`.from_baseline`'s, inside :func:`~flask_versioning._operations.executor.upgrade`
-(which this module's writing calls on the scratch database: the two are kept apart so that
-neither imports the other).
+file, or a ``fvbaseline_<random>`` database on the server, dropped afterwards) and dumps it: a
+baseline is what replay produces, never what the models say, and the app's database is not
+touched. Using one is :mod:`.from_baseline`'s, inside ``upgrade``.
 """
 
 from __future__ import annotations
@@ -42,10 +38,6 @@ from .from_baseline import ancestors
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["make_baseline", "prune"]
-
-# -- writing ----------------------------------------------------------------------------------
-
 
 def make_baseline(
     database: Database, at: str = "heads", *, include_data: Collection[str] = ()
@@ -56,13 +48,13 @@ def make_baseline(
     script = database.script_directory()
     with translate_errors(database, f"'baseline --at {at}'"):
         found = script.get_revisions(at)
-    revisions = [r for r in found if r is not None]
+    revisions = [r.revision for r in found if r is not None]
     if len(revisions) != 1:
-        listed = ", ".join(r.revision for r in revisions) or "none"
+        listed = ", ".join(revisions) or "none"
         raise VersioningError(
             f"a baseline stands for one revision; {at!r} means {listed}: name one with --at"
         )
-    revision = revisions[0].revision
+    revision = revisions[0]
     settings = database.settings
     excluded = (settings.version_table, *settings.own_tables)
     with _scratch(database) as url:
@@ -78,15 +70,14 @@ def make_baseline(
             scratch.engine().dispose()
     path = write_baseline(database.directory, revision, dialect, sql)
     paths = [s.path for s in script.iterate_revisions(revision, "base") if s is not None]
-    data = data_revisions(paths)
-    statements = read_baseline(path).sql.count(";\n")
+    data = [f"{d.path.name}: {'; '.join(d.findings)}" for d in reversed(data_revisions(paths))]
     return BaselineResult(
         database=database.name,
         revision=revision,
         dialect=dialect,
         path=path,
-        statements=statements,
-        data_revisions=tuple(f"{d.path.name}: {'; '.join(d.findings)}" for d in reversed(data)),
+        statements=read_baseline(path).sql.count(";\n"),
+        data_revisions=tuple(data),
         included=tuple(include_data),
     )
 
@@ -117,16 +108,10 @@ def _scratch(database: Database) -> Iterator[str]:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quoted}")
 
 
-# -- pruning ----------------------------------------------------------------------------------
-
-
 def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
-    """Delete the revision files older than the newest baseline of ``database``'s directory.
-
-    Refused unless every database in ``known`` that shares the directory is at or past that
-    baseline, and has a baseline for its backend there (an empty one is then made from it).
-    The baseline's own revision becomes the root: its ``down_revision`` is set to ``None``.
-    """
+    """Delete the revision files older than the newest baseline of ``database``'s directory,
+    whose revision becomes the root; refused unless every database in ``known`` sharing the
+    directory is at or past it and has a baseline for its backend there."""
     files = revisions_by_id(version_locations(database))
     if files is None:
         raise VersioningError(
@@ -148,9 +133,8 @@ def prune(database: Database, known: Sequence[Database]) -> BaselineResult:
                 "merge it first"
             )
     for other in known:
-        if other.directory != database.directory:
-            continue
-        _check_at_or_past(other, parents, newest)
+        if other.directory == database.directory:
+            _check_at_or_past(other, parents, newest)
     for rev in sorted(older):
         files[rev].path.unlink()
     _make_root(files[newest].path)

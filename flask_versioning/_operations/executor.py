@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["downgrade", "stamp", "upgrade"]
-
 Direction = Literal["upgrade", "downgrade", "stamp"]
 _RELATIVE = re.compile(r"^[+-]\d+$")
 
@@ -38,10 +36,9 @@ def upgrade(
 ) -> MigrationResult:
     """Upgrade ``database`` to ``target``; ``progress`` hears of each revision once applied.
 
-    An empty database is made from the newest baseline at or below ``target`` unless
-    ``baselines`` is false (see :mod:`.baseline`). Where ``versions/HEADS`` guards the
-    history, two heads or a conflicted or stale file are refused first (every path that
-    upgrades comes through here).
+    An empty database is made from a baseline unless ``baselines`` is false. Every path that
+    upgrades comes here, so two heads or a conflicted or stale ``versions/HEADS`` are refused
+    here first.
     """
     # Imported here: the automatic upgrade at start comes here only when behind.
     from .._linear.guard import refuse_upgrade
@@ -93,22 +90,16 @@ def _migrate(
     sql = bool(options.get("sql"))
     buffer = io.StringIO() if sql else None
     config = database.alembic_config(x_args=options.get("x_args"), output_buffer=buffer)
-    # Not loaded here: Alembic's command builds its own ScriptDirectory and imports every
-    # revision file before the first one runs (a broken file still fails before any change);
-    # loading them here as well doubled that cost, a third of a second at 1,000 revisions.
+    # Only created, not loaded: Alembic's command imports every revision file itself, before
+    # the first one runs; loading them here as well doubled that cost.
     database.script_directory(config)
 
     # When every step shares one transaction (transaction_per_migration=False on a database
     # that rolls back DDL), a step is not done until the last one commits: tell of them then.
-    one = progress is not None and not sql and _one_transaction(database)
-    held: list[AppliedRevision] | None = [] if one else None
+    held = progress is not None and not sql and _one_transaction(database)
 
     def report(step: MigrationInfo, elapsed: float) -> None:
-        if progress is None:
-            return
-        if held is not None:
-            held.append(_applied(step, elapsed))
-        else:
+        if progress is not None and not held:
             progress(_applied(step, elapsed))
 
     recorder = StepRecorder(report)
@@ -138,7 +129,7 @@ def _migrate(
                 if not loaded.complete:
                     run()
         except KeyboardInterrupt as exc:
-            raise _interrupted(database, target, direction, before, recorder) from exc
+            raise _stopped(database, target, direction, before, recorder, None) from exc
         except errors.ProtectedEnvironmentError:
             raise  # refused before the first step: nothing changed
         except (errors.RevisionError, errors.DatabaseError) as exc:
@@ -147,14 +138,14 @@ def _migrate(
             # failing, or the connection dropping under it: say which revision, with its cause.
             if recorder.steps or (recorder.began and isinstance(exc, errors.DatabaseError)):
                 cause = exc.__cause__ if exc.__cause__ is not None else exc
-                raise _failure(database, target, direction, cause, before, recorder) from exc
+                raise _stopped(database, target, direction, before, recorder, cause) from exc
             raise
         except Exception as exc:
-            raise _failure(database, target, direction, exc, before, recorder) from exc
+            raise _stopped(database, target, direction, before, recorder, exc) from exc
         after = tuple(current(database))
         if held and progress is not None:
-            for applied in held:
-                progress(applied)
+            for step, elapsed in recorder.steps:
+                progress(_applied(step, elapsed))
     steps = tuple(_applied(step, elapsed) for step, elapsed in recorder.steps)
     if loaded.step is not None:
         steps = (loaded.step, *steps)
@@ -180,8 +171,7 @@ def is_transactional(database: Database) -> bool:
     """Whether the database rolls back DDL (PostgreSQL does; MariaDB and SQLite do not)."""
     from alembic.ddl.impl import DefaultImpl
 
-    impl = DefaultImpl.get_by_dialect(database.engine().dialect)
-    return bool(impl.transactional_ddl)
+    return bool(DefaultImpl.get_by_dialect(database.engine().dialect).transactional_ddl)
 
 
 def _one_transaction(database: Database) -> bool:
@@ -197,9 +187,8 @@ def _one_transaction(database: Database) -> bool:
 def _in_progress(
     database: Database, target: str, position: Sequence[str], direction: str
 ) -> str | None:
-    """The revision that was running when a command stopped, from where the run had got to
-    (``position``: the revisions after the last step it reported, not the version table,
-    which a shared transaction rolls back to where the run began)."""
+    """The revision that was running when a command stopped, from ``position``, where the run
+    had got to (not the version table, which a shared transaction rolls back)."""
     try:
         if direction == "downgrade":
             return position[0] if len(position) == 1 else None
@@ -218,9 +207,17 @@ def _stopped(
     direction: str,
     before: Sequence[str],
     recorder: StepRecorder,
-) -> tuple[str | None, tuple[str, ...] | None, tuple[str, ...], tuple[str, ...]]:
-    """Where a run that failed or was interrupted stands: the revision that was running, the
-    revisions read back now, and which of the steps it reported were kept or rolled back."""
+    exc: BaseException | None,
+) -> BaseException:
+    """:class:`~flask_versioning.MigrationFailed` for a run that raised ``exc``; without one
+    (Ctrl-C), :class:`~flask_versioning.MigrationInterrupted` once the statement the server
+    still runs for us is cancelled (:mod:`.._alembic.cancel`). Either says which revision was
+    running, where the database is read back to be, and which reported steps were kept."""
+    cancelled: bool | None = True
+    if exc is None and recorder.server_id is not None:
+        from .._alembic.cancel import cancel
+
+        cancelled = cancel(database, recorder.server_id)
     try:
         now: tuple[str, ...] | None = tuple(current(database))
     except errors.VersioningError:
@@ -243,42 +240,17 @@ def _stopped(
             reached = [i for i, p in enumerate(positions) if set(p) == set(now)]
             if reached:
                 kept, rolled_back = names[: reached[-1] + 1], names[reached[-1] + 1 :]
-    return revision, now, kept, rolled_back
-
-
-def _failure(
-    database: Database,
-    target: str | Sequence[str],
-    direction: str,
-    exc: BaseException,
-    before: Sequence[str],
-    recorder: StepRecorder,
-) -> errors.MigrationFailed:
-    revision, now, _, rolled_back = _stopped(database, target, direction, before, recorder)
-    return errors.MigrationFailed(
-        revision, now, exc, transactional=is_transactional(database), rolled_back=rolled_back
-    )
-
-
-def _interrupted(
-    database: Database,
-    target: str | Sequence[str],
-    direction: str,
-    before: Sequence[str],
-    recorder: StepRecorder,
-) -> errors.MigrationInterrupted:
-    """After Ctrl-C: cancel the statement the server still runs for us (see
-    :mod:`.._alembic.cancel`), then read back where the database stands."""
-    from .._alembic.cancel import cancel
-
-    cancelled = None if recorder.server_id is None else cancel(database, recorder.server_id)
-    revision, now, kept, rolled_back = _stopped(database, target, direction, before, recorder)
+    transactional = is_transactional(database)
+    if exc is not None:
+        return errors.MigrationFailed(
+            revision, now, exc, transactional=transactional, rolled_back=rolled_back
+        )
     return errors.MigrationInterrupted(
         database.name,
         revision,
         now,
-        transactional=is_transactional(database),
+        transactional=transactional,
         kept=kept,
         rolled_back=rolled_back,
-        cancelled=True if recorder.server_id is None else cancelled,
+        cancelled=cancelled,
     )

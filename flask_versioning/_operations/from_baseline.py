@@ -1,19 +1,11 @@
 """Using a baseline: an empty database made from the newest baseline at or below the target.
 
-This happens inside :func:`~flask_versioning._operations.executor.upgrade`, under the migration
-lock, only for an *empty* database: the baseline is loaded and the version table stamped in the
-same transaction (where DDL is transactional), the load is recorded in the history ledger, and
-only the revisions after it are run. The choice is made from the revision files read as text
-(:func:`~flask_versioning._alembic.revision_files.revisions_by_id`), so when the baseline is at
-the target Alembic never has to import a thousand revision files at all. Writing baselines is
-:mod:`.baseline`'s.
-
-A baseline holds what replay leaves in the schema, not what it leaves in the rows, and it never
-sees the ``-x`` arguments of the upgrade that uses it. So when a revision it replaces changes
-data, or when ``-x`` arguments were given, the upgrade's result carries one line naming the
-revisions that were not replayed, and ``upgrade(baseline=False)`` (``--no-baseline``) replays
-them instead. Finding them reads the replaced files as bytes and parses only those that could
-change data, so this stays cheap at a thousand revisions.
+Inside :func:`~flask_versioning._operations.executor.upgrade`, under the lock, for an *empty*
+database only: the baseline is loaded and the version table stamped in one transaction (where
+DDL is transactional), the load recorded in the history ledger, and only later revisions run.
+The choice reads the files as text, so Alembic need not import a thousand of them. A baseline
+holds what replay leaves in the schema, not the rows, and never sees ``-x`` arguments: when a
+replaced revision changes data or ``-x`` was given, the result carries a line saying so.
 """
 
 from __future__ import annotations
@@ -24,7 +16,7 @@ import re
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -47,12 +39,7 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["BASELINE", "Loaded", "ancestors", "apply_baseline"]
-
 logger = logging.getLogger("flask_versioning")
-
-#: ``direction`` of the history ledger's row for a database made from a baseline.
-BASELINE = "baseline"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,16 +55,10 @@ class Loaded:
 
 
 def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) -> Loaded:
-    """Load the newest baseline at or below ``target`` if the database is empty.
-
-    Called under the migration lock. Targets other than ``head``, ``heads`` and a full revision
-    id (relative steps, branch labels) always replay. ``x_args``: the upgrade's ``-x``
-    arguments, which the revisions the baseline replaces never see (the note says so).
-    """
+    """Load the newest baseline at or below ``target`` if the database is empty (under the
+    lock). Targets other than ``head(s)`` or a full revision id always replay."""
     entries = list_baselines(database.directory)
-    if not entries:
-        return Loaded()
-    files = revisions_by_id(version_locations(database))
+    files = revisions_by_id(version_locations(database)) if entries else None
     if files is None:
         return Loaded()
     parents = {rev: file.down_revisions for rev, file in files.items()}
@@ -95,12 +76,8 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
     settings = database.settings
     db_engine = database.engine()
     with db_engine.connect() as connection:
-        empty = is_empty(
-            connection,
-            version_table=settings.version_table,
-            schema=settings.version_table_schema,
-        )
-        if not empty:
+        table, schema = settings.version_table, settings.version_table_schema
+        if not is_empty(connection, version_table=table, schema=schema):
             return Loaded()
         dialect = dialect_key(connection)
     mine = [e.revision for e in usable if e.dialect == dialect]
@@ -119,9 +96,8 @@ def apply_baseline(database: Database, target: str, x_args: Sequence[str] = ()) 
     started = time.perf_counter()
     statements = _load_and_stamp(database, db_engine, baseline)
     elapsed = time.perf_counter() - started
-    history.write_marker(
-        database, history.current_run(settings), BASELINE, revision, baseline.checksum
-    )
+    run = history.current_run(settings)
+    history.write_marker(database, run, "baseline", revision, baseline.checksum)
     step = AppliedRevision(
         revision=revision,
         down_revisions=parents[revision],
@@ -144,13 +120,9 @@ def not_replayed(
     x_args: Sequence[str],
     carried: Sequence[str] = (),
 ) -> str | None:
-    """One line naming the replaced revisions whose work a baseline may lack, or ``None``.
-
-    Said when one of them changes data (its rows are in no baseline-made database, unless the
-    baseline carries its table's rows: ``carried``, from ``--include-data``) or when ``-x``
-    arguments were given (naming the revisions that read them; only the keys are shown, since
-    a value may be a secret).
-    """
+    """One line naming the replaced revisions whose work a baseline may lack, or ``None``:
+    those that change data (``carried``: tables whose rows it has, from ``--include-data``) or
+    read ``-x`` arguments (only the keys are shown: a value may be a secret)."""
     data, reads_x = _data_and_x(replaced)
     if not data and not x_args:
         return None
@@ -226,17 +198,11 @@ def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline
     """Run the baseline and write the version row, in one transaction where DDL allows."""
     from alembic.migration import MigrationContext
 
-    options = database.configure_options()
     with db_engine.connect() as connection:
         statements = load_baseline(connection, baseline, commit=False)
         try:
-            context = MigrationContext.configure(connection)
-            table = _version_table(
-                context.impl,
-                options["version_table"],
-                options["version_table_schema"],
-                pk=options.get("version_table_pk", True),
-            )
+            impl = MigrationContext.configure(connection).impl
+            table = _version_table(impl, database.configure_options())
             table.create(connection)
             connection.execute(table.insert().values(version_num=baseline.revision))
             connection.commit()
@@ -249,21 +215,18 @@ def _load_and_stamp(database: Database, db_engine: sa.Engine, baseline: Baseline
     return statements
 
 
-def _version_table(impl: DefaultImpl, name: str, schema: str | None, *, pk: bool) -> sa.Table:
-    """The table Alembic itself would create: from the dialect's own definition where Alembic
-    has one (``version_table_impl``, Alembic 1.14), else the one shape older Alembic creates."""
+def _version_table(impl: DefaultImpl, options: Mapping[str, Any]) -> sa.Table:
+    """The version table Alembic would create (``version_table_impl`` from Alembic 1.14)."""
+    name, schema = options["version_table"], options["version_table_schema"]
+    pk = options.get("version_table_pk", True)
     define = getattr(impl, "version_table_impl", None)
     if define is not None:
         table: sa.Table = define(
             version_table=name, version_table_schema=schema, version_table_pk=pk
         )
         return table
-    table = sa.Table(
-        name,
-        sa.MetaData(),
-        sa.Column("version_num", sa.String(32), nullable=False),
-        schema=schema,
-    )
+    column = sa.Column("version_num", sa.String(32), nullable=False)
+    table = sa.Table(name, sa.MetaData(), column, schema=schema)
     if pk:
         table.append_constraint(sa.PrimaryKeyConstraint("version_num", name=f"{name}_pkc"))
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
 from .._alembic.heads import script_heads
+from .._alembic.revision_files import version_locations
 from .._ledgers.versions import current, version_rows
 
 if TYPE_CHECKING:
@@ -20,17 +22,6 @@ if TYPE_CHECKING:
     from .._alembic.database import Database
     from .._graph import Format
     from .._state import VersioningState
-
-__all__ = [
-    "branches",
-    "check",
-    "graph",
-    "heads",
-    "history",
-    "pending",
-    "select",
-    "show",
-]
 
 
 def heads(database: Database) -> list[Script]:
@@ -56,12 +47,9 @@ def history(database: Database, rev_range: str | None = None) -> list[Script]:
             )
         base, head = (part or None for part in rev_range.split(":", 1))
     with translate_errors(database):
-        # Like Alembic: "current" is the database's revision; a relative start such as "-3"
-        # counts back from the end of the range, which Alembic resolves itself.
-        if base == "current":
-            base = _current_or_base(database)
-        if head == "current":
-            head = _current_or_base(database)
+        # Like Alembic: "current" is the database's revision (a relative start such as "-3"
+        # Alembic resolves itself).
+        base, head = (_current_or_base(database) if p == "current" else p for p in (base, head))
         return list(script.walk_revisions(base=base or "base", head=head or "heads"))
 
 
@@ -75,12 +63,10 @@ def _current_or_base(database: Database) -> str:
 def pending(database: Database) -> list[Script]:
     """The revisions an upgrade to heads would apply, oldest first (empty when at heads).
 
-    The common answer, "nothing", costs one ``SELECT`` and the cached heads (no revision file
-    imported), as at start-up: the development pages ask this on a process's first request.
-    Only a database that is behind, or whose version table cannot be read cheaply, opens the
-    script directory to list what is missing.
+    The common answer, "nothing", costs one ``SELECT`` and the cached heads, as at start-up:
+    the development pages ask this on a process's first request.
     """
-    cached = script_heads([database.directory / "versions"], lambda: _heads(database))
+    cached = script_heads(version_locations(database), database.script_heads)
     rows = version_rows(database)
     if rows is not None and set(rows) == set(cached.revisions):
         return []
@@ -93,18 +79,11 @@ def pending(database: Database) -> list[Script]:
         return list(reversed([s for s in walked if s is not None]))
 
 
-def _heads(database: Database) -> list[str]:
-    with translate_errors(database):
-        return database.script_heads()
-
-
 def graph(state: VersioningState, database: Database, fmt: Format, last: int | None = None) -> str:
     """The history of ``database`` drawn in ``fmt``, with where each database stands marked.
 
-    Every database of the app that shares this script directory is marked (all of them in
-    Flask-Migrate's multidb layout). A database that cannot be read is named in a note under
-    the picture instead of failing the whole drawing: the picture is most wanted exactly when
-    something is wrong.
+    Every database sharing this script directory is marked; one that cannot be read is named
+    in a note instead of failing the drawing, which is most wanted when something is wrong.
     """
     from .._graph import BASE, Graph, nodes_from_scripts, render
 
@@ -171,9 +150,6 @@ def check(database: Database) -> list[Any]:
     return diffs
 
 
-# -- which databases ----------------------------------------------------------------------------
-
-
 def select(
     state: VersioningState,
     binds: Sequence[str] = (),
@@ -185,10 +161,8 @@ def select(
     """The databases a command acts on: those named in ``binds``, or every one, except:
 
     - given revision ids (not ``heads``, ``-1``...), only the databases whose history has them;
-    - ``models``: only databases with models, unless none has any (then the user hears why
-      nothing can be compared);
-    - ``histories`` (even with ``binds``): one database per script directory, as Flask-Migrate's
-      multidb layout shares one.
+    - ``models``: only databases with models, unless none has any (the user then hears why);
+    - ``histories`` (even with ``binds``): one database per script directory (multidb layout).
     """
     if binds:
         chosen = [state.database(name) for name in dict.fromkeys(binds)]
@@ -201,20 +175,15 @@ def select(
         if models:
             chosen = [d for d in chosen if d.metadata is not None] or chosen
     if histories:
-        seen: set[object] = set()
-        distinct = []
+        first: dict[Path, Database] = {}
         for database in chosen:
-            if database.directory not in seen:
-                seen.add(database.directory)
-                distinct.append(database)
-        chosen = distinct
+            first.setdefault(database.directory, database)
+        chosen = list(first.values())
     return chosen
 
 
 def _names_a_revision(target: str) -> bool:
-    match = re.match(r"^(.*?)([+-]\d+)?$", target)
-    base = match.group(1) if match else target
-    return base not in ("", "head", "heads", "base", "current")
+    return re.sub(r"[+-]\d+$", "", target) not in ("", "head", "heads", "base", "current")
 
 
 def _knows(database: Database, revision: str) -> bool:

@@ -1,14 +1,9 @@
-"""Where a database stands, from its version table, its history ledger and the files on disk.
+"""Where a database stands: its version table, history ledger and revision files side by side.
 
-``status`` and ``validate`` put three records side by side: Alembic's version table (where the
-database is), the history ledger (what was applied, when, from where, from which file content)
-and the revision files (what the code holds now). Nothing here imports Alembic when the files
-can be read as text (:mod:`.._alembic.revision_files`): these are the commands people run in a
-hurry, and in init containers on every start.
-
-A record that cannot be read is reported, not raised: an unreachable database gives a status
-with ``error`` set; a ledger dropped or edited by hand gives ``ledger = "missing"`` or
-``"damaged"`` and the rest is still shown from the version table and the files.
+These are the commands people run in a hurry and init containers run on every start, so the
+files are read as text wherever they can be (:mod:`.._alembic.revision_files`). A record that
+cannot be read is reported, not raised: an unreachable database gives a status with ``error``;
+a ledger dropped or edited by hand gives ``ledger = "missing"`` or ``"damaged"``.
 """
 
 from __future__ import annotations
@@ -30,12 +25,11 @@ from .._ledgers.versions import current
 from .._online.backfill import backfills_in_progress
 from .._protection import check_allowed, run_for, tampering
 from .._types import DatabaseStatus, LedgerRecord, RevisionState, RevisionStatus, ValidationResult
+from .from_baseline import ancestors
 
 if TYPE_CHECKING:
     from .._alembic.database import Database
     from .._state import VersioningState
-
-__all__ = ["database_status", "head_ids", "plain_head_ids", "validate"]
 
 _Ledger = Literal["ok", "missing", "damaged"]
 
@@ -45,34 +39,19 @@ _MOVES = ("upgrade", "downgrade", "stamp", history.BEFORE_HISTORY, history.PROTE
 _CHECKSUMS = ("upgrade", history.BEFORE_HISTORY, history.CHECKSUM)
 
 
-# -- heads without Alembic ----------------------------------------------------------------------
-
-
 def head_ids(database: Database) -> list[str]:
-    """The head revision ids, sorted: from the heads cache, else the files read as text.
-
-    Alembic is imported only for files too unusual to read that way. A database without a
-    revisions folder has no heads (and nothing is created for it).
-    """
+    """The head revision ids, sorted, without importing the files where they read as text; none
+    (and nothing created) without a revisions folder."""
     locations = version_locations(database)
     if not any(location.is_dir() for location in locations):
         return []
-
-    def compute() -> list[str]:
-        with translate_errors(database):
-            return database.script_heads()
-
-    return list(script_heads(locations, compute).revisions)
+    return list(script_heads(locations, database.script_heads).revisions)
 
 
 def plain_head_ids(database: Database) -> list[str] | None:
-    """The heads in Alembic's order when the history is plain (no branch labels, no
-    ``depends_on``, nothing broken), read without importing; ``None`` otherwise."""
+    """The heads in Alembic's order when the history is plain (see :func:`.plain_heads`)."""
     files = read_revision_files(version_locations(database))
     return None if files is None else plain_heads(files)
-
-
-# -- status ---------------------------------------------------------------------------------------
 
 
 def database_status(state: VersioningState, database: Database) -> DatabaseStatus:
@@ -85,12 +64,8 @@ def database_status(state: VersioningState, database: Database) -> DatabaseStatu
         return DatabaseStatus(database.name, database.bind, url, error=str(exc))
     except sa.exc.SQLAlchemyError as exc:
         detail = errors.scrub(errors.one_line(getattr(exc, "orig", None) or exc, 300))
-        return DatabaseStatus(
-            database.name,
-            database.bind,
-            url,
-            error=f"cannot read the version table of the database at {url}: {detail}",
-        )
+        error = f"cannot read the version table of the database at {url}: {detail}"
+        return DatabaseStatus(database.name, database.bind, url, error=error)
     problems: list[str] = []
     entries, ledger = _ledger(database, problems)
     signs: list[str] = []
@@ -137,56 +112,32 @@ def _files_through_alembic(database: Database) -> list[RevisionFile]:
     from alembic.script import ScriptDirectory
 
     with translate_errors(database):
-        script = ScriptDirectory.from_config(database.alembic_config())
-        scripts = list(script.walk_revisions())
+        scripts = list(ScriptDirectory.from_config(database.alembic_config()).walk_revisions())
     files = []
     for s in reversed(scripts):
         data = Path(s.path).read_bytes()
         parsed = RevisionFile.parse(s.path, data)
-        files.append(
-            RevisionFile(
-                s.revision,
-                _tuple(s.down_revision),
-                tuple(parsed.branch_labels) if parsed else (),
-                _tuple(s.dependencies),
-                s.path,
-                data,
-                doc=s.doc,
-            )
-        )
+        labels = parsed.branch_labels if parsed else ()
+        down, depends = _tuple(s.down_revision), _tuple(s.dependencies)
+        files.append(RevisionFile(s.revision, down, labels, depends, s.path, data, doc=s.doc))
     return files
 
 
 def _tuple(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(str(v) for v in value)
+    return () if value is None else (value,) if isinstance(value, str) else tuple(map(str, value))
 
 
 def _record(entry: history.Entry) -> LedgerRecord:
-    return LedgerRecord(
-        direction=entry.direction,
-        revision=entry.revision,
-        at=entry.finished_at,
-        duration_ms=entry.duration_ms,
-        environment=entry.environment,
-        declared=entry.declared,
-        host=entry.host,
-        pid=entry.pid,
-        os_user=entry.os_user,
-        tool_version=entry.tool_version,
-        checksum=entry.checksum,
-    )
+    fields = {f.name for f in dataclasses.fields(LedgerRecord)} - {"at"}
+    return LedgerRecord(at=entry.finished_at, **{name: getattr(entry, name) for name in fields})
 
 
+@dataclasses.dataclass
 class _Trail:
     """What the ledger says about one revision, read row by row, oldest first."""
 
-    def __init__(self) -> None:
-        self.step: history.Entry | None = None  # newest upgrade/downgrade/before-history
-        self.mark: history.Entry | None = None  # newest row carrying a checksum
+    step: history.Entry | None = None  # newest upgrade/downgrade/before-history
+    mark: history.Entry | None = None  # newest row carrying a checksum
 
 
 def _trails(entries: Sequence[history.Entry]) -> dict[str, _Trail]:
@@ -219,19 +170,10 @@ def _replayed(entries: Sequence[history.Entry], graph: Mapping[str, tuple[str, .
 
 def _closure(start: Iterable[str], graph: Mapping[str, tuple[str, ...]]) -> tuple[set[str], bool]:
     """``start`` and every ancestor; ``True`` as well when an unknown revision was met."""
-    seen: set[str] = set()
-    gap = False
-    todo = list(start)
-    while todo:
-        revision = todo.pop()
-        if revision in seen:
-            continue
-        seen.add(revision)
-        if revision not in graph:
-            gap = True
-            continue
-        todo.extend(graph[revision])
-    return seen, gap
+    start = set(start)
+    known = ancestors(graph, start)
+    unknown = {p for r in known for p in graph[r] if p not in graph} | (start - graph.keys())
+    return known | unknown, bool(unknown)
 
 
 def _assemble(
@@ -366,18 +308,12 @@ def _revision_status(
     )
 
 
-# -- validate -------------------------------------------------------------------------------------
-
-
 def validate(
     state: VersioningState, database: Database, *, repair: bool, allow_protected: bool
 ) -> ValidationResult:
     """The applied revisions whose files changed or vanished; with ``repair``, record the
-    files' current checksums (the absence of a vanished one) as reviewed.
-
-    Repairing rewrites what the ledger vouches for, so it is refused for a protected
-    database unless ``allow_protected``.
-    """
+    files' current checksums as reviewed (refused for a protected database unless
+    ``allow_protected``: it rewrites what the ledger vouches for)."""
     found = database_status(state, database)
     if found.error is not None:
         return ValidationResult(database.name, (), error=found.error)

@@ -7,13 +7,12 @@ import io
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.environment import EMPTY_KEY, SKIP_EMPTY_KEY, TOGETHER_KEY
 from .._alembic.errors import translate_errors
 from .._alembic.revision_files import read_revision_files, version_locations
-from .._ledgers.versions import current
 from .._types import RevisionOptions
 from .queries import show
 
@@ -22,11 +21,8 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["edit", "merge", "revision"]
-
 _SAFE_REV_ID = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-# Words Alembic reads as positions, not ids: a revision named so is a cycle in every later
-# command (``Cycle is detected in revisions``).
+# Words Alembic reads as positions: a revision named so is a cycle in every later command.
 _RESERVED_REV_IDS = frozenset({"head", "heads", "base", "current"})
 
 
@@ -86,7 +82,7 @@ def revision(
         )
     if config.attributes.get(EMPTY_KEY):
         return []
-    scripts = _as_scripts(result)
+    scripts = [s for s in (result if isinstance(result, list) else [result]) if s is not None]
     if scripts:
         record_heads(database)
     return scripts
@@ -128,10 +124,7 @@ def edit(database: Database, revision: str = "current") -> list[Path]:
     """Open the revision file(s) in ``$EDITOR``; returns the paths opened."""
     from alembic.util import CommandError, open_in_editor
 
-    if revision == "current":
-        scripts = [database.script_directory().get_revision(r) for r in current(database)]
-    else:
-        scripts = show(database, revision)
+    scripts = show(database, revision)
     if not scripts:
         raise errors.RevisionError("no revision to edit: the database is at base")
     paths = [Path(s.path) for s in scripts]
@@ -146,9 +139,7 @@ def edit(database: Database, revision: str = "current") -> list[Path]:
 
 
 def _check_rev_id(rev_id: str | None, database: Database) -> None:
-    """Refuse, before anything is written, an id that would make the history unreadable:
-    one that is not a plain identifier, one of Alembic's words for a position, or one that
-    already names a revision or a branch."""
+    """Refuse, before anything is written, an id that would make the history unreadable."""
     if rev_id is None:
         return
     if not _SAFE_REV_ID.match(rev_id):
@@ -185,10 +176,8 @@ def _existing_id(database: Database, rev_id: str) -> str | None:
 
 
 def _for_docstring(message: str | None) -> str | None:
-    """``message`` as a template's triple-quoted docstring must hold it, so that any
-    message makes a valid file and reads back unchanged (``Script.doc``): backslashes and
-    control characters escaped, and double quotes too where they could end the docstring.
-    The file name's slug keeps only word characters, so it does not change."""
+    """``message`` escaped for a template's triple-quoted docstring, so that any message makes
+    a valid file and reads back unchanged (``Script.doc``); the file name's slug is unchanged."""
     if message is None:
         return None
     text = message.replace("\\", "\\\\")
@@ -201,9 +190,8 @@ def _for_docstring(message: str | None) -> str | None:
 
 @contextlib.contextmanager
 def _no_unloadable_file(database: Database) -> Iterator[None]:
-    """Remove a revision file this command wrote but Python cannot load (a project's own
-    template that puts the message where no escaping helps), and say so: nothing is left in
-    ``versions/`` that would break every later command."""
+    """Remove a revision file this command wrote but Python cannot load (a template that puts
+    the message where no escaping helps), and say so: it would break every later command."""
     before = set(database.directory.rglob("*.py"))
     try:
         yield
@@ -224,14 +212,6 @@ def _no_unloadable_file(database: Database) -> Iterator[None]:
 
 def _labels(label: str | Sequence[str] | None) -> str | list[str] | None:
     return label if label is None or isinstance(label, str) else list(label)
-
-
-def _as_scripts(result: Any) -> list[Script]:
-    if result is None:
-        return []
-    if isinstance(result, list):
-        return [s for s in result if s is not None]
-    return [result]
 
 
 def _inside(database: Database, path: str) -> Path:
