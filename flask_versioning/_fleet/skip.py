@@ -1,11 +1,7 @@
-"""Skipping tenants already at the target, the way the start-up fast path does: the heads come
-from the cached reading of the revision files (none is imported), and each tenant's version
-table is read with one ``SELECT``, without the lock.
-
-Schema tenants on the app's own server are read over one connection of the app's engine, a
-query per schema; a tenant with a database of its own costs a connection. A tenant whose table
-cannot be read (no table yet, schema missing, server down) is not skipped: the run itself then
-creates the table or reports the problem.
+"""Skipping tenants already at the target, as the start-up fast path does: the heads come from
+the cached reading of the revision files (none is imported), and each tenant's version table is
+read with one ``SELECT``, without the lock. A tenant whose table cannot be read (no table yet,
+schema missing, server down) is not skipped: the run itself then creates it or reports why.
 """
 
 from __future__ import annotations
@@ -24,10 +20,10 @@ from .._ledgers.history import active_run
 from .._ledgers.versions import read_rows
 from .._protection import mark_protected, run_for
 from .._types import Tenant
+from .tenants import dispose, tenant_database
 
 if TYPE_CHECKING:
     from .._state import VersioningState
-from .tenants import dispose, tenant_database
 
 __all__ = ["protect_skipped", "read_versions", "target_revisions"]
 
@@ -49,7 +45,7 @@ def target_revisions(base: Database, targets: Sequence[str]) -> frozenset[str] |
             wanted.update(found)
         elif target == "base":
             continue
-        elif _REVISION_ID.match(target) and target not in ("current",):
+        elif _REVISION_ID.match(target) and target != "current":
             wanted.add(target)
         else:
             return None
@@ -62,7 +58,8 @@ def _alembic_heads(database: Database) -> list[str]:
 
 
 def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] | None]:
-    """Each tenant's version rows, ``None`` where they cannot be read."""
+    """Each tenant's version rows, ``None`` where they cannot be read. Schema tenants on the
+    app's server share one connection of the app's engine; a URL tenant costs one of its own."""
     found: list[list[str] | None] = [None] * len(tenants)
     shared: list[tuple[int, Database]] = []
     for index, tenant in enumerate(tenants):
@@ -94,12 +91,9 @@ def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] |
 
 
 def protect_skipped(state: VersioningState, tenants: Sequence[Tenant]) -> dict[str, str]:
-    """Record a protected run's protection in tenants skipped because they were at the target:
-    such a run marks every tenant it was given, or a later ``downgrade base`` from a
-    development shell would find the ones that happened to be up to date unprotected.
-
-    Returns the one-line error of each tenant whose ledger could not be written.
-    """
+    """Record a protected run's protection in tenants skipped at the target (or a later
+    ``downgrade base`` from a development shell would find them unprotected); returns the
+    one-line error of each tenant whose ledger could not be written."""
     run = active_run() or run_for(state)
     if not run.protect:
         return {}
