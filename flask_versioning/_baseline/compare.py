@@ -1,13 +1,8 @@
-"""A database's schema as plain data, read by reflection, to compare two databases with ``==``.
-
-This is the proof that a baseline is right: a database made from it and one made by replaying
-the revisions must give equal snapshots. It is read through SQLAlchemy's inspector, not through
-the dump's own queries, so a mistake in the dump cannot hide itself by being made twice.
-
-Everything is reduced to strings, numbers, lists and dicts, sorted by name wherever the database
-does not define an order (column order is kept: it is what ``SELECT *`` returns). What is state
-rather than schema is left out: MariaDB's ``AUTO_INCREMENT`` counter and a sequence's current
-value, both moved by rows that a baseline does not copy.
+"""A database's schema as plain data, read by reflection, to compare two databases with ``==``:
+the proof that a database made from a baseline equals one that replayed the revisions. It is
+read through SQLAlchemy's inspector, not the dump's queries, so a mistake in the dump cannot
+hide by being made twice. Whatever has no defined order is sorted by name (columns keep theirs);
+state rather than schema (``AUTO_INCREMENT`` counters, a sequence's current value) is left out.
 """
 
 from __future__ import annotations
@@ -30,12 +25,9 @@ def schema_snapshot(
     version_table: str | None = "alembic_version",
     version_table_schema: str | None = None,
 ) -> dict[str, Any]:
-    """Tables, columns, keys, indexes, constraints, views, enums and sequences, plus the
-    version table's rows (under ``"version"``; ``None`` when it does not exist).
-
-    ``exclude`` names tables and views to leave out. The version table's structure is part of
-    the snapshot unless it is excluded too.
-    """
+    """Tables, columns, keys, indexes, constraints, views, enums and sequences, less the tables
+    and views in ``exclude``, plus the version table's rows (under ``"version"``; ``None`` when
+    it does not exist)."""
     if isinstance(bind, sa.Engine):
         with bind.connect() as connection:
             return schema_snapshot(
@@ -99,23 +91,23 @@ def _tables(connection: sa.Connection, inspector: sa.Inspector, names: list[str]
     except NotImplementedError:
         # SQLAlchemy reads SQLite's table options (WITHOUT ROWID, STRICT) from 2.0.53 on.
         options = {}
-    result = {}
-    for (_, name), table_columns in sorted(columns.items(), key=lambda item: str(item[0][1])):
-        result[name] = {
+    return {
+        key[1]: {
             "columns": [_column(column, dialect) for column in table_columns],
-            "primary_key": _clean(primary.get((None, name))),
-            "indexes": _sorted(indexes.get((None, name), [])),
-            "unique_constraints": _sorted(uniques.get((None, name), [])),
-            "check_constraints": _sorted(checks.get((None, name), [])),
-            "foreign_keys": _sorted(foreign.get((None, name), [])),
-            "comment": _clean(comments.get((None, name))),
+            "primary_key": _clean(primary.get(key)),
+            "indexes": _sorted(indexes.get(key, [])),
+            "unique_constraints": _sorted(uniques.get(key, [])),
+            "check_constraints": _sorted(checks.get(key, [])),
+            "foreign_keys": _sorted(foreign.get(key, [])),
+            "comment": _clean(comments.get(key)),
             "options": {
                 option: _clean(value)
-                for option, value in sorted(options.get((None, name), {}).items())
+                for option, value in sorted(options.get(key, {}).items())
                 if not option.endswith("auto_increment")
             },
         }
-    return result
+        for key, table_columns in sorted(columns.items(), key=lambda item: str(item[0][1]))
+    }
 
 
 def _column(column: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
@@ -123,9 +115,7 @@ def _column(column: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
         type_ = column["type"].compile(dialect=dialect)
     except sa.exc.CompileError:
         type_ = repr(column["type"])
-    cleaned = _clean({key: value for key, value in column.items() if key != "type"})
-    assert isinstance(cleaned, dict)
-    return {"type": type_, **cleaned}
+    return {"type": type_, **_clean({key: value for key, value in column.items() if key != "type"})}
 
 
 def _clean(value: Any) -> Any:
