@@ -9,7 +9,7 @@ again, or on several machines at once (``shard``), only does what is still pendi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from .. import _errors as errors
@@ -26,30 +26,6 @@ __all__ = ["Task", "TenantSelection", "declared", "run"]
 TenantSelection = str | Iterable[str | Tenant]
 
 
-class _Events:
-    """Counts and the ``on_event`` callback, all in the parent process."""
-
-    def __init__(self, total: int, callback: Callable[[TenantEvent], None] | None) -> None:
-        self.total, self.callback = total, callback
-        self.counts = {"done": 0, "failed": 0, "skipped": 0}
-
-    def emit(
-        self,
-        kind: Literal["start", "finish", "interrupt"],
-        worker: int,
-        tenant: str = "",
-        result: TenantResult[Any] | None = None,
-    ) -> None:
-        if self.callback is not None:
-            self.callback(
-                TenantEvent(kind, tenant, worker, self.total, result=result, **self.counts)
-            )
-
-    def finish(self, worker: int, result: TenantResult[Any]) -> None:
-        self.counts[result.status if result.status in ("failed", "skipped") else "done"] += 1
-        self.emit("finish", worker, result.tenant, result)
-
-
 def run(
     state: VersioningState,
     task: Task,
@@ -64,12 +40,23 @@ def run(
     chosen = select(state, selection, options.get("shard"))
     fail_fast = bool(options.get("fail_fast"))
     create = bool(options.get("create"))
-    events = _Events(len(chosen), options.get("on_event"))
+    on_event = options.get("on_event")
+    counts = {"done": 0, "failed": 0, "skipped": 0}
     results: dict[str, TenantResult[Any]] = {}
+
+    def emit(
+        kind: Literal["start", "finish", "interrupt"],
+        worker: int,
+        tenant: str = "",
+        result: TenantResult[Any] | None = None,
+    ) -> None:
+        if on_event is not None:
+            on_event(TenantEvent(kind, tenant, worker, len(chosen), result=result, **counts))
 
     def record(worker: int, result: TenantResult[Any]) -> bool:
         results[result.tenant] = result
-        events.finish(worker, result)
+        counts[result.status if result.status in ("failed", "skipped") else "done"] += 1
+        emit("finish", worker, result.tenant, result)
         return fail_fast and result.status == "failed"
 
     if task.skip_at is not None and chosen:
@@ -96,12 +83,12 @@ def run(
             jobs=processes,
             create=create,
             loader=options.get("app_loader"),
-            emit=events.emit,
+            emit=emit,
             record=record,
         )
     else:
         for tenant in pending:
-            events.emit("start", 1, tenant.name)
+            emit("start", 1, tenant.name)
             started = time.perf_counter()
             try:
                 result = run_task(state, tenant, task, create=create)
@@ -109,7 +96,7 @@ def run(
                 # Stopped half-way: a transaction rolls back; the tenant is read back to say
                 # where it stands.
                 stopped = True
-                events.emit("interrupt", 1, tenant.name)
+                emit("interrupt", 1, tenant.name)
                 result = interrupted(state, tenant, time.perf_counter() - started, exc)
             if record(1, result) or stopped:
                 break

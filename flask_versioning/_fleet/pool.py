@@ -17,6 +17,7 @@ takes its place. The tenant's migration lock (a session lock or an ``flock``) di
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import gc
 import multiprocessing
@@ -162,11 +163,9 @@ def run_pool(
         setup = _Setup(lambda: app, directory)
         for database in state.databases():
             # A pooled connection both processes held would be used, or closed, under the
-            # other's feet; the parent connects again when it next needs one.
-            try:
+            # other's feet; an engine that cannot be made holds none.
+            with contextlib.suppress(Exception):
                 database.engine().dispose()
-            except Exception:  # an engine that cannot be made holds no connection
-                continue
         context: Any = multiprocessing.get_context("fork")
     else:
         setup = _Setup(loader or _default_loader(), directory)
@@ -295,14 +294,12 @@ def _context(state: VersioningState) -> Any:
         "flask_sqlalchemy",
         "flask_sqlalchemy_lite",
     ]
-    try:
+    with contextlib.suppress(Exception):
         dialect = state.database().engine().dialect
         dbapi = getattr(dialect, "loaded_dbapi", None)
         preload.append(type(dialect).__module__)
         if dbapi is not None:
             preload.append(dbapi.__name__)
-    except Exception:
-        pass
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(preload)
     return context
@@ -350,13 +347,11 @@ def _stop(workers: Any) -> None:
     """Ask the workers to exit; one still running a tenant (the parent failed or was
     interrupted twice) is terminated, as multiprocessing would do at exit anyway."""
     for worker in list(workers):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             if worker.tenant is None:
                 worker.conn.send(None)
             else:
                 worker.process.terminate()
-        except (OSError, ValueError):
-            pass
     deadline = time.monotonic() + 10
     for worker in list(workers):
         worker.process.join(max(0.0, deadline - time.monotonic()))

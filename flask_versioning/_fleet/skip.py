@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -63,30 +64,22 @@ def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] |
     found: list[list[str] | None] = [None] * len(tenants)
     shared: list[tuple[int, Database]] = []
     for index, tenant in enumerate(tenants):
-        try:
-            database = tenant_database(base, tenant)
-        except errors.VersioningError:
-            continue  # reported when the tenant runs
+        database = tenant_database(base, tenant)
         if tenant.url is None:
             shared.append((index, database))
             continue
         try:
-            with database.engine().connect() as connection:
+            with suppress(sa.exc.DBAPIError), database.engine().connect() as connection:
                 found[index] = read_rows(connection, database)
-        except sa.exc.DBAPIError:
-            pass
         finally:
             dispose(database)
     if shared:
-        try:
-            with base.engine().connect() as connection:
-                for index, database in shared:
-                    try:
-                        found[index] = read_rows(connection, database)
-                    except sa.exc.DBAPIError:
-                        connection.rollback()  # PostgreSQL: the transaction is aborted
-        except sa.exc.DBAPIError:
-            pass
+        with suppress(sa.exc.DBAPIError), base.engine().connect() as connection:
+            for index, database in shared:
+                try:
+                    found[index] = read_rows(connection, database)
+                except sa.exc.DBAPIError:
+                    connection.rollback()  # PostgreSQL: the transaction is aborted
     return found
 
 
@@ -99,11 +92,7 @@ def protect_skipped(state: VersioningState, tenants: Sequence[Tenant]) -> dict[s
         return {}
     failed: dict[str, str] = {}
     for tenant in tenants:
-        try:
-            database = tenant_database(state.database(), tenant)
-        except errors.VersioningError as exc:
-            failed[tenant.name] = str(exc)
-            continue
+        database = tenant_database(state.database(), tenant)
         try:
             mark_protected(state, [database], run)
         except sa.exc.SQLAlchemyError as exc:

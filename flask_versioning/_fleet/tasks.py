@@ -20,7 +20,7 @@ from .._ledgers.versions import current as current_revisions
 from .._operations import executor, queries
 from .._protection import allowing
 from .._state import VersioningState
-from .._types import MigrationResult, SeedResult, Tenant, TenantResult
+from .._types import MigrationResult, SeedResult, Tenant, TenantResult, TenantStatus
 from .tenants import TenantState, dispose, ensure_exists, tenant_database
 
 if TYPE_CHECKING:
@@ -68,18 +68,12 @@ def run_task(
         )
         value = task.function(only, database, **task.arguments)
     except Exception as exc:
-        # A tenant that could not be reached or has no schema stands nowhere known.
         if isinstance(exc, errors.MigrationFailed):
             now = exc.current
-        else:
+        else:  # a tenant that could not be reached or has no schema stands nowhere known
             now = where_now(exists) if exists is not None else None
-        return TenantResult(
-            tenant.name,
-            "failed",
-            error=describe(exc),
-            after=now,
-            duration=time.perf_counter() - started,
-        )
+        took = time.perf_counter() - started
+        return TenantResult(tenant.name, "failed", error=describe(exc), after=now, duration=took)
     finally:
         if database is not None:
             dispose(database)
@@ -90,14 +84,9 @@ def run_task(
     if isinstance(value, MigrationResult):
         before, after = value.before, value.after
         changed = bool(value.steps) or before != after
-    return TenantResult(
-        tenant.name,
-        "changed" if changed else "ok",
-        value=value,
-        before=before,
-        after=after,
-        duration=time.perf_counter() - started,
-    )
+    status: TenantStatus = "changed" if changed else "ok"
+    took = time.perf_counter() - started
+    return TenantResult(tenant.name, status, value, before=before, after=after, duration=took)
 
 
 def describe(exc: BaseException) -> str:

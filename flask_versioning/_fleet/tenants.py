@@ -43,35 +43,29 @@ _SYSTEM_SCHEMAS = frozenset(
 # -- the list -----------------------------------------------------------------------------------
 
 
-def _source(state: VersioningState) -> Callable[[], Any] | None:
-    """The tenants callable: ``VERSIONING_TENANTS`` (a dotted path or a callable) wins over
-    the ``@versioning.tenants`` function, so a deployment can point elsewhere without code."""
-    configured = state.settings.tenants
-    if configured is None:
-        function: Callable[[], Any] | None = getattr(state.extension, "tenant_source", None)
-        return function
-    if callable(configured):
-        return configured
-    from werkzeug.utils import ImportStringError, import_string
-
-    try:
-        found = import_string(configured)
-    except ImportStringError as exc:
-        raise errors.ConfigurationError(
-            f"VERSIONING_TENANTS = {configured!r} cannot be imported: "
-            f"{type(exc.exception).__name__}: {errors.one_line(exc.exception)}"
-        ) from None
-    if not callable(found):
-        raise errors.ConfigurationError(
-            f"VERSIONING_TENANTS = {configured!r} names a {type(found).__name__}, not a function"
-        )
-    return found  # type: ignore[no-any-return]
-
-
 def declared(state: VersioningState) -> list[Tenant]:
     """Every tenant the app declares, checked: a duplicate or unsafe name fails here, in one
-    line, before any tenant is touched."""
-    function = _source(state)
+    line, before any tenant is touched. ``VERSIONING_TENANTS`` (a dotted path or a callable)
+    wins over the ``@versioning.tenants`` function, so a deployment can point elsewhere."""
+    function = state.settings.tenants
+    if function is None:
+        function = state.extension.tenant_source
+    elif isinstance(function, str):
+        from werkzeug.utils import ImportStringError, import_string
+
+        configured = function
+        try:
+            function = import_string(configured)
+        except ImportStringError as exc:
+            raise errors.ConfigurationError(
+                f"VERSIONING_TENANTS = {configured!r} cannot be imported: "
+                f"{type(exc.exception).__name__}: {errors.one_line(exc.exception)}"
+            ) from None
+        if not callable(function):
+            raise errors.ConfigurationError(
+                f"VERSIONING_TENANTS = {configured!r} names a {type(function).__name__}, "
+                "not a function"
+            )
     if function is None:
         raise errors.ConfigurationError(
             "the app declares no tenants: decorate a function returning them with "
