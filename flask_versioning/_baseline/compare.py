@@ -7,6 +7,7 @@ state rather than schema (``AUTO_INCREMENT`` counters, a sequence's current valu
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,6 +17,12 @@ from .dump import dialect_key
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql.base import PGInspector
+
+_SEQUENCES = sa.text(
+    "SELECT sequence_name, data_type, start_value, increment, minimum_value, maximum_value, "
+    "cycle_option FROM information_schema.sequences WHERE sequence_schema = current_schema() "
+    "ORDER BY sequence_name"
+)
 
 
 def schema_snapshot(
@@ -28,46 +35,29 @@ def schema_snapshot(
     """Tables, columns, keys, indexes, constraints, views, enums and sequences, less the tables
     and views in ``exclude``, plus the version table's rows (under ``"version"``; ``None`` when
     it does not exist)."""
-    if isinstance(bind, sa.Engine):
-        with bind.connect() as connection:
-            return schema_snapshot(
-                connection,
-                exclude=exclude,
-                version_table=version_table,
-                version_table_schema=version_table_schema,
+    connect = bind.connect() if isinstance(bind, sa.Engine) else contextlib.nullcontext(bind)
+    with connect as connection:
+        key = dialect_key(connection)
+        inspector = sa.inspect(connection)
+        tables = sorted(set(inspector.get_table_names()) - set(exclude))
+        snapshot: dict[str, Any] = {
+            "dialect": key,
+            "tables": _tables(connection, inspector, tables),
+            "views": {
+                name: _clean(inspector.get_view_definition(name))
+                for name in sorted(set(inspector.get_view_names()) - set(exclude))
+            },
+            "version": _version_rows(connection, version_table, version_table_schema),
+        }
+        if key == "postgresql":
+            enums = cast("PGInspector", inspector).get_enums()
+            snapshot["enums"] = sorted(
+                ({"name": e["name"], "labels": list(e["labels"])} for e in enums),
+                key=lambda enum: str(enum["name"]),
             )
-    key = dialect_key(bind)
-    inspector = sa.inspect(bind)
-    tables = sorted(set(inspector.get_table_names()) - set(exclude))
-    snapshot: dict[str, Any] = {
-        "dialect": key,
-        "tables": _tables(bind, inspector, tables),
-        "views": {
-            name: _clean(inspector.get_view_definition(name))
-            for name in sorted(set(inspector.get_view_names()) - set(exclude))
-        },
-        "version": _version_rows(bind, version_table, version_table_schema),
-    }
-    if key == "postgresql":
-        snapshot["enums"] = sorted(
-            (
-                {"name": enum["name"], "labels": list(enum["labels"])}
-                for enum in cast("PGInspector", inspector).get_enums()
-            ),
-            key=lambda enum: str(enum["name"]),
-        )
-        snapshot["materialized_views"] = sorted(inspector.get_materialized_view_names())
-        snapshot["sequences"] = [
-            list(row)
-            for row in bind.execute(
-                sa.text(
-                    "SELECT sequence_name, data_type, start_value, increment, minimum_value, "
-                    "maximum_value, cycle_option FROM information_schema.sequences "
-                    "WHERE sequence_schema = current_schema() ORDER BY sequence_name"
-                )
-            )
-        ]
-    return snapshot
+            snapshot["materialized_views"] = sorted(inspector.get_materialized_view_names())
+            snapshot["sequences"] = [list(row) for row in connection.execute(_SEQUENCES)]
+        return snapshot
 
 
 def _tables(connection: sa.Connection, inspector: sa.Inspector, names: list[str]) -> dict[str, Any]:

@@ -155,13 +155,11 @@ def read_baseline(path: str | os.PathLike[str]) -> Baseline:
 def list_baselines(directory: str | os.PathLike[str]) -> list[BaselineEntry]:
     """The baseline files in script ``directory``, by file name, sorted; none read or verified
     (for messages such as "a baseline exists for sqlite but not for postgresql", and pruning)."""
-    folder = Path(directory) / FOLDER
     entries = []
-    if folder.is_dir():
-        for path in folder.glob("*.sql"):
-            revision, dot, dialect = path.name.removesuffix(".sql").rpartition(".")
-            if dot and revision and not path.name.startswith("."):
-                entries.append(BaselineEntry(revision, dialect, path))
+    for path in (Path(directory) / FOLDER).glob("*.sql"):  # none when there is no folder
+        revision, dot, dialect = path.name.removesuffix(".sql").rpartition(".")
+        if dot and revision and not path.name.startswith("."):
+            entries.append(BaselineEntry(revision, dialect, path))
     return sorted(entries)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import gc
 import multiprocessing
 import pickle
@@ -41,24 +42,16 @@ if TYPE_CHECKING:
 
     from .._state import VersioningState
 
-__all__ = ["FlaskLoader", "can_fork", "run_pool"]
+__all__ = ["can_fork", "load_app", "run_pool"]
 
 
-@dataclasses.dataclass(frozen=True)
-class FlaskLoader:
-    """Loads the app as the ``flask`` command does: ``--app``/``FLASK_APP`` (or ``wsgi.py`` /
+def load_app(import_path: str | None, create_app: Callable[..., Flask] | None = None) -> Flask:
+    """The app as the ``flask`` command loads it: ``--app``/``FLASK_APP`` (or ``wsgi.py`` /
     ``app.py`` in the working directory), or a custom group's ``create_app``."""
+    from flask.cli import ScriptInfo
 
-    import_path: str | None
-    create_app: Callable[..., Flask] | None = None
-
-    def __call__(self) -> Flask:
-        from flask.cli import ScriptInfo
-
-        info = ScriptInfo(
-            app_import_path=self.import_path, create_app=self.create_app, set_debug_flag=False
-        )
-        return info.load_app()
+    info = ScriptInfo(app_import_path=import_path, create_app=create_app, set_debug_flag=False)
+    return info.load_app()
 
 
 def _default_loader() -> Callable[[], Flask]:
@@ -71,14 +64,14 @@ def _default_loader() -> Callable[[], Flask]:
     ctx = click.get_current_context(silent=True)
     info = ctx.find_object(ScriptInfo) if ctx is not None else None
     if info is not None:
-        return FlaskLoader(info.app_import_path, info.create_app)
+        return functools.partial(load_app, info.app_import_path, info.create_app)
     name = current_app.import_name
     if name in ("__main__", "__mp_main__"):
         raise errors.ConfigurationError(
             "jobs > 1 loads the app in worker processes, and an app made in __main__ cannot be "
             "found there: pass app_loader= (a module-level function returning the app)"
         )
-    return FlaskLoader(name)
+    return functools.partial(load_app, name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,20 +101,12 @@ def worker_main(conn: Connection, setup: _Setup) -> None:
             conn.send(("broken", describe(exc)))
             return
         conn.send(("ready", None))
-        while True:
-            try:
-                message = conn.recv()
-            except (EOFError, OSError):
-                return  # the parent is gone
-            if message is None:
-                return
-            tenant, task, create = message
-            with app.app_context():
-                result = run_task(get_state(), tenant, task, create=create)
-            try:
+        with contextlib.suppress(EOFError, OSError):  # EOF or a broken pipe: the parent is gone
+            while (message := conn.recv()) is not None:
+                tenant, task, create = message
+                with app.app_context():
+                    result = run_task(get_state(), tenant, task, create=create)
                 conn.send(("done", result))
-            except OSError:
-                return
 
 
 @dataclasses.dataclass(eq=False)

@@ -33,11 +33,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 #: A schema (or MariaDB database) name: quoted anyway, but kept to plain identifiers.
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MYSQL = ("mysql", "mariadb")
-#: The servers' own schemas (PostgreSQL reserves every ``pg_`` name too): a tenant's tables
-#: created there would sit among the catalogs, and dropping the tenant would touch them.
-_SYSTEM_SCHEMAS = frozenset(
-    {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
-)
+#: The servers' own schemas, and every ``pg_`` name: a tenant's tables created there would sit
+#: among the catalogs, and dropping the tenant would touch them.
+_SYSTEM_SCHEMAS = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
 
 
 # -- the list -----------------------------------------------------------------------------------
@@ -95,17 +93,15 @@ def checked(found: Any, origin: str) -> list[Tenant]:
             f"{origin} must return Tenant objects or a dict of name to URL or schema, "
             f"not {type(found).__name__}"
         )
-    tenants: list[Tenant] = []
-    seen: set[str] = set()
+    tenants: dict[str, Tenant] = {}
     for item in items:
         tenant = _check(item, origin)
-        if tenant.name in seen:
+        if tenant.name in tenants:
             raise errors.ConfigurationError(
                 f"tenant names must be unique: {tenant.name!r} is declared twice by {origin}"
             )
-        seen.add(tenant.name)
-        tenants.append(tenant)
-    return tenants
+        tenants[tenant.name] = tenant
+    return list(tenants.values())
 
 
 def _from_pair(name: Any, value: Any, origin: str) -> Tenant:
@@ -137,14 +133,14 @@ def _check(item: Any, origin: str) -> Tenant:
             f"tenant {item.name!r}: url must be a database URL, not {errors.scrub(repr(item.url))}"
         )
     schema = item.schema_name
-    if schema is not None and (not isinstance(schema, str) or not _SCHEMA.match(schema)):
+    if schema is None:
+        return item
+    if not isinstance(schema, str) or not _SCHEMA.match(schema):
         raise errors.ConfigurationError(
             f"tenant {item.name!r}: schema {schema!r} is not a safe identifier: use 1 to 63 "
             "letters, digits or '_', not starting with a digit"
         )
-    if schema is not None and (
-        schema.lower() in _SYSTEM_SCHEMAS or schema.lower().startswith("pg_")
-    ):
+    if schema.lower() in _SYSTEM_SCHEMAS or schema.lower().startswith("pg_"):
         raise errors.ConfigurationError(
             f"tenant {item.name!r}: schema {schema!r} belongs to the database server, not to "
             "a tenant: give the tenant a schema of its own"
@@ -287,22 +283,15 @@ def tenant_database(base: Database, tenant: Tenant) -> Database:
     settings = base.settings
     if schema is not None:
         settings = dataclasses.replace(settings, version_table_schema=schema)
-    common: dict[str, Any] = {
-        "name": tenant.name,
-        "settings": settings,
-        "metadata": base.metadata,
-        "directory": base.directory,
-        "history": base.history,
-        "seed_ledger": base.seed_ledger,
-        "guard": base.guard,
-        "engine_name": base.engine_name,
-        "engine_names": base.engine_names,
-    }
+    # The app's database, with the tenant's name, settings and connection.
+    common: dict[str, Any] = {"name": tenant.name, "settings": settings, "_own_engine": None}
     if schema is None or url.get_backend_name() in _MYSQL:
         if schema is not None:
             url = url.set(database=schema)
-        return Database(url_override=url.render_as_string(hide_password=False), **common)
-    return Database(get_engine=_SchemaEngine(url, schema), **common)
+        override = url.render_as_string(hide_password=False)
+        return dataclasses.replace(base, get_engine=None, url_override=override, **common)
+    engine = _SchemaEngine(url, schema)
+    return dataclasses.replace(base, get_engine=engine, url_override=None, **common)
 
 
 def dispose(database: Database) -> None:
