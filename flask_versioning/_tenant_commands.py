@@ -1,9 +1,7 @@
 """The commands on tenants: what :meth:`Versioning.for_tenants()
-<flask_versioning.Versioning.for_tenants>` returns.
-
-Holding the choice of tenants and the run's options (how many at once, a shard...) in one
-object keeps each method's keywords the command's own, as on
-:class:`~flask_versioning.Versioning`, with no keyword that changes what a method returns.
+<flask_versioning.Versioning.for_tenants>` returns. The choice of tenants and the run's options
+live in the object, so each method's keywords are the command's own, as on
+:class:`~flask_versioning.Versioning`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from .._errors import VersioningError, one_line, scrub
 from ._sql import split_statements
-from .dump import RAW, dialect_key
+from .dump import dialect_key, raw
 from .files import Baseline
 
 
@@ -53,10 +53,10 @@ def load_baseline(connection: sa.Connection, baseline: Baseline, *, commit: bool
                     done += len(batch)
                     continue
                 for statement in batch:
-                    connection.exec_driver_sql(statement, execution_options=RAW)
+                    raw(connection, statement)
                     done += 1
             for statement in statements[done:]:
-                connection.exec_driver_sql(statement, execution_options=RAW)
+                raw(connection, statement)
                 done += 1
         if commit:
             connection.commit()
@@ -77,13 +77,11 @@ def _run_batch(connection: sa.Connection, batch: list[str]) -> bool:
     again statement by statement, which names the failing one and covers a driver that cannot
     run several in one call. Each statement ends on a line of its own, so that a trailing
     comment cannot swallow the next."""
-    savepoint = connection.begin_nested()
     try:
-        connection.exec_driver_sql("\n;\n".join(batch), execution_options=RAW)
+        with connection.begin_nested():  # rolled back to the savepoint on failure
+            raw(connection, "\n;\n".join(batch))
     except sa.exc.DBAPIError:
-        savepoint.rollback()
         return False
-    savepoint.commit()
     return True
 
 
@@ -95,19 +93,15 @@ def _loading(connection: sa.Connection, key: str) -> Iterator[None]:
     if key == "sqlite":
         driver = connection.connection.driver_connection
         if not getattr(driver, "in_transaction", True):
-            connection.exec_driver_sql("BEGIN", execution_options=RAW)
+            raw(connection, "BEGIN")
         yield
     elif key in ("mariadb", "mysql"):
-        checks = connection.exec_driver_sql(
-            "SELECT @@SESSION.foreign_key_checks", execution_options=RAW
-        ).scalar()
-        connection.exec_driver_sql("SET SESSION foreign_key_checks = 0", execution_options=RAW)
+        checks = raw(connection, "SELECT @@SESSION.foreign_key_checks").scalar()
+        raw(connection, "SET SESSION foreign_key_checks = 0")
         try:
             yield
         finally:
-            connection.exec_driver_sql(
-                f"SET SESSION foreign_key_checks = {int(checks or 0)}", execution_options=RAW
-            )
+            raw(connection, f"SET SESSION foreign_key_checks = {int(checks or 0)}")
     else:
         yield
 

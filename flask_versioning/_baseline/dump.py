@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from .._errors import VersioningError
 
-#: Execution options for statements run exactly as written: no driver-side ``%`` formatting.
-RAW: dict[str, object] = {"no_parameters": True}
+if TYPE_CHECKING:
+    from sqlalchemy.util.typing import TupleAny
+
+
+def raw(connection: sa.Connection, sql: str) -> sa.CursorResult[*TupleAny]:
+    """Run ``sql`` exactly as written: no driver-side ``%`` formatting."""
+    return connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
 def dialect_key(connection: sa.Connection | sa.Engine) -> str:
@@ -74,9 +80,9 @@ def refuse(what: str, names: Collection[str]) -> None:
 
 
 def _dump_sqlite(connection: sa.Connection, excluded: frozenset[str]) -> str:
-    rows = connection.exec_driver_sql(
+    rows = raw(
+        connection,
         "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid",
-        execution_options=RAW,
     ).all()
     shadows = _sqlite_shadow_tables(connection)
     tables: list[tuple[str, str]] = []
@@ -103,7 +109,7 @@ def _sqlite_shadow_tables(connection: sa.Connection) -> set[str]:
     """Tables a virtual table (e.g. FTS5) creates for its data; ``PRAGMA table_list`` names
     them since SQLite 3.37 (before, none are known)."""
     try:
-        rows = connection.exec_driver_sql("PRAGMA table_list", execution_options=RAW).all()
+        rows = raw(connection, "PRAGMA table_list").all()
     except sa.exc.DBAPIError:
         return set()
     return {str(row[1]) for row in rows if row[2] == "shadow"}
@@ -120,7 +126,7 @@ def _dump_mysql(connection: sa.Connection, excluded: frozenset[str]) -> str:
     a table created later (or a cycle), so the load turns ``FOREIGN_KEY_CHECKS`` off."""
     tables: list[str] = []
     others: list[str] = []
-    for name, kind in connection.exec_driver_sql("SHOW FULL TABLES", execution_options=RAW):
+    for name, kind in raw(connection, "SHOW FULL TABLES"):
         if name in excluded:
             continue
         if kind == "BASE TABLE":
@@ -132,14 +138,12 @@ def _dump_mysql(connection: sa.Connection, excluded: frozenset[str]) -> str:
     for what in ("triggers", "routines", "events"):  # bodies with semicolons of their own
         one = what.removesuffix("s")
         query = f"SELECT {one}_name FROM information_schema.{what} WHERE {one}_schema = DATABASE()"
-        names = connection.exec_driver_sql(query, execution_options=RAW).scalars()
+        names = raw(connection, query).scalars()
         refuse(what, [str(name) for name in names])
     statements = []
     quote = connection.dialect.identifier_preparer.quote_identifier
     for name in sorted(tables):
-        row = connection.exec_driver_sql(
-            f"SHOW CREATE TABLE {quote(name)}", execution_options=RAW
-        ).one()
+        row = raw(connection, f"SHOW CREATE TABLE {quote(name)}").one()
         statements.append(_without_counter(str(row[1])))
     return _join(statements)
 

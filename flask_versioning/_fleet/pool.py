@@ -1,17 +1,13 @@
-"""Worker processes for ``jobs > 1``: processes, not threads, because Alembic's ``command`` and
-``op`` proxies are module globals, so two migrations cannot run in one process at once.
+"""Worker processes for ``jobs > 1``: processes, because Alembic's ``command`` and ``op``
+proxies are module globals, so one process runs one migration at a time.
 
-Where it is safe (Linux, and one thread running: a fork copies only the calling thread, so a
-lock another thread holds would never be released), a worker is a fork of this process: it has
-the app and its imports already and starts in milliseconds. The app's engine pools are emptied
-first, so that no connection is shared by two processes. Otherwise, or with ``app_loader``, a
-worker is a fresh interpreter from a fork server that imported SQLAlchemy, Flask and Alembic
-once (``spawn`` where there is none), and loads the app once, as the ``flask`` command found it.
-
-The pool is ours rather than :class:`concurrent.futures.ProcessPoolExecutor`, which marks the
-whole pool broken when a worker dies: here a worker killed half-way (the OOM killer,
-``kill -9``) fails only its tenant, which is read back to say where it stands, and a new worker
-takes its place. The tenant's migration lock (a session lock or an ``flock``) died with it.
+A worker is a fork of this process where that is safe (Linux, one thread running), and starts
+with the app already loaded; the app's engine pools are emptied first, so no connection is
+shared. Otherwise, or with ``app_loader``, it is a fresh interpreter from a fork server that
+imported the heavy modules once (``spawn`` where there is none) and loads the app itself. The
+pool is ours, not :class:`~concurrent.futures.ProcessPoolExecutor` (broken as a whole when a
+worker dies): a worker killed half-way fails only its tenant, which is read back to say where
+it stands, and is replaced; the tenant's migration lock died with it.
 """
 
 from __future__ import annotations
@@ -131,14 +127,9 @@ def run_pool(
     emit: Callable[..., None],
     record: Callable[[int, TenantResult[Any]], bool],
 ) -> bool:
-    """Run ``task`` on ``tenants`` in ``jobs`` processes; returns whether Ctrl-C stopped the
-    run (the first one lets the running tenants finish and starts no other).
-
-    ``loader`` (a picklable function returning the app) makes the workers fresh interpreters
-    that load the app with it. ``emit(kind, worker, tenant_name)`` hears of a tenant handed
-    out and of Ctrl-C; ``record(worker, result)`` of one finished, and returns ``True`` to stop
-    handing out more (``fail_fast``).
-    """
+    """Run ``task`` on ``tenants`` in ``jobs`` processes; whether Ctrl-C stopped the run (the
+    running tenants finish, no other starts). ``emit`` hears of tenants handed out and of
+    Ctrl-C; ``record`` of results, and returns ``True`` to stop handing out (``fail_fast``)."""
     directory = str(state.settings.directory)
     forked = loader is None and can_fork()
     if forked:
