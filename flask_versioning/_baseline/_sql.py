@@ -62,11 +62,8 @@ def _is_code(kind: str | None, text: str, dialect: str) -> bool:
 
 
 def split_statements(sql: str, *, dialect: str, source: str = "the SQL") -> list[str]:
-    """The statements in ``sql``, without their ending semicolons and without empty ones.
-
-    Comments inside a statement are kept; a piece of only comments and whitespace is dropped.
-    ``source`` names the text in error messages (e.g. the baseline's file name).
-    """
+    """The statements in ``sql``, without their ending semicolons and without pieces of only
+    comments and whitespace; ``source`` names the text in error messages."""
     statements: list[str] = []
     openers = _DIALECTS.get(dialect, _OTHER)[0]
     start: int | None = None  # where the statement's first piece of code begins

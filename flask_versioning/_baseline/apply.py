@@ -31,11 +31,9 @@ def is_empty(connection: sa.Connection, *, version_table: str, schema: str | Non
 def load_baseline(connection: sa.Connection, baseline: Baseline, *, commit: bool = True) -> int:
     """Run ``baseline``'s statements on ``connection``; returns how many were run.
 
-    With ``commit`` (the default) the statements are committed, together with anything the
-    connection's current transaction already holds, and a failure rolls back. Pass
-    ``commit=False`` to stamp the version table in the same transaction before committing
-    yourself (then a failure leaves the rollback to you, too). A failed statement raises a
-    one-line :class:`VersioningError` naming the file, the statement and what stayed applied.
+    With ``commit`` they are committed with whatever the transaction holds, and a failure rolls
+    back; ``commit=False`` leaves both to the caller, to stamp in the same transaction. A failed
+    statement raises one line naming the file, the statement and what stayed applied.
     """
     key = dialect_key(connection)
     if key != baseline.dialect:

@@ -10,6 +10,7 @@ MariaDB/MySQL a schema is a database, so a schema tenant is that database on the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -265,11 +266,8 @@ class _SchemaEngine:
 
 def _search_path(schema: str, dbapi_connection: Any, record: Any) -> None:
     quoted = '"' + schema.replace('"', '""') + '"'
-    cursor = dbapi_connection.cursor()
-    try:
+    with contextlib.closing(dbapi_connection.cursor()) as cursor:
         cursor.execute(f"SET search_path TO {quoted}, public")
-    finally:
-        cursor.close()
     # Committed: SQLAlchemy rolls back after its set-up, which would undo an open SET.
     if not getattr(dbapi_connection, "autocommit", False):
         dbapi_connection.commit()
@@ -305,12 +303,9 @@ def dispose(database: Database) -> None:
 
 
 def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> None:
-    """Check that a schema tenant's schema exists; with ``create``, create it (and a URL
-    tenant's database) when missing.
-
-    Checked before anything runs on the tenant: PostgreSQL accepts a ``search_path`` naming a
-    schema that does not exist, and would then put unqualified tables in ``public``.
-    """
+    """Check that a schema tenant's schema exists (PostgreSQL would accept a ``search_path``
+    naming a missing one and put the tables in ``public``); with ``create``, create it, or a
+    URL tenant's database, when missing."""
     schema = tenant.schema_name
     if schema is None:
         if create:
