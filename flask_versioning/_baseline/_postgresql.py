@@ -27,7 +27,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from .._errors import VersioningError
-from .dump import refuse
 
 #: Objects that belong to an extension are created by ``CREATE EXTENSION``, not by the dump.
 _NOT_EXTENSION = """NOT EXISTS (
@@ -160,9 +159,12 @@ def dump_postgresql(connection: sa.Connection, excluded: Collection[str]) -> str
     ns = int(connection.execute(sa.text("SELECT to_regnamespace(:s)::oid"), {"s": schema}).one()[0])
     names = sorted(excluded)
     for what, query in _UNSUPPORTED.items():
-        refuse(
-            what, connection.execute(sa.text(query), {"ns": ns, "excluded": names}).scalars().all()
-        )
+        found = connection.execute(sa.text(query), {"ns": ns, "excluded": names}).scalars().all()
+        if found:
+            raise VersioningError(
+                f"this database has {what} ({', '.join(sorted(found))}) that a baseline cannot "
+                "reproduce yet; keep replaying the revisions for it"
+            )
     return _Dump(connection, ns, names).render()
 
 

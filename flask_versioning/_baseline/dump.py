@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from .._errors import VersioningError
+from ._postgresql import dump_postgresql
 
 if TYPE_CHECKING:
     from sqlalchemy.util.typing import TupleAny
@@ -43,8 +44,6 @@ def dump_schema(connection: sa.Connection, *, exclude_tables: Collection[str] = 
     """The SQL that recreates this database's schema on an empty database of the same backend,
     less ``exclude_tables`` (the version table and ledgers, which their owners create) with
     their indexes and sequences."""
-    from ._postgresql import dump_postgresql
-
     key = dialect_key(connection)
     excluded = frozenset(exclude_tables)
     if key == "sqlite":
@@ -67,7 +66,7 @@ def _join(statements: list[str]) -> str:
     return "".join(body)
 
 
-def refuse(what: str, names: Collection[str]) -> None:
+def _refuse(what: str, names: Collection[str]) -> None:
     if names:
         listed = ", ".join(sorted(names))
         raise VersioningError(
@@ -101,7 +100,7 @@ def _dump_sqlite(connection: sa.Connection, excluded: frozenset[str]) -> str:
         else:
             triggers.append(name)
     # A trigger's body holds its own semicolons inside BEGIN ... END.
-    refuse("triggers", triggers)
+    _refuse("triggers", triggers)
     return _join([sql for _, sql in sorted(tables)] + [sql for *_, sql in sorted(indexes)] + views)
 
 
@@ -134,12 +133,12 @@ def _dump_mysql(connection: sa.Connection, excluded: frozenset[str]) -> str:
         else:
             others.append(f"{name} ({kind.lower()})")
     # A view's text names the database it was read from, so it would not load elsewhere.
-    refuse("views or sequences", others)
+    _refuse("views or sequences", others)
     for what in ("triggers", "routines", "events"):  # bodies with semicolons of their own
         one = what.removesuffix("s")
         query = f"SELECT {one}_name FROM information_schema.{what} WHERE {one}_schema = DATABASE()"
         names = raw(connection, query).scalars()
-        refuse(what, [str(name) for name in names])
+        _refuse(what, [str(name) for name in names])
     statements = []
     quote = connection.dialect.identifier_preparer.quote_identifier
     for name in sorted(tables):
