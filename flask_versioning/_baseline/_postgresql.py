@@ -1,30 +1,20 @@
 """PostgreSQL's schema as SQL, built from the server's catalog and its own deparsing functions.
 
-Why not ``pg_dump --schema-only``: it is a separate program that must be installed and at least
-as new as the server (a Python image or a CI runner often has none, or an older one); it needs
-the password handed over outside the URL; recent releases wrap the dump in ``\\restrict <random
-key>`` psql commands, so the same schema dumps to a different file every time and a driver
-cannot run it as is; and it sets ``search_path`` to empty for the session and qualifies every
-name with its schema, which ties the baseline to the schema it was read from.
+Not ``pg_dump --schema-only``: it is a separate program that must be installed and at least as
+new as the server, it needs the password outside the URL, recent releases wrap the dump in
+``\\restrict <random key>`` (so the same schema never dumps to the same file), and it qualifies
+every name with the schema it was read from. Not SQLAlchemy's reflection compiled back into DDL
+either: that loses what has no SQLAlchemy type (domains, extension types) and rewrites what has
+no exact inverse (a ``serial`` of a renamed table would get a sequence named after the new
+name, where the replayed database keeps the old one).
 
-Why not SQLAlchemy's reflection compiled back into DDL: reflection maps every column onto a
-SQLAlchemy type and back, which loses what has no SQLAlchemy type (a domain, an extension's
-type) and rewrites what has no exact inverse: a ``serial`` column reflects as "autoincrement"
-and compiles back to a new ``SERIAL`` whose sequence is named after the table, so a table
-renamed by a revision (``posts`` -> ``articles``) gets ``articles_id_seq`` where the replayed
-database still uses ``posts_id_seq``.
-
-What is done instead is what ``pg_dump`` itself does inside the server: ``format_type`` for
-column types, ``pg_get_expr`` for defaults and generated columns, ``pg_get_constraintdef`` for
-keys and checks, ``pg_get_indexdef`` for indexes, ``pg_get_viewdef`` for views,
-``quote_ident``/``quote_literal`` for names and strings. These functions belong to the server,
-so they always match its version, and they print exactly what the catalog holds. Names are not
-qualified with the schema: the baseline loads into the current schema of whatever database it
-is applied to.
-
-Only the current schema is dumped (the first one on ``search_path``); a table in another schema,
-functions, triggers, rules, row-level security, domains and other user-defined types beyond
-enums, partitioned, inherited and foreign tables are refused by name rather than left out.
+Instead, what ``pg_dump`` does inside the server: ``format_type``, ``pg_get_expr``,
+``pg_get_constraintdef``, ``pg_get_indexdef``, ``pg_get_viewdef``, ``quote_ident`` and
+``quote_literal`` always match the server's version and print exactly what the catalog holds.
+Names are not qualified, so the baseline loads into whatever schema is current. Only the current
+schema is dumped; what it cannot reproduce (other schemas' tables, functions, triggers, rules,
+row-level security, non-enum types, partitioned, inherited and foreign tables) is refused by
+name rather than left out.
 """
 
 from __future__ import annotations
@@ -158,6 +148,9 @@ _VIEW_USES = """
     WHERE r.ev_class = ANY(:oids) AND d.refobjid = ANY(:oids) AND d.refobjid <> r.ev_class"""
 
 
+_KINDS = {"r": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW"}
+
+
 def dump_postgresql(connection: sa.Connection, excluded: Collection[str]) -> str:
     """The current schema of ``connection``'s database as SQL statements (see the module)."""
     schema = connection.execute(sa.text("SELECT current_schema()")).scalar()
@@ -184,8 +177,9 @@ class _Dump:
         relations = self._rows(_RELATIONS)
         self.params["oids"] = [row[0] for row in relations]
         self.tables = [row for row in relations if row[3] == "r"]
-        self.views = [row for row in relations if row[3] != "r"]
+        self.views = {row[0]: row for row in relations if row[3] != "r"}
         self.names = {row[0]: row[2] for row in relations}
+        self.kinds = {row[0]: row[3] for row in relations}
         self.columns: dict[int, list[Sequence[Any]]] = defaultdict(list)
         for row in self._rows(_COLUMNS):
             self.columns[row[0]].append(row)
@@ -195,13 +189,29 @@ class _Dump:
     def _rows(self, query: str) -> Sequence[Sequence[Any]]:
         return self.connection.execute(sa.text(query), self.params).all()
 
+    def _column(self, table: int, number: int) -> str:
+        return next(str(row[2]) for row in self.columns[table] if row[1] == number)
+
     def render(self) -> str:
-        statements = [*self._extensions(), *self._enums(), *self._sequences()]
-        constraints = self._rows(_CONSTRAINTS)
+        statements = [
+            f"CREATE EXTENSION IF NOT EXISTS {name}{'' if in_schema else f' WITH SCHEMA {schema}'}"
+            for name, in_schema, schema in self._rows(_EXTENSIONS)
+        ]
+        statements += [
+            f"CREATE TYPE {name} AS ENUM ({', '.join(labels)})"
+            for name, labels in self._rows(_ENUMS)
+        ]
+        # A sequence starts where it was declared to start, not where the dumped rows left it
+        # (``--include-data`` sets the counters itself); an identity's comes with its column.
+        statements += [
+            f"CREATE SEQUENCE {row[0]} {_sequence_options(row)}"
+            for row in self.sequences
+            if row[8] != "i"
+        ]
         inline: dict[int, list[str]] = defaultdict(list)
         later: list[str] = []
         foreign: list[str] = []
-        for table, name, kind, definition, validated in constraints:
+        for table, name, kind, definition, validated in self._rows(_CONSTRAINTS):
             alter = f"ALTER TABLE {self.names[table]} ADD CONSTRAINT {name} {definition}"
             if kind == "f":
                 foreign.append(alter)
@@ -210,45 +220,25 @@ class _Dump:
             else:  # NOT VALID cannot be said in CREATE TABLE
                 later.append(alter)
         statements += [self._table(row, inline[row[0]]) for row in self.tables]
-        statements += later
-        statements += self._views()
-        statements += self._indexes()
+        statements += later + self._views()
+        # pg_get_indexdef's text, with the table's schema taken out of ``ON schema.table``.
+        statements += [
+            str(definition).replace(f" ON {qualified} ", f" ON {self.names[table]} ", 1)
+            for table, definition, qualified, _ in self._rows(_INDEXES)
+        ]
         statements += foreign
         statements += [
             f"ALTER SEQUENCE {row[0]} OWNED BY {self.names[row[9]]}.{self._column(row[9], row[10])}"
             for row in self.sequences
             if row[8] == "a" and row[9] in self.names
         ]
-        statements += self._comments()
+        for oid, number, text in self._rows(_COMMENTS):
+            if number:
+                target = f"COLUMN {self.names[oid]}.{self._column(oid, number)}"
+            else:
+                target = f"{_KINDS[self.kinds[oid]]} {self.names[oid]}"
+            statements.append(f"COMMENT ON {target} IS {text}")
         return "".join(f"{statement};\n\n" for statement in statements)
-
-    def _extensions(self) -> list[str]:
-        statements = []
-        for name, in_schema, schema in self._rows(_EXTENSIONS):
-            where = "" if in_schema else f" WITH SCHEMA {schema}"
-            statements.append(f"CREATE EXTENSION IF NOT EXISTS {name}{where}")
-        return statements
-
-    def _enums(self) -> list[str]:
-        return [
-            f"CREATE TYPE {name} AS ENUM ({', '.join(labels)})"
-            for name, labels in self._rows(_ENUMS)
-        ]
-
-    def _sequences(self) -> list[str]:
-        """``CREATE SEQUENCE`` for each sequence that is not an identity column's.
-
-        A sequence starts where it was declared to start, not where the dumped database's rows
-        left it: the baseline copies no rows (``--include-data`` sets the counters itself).
-        """
-        return [
-            f"CREATE SEQUENCE {row[0]} {_sequence_options(row)}"
-            for row in self.sequences
-            if row[8] != "i"
-        ]
-
-    def _column(self, table: int, number: int) -> str:
-        return next(str(row[2]) for row in self.columns[table] if row[1] == number)
 
     def _table(self, row: Sequence[Any], constraints: list[str]) -> str:
         oid, _, name, _, persistence, options, _ = row
@@ -289,51 +279,24 @@ class _Dump:
 
     def _views(self) -> list[str]:
         """Views and materialized views, each after the views it uses."""
-        by_oid = {row[0]: row for row in self.views}
         sorter: graphlib.TopologicalSorter[int] = graphlib.TopologicalSorter()
-        for oid in sorted(by_oid, key=lambda oid: by_oid[oid][1]):
+        for oid in sorted(self.views, key=lambda oid: self.views[oid][1]):
             sorter.add(oid)
         for view, used in self._rows(_VIEW_USES):
-            if view in by_oid and used in by_oid:
+            if view in self.views and used in self.views:
                 sorter.add(view, used)
         statements = []
         for oid in sorter.static_order():
-            _, _, name, kind, _, options, definition = by_oid[oid]
+            _, _, name, kind, _, options, definition = self.views[oid]
             with_ = f" WITH ({options})" if options else ""
             query = str(definition).strip().removesuffix(";")
-            if kind == "m":
-                statements.append(f"CREATE MATERIALIZED VIEW {name}{with_} AS\n{query}")
-            else:
-                statements.append(f"CREATE VIEW {name}{with_} AS\n{query}")
-        return statements
-
-    def _indexes(self) -> list[str]:
-        """``pg_get_indexdef`` text, with the table's schema taken out of ``ON schema.table``."""
-        statements = []
-        for table, definition, qualified, _ in self._rows(_INDEXES):
-            statements.append(
-                str(definition).replace(f" ON {qualified} ", f" ON {self.names[table]} ", 1)
-            )
-        return statements
-
-    def _comments(self) -> list[str]:
-        statements = []
-        kinds = {row[0]: "MATERIALIZED VIEW" if row[3] == "m" else "VIEW" for row in self.views}
-        for oid, number, text in self._rows(_COMMENTS):
-            if number == 0:
-                kind = kinds.get(oid, "TABLE")
-                statements.append(f"COMMENT ON {kind} {self.names[oid]} IS {text}")
-            else:
-                column = self._column(oid, number)
-                statements.append(f"COMMENT ON COLUMN {self.names[oid]}.{column} IS {text}")
+            statements.append(f"CREATE {_KINDS[kind]} {name}{with_} AS\n{query}")
         return statements
 
 
 def _sequence_options(row: Sequence[Any], *, typed: bool = True) -> str:
-    """A sequence's type, start, step, bounds, cache and cycling, as ``CREATE SEQUENCE`` says.
-
-    An identity column's sequence takes its type from the column (``typed=False``).
-    """
+    """A sequence's type, start, step, bounds, cache and cycling, as ``CREATE SEQUENCE`` says;
+    an identity column's sequence takes its type from the column (``typed=False``)."""
     _, type_, start, increment, minimum, maximum, cache, cycle, *_ = row
     return (
         f"{f'AS {type_} ' if typed else ''}START WITH {start} INCREMENT BY {increment} "

@@ -1,13 +1,9 @@
-"""Creating a schema from a baseline on an empty database.
+"""Creating a schema from a baseline on an empty database (one with a history keeps replaying
+its revisions); stamping the revision is the caller's part, so Alembic writes the version table.
 
-A baseline only ever applies to an *empty* database (no version table and no tables): a database
-with a history keeps replaying its real revisions. Stamping the revision is the caller's part
-(Alembic's ``stamp``), so that the version table is written the way Alembic writes it.
-
-Where DDL is transactional (PostgreSQL, SQLite) the whole baseline runs in one transaction: a
-statement that fails leaves the database empty, as it was. PostgreSQL gets the statements in
-batches, one round trip each (see :func:`_run_batch`). MariaDB and MySQL commit each DDL
-statement on their own, so a failure there says so, and which statements were applied.
+Where DDL is transactional (PostgreSQL, SQLite) the whole baseline is one transaction, so a
+failed statement leaves the database empty. MariaDB and MySQL commit each DDL statement, so a
+failure there says which statements stayed applied.
 """
 
 from __future__ import annotations
@@ -17,18 +13,15 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from .._errors import VersioningError, scrub
+from .._errors import VersioningError, one_line, scrub
 from ._sql import split_statements
-from .dump import RAW, dialect_key
+from .dump import dialect_key, raw
 from .files import Baseline
 
 
 def is_empty(connection: sa.Connection, *, version_table: str, schema: str | None = None) -> bool:
-    """Whether the database has neither the version table nor any table or view.
-
-    ``schema`` is the version table's schema (``None``: the default one); other tables are
-    looked for in the default schema, where a baseline creates them.
-    """
+    """Whether the database has neither the version table (in ``schema``) nor any table or
+    view in the default schema, where a baseline creates them."""
     inspector = sa.inspect(connection)
     if inspector.has_table(version_table, schema=schema):
         return False
@@ -38,11 +31,9 @@ def is_empty(connection: sa.Connection, *, version_table: str, schema: str | Non
 def load_baseline(connection: sa.Connection, baseline: Baseline, *, commit: bool = True) -> int:
     """Run ``baseline``'s statements on ``connection``; returns how many were run.
 
-    With ``commit`` (the default) the statements are committed, together with anything the
-    connection's current transaction already holds, and a failure rolls back. Pass
-    ``commit=False`` to stamp the version table in the same transaction before committing
-    yourself (then a failure leaves the rollback to you, too). A failed statement raises a
-    one-line :class:`VersioningError` naming the file, the statement and what stayed applied.
+    With ``commit`` they are committed with whatever the transaction holds, and a failure rolls
+    back; ``commit=False`` leaves both to the caller, to stamp in the same transaction. A failed
+    statement raises one line naming the file, the statement and what stayed applied.
     """
     key = dialect_key(connection)
     if key != baseline.dialect:
@@ -53,16 +44,17 @@ def load_baseline(connection: sa.Connection, baseline: Baseline, *, commit: bool
     done = 0
     try:
         with _loading(connection, key):
-            batches = _batches(statements) if key == "postgresql" else []
-            for start, batch in batches:
+            # PostgreSQL gets batches of statements, one round trip each.
+            while key == "postgresql" and done < len(statements):
+                batch = statements[done : done + _BATCH]
                 if _run_batch(connection, batch):
-                    done = start + len(batch)
+                    done += len(batch)
                     continue
                 for statement in batch:
-                    connection.exec_driver_sql(statement, execution_options=RAW)
+                    raw(connection, statement)
                     done += 1
             for statement in statements[done:]:
-                connection.exec_driver_sql(statement, execution_options=RAW)
+                raw(connection, statement)
                 done += 1
         if commit:
             connection.commit()
@@ -77,56 +69,37 @@ def load_baseline(connection: sa.Connection, baseline: Baseline, *, commit: bool
 _BATCH = 500
 
 
-def _batches(statements: list[str]) -> list[tuple[int, list[str]]]:
-    return [
-        (start, statements[start : start + _BATCH]) for start in range(0, len(statements), _BATCH)
-    ]
-
-
 def _run_batch(connection: sa.Connection, batch: list[str]) -> bool:
-    """Send ``batch`` in one call under a savepoint; whether it went through.
-
-    Thousands of statements one call each cost about as much client time as the server spends
-    on them; one call per batch costs almost nothing. A batch that fails is rolled back to its
-    savepoint and the caller runs it statement by statement, which names the statement that
-    fails, and also covers a driver that cannot run several statements in one call. Each
-    statement ends on a line of its own, so that a trailing comment cannot swallow the next.
-    """
-    savepoint = connection.begin_nested()
+    """Send ``batch`` in one call under a savepoint (one call per statement costs as much
+    client time as the server spends on them); whether it went through. A failed batch is run
+    again statement by statement, which names the failing one and covers a driver that cannot
+    run several in one call. Each statement ends on a line of its own, so that a trailing
+    comment cannot swallow the next."""
     try:
-        connection.exec_driver_sql("\n;\n".join(batch), execution_options=RAW)
+        with connection.begin_nested():  # rolled back to the savepoint on failure
+            raw(connection, "\n;\n".join(batch))
     except sa.exc.DBAPIError:
-        savepoint.rollback()
         return False
-    savepoint.commit()
     return True
 
 
 @contextmanager
 def _loading(connection: sa.Connection, key: str) -> Iterator[None]:
-    """What each backend needs around the statements.
-
-    SQLite: Python's driver only opens a transaction before INSERT/UPDATE/DELETE, so DDL would
-    commit statement by statement; an explicit ``BEGIN`` makes the load one transaction.
-    MariaDB/MySQL: tables come in name order, so a foreign key may name a table that does not
-    exist yet; foreign key checks are off for the load and restored afterwards.
-    """
+    """What each backend needs around the statements. SQLite's driver opens a transaction only
+    before INSERT/UPDATE/DELETE, so an explicit ``BEGIN`` makes the load one transaction;
+    MariaDB/MySQL tables come in name order, so foreign key checks are off during the load."""
     if key == "sqlite":
         driver = connection.connection.driver_connection
         if not getattr(driver, "in_transaction", True):
-            connection.exec_driver_sql("BEGIN", execution_options=RAW)
+            raw(connection, "BEGIN")
         yield
     elif key in ("mariadb", "mysql"):
-        checks = connection.exec_driver_sql(
-            "SELECT @@SESSION.foreign_key_checks", execution_options=RAW
-        ).scalar()
-        connection.exec_driver_sql("SET SESSION foreign_key_checks = 0", execution_options=RAW)
+        checks = raw(connection, "SELECT @@SESSION.foreign_key_checks").scalar()
+        raw(connection, "SET SESSION foreign_key_checks = 0")
         try:
             yield
         finally:
-            connection.exec_driver_sql(
-                f"SET SESSION foreign_key_checks = {int(checks or 0)}", execution_options=RAW
-            )
+            raw(connection, f"SET SESSION foreign_key_checks = {int(checks or 0)}")
     else:
         yield
 
@@ -140,12 +113,8 @@ def _failure(
     *,
     rolled_back: bool,
 ) -> VersioningError:
-    statement = " ".join(statements[done].split()) if done < len(statements) else "?"
-    if len(statement) > 80:
-        statement = statement[:77] + "..."
-    detail = scrub(" ".join(str(exc.orig).split()))
-    if len(detail) > 300:
-        detail = detail[:297] + "..."
+    statement = one_line(statements[done], 80) if done < len(statements) else "?"
+    detail = one_line(scrub(one_line(str(exc.orig))), 300)
     if key in ("mariadb", "mysql"):
         state = (
             f"this database cannot roll back DDL: the {done} statement(s) before it stay "

@@ -1,17 +1,13 @@
-"""A database's schema as plain data, read by reflection, to compare two databases with ``==``.
-
-This is the proof that a baseline is right: a database made from it and one made by replaying
-the revisions must give equal snapshots. It is read through SQLAlchemy's inspector, not through
-the dump's own queries, so a mistake in the dump cannot hide itself by being made twice.
-
-Everything is reduced to strings, numbers, lists and dicts, sorted by name wherever the database
-does not define an order (column order is kept: it is what ``SELECT *`` returns). What is state
-rather than schema is left out: MariaDB's ``AUTO_INCREMENT`` counter and a sequence's current
-value, both moved by rows that a baseline does not copy.
+"""A database's schema as plain data, read by reflection, to compare two databases with ``==``:
+the proof that a database made from a baseline equals one that replayed the revisions. It is
+read through SQLAlchemy's inspector, not the dump's queries, so a mistake in the dump cannot
+hide by being made twice. Whatever has no defined order is sorted by name (columns keep theirs);
+state rather than schema (``AUTO_INCREMENT`` counters, a sequence's current value) is left out.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +18,12 @@ from .dump import dialect_key
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql.base import PGInspector
 
+_SEQUENCES = sa.text(
+    "SELECT sequence_name, data_type, start_value, increment, minimum_value, maximum_value, "
+    "cycle_option FROM information_schema.sequences WHERE sequence_schema = current_schema() "
+    "ORDER BY sequence_name"
+)
+
 
 def schema_snapshot(
     bind: sa.Engine | sa.Connection,
@@ -30,52 +32,32 @@ def schema_snapshot(
     version_table: str | None = "alembic_version",
     version_table_schema: str | None = None,
 ) -> dict[str, Any]:
-    """Tables, columns, keys, indexes, constraints, views, enums and sequences, plus the
-    version table's rows (under ``"version"``; ``None`` when it does not exist).
-
-    ``exclude`` names tables and views to leave out. The version table's structure is part of
-    the snapshot unless it is excluded too.
-    """
-    if isinstance(bind, sa.Engine):
-        with bind.connect() as connection:
-            return schema_snapshot(
-                connection,
-                exclude=exclude,
-                version_table=version_table,
-                version_table_schema=version_table_schema,
+    """Tables, columns, keys, indexes, constraints, views, enums and sequences, less the tables
+    and views in ``exclude``, plus the version table's rows (under ``"version"``; ``None`` when
+    it does not exist)."""
+    connect = bind.connect() if isinstance(bind, sa.Engine) else contextlib.nullcontext(bind)
+    with connect as connection:
+        key = dialect_key(connection)
+        inspector = sa.inspect(connection)
+        tables = sorted(set(inspector.get_table_names()) - set(exclude))
+        snapshot: dict[str, Any] = {
+            "dialect": key,
+            "tables": _tables(connection, inspector, tables),
+            "views": {
+                name: _clean(inspector.get_view_definition(name))
+                for name in sorted(set(inspector.get_view_names()) - set(exclude))
+            },
+            "version": _version_rows(connection, version_table, version_table_schema),
+        }
+        if key == "postgresql":
+            enums = cast("PGInspector", inspector).get_enums()
+            snapshot["enums"] = sorted(
+                ({"name": e["name"], "labels": list(e["labels"])} for e in enums),
+                key=lambda enum: str(enum["name"]),
             )
-    key = dialect_key(bind)
-    inspector = sa.inspect(bind)
-    tables = sorted(set(inspector.get_table_names()) - set(exclude))
-    snapshot: dict[str, Any] = {
-        "dialect": key,
-        "tables": _tables(bind, inspector, tables),
-        "views": {
-            name: _clean(inspector.get_view_definition(name))
-            for name in sorted(set(inspector.get_view_names()) - set(exclude))
-        },
-        "version": _version_rows(bind, version_table, version_table_schema),
-    }
-    if key == "postgresql":
-        snapshot["enums"] = sorted(
-            (
-                {"name": enum["name"], "labels": list(enum["labels"])}
-                for enum in cast("PGInspector", inspector).get_enums()
-            ),
-            key=lambda enum: str(enum["name"]),
-        )
-        snapshot["materialized_views"] = sorted(inspector.get_materialized_view_names())
-        snapshot["sequences"] = [
-            list(row)
-            for row in bind.execute(
-                sa.text(
-                    "SELECT sequence_name, data_type, start_value, increment, minimum_value, "
-                    "maximum_value, cycle_option FROM information_schema.sequences "
-                    "WHERE sequence_schema = current_schema() ORDER BY sequence_name"
-                )
-            )
-        ]
-    return snapshot
+            snapshot["materialized_views"] = sorted(inspector.get_materialized_view_names())
+            snapshot["sequences"] = [list(row) for row in connection.execute(_SEQUENCES)]
+        return snapshot
 
 
 def _tables(connection: sa.Connection, inspector: sa.Inspector, names: list[str]) -> dict[str, Any]:
@@ -99,23 +81,23 @@ def _tables(connection: sa.Connection, inspector: sa.Inspector, names: list[str]
     except NotImplementedError:
         # SQLAlchemy reads SQLite's table options (WITHOUT ROWID, STRICT) from 2.0.53 on.
         options = {}
-    result = {}
-    for (_, name), table_columns in sorted(columns.items(), key=lambda item: str(item[0][1])):
-        result[name] = {
+    return {
+        key[1]: {
             "columns": [_column(column, dialect) for column in table_columns],
-            "primary_key": _clean(primary.get((None, name))),
-            "indexes": _sorted(indexes.get((None, name), [])),
-            "unique_constraints": _sorted(uniques.get((None, name), [])),
-            "check_constraints": _sorted(checks.get((None, name), [])),
-            "foreign_keys": _sorted(foreign.get((None, name), [])),
-            "comment": _clean(comments.get((None, name))),
+            "primary_key": _clean(primary.get(key)),
+            "indexes": _sorted(indexes.get(key, [])),
+            "unique_constraints": _sorted(uniques.get(key, [])),
+            "check_constraints": _sorted(checks.get(key, [])),
+            "foreign_keys": _sorted(foreign.get(key, [])),
+            "comment": _clean(comments.get(key)),
             "options": {
                 option: _clean(value)
-                for option, value in sorted(options.get((None, name), {}).items())
+                for option, value in sorted(options.get(key, {}).items())
                 if not option.endswith("auto_increment")
             },
         }
-    return result
+        for key, table_columns in sorted(columns.items(), key=lambda item: str(item[0][1]))
+    }
 
 
 def _column(column: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
@@ -123,9 +105,7 @@ def _column(column: Mapping[str, Any], dialect: sa.Dialect) -> dict[str, Any]:
         type_ = column["type"].compile(dialect=dialect)
     except sa.exc.CompileError:
         type_ = repr(column["type"])
-    cleaned = _clean({key: value for key, value in column.items() if key != "type"})
-    assert isinstance(cleaned, dict)
-    return {"type": type_, **cleaned}
+    return {"type": type_, **_clean({key: value for key, value in column.items() if key != "type"})}
 
 
 def _clean(value: Any) -> Any:

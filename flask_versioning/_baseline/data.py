@@ -1,14 +1,10 @@
 """Rows and baselines: which old revisions wrote data, and copying chosen tables' rows.
 
-A baseline holds the schema only. Rows that revisions inserted or changed on the way (reference
-data, a backfill) are in every replayed database and in no baseline-made one, so writing a
-baseline lists those revisions with a warning. They are found by reading the revision files as
-Python syntax, never by importing them: importing runs module code, and a revision that needs
-its app's imports would fail here for reasons that have nothing to do with data.
-
-Tables whose rows belong in every new database can be copied into the baseline as ``INSERT``
-statements (``--include-data TABLE``); the values are rendered as literals by the database's
-own SQLAlchemy dialect.
+A baseline holds the schema only, so rows that revisions wrote (reference data, a backfill) are
+in every replayed database and in no baseline-made one: writing a baseline warns of those
+revisions, found by reading the files as Python syntax (importing would run module code that
+may need the app). Rows that belong in every new database are copied as ``INSERT`` statements
+(``--include-data TABLE``), their values rendered by the database's own SQLAlchemy dialect.
 """
 
 from __future__ import annotations
@@ -47,14 +43,10 @@ class DataRevision:
 
 
 def data_revisions(scripts: Iterable[str | os.PathLike[str]]) -> list[DataRevision]:
-    """The revision files among ``scripts`` whose upgrade functions change data.
-
-    Looked for in every function whose name starts with ``upgrade`` (``upgrade()``, and the
-    ``upgrade_<name>()`` functions of a multi-database layout): ``op.execute`` of an INSERT,
-    UPDATE or DELETE (as text, ``sa.text(...)``, or ``insert()``/``update()``/``delete()``),
-    ``op.bulk_insert`` and ``op.get_bind()`` (a connection used directly). ``op.execute`` of a
-    string built at run time cannot be read and is listed as possibly changing data.
-    """
+    """The revision files among ``scripts`` whose ``upgrade*`` functions change data:
+    ``op.execute`` of an INSERT, UPDATE or DELETE (text, ``sa.text(...)`` or
+    ``insert()``/``update()``/``delete()``), ``op.bulk_insert`` and ``op.get_bind()``. A
+    statement built at run time cannot be read, so it counts as possibly changing data."""
     found = []
     for script in scripts:
         path = Path(script)
@@ -157,19 +149,13 @@ def _literal_text(node: ast.expr) -> str | None:
 def _callee(call: ast.Call) -> str | None:
     if isinstance(call.func, ast.Name):
         return call.func.id
-    if isinstance(call.func, ast.Attribute):
-        return call.func.attr
-    return None
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
 
 
 def dump_rows(connection: sa.Connection, tables: Collection[str]) -> str:
-    """``INSERT`` statements that recreate the rows of ``tables``, as SQL for a baseline.
-
-    Tables are written parents first (by foreign key), rows in primary key order, 500 per
-    statement. On PostgreSQL each table's ``serial``/identity sequences are then set past the
-    copied rows, as replay would have left them; MariaDB and SQLite move their counters on
-    their own when rows with explicit keys are inserted.
-    """
+    """``INSERT`` statements that recreate the rows of ``tables``, parents first, rows in
+    primary key order. On PostgreSQL the tables' sequences are then set past the copied rows,
+    as replay left them; MariaDB and SQLite move their counters on their own."""
     metadata = sa.MetaData()
     inspector = sa.inspect(connection)
     for name in tables:
@@ -208,11 +194,8 @@ def dump_rows(connection: sa.Connection, tables: Collection[str]) -> str:
 
 
 def _pg_counters(connection: sa.Connection, table: sa.Table) -> list[str]:
-    """``setval`` for each sequence a column of ``table`` draws from, to its largest value.
-
-    The sequence is looked up again when the baseline is loaded, by table and column, so its
-    schema is the loading database's, not the one the rows were read from.
-    """
+    """``setval`` for each sequence a column of ``table`` draws from, to its largest value; the
+    sequence is looked up by table and column at load time, in the loading database's schema."""
     statements = []
     quote = connection.dialect.identifier_preparer.quote
     for column in table.columns:

@@ -1,44 +1,36 @@
 """Rendering the schema of a real database as the SQL that recreates it.
 
-A baseline must equal what replaying the revisions produces, so it is read from a database that
-was upgraded by replay, never from the models, and each backend is asked in the most literal way
-it offers:
-
-- SQLite keeps the text of every ``CREATE`` statement in ``sqlite_master``, already rewritten by
-  ``ALTER TABLE``: that text is the schema.
-- MariaDB and MySQL answer ``SHOW CREATE TABLE`` with a statement that includes the engine, the
-  character set and collation, ``AUTO_INCREMENT`` columns, keys, checks and foreign keys.
-- PostgreSQL has no such statement; :mod:`._postgresql` builds one from the server's catalog and
-  its own deparsing functions (see there for why not ``pg_dump``).
-
-Objects a backend's dump cannot reproduce (triggers, routines, views on MariaDB) are refused by
-name: a baseline that silently lacks them would make databases that differ from replayed ones.
-The output is deterministic (tables and indexes sorted by name), so a regenerated baseline
-shows in review as a diff of what changed.
+A baseline must equal what replaying the revisions produces, so it is read from a replayed
+database, never from the models, and each backend is asked in its most literal way: SQLite's
+``sqlite_master`` holds every ``CREATE`` statement as ``ALTER TABLE`` left it; MariaDB and MySQL
+answer ``SHOW CREATE TABLE``; for PostgreSQL, :mod:`._postgresql` builds the statements from the
+catalog. What a dump cannot reproduce (triggers, routines, views on MariaDB) is refused by name,
+and the output is sorted by name, so a regenerated baseline reviews as a diff of what changed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from .._errors import VersioningError
 from ._postgresql import dump_postgresql
 
-#: Execution options for statements run exactly as written: no driver-side ``%`` formatting.
-RAW: dict[str, object] = {"no_parameters": True}
+if TYPE_CHECKING:
+    from sqlalchemy.util.typing import TupleAny
+
+
+def raw(connection: sa.Connection, sql: str) -> sa.CursorResult[*TupleAny]:
+    """Run ``sql`` exactly as written: no driver-side ``%`` formatting."""
+    return connection.exec_driver_sql(sql, execution_options={"no_parameters": True})
 
 
 def dialect_key(connection: sa.Connection | sa.Engine) -> str:
-    """The name a baseline file carries for this database's backend.
-
-    MariaDB is told apart from MySQL (both use SQLAlchemy's ``mysql`` dialect unless the URL
-    says ``mariadb://``): their ``SHOW CREATE TABLE`` texts differ, and one's baseline is not
-    guaranteed to load on the other. The dialect only knows which it is once it has connected,
-    so an engine is connected first.
-    """
+    """The name a baseline file carries for this database's backend: MariaDB apart from MySQL,
+    whose ``SHOW CREATE TABLE`` texts differ (the dialect knows which only once connected)."""
     if isinstance(connection, sa.Engine):
         with connection.connect() as connected:
             return dialect_key(connected)
@@ -49,12 +41,9 @@ def dialect_key(connection: sa.Connection | sa.Engine) -> str:
 
 
 def dump_schema(connection: sa.Connection, *, exclude_tables: Collection[str] = ()) -> str:
-    """The SQL that recreates this database's schema on an empty database of the same backend.
-
-    ``exclude_tables`` names tables left out, with their indexes and sequences: the version
-    table and the ledgers, which their owners create. Raises :class:`VersioningError` when the
-    backend is not supported or the schema holds objects a baseline cannot reproduce.
-    """
+    """The SQL that recreates this database's schema on an empty database of the same backend,
+    less ``exclude_tables`` (the version table and ledgers, which their owners create) with
+    their indexes and sequences."""
     key = dialect_key(connection)
     excluded = frozenset(exclude_tables)
     if key == "sqlite":
@@ -67,11 +56,8 @@ def dump_schema(connection: sa.Connection, *, exclude_tables: Collection[str] = 
 
 
 def _join(statements: list[str]) -> str:
-    """Statements as a file body: each ends with a semicolon, a blank line between them.
-
-    A statement whose last line holds a ``--`` comment gets its semicolon on a line of its own,
-    or the comment would swallow it.
-    """
+    """Statements as a file body, a blank line between them; a statement whose last line holds
+    a ``--`` comment gets its semicolon on a line of its own, or the comment would swallow it."""
     body = []
     for statement in statements:
         text = statement.rstrip().removesuffix(";").rstrip()
@@ -93,9 +79,9 @@ def _refuse(what: str, names: Collection[str]) -> None:
 
 
 def _dump_sqlite(connection: sa.Connection, excluded: frozenset[str]) -> str:
-    rows = connection.exec_driver_sql(
+    rows = raw(
+        connection,
         "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid",
-        execution_options=RAW,
     ).all()
     shadows = _sqlite_shadow_tables(connection)
     tables: list[tuple[str, str]] = []
@@ -119,12 +105,10 @@ def _dump_sqlite(connection: sa.Connection, excluded: frozenset[str]) -> str:
 
 
 def _sqlite_shadow_tables(connection: sa.Connection) -> set[str]:
-    """Tables a virtual table (e.g. FTS5) keeps its data in, and creates by itself.
-
-    ``PRAGMA table_list`` says which they are since SQLite 3.37; before, none are known.
-    """
+    """Tables a virtual table (e.g. FTS5) creates for its data; ``PRAGMA table_list`` names
+    them since SQLite 3.37 (before, none are known)."""
     try:
-        rows = connection.exec_driver_sql("PRAGMA table_list", execution_options=RAW).all()
+        rows = raw(connection, "PRAGMA table_list").all()
     except sa.exc.DBAPIError:
         return set()
     return {str(row[1]) for row in rows if row[2] == "shadow"}
@@ -136,30 +120,12 @@ def _sqlite_shadow_tables(connection: sa.Connection) -> set[str]:
 _COUNTER = re.compile(r" AUTO_INCREMENT=\d+")
 
 
-#: Objects whose bodies hold semicolons of their own, by the query that lists them.
-_MYSQL_BODIES = (
-    (
-        "triggers",
-        "SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
-    ),
-    (
-        "routines",
-        "SELECT routine_name FROM information_schema.routines WHERE routine_schema = DATABASE()",
-    ),
-    ("events", "SELECT event_name FROM information_schema.events WHERE event_schema = DATABASE()"),
-)
-
-
 def _dump_mysql(connection: sa.Connection, excluded: frozenset[str]) -> str:
-    """``SHOW CREATE TABLE`` for every base table, by name; foreign keys come with them.
-
-    Tables are created in name order, not dependency order, so a foreign key can name a table
-    created later: :func:`~.apply.load_baseline` turns ``FOREIGN_KEY_CHECKS`` off for the load,
-    which also covers cycles.
-    """
+    """``SHOW CREATE TABLE`` for every base table, by name, foreign keys included: one may name
+    a table created later (or a cycle), so the load turns ``FOREIGN_KEY_CHECKS`` off."""
     tables: list[str] = []
     others: list[str] = []
-    for name, kind in connection.exec_driver_sql("SHOW FULL TABLES", execution_options=RAW):
+    for name, kind in raw(connection, "SHOW FULL TABLES"):
         if name in excluded:
             continue
         if kind == "BASE TABLE":
@@ -168,26 +134,22 @@ def _dump_mysql(connection: sa.Connection, excluded: frozenset[str]) -> str:
             others.append(f"{name} ({kind.lower()})")
     # A view's text names the database it was read from, so it would not load elsewhere.
     _refuse("views or sequences", others)
-    for what, query in _MYSQL_BODIES:
-        names = connection.exec_driver_sql(query, execution_options=RAW).scalars()
+    for what in ("triggers", "routines", "events"):  # bodies with semicolons of their own
+        one = what.removesuffix("s")
+        query = f"SELECT {one}_name FROM information_schema.{what} WHERE {one}_schema = DATABASE()"
+        names = raw(connection, query).scalars()
         _refuse(what, [str(name) for name in names])
     statements = []
     quote = connection.dialect.identifier_preparer.quote_identifier
     for name in sorted(tables):
-        row = connection.exec_driver_sql(
-            f"SHOW CREATE TABLE {quote(name)}", execution_options=RAW
-        ).one()
+        row = raw(connection, f"SHOW CREATE TABLE {quote(name)}").one()
         statements.append(_without_counter(str(row[1])))
     return _join(statements)
 
 
 def _without_counter(create: str) -> str:
-    """``create`` without the table's ``AUTO_INCREMENT=<n>`` option.
-
-    A fresh database starts its counters at 1, as a replayed one does; the option is only in
-    the way of that when the dumped database held rows. The column attribute of the same name
-    is on a column line, which is left alone: only the closing options line is edited.
-    """
+    """``create`` without the table's ``AUTO_INCREMENT=<n>`` option, so counters start at 1 as
+    in a replayed database; only the closing options line is edited, not the column attribute."""
     head, sep, options = create.rpartition("\n)")
     if not sep:
         return create

@@ -14,10 +14,9 @@ revisions it stands for, and is reviewed in git like them. Its header states wha
 
     <the body: SQL statements>
 
-The body is everything after the first blank line. Its checksum is what stops a hand edit:
-a baseline that no longer equals its revision would make new databases that differ from every
-database that replayed the history, and nothing else would notice. Line endings are normalised
-before hashing, so a checkout that turns ``\\n`` into ``\\r\\n`` does not count as an edit.
+The body is everything after the first blank line. Its checksum stops a hand edit, which would
+make new databases differ from replayed ones unnoticed; line endings are normalised before
+hashing, so a checkout that turns ``\\n`` into ``\\r\\n`` is no edit.
 """
 
 from __future__ import annotations
@@ -79,24 +78,23 @@ def checksum(sql: str) -> str:
 def write_baseline(
     directory: str | os.PathLike[str], revision: str, dialect: str, sql: str
 ) -> Path:
-    """Write the baseline of ``revision`` for ``dialect`` into script ``directory``.
-
-    The file is written beside itself and moved into place, so a reader never sees half of it.
-    An existing baseline of the same revision and dialect is replaced.
-    """
+    """Write (or replace) the baseline of ``revision`` for ``dialect`` in script ``directory``;
+    written beside itself and moved into place, so a reader never sees half of it."""
     path = baseline_path(directory, revision, dialect)
     body = sql  # byte for byte: a copied row's text may hold a carriage return
     if body and not body.endswith("\n"):
         body += "\n"
-    created = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fields = {
+        "format": FORMAT,
+        "revision": revision,
+        "dialect": dialect,
+        "created-at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sha256": checksum(body),
+    }
     header = "\n".join(
         [
             MAGIC,
-            f"-- format: {FORMAT}",
-            f"-- revision: {revision}",
-            f"-- dialect: {dialect}",
-            f"-- created-at: {created}",
-            f"-- sha256: {checksum(body)}",
+            *(f"-- {key}: {value}" for key, value in fields.items()),
             "--",
             f"-- The schema of a {dialect} database upgraded to {revision}, read from it.",
             "-- Do not edit: regenerate it with `flask db baseline`; the checksum catches edits.",
@@ -155,29 +153,21 @@ def read_baseline(path: str | os.PathLike[str]) -> Baseline:
 
 
 def list_baselines(directory: str | os.PathLike[str]) -> list[BaselineEntry]:
-    """The baseline files in script ``directory``, by file name, sorted; none read or verified.
-
-    For messages such as "a baseline exists for sqlite but not for postgresql", and for pruning.
-    """
-    folder = Path(directory) / FOLDER
+    """The baseline files in script ``directory``, by file name, sorted; none read or verified
+    (for messages such as "a baseline exists for sqlite but not for postgresql", and pruning)."""
     entries = []
-    if folder.is_dir():
-        for path in folder.glob("*.sql"):
-            revision, dot, dialect = path.name.removesuffix(".sql").rpartition(".")
-            if dot and revision and not path.name.startswith("."):
-                entries.append(BaselineEntry(revision, dialect, path))
+    for path in (Path(directory) / FOLDER).glob("*.sql"):  # none when there is no folder
+        revision, dot, dialect = path.name.removesuffix(".sql").rpartition(".")
+        if dot and revision and not path.name.startswith("."):
+            entries.append(BaselineEntry(revision, dialect, path))
     return sorted(entries)
 
 
 def find_baseline(
     directory: str | os.PathLike[str], dialect: str, candidates: Sequence[str]
 ) -> Baseline | None:
-    """The baseline for ``dialect`` of the first revision in ``candidates`` that has one.
-
-    ``candidates`` are revision ids ordered newest first (e.g. the target and everything below
-    it), so the result is the newest usable baseline. The file is read and verified; one that
-    says it is of another revision or dialect than its name raises :class:`VersioningError`.
-    """
+    """The baseline for ``dialect`` of the first revision in ``candidates`` (newest first) that
+    has one, read and verified; one whose header contradicts its file name raises."""
     for revision in candidates:
         path = baseline_path(directory, revision, dialect)
         if path.is_file():

@@ -1,17 +1,14 @@
-"""Skipping tenants already at the target, the way the start-up fast path does: the heads come
-from the cached reading of the revision files (none is imported), and each tenant's version
-table is read with one ``SELECT``, without the lock.
-
-Schema tenants on the app's own server are read over one connection of the app's engine, a
-query per schema; a tenant with a database of its own costs a connection. A tenant whose table
-cannot be read (no table yet, schema missing, server down) is not skipped: the run itself then
-creates the table or reports the problem.
+"""Skipping tenants already at the target, as the start-up fast path does: the heads come from
+the cached reading of the revision files (none is imported), and each tenant's version table is
+read with one ``SELECT``, without the lock. A tenant whose table cannot be read (no table yet,
+schema missing, server down) is not skipped: the run itself then creates it or reports why.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -24,10 +21,10 @@ from .._ledgers.history import active_run
 from .._ledgers.versions import read_rows
 from .._protection import mark_protected, run_for
 from .._types import Tenant
+from .tenants import dispose, tenant_database
 
 if TYPE_CHECKING:
     from .._state import VersioningState
-from .tenants import dispose, tenant_database
 
 __all__ = ["protect_skipped", "read_versions", "target_revisions"]
 
@@ -49,7 +46,7 @@ def target_revisions(base: Database, targets: Sequence[str]) -> frozenset[str] |
             wanted.update(found)
         elif target == "base":
             continue
-        elif _REVISION_ID.match(target) and target not in ("current",):
+        elif _REVISION_ID.match(target) and target != "current":
             wanted.add(target)
         else:
             return None
@@ -62,54 +59,40 @@ def _alembic_heads(database: Database) -> list[str]:
 
 
 def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] | None]:
-    """Each tenant's version rows, ``None`` where they cannot be read."""
+    """Each tenant's version rows, ``None`` where they cannot be read. Schema tenants on the
+    app's server share one connection of the app's engine; a URL tenant costs one of its own."""
     found: list[list[str] | None] = [None] * len(tenants)
     shared: list[tuple[int, Database]] = []
     for index, tenant in enumerate(tenants):
-        try:
-            database = tenant_database(base, tenant)
-        except errors.VersioningError:
-            continue  # reported when the tenant runs
+        database = tenant_database(base, tenant)
         if tenant.url is None:
             shared.append((index, database))
             continue
         try:
-            with database.engine().connect() as connection:
+            with suppress(sa.exc.DBAPIError), database.engine().connect() as connection:
                 found[index] = read_rows(connection, database)
-        except sa.exc.DBAPIError:
-            pass
         finally:
             dispose(database)
     if shared:
-        try:
-            with base.engine().connect() as connection:
-                for index, database in shared:
-                    try:
-                        found[index] = read_rows(connection, database)
-                    except sa.exc.DBAPIError:
-                        connection.rollback()  # PostgreSQL: the transaction is aborted
-        except sa.exc.DBAPIError:
-            pass
+        with suppress(sa.exc.DBAPIError), base.engine().connect() as connection:
+            for index, database in shared:
+                try:
+                    found[index] = read_rows(connection, database)
+                except sa.exc.DBAPIError:
+                    connection.rollback()  # PostgreSQL: the transaction is aborted
     return found
 
 
 def protect_skipped(state: VersioningState, tenants: Sequence[Tenant]) -> dict[str, str]:
-    """Record a protected run's protection in tenants skipped because they were at the target:
-    such a run marks every tenant it was given, or a later ``downgrade base`` from a
-    development shell would find the ones that happened to be up to date unprotected.
-
-    Returns the one-line error of each tenant whose ledger could not be written.
-    """
+    """Record a protected run's protection in tenants skipped at the target (or a later
+    ``downgrade base`` from a development shell would find them unprotected); returns the
+    one-line error of each tenant whose ledger could not be written."""
     run = active_run() or run_for(state)
     if not run.protect:
         return {}
     failed: dict[str, str] = {}
     for tenant in tenants:
-        try:
-            database = tenant_database(state.database(), tenant)
-        except errors.VersioningError as exc:
-            failed[tenant.name] = str(exc)
-            continue
+        database = tenant_database(state.database(), tenant)
         try:
             mark_protected(state, [database], run)
         except sa.exc.SQLAlchemyError as exc:

@@ -1,11 +1,10 @@
-"""What runs on one tenant, in this process or in a worker: a :class:`Task` names a function of
-the operations layer and its arguments, and :func:`run_task` runs it on the tenant and turns
-whatever happens into a :class:`~flask_versioning.TenantResult`.
+"""What runs on one tenant, in this process or in a worker: a :class:`Task` names a function and
+its arguments, and :func:`run_task` turns whatever it does into a
+:class:`~flask_versioning.TenantResult`.
 
-A task crosses into worker processes by pickling, so its function must be a module-level
-function (pickled by name) and its arguments plain data. Any command can run on tenants by
-adding such a function: it takes the tenant's state and database, and returns what the command
-returns for one database.
+A task reaches worker processes pickled, so its function is a module-level one (pickled by name)
+and its arguments are plain data. Any command can run on tenants through such a function: it
+takes the tenant's state and database and returns what the command returns for one database.
 """
 
 from __future__ import annotations
@@ -19,43 +18,32 @@ from .. import _errors as errors
 from .._alembic.database import Database
 from .._ledgers.versions import current as current_revisions
 from .._operations import executor, queries
-from .._operations.standing import database_status
 from .._protection import allowing
 from .._state import VersioningState
-from .._types import (
-    DatabaseStatus,
-    MigrationResult,
-    RunOptions,
-    SeedResult,
-    Tenant,
-    TenantResult,
-)
+from .._types import MigrationResult, SeedResult, Tenant, TenantResult, TenantStatus
+from .tenants import TenantState, dispose, ensure_exists, tenant_database
 
 if TYPE_CHECKING:
     from .._reports import DatabasePlan
 
-from .tenants import dispose, ensure_exists, tenant_database, tenant_state
-
-__all__ = ["Task", "TaskFunction", "failure", "interrupted", "run_task"]
-
-#: ``function(state, database, **arguments)``: the state has the tenant as its only database.
-TaskFunction = Callable[..., Any]
+__all__ = ["Task", "describe", "interrupted", "read_back", "run_task"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
     """A command to run on each tenant."""
 
-    #: A module-level function ``(state, database, **arguments) -> value``.
-    function: TaskFunction
+    #: ``(state, database, **arguments) -> value``; the state has the tenant as its only
+    #: database.
+    function: Callable[..., Any]
     arguments: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     #: Whether the command writes: only then may ``create`` make a missing schema.
     writes: bool = False
     #: Skip tenants whose version table holds exactly these revisions, read without loading
     #: any revision file or taking the lock; ``None``: never skip.
     skip_at: frozenset[str] | None = None
-    #: Whether the command may run in worker processes (reading the version table does not
-    #: need them: it is one query, cheaper than starting a process).
+    #: Whether the command may run in worker processes (one query per tenant is cheaper than
+    #: starting them).
     parallel: bool = True
 
 
@@ -66,82 +54,58 @@ def run_task(
     exception, so one tenant never stops the others."""
     started = time.perf_counter()
     database: Database | None = None
-    ready = False
+    exists: Database | None = None  # the database, once its schema is known to exist
     try:
         database = tenant_database(state.database(), tenant)
         ensure_exists(database, tenant, create=create and task.writes)
-        ready = True
-        value = task.function(tenant_state(state, database), database, **task.arguments)
-        return finished(tenant, value, time.perf_counter() - started)
+        exists = database
+        only = TenantState(
+            extension=state.extension,
+            settings=database.settings,
+            db=state.db,
+            metadata=state.metadata,
+            _databases=[database],
+        )
+        value = task.function(only, database, **task.arguments)
     except Exception as exc:
-        # A tenant that could not be reached or has no schema stands nowhere known.
-        return failure(tenant, database if ready else None, exc, time.perf_counter() - started)
+        if isinstance(exc, errors.MigrationFailed):
+            now = exc.current
+        else:  # a tenant that could not be reached or has no schema stands nowhere known
+            now = where_now(exists) if exists is not None else None
+        took = time.perf_counter() - started
+        return TenantResult(tenant.name, "failed", error=describe(exc), after=now, duration=took)
     finally:
         if database is not None:
             dispose(database)
-
-
-def finished(tenant: Tenant, value: Any, duration: float) -> TenantResult[Any]:
     before = after = None
-    changed = False
+    changed = isinstance(value, tuple) and any(
+        isinstance(v, SeedResult) and v.status == "applied" for v in value
+    )
     if isinstance(value, MigrationResult):
         before, after = value.before, value.after
         changed = bool(value.steps) or before != after
-    elif isinstance(value, Sequence) and any(isinstance(v, SeedResult) for v in value):
-        changed = any(getattr(v, "status", None) == "applied" for v in value)
-    return TenantResult(
-        tenant.name,
-        "changed" if changed else "ok",
-        value=value,
-        before=before,
-        after=after,
-        duration=duration,
-    )
+    status: TenantStatus = "changed" if changed else "ok"
+    took = time.perf_counter() - started
+    return TenantResult(tenant.name, status, value, before=before, after=after, duration=took)
 
 
-def failure(
-    tenant: Tenant, database: Database | None, exc: BaseException, duration: float
-) -> TenantResult[Any]:
-    """A failed result: the one-line error, and where the tenant stands now if it can be read."""
+def describe(exc: BaseException) -> str:
+    """An error as the one scrubbed line a result shows: ours as they are, others named."""
     if isinstance(exc, errors.VersioningError):
-        message = str(exc)
-    else:
-        message = f"{type(exc).__name__}: {errors.one_line(exc, 300)}"
-    now: tuple[str, ...] | None = None
-    if isinstance(exc, errors.MigrationFailed):
-        now = exc.current
-    elif database is not None:
-        now = where_now(database)
-    return TenantResult(
-        tenant.name, "failed", error=errors.scrub(message), after=now, duration=duration
-    )
+        return errors.scrub(str(exc))
+    return errors.scrub(f"{type(exc).__name__}: {errors.one_line(exc, 300)}")
 
 
 def interrupted(
-    state: VersioningState, tenant: Tenant, duration: float, stopped: BaseException | None = None
+    state: VersioningState, tenant: Tenant, duration: float, stopped: BaseException
 ) -> TenantResult[Any]:
-    """The result of a tenant stopped by Ctrl-C while it ran in this process: what the
-    migration said (its statement cancelled, where it stands), else read back."""
+    """A tenant stopped by Ctrl-C in this process: what the migration said (its statement
+    cancelled, where it stands), else read back."""
     if isinstance(stopped, errors.MigrationInterrupted):
-        return TenantResult(
-            tenant.name, "failed", error=str(stopped), after=stopped.current, duration=duration
-        )
-    database = None
-    try:
-        database = tenant_database(state.database(), tenant)
-        now = where_now(database)
-    except Exception:
-        now = None
-    finally:
-        if database is not None:
-            dispose(database)
-    return TenantResult(
-        tenant.name,
-        "failed",
-        error="interrupted (Ctrl-C) while it ran",
-        after=now,
-        duration=duration,
-    )
+        error, now = str(stopped), stopped.current
+    else:
+        error, now = "interrupted (Ctrl-C) while it ran", read_back(state, tenant)
+    return TenantResult(tenant.name, "failed", error=error, after=now, duration=duration)
 
 
 def where_now(database: Database) -> tuple[str, ...] | None:
@@ -152,60 +116,44 @@ def where_now(database: Database) -> tuple[str, ...] | None:
         return None
 
 
-# -- the commands, one function each ------------------------------------------------------------
+def read_back(state: VersioningState, tenant: Tenant) -> tuple[str, ...] | None:
+    """Where a tenant stopped half-way stands, read over a connection of its own."""
+    try:
+        database = tenant_database(state.database(), tenant)
+    except Exception:
+        return None
+    try:
+        return where_now(database)
+    finally:
+        dispose(database)
 
 
-def upgrade(
+# -- the commands: module-level functions, so that a task pickles ------------------------------
+
+
+def migrate(
     state: VersioningState,
     database: Database,
     *,
-    target: str,
-    options: RunOptions,
-    baseline: bool = True,
+    command: str,
+    allow_protected: bool | None = None,
+    **arguments: Any,
 ) -> MigrationResult:
-    return executor.upgrade(database, target, options, baselines=baseline)
-
-
-def downgrade(
-    state: VersioningState,
-    database: Database,
-    *,
-    target: str,
-    options: RunOptions,
-    allow_protected: bool,
-) -> MigrationResult:
+    """``executor.<command>`` (upgrade, downgrade or stamp), with ``allow_protected`` given to
+    the guard where the command takes it."""
+    function: Callable[..., MigrationResult] = getattr(executor, command)
+    if allow_protected is None:
+        return function(database, **arguments)
     with allowing(allow_protected):
-        return executor.downgrade(database, target, options)
-
-
-def stamp(
-    state: VersioningState,
-    database: Database,
-    *,
-    revisions: Sequence[str],
-    options: RunOptions,
-    purge: bool,
-    allow_protected: bool,
-) -> MigrationResult:
-    with allowing(allow_protected):
-        return executor.stamp(database, revisions, options, purge=purge)
+        return function(database, **arguments)
 
 
 def current(state: VersioningState, database: Database) -> tuple[str, ...]:
     return tuple(current_revisions(database))
 
 
-def status(state: VersioningState, database: Database) -> DatabaseStatus:
-    return database_status(state, database)
-
-
 def plan(
-    state: VersioningState,
-    database: Database,
-    *,
-    target: str,
-    applied: bool,
-    x_args: Sequence[str] = (),
+    state: VersioningState, database: Database, *, target: str, applied: bool, x_args: Sequence[str]
 ) -> DatabasePlan:
     from .._review.plan import plan as plan_upgrade
 

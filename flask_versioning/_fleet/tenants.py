@@ -1,16 +1,16 @@
 """Tenants: where the list comes from, which ones a command acts on, and each one as a
 :class:`~flask_versioning.Database` that shares the app's script directory.
 
-A tenant is a database of its own (a URL) or a schema. A schema tenant on PostgreSQL keeps its
-version table and our ledgers in its schema, and its migration connection runs with
-``search_path`` set to ``<schema>, public`` (as django-tenants does) and with SQLAlchemy's
-``schema_translate_map`` sending unqualified tables to the schema: revisions written once, with
-no schema in them, land in each tenant's schema, raw SQL included. On MariaDB/MySQL a schema is
-a database, so a schema tenant is the database of that name on the app's server.
+A tenant is a database of its own (a URL) or a schema. A PostgreSQL schema tenant keeps its
+version table and ledgers in its schema; its connections run with ``search_path`` set to
+``<schema>, public`` (as django-tenants does) and a ``schema_translate_map``, so revisions
+written once, with no schema in them, land in each tenant's schema, raw SQL included. On
+MariaDB/MySQL a schema is a database, so a schema tenant is that database on the app's server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -27,60 +27,44 @@ from .._seeds.registry import SeedRegistry
 from .._state import VersioningState
 from .._types import Tenant
 
-__all__ = [
-    "TenantState",
-    "declared",
-    "ensure_exists",
-    "select",
-    "shard_of",
-    "tenant_database",
-    "tenant_state",
-]
+__all__ = ["TenantState", "declared", "dispose", "ensure_exists", "select", "tenant_database"]
 
 #: A tenant name: what ``--tenant`` takes, what output shows, what a shard hashes.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 #: A schema (or MariaDB database) name: quoted anyway, but kept to plain identifiers.
 _SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _MYSQL = ("mysql", "mariadb")
-#: The servers' own schemas (PostgreSQL reserves every ``pg_`` name too): a tenant's tables
-#: created there would sit among the catalogs, and dropping the tenant would touch them.
-_SYSTEM_SCHEMAS = frozenset(
-    {"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"}
-)
+#: The servers' own schemas, and every ``pg_`` name: a tenant's tables created there would sit
+#: among the catalogs, and dropping the tenant would touch them.
+_SYSTEM_SCHEMAS = frozenset({"information_schema", "mysql", "performance_schema", "sys"})
 
 
 # -- the list -----------------------------------------------------------------------------------
 
 
-def _source(state: VersioningState) -> Callable[[], Any] | None:
-    """The tenants callable: ``VERSIONING_TENANTS`` (a dotted path or a callable) wins over
-    the ``@versioning.tenants`` function, so a deployment can point elsewhere without code."""
-    configured = state.settings.tenants
-    if configured is None:
-        function: Callable[[], Any] | None = getattr(state.extension, "tenant_source", None)
-        return function
-    if callable(configured):
-        return configured
-    from werkzeug.utils import ImportStringError, import_string
-
-    try:
-        found = import_string(configured)
-    except ImportStringError as exc:
-        raise errors.ConfigurationError(
-            f"VERSIONING_TENANTS = {configured!r} cannot be imported: "
-            f"{type(exc.exception).__name__}: {errors.one_line(exc.exception)}"
-        ) from None
-    if not callable(found):
-        raise errors.ConfigurationError(
-            f"VERSIONING_TENANTS = {configured!r} names a {type(found).__name__}, not a function"
-        )
-    return found  # type: ignore[no-any-return]
-
-
 def declared(state: VersioningState) -> list[Tenant]:
     """Every tenant the app declares, checked: a duplicate or unsafe name fails here, in one
-    line, before any tenant is touched."""
-    function = _source(state)
+    line, before any tenant is touched. ``VERSIONING_TENANTS`` (a dotted path or a callable)
+    wins over the ``@versioning.tenants`` function, so a deployment can point elsewhere."""
+    function = state.settings.tenants
+    if function is None:
+        function = state.extension.tenant_source
+    elif isinstance(function, str):
+        from werkzeug.utils import ImportStringError, import_string
+
+        configured = function
+        try:
+            function = import_string(configured)
+        except ImportStringError as exc:
+            raise errors.ConfigurationError(
+                f"VERSIONING_TENANTS = {configured!r} cannot be imported: "
+                f"{type(exc.exception).__name__}: {errors.one_line(exc.exception)}"
+            ) from None
+        if not callable(function):
+            raise errors.ConfigurationError(
+                f"VERSIONING_TENANTS = {configured!r} names a {type(function).__name__}, "
+                "not a function"
+            )
     if function is None:
         raise errors.ConfigurationError(
             "the app declares no tenants: decorate a function returning them with "
@@ -110,17 +94,15 @@ def checked(found: Any, origin: str) -> list[Tenant]:
             f"{origin} must return Tenant objects or a dict of name to URL or schema, "
             f"not {type(found).__name__}"
         )
-    tenants: list[Tenant] = []
-    seen: set[str] = set()
+    tenants: dict[str, Tenant] = {}
     for item in items:
         tenant = _check(item, origin)
-        if tenant.name in seen:
+        if tenant.name in tenants:
             raise errors.ConfigurationError(
                 f"tenant names must be unique: {tenant.name!r} is declared twice by {origin}"
             )
-        seen.add(tenant.name)
-        tenants.append(tenant)
-    return tenants
+        tenants[tenant.name] = tenant
+    return list(tenants.values())
 
 
 def _from_pair(name: Any, value: Any, origin: str) -> Tenant:
@@ -152,14 +134,14 @@ def _check(item: Any, origin: str) -> Tenant:
             f"tenant {item.name!r}: url must be a database URL, not {errors.scrub(repr(item.url))}"
         )
     schema = item.schema_name
-    if schema is not None and (not isinstance(schema, str) or not _SCHEMA.match(schema)):
+    if schema is None:
+        return item
+    if not isinstance(schema, str) or not _SCHEMA.match(schema):
         raise errors.ConfigurationError(
             f"tenant {item.name!r}: schema {schema!r} is not a safe identifier: use 1 to 63 "
             "letters, digits or '_', not starting with a digit"
         )
-    if schema is not None and (
-        schema.lower() in _SYSTEM_SCHEMAS or schema.lower().startswith("pg_")
-    ):
+    if schema.lower() in _SYSTEM_SCHEMAS or schema.lower().startswith("pg_"):
         raise errors.ConfigurationError(
             f"tenant {item.name!r}: schema {schema!r} belongs to the database server, not to "
             "a tenant: give the tenant a schema of its own"
@@ -170,13 +152,6 @@ def _check(item: Any, origin: str) -> Tenant:
 # -- which ones ---------------------------------------------------------------------------------
 
 
-def shard_of(name: str, count: int) -> int:
-    """The shard (0 to ``count - 1``) of a tenant: a hash of its name, the same on every
-    machine and every run (``hash()`` is salted per process, so it is not used)."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % count
-
-
 def select(
     state: VersioningState,
     selection: str | Iterable[str | Tenant],
@@ -184,57 +159,27 @@ def select(
 ) -> list[Tenant]:
     """The tenants a command acts on: ``"all"``, or names (and :class:`Tenant` objects), then
     the shard's share of them. Unknown names fail before anything runs."""
-    every = functools.cache(lambda: declared(state))
-    if isinstance(selection, str):
-        chosen = every() if selection == "all" else _named(every, [selection])
-    else:
-        chosen = _named(every, list(selection))
     if shard is not None:
-        index, count = check_shard(shard)
-        chosen = [t for t in chosen if shard_of(t.name, count) == index]
+        shard = _check_shard(shard)
+    every = functools.cache(lambda: declared(state))
+    if selection == "all":
+        chosen = every()
+    else:
+        chosen = _named(every, [selection] if isinstance(selection, str) else list(selection))
+    if shard is not None:
+        chosen = [t for t in chosen if _shard_of(t.name, shard[1]) == shard[0]]
     _check_schemas(state, chosen)
     return chosen
 
 
-def _check_schemas(state: VersioningState, tenants: Sequence[Tenant]) -> None:
-    """A schema tenant on SQLite, which has no schemas, is a mistake in the declaration: it
-    fails the run before anything runs, like a bad name."""
-    app_backend: str | None = None
-    for tenant in tenants:
-        if tenant.schema_name is None:
-            continue
-        if tenant.url is not None:
-            backend = sa.make_url(tenant.url).get_backend_name()
-        else:
-            if app_backend is None:
-                app_backend = state.database().url.get_backend_name()
-            backend = app_backend
-        if backend == "sqlite":
-            raise errors.ConfigurationError(
-                f"SQLite has no schemas (tenant {tenant.name!r} names schema "
-                f"{tenant.schema_name!r}): give the tenant a URL, a database file of its own"
-            )
-        if tenant.url is None and tenant.schema_name.lower() == _default_schema(state):
-            raise errors.ConfigurationError(
-                f"tenant {tenant.name!r}: schema {tenant.schema_name!r} holds the app's own "
-                "tables (the tenant's version table and ledgers would be the app's): give the "
-                "tenant a schema of its own"
-            )
+def _shard_of(name: str, count: int) -> int:
+    """A hash of the name, the same on every machine and every run (``hash()`` is salted per
+    process, so it is not used)."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count
 
 
-def _default_schema(state: VersioningState) -> str | None:
-    """Where the app's own tables are when no schema is named: ``public`` on PostgreSQL, the
-    URL's database on MariaDB/MySQL (lower case, as the names are compared)."""
-    url = state.database().url
-    backend = url.get_backend_name()
-    if backend == "postgresql":
-        return "public"
-    if backend in _MYSQL and url.database:
-        return url.database.lower()
-    return None
-
-
-def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in shard)
     except (TypeError, ValueError):
@@ -245,6 +190,35 @@ def check_shard(shard: tuple[int, int]) -> tuple[int, int]:
             "(as Kubernetes' JOB_COMPLETION_INDEX does)"
         )
     return index, count
+
+
+def _check_schemas(state: VersioningState, tenants: Sequence[Tenant]) -> None:
+    """A schema tenant on SQLite (which has no schemas), or in the schema holding the app's
+    own tables, is a mistake in the declaration: it fails before anything runs."""
+    for tenant in tenants:
+        schema = tenant.schema_name
+        if schema is None:
+            continue
+        url = sa.make_url(tenant.url) if tenant.url is not None else state.database().url
+        if url.get_backend_name() == "sqlite":
+            raise errors.ConfigurationError(
+                f"SQLite has no schemas (tenant {tenant.name!r} names schema "
+                f"{schema!r}): give the tenant a URL, a database file of its own"
+            )
+        if tenant.url is None and schema.lower() == _default_schema(url):
+            raise errors.ConfigurationError(
+                f"tenant {tenant.name!r}: schema {schema!r} holds the app's own "
+                "tables (the tenant's version table and ledgers would be the app's): give the "
+                "tenant a schema of its own"
+            )
+
+
+def _default_schema(url: sa.URL) -> str | None:
+    """Where the app's tables are when no schema is named (lower case, as names are compared)."""
+    backend = url.get_backend_name()
+    if backend == "postgresql":
+        return "public"
+    return url.database.lower() if backend in _MYSQL and url.database else None
 
 
 def _named(every: Callable[[], list[Tenant]], items: Sequence[str | Tenant]) -> list[Tenant]:
@@ -267,18 +241,18 @@ def _named(every: Callable[[], list[Tenant]], items: Sequence[str | Tenant]) -> 
 # -- one tenant as a Database -------------------------------------------------------------------
 
 
+@dataclasses.dataclass(eq=False)
 class _SchemaEngine:
-    """The engine of a schema tenant, made on first use: ``NullPool`` (nothing is shared with
-    the app's pool, so a changed ``search_path`` never leaks into the app's connections),
-    ``search_path`` set on every PostgreSQL connection, unqualified tables translated."""
+    """The engine of a schema tenant, made on first use: ``NullPool`` (so a changed
+    ``search_path`` never leaks into the app's pool), ``search_path`` set on every PostgreSQL
+    connection, unqualified tables translated."""
 
-    def __init__(self, url: sa.URL, schema: str) -> None:
-        self.url = url
-        self.schema = schema
-        self._engine: sa.Engine | None = None
+    url: sa.URL
+    schema: str
+    engine: sa.Engine | None = None
 
     def __call__(self) -> sa.Engine:
-        if self._engine is None:
+        if self.engine is None:
             engine = sa.create_engine(self.url, poolclass=sa.NullPool)
             if engine.dialect.name == "postgresql":
                 # insert=True: before SQLAlchemy's first-connect set-up reads current_schema(),
@@ -286,21 +260,14 @@ class _SchemaEngine:
                 sa.event.listen(
                     engine, "connect", functools.partial(_search_path, self.schema), insert=True
                 )
-            self._engine = engine.execution_options(schema_translate_map={None: self.schema})
-        return self._engine
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+            self.engine = engine.execution_options(schema_translate_map={None: self.schema})
+        return self.engine
 
 
 def _search_path(schema: str, dbapi_connection: Any, record: Any) -> None:
     quoted = '"' + schema.replace('"', '""') + '"'
-    cursor = dbapi_connection.cursor()
-    try:
+    with contextlib.closing(dbapi_connection.cursor()) as cursor:
         cursor.execute(f"SET search_path TO {quoted}, public")
-    finally:
-        cursor.close()
     # Committed: SQLAlchemy rolls back after its set-up, which would undo an open SET.
     if not getattr(dbapi_connection, "autocommit", False):
         dbapi_connection.commit()
@@ -310,57 +277,42 @@ def tenant_database(base: Database, tenant: Tenant) -> Database:
     """``tenant`` as a :class:`Database`: the app's script directory, models and settings, its
     own connection, and its version table (and ledgers) in its schema for a schema tenant."""
     url = sa.make_url(tenant.url) if tenant.url is not None else base.url
-    dialect = url.get_backend_name()
     schema = tenant.schema_name
     settings = base.settings
     if schema is not None:
-        if dialect == "sqlite":
-            raise errors.ConfigurationError(
-                f"SQLite has no schemas (tenant {tenant.name!r} names schema {schema!r}): give "
-                "the tenant a URL, a database file of its own"
-            )
         settings = dataclasses.replace(settings, version_table_schema=schema)
-    common: dict[str, Any] = {
-        "name": tenant.name,
-        "settings": settings,
-        "metadata": base.metadata,
-        "directory": base.directory,
-        "history": base.history,
-        "seed_ledger": base.seed_ledger,
-        "guard": base.guard,
-        "engine_name": base.engine_name,
-        "engine_names": base.engine_names,
-    }
-    if schema is None or dialect in _MYSQL:
+    # The app's database, with the tenant's name, settings and connection.
+    common: dict[str, Any] = {"name": tenant.name, "settings": settings, "_own_engine": None}
+    if schema is None or url.get_backend_name() in _MYSQL:
         if schema is not None:
             url = url.set(database=schema)
-        return Database(url_override=url.render_as_string(hide_password=False), **common)
-    return Database(get_engine=_SchemaEngine(url, schema), **common)
+        override = url.render_as_string(hide_password=False)
+        return dataclasses.replace(base, get_engine=None, url_override=override, **common)
+    engine = _SchemaEngine(url, schema)
+    return dataclasses.replace(base, get_engine=engine, url_override=None, **common)
 
 
 def dispose(database: Database) -> None:
     """Close what the tenant's engine holds (``NullPool``: nothing stays open between uses)."""
     getter = database.get_engine
     if isinstance(getter, _SchemaEngine):
-        getter.dispose()
+        if getter.engine is not None:
+            getter.engine.dispose()
     elif database.url_override is not None:
         database.engine().dispose()
 
 
-def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> bool:
-    """Check that a schema tenant's schema exists; with ``create``, create it (and a URL
-    tenant's database) when missing. ``True`` when something was created.
-
-    Checked before anything runs on the tenant: PostgreSQL accepts a ``search_path`` naming a
-    schema that does not exist, and would then put unqualified tables in ``public``.
-    """
+def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> None:
+    """Check that a schema tenant's schema exists (PostgreSQL would accept a ``search_path``
+    naming a missing one and put the tables in ``public``); with ``create``, create it, or a
+    URL tenant's database, when missing."""
     schema = tenant.schema_name
     if schema is None:
-        if not create:
-            return False
-        from .._provision import ensure_database
+        if create:
+            from .._provision import ensure_database
 
-        return ensure_database(database)
+            ensure_database(database)
+        return
     url = database.url
     own_engine = url.get_backend_name() in _MYSQL
     if own_engine:
@@ -379,7 +331,7 @@ def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> bool:
     try:
         with database_errors(database), engine.connect() as connection:
             if connection.execute(query).first() is not None:
-                return False
+                return
             if not create:
                 raise errors.DatabaseError(
                     f"the schema {schema!r} does not exist at "
@@ -394,7 +346,6 @@ def ensure_exists(database: Database, tenant: Tenant, *, create: bool) -> bool:
                 connection.rollback()
                 if connection.execute(query).first() is None:
                     raise
-            return True
     finally:
         if own_engine:
             engine.dispose()
@@ -410,7 +361,7 @@ class TenantState(VersioningState):
     (``bind=``) belong to that database, not to tenants, and are left out."""
 
     @functools.cached_property
-    def _tenant_seeds(self) -> SeedRegistry:
+    def seeds(self) -> SeedRegistry:
         registry = SeedRegistry()
         for hook in self.extension.seed_registry:
             if hook.bind is None:
@@ -422,17 +373,3 @@ class TenantState(VersioningState):
                     always=hook.always,
                 )
         return registry
-
-    @property
-    def seeds(self) -> SeedRegistry:
-        return self._tenant_seeds
-
-
-def tenant_state(state: VersioningState, database: Database) -> TenantState:
-    return TenantState(
-        extension=state.extension,
-        settings=database.settings,
-        db=state.db,
-        metadata=state.metadata,
-        _databases=[database],
-    )
