@@ -25,7 +25,7 @@ from ._errors import AdoptError, one_line
 from ._types import AdoptResult
 
 if TYPE_CHECKING:
-    from ._alembic.database import Database
+    from ._state import VersioningState
 
 #: ``[alembic]`` options of alembic.ini and the setting that replaces each.
 _OPTION_KEYS = {
@@ -65,10 +65,14 @@ def _boilerplate_readmes() -> set[str]:
     return known
 
 
-def adopt(database: Database, source: str | Path) -> AdoptResult:
-    """Move ``source`` to ``database.directory`` and make it ours; see the module docstring."""
-    src = Path(source).resolve()
-    target = database.directory.resolve()
+def adopt(state: VersioningState, source: Path) -> AdoptResult:
+    """Move ``source`` to the default database's directory and make it ours (module docstring)."""
+    result = _adopt(state.database().directory.resolve(), source.resolve())
+    state.forget_databases()  # the layout on disk changed: look again
+    return result
+
+
+def _adopt(target: Path, src: Path) -> AdoptResult:
     if not (src / "versions").is_dir():
         raise AdoptError(f"{src} is not a migrations folder: it has no versions/ directory")
     in_place = src == target

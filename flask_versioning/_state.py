@@ -7,13 +7,14 @@ commands and pages find this state through the app, and the API through its ``ex
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
-from ._databases import DEFAULT, discover
+from ._databases import DEFAULT, check_configured_urls, discover
 from ._errors import ConfigurationError
 from ._settings import Settings
 
@@ -42,6 +43,25 @@ class VersioningState:
     guard: Guard | None = None
     _databases: list[Database] | None = dataclasses.field(default=None, repr=False)
 
+    @classmethod
+    def register(
+        cls,
+        app: Flask,
+        extension: Versioning,
+        db: Any,
+        metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None,
+        directory: str | os.PathLike[str] | None,
+        guard: Guard,
+    ) -> VersioningState:
+        """Validate ``app``'s settings and keep its new state in ``app.extensions``, once."""
+        if "versioning" in app.extensions:
+            raise ConfigurationError("Versioning is already registered on this app")
+        settings = Settings.from_app(app, directory)
+        if db is not None and "sqlalchemy" not in app.extensions:
+            check_configured_urls(app.config)  # before Flask-SQLAlchemy makes engines of them
+        state = app.extensions["versioning"] = cls(extension, settings, db, metadata, guard)
+        return state
+
     def databases(self) -> list[Database]:
         """Every database of the app: the default first, then the binds in config order."""
         if self._databases is None:
@@ -66,6 +86,17 @@ class VersioningState:
     def forget_databases(self) -> None:
         """Look for the databases again on next use (the layout on disk has changed)."""
         self._databases = None
+
+    def chosen(self, bind: str | None) -> list[Database]:
+        """``bind``'s database, or every one when ``None``: what most commands act on."""
+        return [self.database(bind)] if bind is not None else self.databases()
+
+    def sharing_file(self, database: Database) -> list[Database]:
+        """The databases whose changes go in one revision file with ``database``'s: in
+        Flask-Migrate's multidb layout every one with an engine name, else none."""
+        if database.engine_name is None:
+            return []
+        return [d for d in self.databases() if d.engine_name is not None]
 
 
 def get_state() -> VersioningState:
