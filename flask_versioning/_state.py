@@ -1,7 +1,5 @@
-"""What the extension knows about one app: the object in ``app.extensions["versioning"]``.
-
-One :class:`~flask_versioning.Versioning` can serve many apps, so nothing per app is kept on it;
-commands and pages find this state through the app, and the API through its ``extension``.
+"""What the extension knows about one app, kept in ``app.extensions["versioning"]``: one
+:class:`~flask_versioning.Versioning` can serve many apps, so nothing per app is kept on it.
 """
 
 from __future__ import annotations
@@ -23,23 +21,18 @@ if TYPE_CHECKING:
     from ._extension import Versioning
     from ._seeds.registry import SeedRegistry
 
-__all__ = ["VersioningState", "get_state"]
-
 
 @dataclasses.dataclass(eq=False)
 class VersioningState:
     """The extension's state for one app, kept in ``app.extensions["versioning"]``."""
 
-    #: The :class:`~flask_versioning.Versioning` object the app was initialised with.
     extension: Versioning
-    #: The validated ``VERSIONING_*`` configuration.
     settings: Settings
-    #: The SQLAlchemy extension (Flask-SQLAlchemy or -Lite) given to ``init_app``, if any.
+    #: The SQLAlchemy extension and the models' ``MetaData`` given to ``init_app``, if any.
     db: Any
-    #: The models' ``MetaData`` given to ``init_app``, if any (one, or one per database).
     metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None
-    #: What every database's ``env.py`` asks before a migration's first step (protection),
-    #: handed down by the facade because the rule lives in a higher layer.
+    #: What ``env.py`` asks before a migration's first step (protection), handed down by the
+    #: facade because the rule lives in a higher layer.
     guard: Guard | None = None
     _databases: list[Database] | None = dataclasses.field(default=None, repr=False)
 
