@@ -1,7 +1,5 @@
-"""The :class:`Versioning` extension: set-up, and the Python API, one method per command.
-
-Each method is one call into the layers below; what few commands need is imported where used.
-"""
+"""The :class:`Versioning` extension: set-up, and the Python API, one method per command,
+each one call into the layers below (what few commands need is imported where used)."""
 
 from __future__ import annotations
 
@@ -48,16 +46,14 @@ if TYPE_CHECKING:
     from ._reports import CheckReport, DatabasePlan, RebaseResult
     from ._tenant_commands import TenantCommands
 
-__all__ = ["Versioning"]
-
 TF = TypeVar("TF", bound=Callable[[], Any])
 
 
 class Versioning:
     """Database migrations for a Flask app, on Alembic.
 
-    :param app: the app to initialise now; or call :meth:`init_app` later (app factories).
-    :param db: a Flask-SQLAlchemy ``SQLAlchemy`` instance: its engine and models are used.
+    :param app: the app to initialise now, or call :meth:`init_app` later (app factories).
+    :param db: a Flask-SQLAlchemy ``SQLAlchemy`` instance: its engines and models are used.
     :param metadata: the models' ``MetaData`` with plain SQLAlchemy or Flask-SQLAlchemy-Lite;
         a dict of them by database name (``"default"``: the default one) for several databases.
     :param directory: the script directory, relative to ``app.root_path``, ``"migrations"`` by
@@ -92,12 +88,8 @@ class Versioning:
         command: str | None = None,
     ) -> None:
         """Register the extension and its ``flask db`` commands on ``app``."""
-        db = db if db is not None else self.db
-        metadata = metadata if metadata is not None else self.metadata
-        directory = directory if directory is not None else self.directory
         state = VersioningState.register(app, self, db, metadata, directory, protection.guard_steps)
         settings, command = state.settings, command or self.command
-
         app.cli.add_command(new_group(), command)
         if settings.validate_on_start is not None or settings.auto_upgrade:
             from ._startcheck import start
@@ -205,9 +197,8 @@ class Versioning:
         **options: Unpack[RunOptions],
     ) -> MigrationResult:
         """Revert to ``target``; a whole branch of a protected database: ``allow_protected``."""
-        database = self.database(bind)
         with protection.allowing(allow_protected):
-            return executor.downgrade(database, target, options, progress)
+            return executor.downgrade(self.database(bind), target, options, progress)
 
     def stamp(
         self,
@@ -220,9 +211,8 @@ class Versioning:
     ) -> MigrationResult:
         """Write ``revisions`` to the version table without running any migration."""
         revs = [revisions] if isinstance(revisions, str) else list(revisions)
-        database = self.database(bind)
         with protection.allowing(allow_protected):
-            return executor.stamp(database, revs, options, purge=purge)
+            return executor.stamp(self.database(bind), revs, options, purge=purge)
 
     def revision(
         self,

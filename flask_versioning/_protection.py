@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -64,15 +65,12 @@ def run_for(state: VersioningState, override: str | None = None) -> history.Run:
     app's flags, read now because ``flask --debug`` and fixtures set them after ``init_app``:
     a guessed ``production`` chooses the seeds but protects nothing from a shell.
     """
-    protected = state.settings.protected_envs
-    if override is not None:
-        name = override.strip()
-        if not name:
-            raise errors.ConfigurationError("the environment name must not be empty")
-        return history.Run(name, declared=True, protect=name in protected)
-    if state.settings.env:
-        name = str(state.settings.env)
-        return history.Run(name, declared=True, protect=name in protected)
+    if override is not None and not override.strip():
+        raise errors.ConfigurationError("the environment name must not be empty")
+    name = override.strip() if override is not None else state.settings.env
+    if name:
+        name = str(name)
+        return history.Run(name, declared=True, protect=name in state.settings.protected_envs)
     app = current_app
     guessed = "testing" if app.testing else "development" if app.debug else "production"
     return history.Run(guessed)
@@ -132,14 +130,13 @@ def reason(
 ) -> str | None:
     """Why the app or one of ``databases`` is protected (or may be), or ``None``."""
     # The environment the command names first: it is what the user is asking about.
-    for run in (run_for(state, env) if env is not None else None, run_for(state)):
-        if run is not None and run.protect:
+    for run in [run_for(state, env)] if env is not None else []:
+        if run.protect:
             return _app_reason(run)
-    for database in databases:
-        why = _database_reason(database, None)
-        if why is not None:
-            return why
-    return None
+    if (run := run_for(state)).protect:
+        return _app_reason(run)
+    reasons = (_database_reason(database, None) for database in databases)
+    return next((why for why in reasons if why is not None), None)
 
 
 def _app_reason(run: history.Run) -> str:
@@ -282,13 +279,12 @@ def tampering(
         return []  # VERSIONING_HISTORY = False: no ledger is kept, so none is missing
     table = settings.history_table
     if entries is None:
-        if not applied:
-            return []
-        return [
+        gone = (
             f"the history ledger ({table}) is missing although revisions are applied "
             f"({', '.join(applied)}): it was dropped, or the database was migrated only by "
             "other tools; any protection it recorded is gone"
-        ]
+        )
+        return [gone] if applied else []
     found: list[str] = []
     ids = sorted(e.id for e in entries)
     missing = _ranges(sorted(set(range(1, ids[-1] + 1)) - set(ids))) if ids else []
@@ -319,13 +315,6 @@ def tampering(
 
 
 def _ranges(numbers: Sequence[int]) -> list[str]:
-    out: list[str] = []
-    start = previous = None
-    for n in [*numbers, None]:
-        if n is not None and previous is not None and n == previous + 1:
-            previous = n
-            continue
-        if start is not None:
-            out.append(str(start) if start == previous else f"{start}-{previous}")
-        start = previous = n
-    return out
+    """``1-3``, ``5`` for 1, 2, 3, 5: runs of consecutive numbers."""
+    runs = [[n for _, n in run] for _, run in groupby(enumerate(numbers), lambda p: p[1] - p[0])]
+    return [str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs]

@@ -46,10 +46,15 @@ class VersioningState:
         directory: str | os.PathLike[str] | None,
         guard: Guard,
     ) -> VersioningState:
-        """Validate ``app``'s settings and keep its new state in ``app.extensions``, once."""
+        """Validate ``app``'s settings and keep its new state in ``app.extensions``, once; what
+        ``init_app`` was not given comes from the extension."""
         if "versioning" in app.extensions:
             raise ConfigurationError("Versioning is already registered on this app")
-        settings = Settings.from_app(app, directory)
+        db = db if db is not None else extension.db
+        metadata = metadata if metadata is not None else extension.metadata
+        settings = Settings.from_app(
+            app, directory if directory is not None else extension.directory
+        )
         if db is not None and "sqlalchemy" not in app.extensions:
             check_configured_urls(app.config)  # before Flask-SQLAlchemy makes engines of them
         state = app.extensions["versioning"] = cls(extension, settings, db, metadata, guard)
