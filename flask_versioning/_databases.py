@@ -23,24 +23,26 @@ from ._ledgers.history import StepWriter
 from ._ledgers.seeds import ForgetDropped
 
 if TYPE_CHECKING:
-    from ._state import VersioningState
+    from ._alembic.database import Guard
+    from ._settings import Settings
 
 #: What the default database is called in output and in ``--bind``.
 DEFAULT = "default"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
-def discover(state: VersioningState) -> list[Database]:
-    """Every database the app has: the default first, then the binds in config order."""
-    settings = state.settings
-    db = state.db
+def discover(
+    settings: Settings, db: Any, metadata: Any, guard: Guard | None = None
+) -> list[Database]:
+    """Every database the app has (the default first, then the binds in config order), from
+    the SQLAlchemy extension and models ``init_app`` was given, if any."""
     if db is None:
         # Flask-SQLAlchemy and -Lite register themselves here: use the app's one if not given.
         db = current_app.extensions.get("sqlalchemy")
         if not hasattr(db, "engines"):
             db = None
     names = _bind_names(db, settings.bind_urls)
-    metadatas = _metadata_map(state.metadata)
+    metadatas = _metadata_map(metadata)
     for name in metadatas:
         if name is not None and name not in names:
             raise ConfigurationError(
@@ -81,14 +83,14 @@ def discover(state: VersioningState) -> list[Database]:
                 engine_names=engine_names,
                 history=StepWriter if settings.keeps_history else None,
                 seed_ledger=ForgetDropped,
-                guard=state.guard,
+                guard=guard,
             )
         )
     return out
 
 
 def _is_flask_sqlalchemy(db: Any) -> bool:
-    return db is not None and hasattr(db, "metadatas") and hasattr(db, "engines")
+    return hasattr(db, "metadatas") and hasattr(db, "engines")
 
 
 def _bind_names(db: Any, bind_urls: Mapping[str, str]) -> list[str]:

@@ -63,7 +63,7 @@ class VersioningState:
     def databases(self) -> list[Database]:
         """Every database of the app: the default first, then the binds in config order."""
         if self._databases is None:
-            self._databases = discover(self)
+            self._databases = discover(self.settings, self.db, self.metadata, self.guard)
         return list(self._databases)
 
     def database(self, name: str | None = None) -> Database:
