@@ -132,9 +132,8 @@ class Versioning:
 
     def alembic_config(self, *, bind: str | None = None) -> Config:
         """A standard :class:`alembic.config.Config` (``alembic.command.*``, pytest-alembic)."""
-        database = self.database(bind)
-        database.ensure_directory()
-        return database.alembic_config()
+        self.init(bind=bind)
+        return self.database(bind).alembic_config()
 
     def tenants(self, function: TF) -> TF:
         """Declare the function returning the tenants (``VERSIONING_TENANTS`` wins)."""
@@ -168,7 +167,8 @@ class Versioning:
         baseline: bool = True,
         **options: Unpack[RunOptions],
     ) -> MigrationResult:
-        """Upgrade to ``target``; ``sql=True`` returns the SQL instead (see :doc:`/baselines`)."""
+        """Upgrade to ``target`` (``heads``, ``+1``, an id); ``sql=True`` returns the SQL instead.
+        An empty database is made from a baseline (:doc:`/baselines`) unless ``baseline=False``."""
         return executor.upgrade(self.database(bind), target, options, progress, baselines=baseline)
 
     def baseline(
@@ -351,7 +351,7 @@ class Versioning:
         return rebase(self.database(bind), revision, onto, get_state().databases())
 
     def adopt(self, source: str | os.PathLike[str]) -> AdoptResult:
-        """Move a Flask-Migrate ``migrations`` folder here, revisions unchanged, env.py ours."""
+        """Move a Flask-Migrate folder to the configured (empty) directory, revisions unchanged."""
         from ._adopt import adopt
 
         return adopt(get_state(), Path(source))
