@@ -9,6 +9,7 @@ to become ``VERSIONING_*`` keys), and so does a README a tool wrote; in the mult
 from __future__ import annotations
 
 import configparser
+import contextlib
 import filecmp
 import re
 import shutil
@@ -27,14 +28,13 @@ _OPTION_KEYS = {
     "file_template": "VERSIONING_FILE_TEMPLATE",
     "version_table": "VERSIONING_VERSION_TABLE",
 }
-_FLASK_MIGRATE_READMES = (
+#: The READMEs of Flask-Migrate's templates and of Alembic's older ones (its current ones are
+#: read from Alembic).
+_READMES = (
     "Single-database configuration for Flask.",
     "Multi-database configuration for Flask.",
     "Single-database configuration for aioflask.",
     "Multi-database configuration for aioflask.",
-)
-#: The READMEs of Alembic's older templates; its current ones are read from Alembic.
-_ALEMBIC_READMES = (
     "Generic single-database configuration.",
     "Generic single-database configuration with an async dbapi.",
     "pyproject configuration, based on the generic configuration.",
@@ -44,14 +44,12 @@ _ALEMBIC_READMES = (
 
 def _boilerplate_readmes() -> set[str]:
     """Every README text a tool wrote into a migrations folder, stripped."""
-    known = {*_FLASK_MIGRATE_READMES, *_ALEMBIC_READMES}
-    try:
-        import alembic
+    known = set(_READMES)
+    import alembic
 
+    with contextlib.suppress(OSError):
         for readme in (Path(alembic.__file__).parent / "templates").glob("*/README"):
             known.add(readme.read_text(encoding="utf-8", errors="replace").strip())
-    except OSError:
-        pass
     return known
 
 

@@ -68,11 +68,9 @@ class VersioningError(Exception):
 
 
 class ConfigurationError(VersioningError, click.ClickException):
-    """The app or the extension is set up in a way that cannot work.
-
-    Also a :class:`click.ClickException`: raised while ``flask`` loads the app, before any
-    command of ours runs, it is printed as ``Error: <message>`` rather than a traceback.
-    """
+    """The app or the extension is set up in a way that cannot work. A
+    :class:`click.ClickException` too: raised as ``flask`` loads the app, before any command of
+    ours runs, it prints ``Error: <message>``, not a traceback."""
 
     def __init__(self, message: str) -> None:
         click.ClickException.__init__(self, message)
@@ -104,8 +102,7 @@ class DatabaseError(VersioningError):
     """The database could not be reached or answered with an error."""
 
 
-#: Attribute set on an exception raised inside a safe-DDL helper, after which the revision's
-#: statements that ran in autocommit mode stay applied (see ``_online.safe``).
+#: Set on an exception raised in a safe-DDL helper: its autocommitted statements stay applied.
 COMMITTED_MARK = "versioning_committed"
 
 

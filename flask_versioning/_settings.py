@@ -279,8 +279,7 @@ class Settings:
     auto_seed: bool | None
     protected_envs: tuple[str, ...]
     seed_table: str
-    #: ``VERSIONING_HISTORY``. ``False``: the ledger is *off*, nothing writes or reads it, and
-    #: readers say so rather than report an empty or missing history.
+    #: ``VERSIONING_HISTORY``; ``False``: no ledger, and readers say so (not "empty").
     keeps_history: bool
     history_table: str
     #: ``"refuse"``, ``"log"`` or ``None``.
@@ -294,9 +293,8 @@ class Settings:
     linear_history: bool
     #: A dotted path (``"pkg.mod:func"``) or a callable; ``None``: ``@versioning.tenants``.
     tenants: str | Callable[[], Any] | None
-    #: Seconds a migration's statement waits for a lock per attempt (``None``: no limit and
-    #: no retries), attempts after the first, the longest sleep between two, and the longest
-    #: a statement may run.
+    #: Per statement: the lock wait per attempt (``None``: no limit, no retries), the attempts
+    #: after the first, the longest sleep between two, the longest run.
     ddl_lock_timeout: float | None
     ddl_lock_retries: int
     ddl_retry_delay: float
