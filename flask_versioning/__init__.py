@@ -43,8 +43,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-#: Public names imported on first use: the review commands' reports are not needed by an app
-#: that only starts, and building their dataclasses costs a few milliseconds of every start.
+#: Imported on first use: an app that only starts needs no reports, which cost time to build.
 _LAZY = {"CheckReport": "._reports", "DatabasePlan": "._reports"}
 
 
@@ -58,9 +57,8 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-#: What an app, its ``env.py``, its revision files and its tests use. The types inside the
-#: results (``AppliedRevision``, ``RevisionStatus``, ``Difference``...) are reached as their
-#: attributes; the settings, the per-app state and the option bundles are internal.
+#: What an app, its ``env.py``, its revision files and its tests use; the types inside the
+#: results are reached as their attributes.
 __all__ = [
     "AdoptError",
     "CheckReport",
@@ -92,8 +90,7 @@ __all__ = [
     "run_migrations",
 ]
 
-# The public classes are documented, printed in tracebacks and pickled under the package's
-# name, not under the private module that happens to define them.
+# Public classes are documented, printed and pickled under the package's name.
 for _name in __all__:
     if isinstance(globals().get(_name), type):
         globals()[_name].__module__ = __name__

@@ -1,19 +1,15 @@
 """Take over a migrations folder made by Flask-Migrate (or plain Alembic), once.
 
-``VERSIONING_DIRECTORY`` can point at such a folder unchanged; adopting moves it into the app
-package and replaces the other tool's boilerplate. The revision files are never rewritten: they
-are copied byte for byte and checked before anything is removed.
-
-What changes: ``env.py`` becomes ours (two lines); ``alembic.ini`` is removed (its logging
-sections were only read by the old ``env.py``; any ``[alembic]`` option it sets is reported so
-it can become a ``VERSIONING_*`` key); the ``README`` Flask-Migrate or Alembic wrote is removed
-(one a person wrote stays); in the multidb layout ``script.py.mako`` becomes ours, which names
-the databases without Flask-Migrate.
+The revision files are copied byte for byte, checked before anything is removed, and never
+rewritten. ``env.py`` becomes ours; ``alembic.ini`` goes (its ``[alembic]`` options are reported,
+to become ``VERSIONING_*`` keys), and so does a README a tool wrote; in the multidb layout
+``script.py.mako`` becomes ours.
 """
 
 from __future__ import annotations
 
 import configparser
+import contextlib
 import filecmp
 import re
 import shutil
@@ -25,22 +21,20 @@ from ._errors import AdoptError, one_line
 from ._types import AdoptResult
 
 if TYPE_CHECKING:
-    from ._alembic.database import Database
+    from ._state import VersioningState
 
 #: ``[alembic]`` options of alembic.ini and the setting that replaces each.
 _OPTION_KEYS = {
     "file_template": "VERSIONING_FILE_TEMPLATE",
     "version_table": "VERSIONING_VERSION_TABLE",
 }
-_FLASK_MIGRATE_READMES = (
+#: The READMEs of Flask-Migrate's templates and of Alembic's older ones (its current ones are
+#: read from Alembic).
+_READMES = (
     "Single-database configuration for Flask.",
     "Multi-database configuration for Flask.",
     "Single-database configuration for aioflask.",
     "Multi-database configuration for aioflask.",
-)
-#: The one-line READMEs of Alembic's own templates (``alembic init``), which older Flask-Migrate
-#: versions and plain Alembic projects carry; Alembic's current ones are read from Alembic.
-_ALEMBIC_READMES = (
     "Generic single-database configuration.",
     "Generic single-database configuration with an async dbapi.",
     "pyproject configuration, based on the generic configuration.",
@@ -49,26 +43,24 @@ _ALEMBIC_READMES = (
 
 
 def _boilerplate_readmes() -> set[str]:
-    """Every README text a tool wrote into a migrations folder, stripped.
+    """Every README text a tool wrote into a migrations folder, stripped."""
+    known = set(_READMES)
+    import alembic
 
-    Alembic's templates are read from the installed Alembic too, so a README it ships later
-    (or the multi-paragraph one of its ``multidb`` template) is recognised as well.
-    """
-    known = {*_FLASK_MIGRATE_READMES, *_ALEMBIC_READMES}
-    try:
-        import alembic
-
+    with contextlib.suppress(OSError):
         for readme in (Path(alembic.__file__).parent / "templates").glob("*/README"):
             known.add(readme.read_text(encoding="utf-8", errors="replace").strip())
-    except OSError:
-        pass
     return known
 
 
-def adopt(database: Database, source: str | Path) -> AdoptResult:
-    """Move ``source`` to ``database.directory`` and make it ours; see the module docstring."""
-    src = Path(source).resolve()
-    target = database.directory.resolve()
+def adopt(state: VersioningState, source: Path) -> AdoptResult:
+    """Move ``source`` to the default database's directory and make it ours (module docstring)."""
+    result = _adopt(state.database().directory.resolve(), source.resolve())
+    state.forget_databases()  # the layout on disk changed: look again
+    return result
+
+
+def _adopt(target: Path, src: Path) -> AdoptResult:
     if not (src / "versions").is_dir():
         raise AdoptError(f"{src} is not a migrations folder: it has no versions/ directory")
     in_place = src == target
@@ -128,9 +120,8 @@ def _move(src: Path, target: Path) -> None:
 
 
 def _ini_notes(ini: Path, target: Path) -> tuple[str, ...]:
-    """A note for each setting of ``ini`` that only the old ``env.py`` read, naming the
-    ``VERSIONING_*`` key to set: the app's configuration is code, which adopting never
-    rewrites."""
+    """A note for each setting of ``ini`` only the old ``env.py`` read, naming the key to set:
+    the app's configuration is code, which adopting never rewrites."""
     if not ini.is_file():
         return ()
     parser = configparser.ConfigParser(interpolation=None)
@@ -148,10 +139,8 @@ def _ini_notes(ini: Path, target: Path) -> tuple[str, ...]:
     if not parser.has_section("alembic"):
         return tuple(notes)
     for key, value in parser.items("alembic"):
-        if key in ("script_location", "here"):
-            continue
-        if key == _TRANSACTION_OPTION:
-            continue  # see _transaction_notes
+        if key in ("script_location", "here", _TRANSACTION_OPTION):
+            continue  # the last: see _transaction_notes
         setting = _OPTION_KEYS.get(key)
         where = f"set {setting}" if setting else "it is not carried over"
         notes.append(f"alembic.ini set {key} = {value}: {where}")
@@ -163,9 +152,8 @@ _ONE_TRANSACTION = re.compile(rf"\b{_TRANSACTION_OPTION}\s*[=:]\s*(False|false|0
 
 
 def _transaction_notes(src: Path) -> tuple[str, ...]:
-    """A note when the folder runs every revision of a command in one transaction (its
-    ``env.py`` or ``alembic.ini`` says ``transaction_per_migration = False``): ours gives each
-    revision its own, unless told otherwise."""
+    """A note when the folder ran a command's revisions in one transaction: ours gives each
+    revision its own unless told otherwise."""
     for name in ("env.py", "alembic.ini"):
         if _ONE_TRANSACTION.search(layout.read_text(src / name)):
             return (

@@ -1,11 +1,8 @@
 """Bringing the databases up to date when the app is created (``VERSIONING_AUTO_UPGRADE``).
 
-Most starts find the database at head already, so that case is made nearly free: the heads come
-from :mod:`._alembic.heads` (no revision file is imported) and the version table is read with one
-``SELECT``; when they match, the app starts without the migration lock or Alembic. Only a
-database that is behind goes through the locked upgrade, which re-reads the current revision
-once it holds the lock, so of many processes starting together one migrates and the others find
-the work done. Processes that must not migrate are skipped, see :func:`skip_reason`.
+Most starts find the database at head, so that case is nearly free: heads read without importing
+a revision, one ``SELECT``, no lock, no Alembic. A database behind takes the locked upgrade,
+which reads again under the lock: of many processes starting together one migrates.
 """
 
 from __future__ import annotations
@@ -41,17 +38,13 @@ __all__ = ["auto_upgrade", "skip_reason", "skipped"]
 
 logger = logging.getLogger("flask_versioning")
 
-# A target that names one revision exactly; anything else (``+2``, ``abc@head``, a partial id)
-# needs Alembic to resolve, so it always takes the locked path.
+# A target naming one revision exactly; anything else needs Alembic, so takes the locked path.
 _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
-    """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``, then seed.
-
-    ``command``: our CLI group's name. Called by ``init_app`` when the setting is on, so once per
-    app (a second registration is refused). A failure stops app creation, or with
-    ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged and the app starts anyway.
+    """Upgrade every database of ``app`` to ``VERSIONING_AUTO_UPGRADE_TARGET``, then seed; a
+    failure stops app creation, or with ``VERSIONING_AUTO_UPGRADE_ON_ERROR = "log"`` is logged.
     """
     reason = skip_reason(command)
     if reason is not None:
@@ -61,7 +54,7 @@ def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
         run = run_for(state)
         if not run.declared and not app.debug and not app.testing:
             # A served start that declared nothing is guessed to be production: what it
-            # migrates is production's from now on. A declared environment is never overruled.
+            # migrates is production's from now on.
             run = dataclasses.replace(run, protect=True)
         with recording(run):
             _upgrade_all(state)
@@ -89,10 +82,8 @@ def _upgrade_all(state: VersioningState) -> None:
 
 
 def _seed(state: VersioningState) -> None:
-    """Run the environment's pending seeds (``VERSIONING_AUTO_SEED``), under the migration lock.
-
-    Not called when an upgrade failed: seeds written for the new schema would fail on the old.
-    """
+    """Run the pending seeds (``VERSIONING_AUTO_SEED``); not after a failed upgrade, since
+    seeds written for the new schema would fail on the old."""
     if not len(state.seeds):
         return  # no seed declared: nothing to run, and the seeds modules stay unloaded
     from ._seeds.run import auto_seed
@@ -117,14 +108,13 @@ def _handle(on_error: str, what: str, exc: Exception) -> None:
     """Raise ``exc``, or with ``on_error == "log"`` log it so that the app can start."""
     if on_error != "log":
         raise exc
-    message = errors.scrub(errors.one_line(exc))
     # Our own errors say all there is to say; anything else gets its traceback in the log.
     logger.error(
         "auto-upgrade of %s failed, starting anyway (VERSIONING_AUTO_UPGRADE_ON_ERROR = 'log'): "
         "%s: %s",
         what,
         type(exc).__name__,
-        message,
+        errors.scrub(errors.one_line(exc)),
         exc_info=None if isinstance(exc, errors.VersioningError) else exc,
     )
 
@@ -184,12 +174,8 @@ def _where(revisions: Sequence[str]) -> str:
 
 
 def at_target(database: Database, target: str, locations: Sequence[Path]) -> tuple[str, ...] | None:
-    """The database's revisions if it is already at ``target``, else ``None``.
-
-    ``None`` means "take the locked path", which also covers whatever this check cannot answer
-    cheaply (no version table yet, an unusual target, an unreadable database). A ``head``
-    target with several heads raises :class:`~flask_versioning.MultipleHeadsError`.
-    """
+    """The database's revisions if it is at ``target`` already, else ``None``: take the locked
+    path, as for anything this cannot answer cheaply. ``head`` with several heads raises."""
     if target in ("heads", "head"):
         found = heads.script_heads(locations, lambda: _alembic_heads(database))
         logger.debug(
@@ -219,12 +205,9 @@ def _alembic_heads(database: Database) -> list[str]:
 
 
 def _release_connections(databases: Sequence[Database]) -> None:
-    """Close the pooled connections auto-upgrade opened on the app's own engines.
-
-    The app is often created before a fork (gunicorn ``--preload``), and every worker would
-    share a connection left open here. Only queue pools are disposed: a static or
-    single-thread pool may be the only handle on an in-memory SQLite database.
-    """
+    """Close the pooled connections opened on the app's engines: created before a fork
+    (gunicorn ``--preload``), every worker would share them. Only queue pools: a static one
+    may be the only handle on an in-memory SQLite database."""
     for database in databases:
         if database.url_override is not None or database.get_engine is None:
             continue  # our own engine, with NullPool: nothing stays open
@@ -242,18 +225,10 @@ def _release_connections(databases: Sequence[Database]) -> None:
 def skip_reason(command: str, argv: Sequence[str] | None = None) -> str | None:
     """Why this process must not auto-upgrade, or ``None`` when it should.
 
-    1. The process is the ``flask`` command (``flask``, ``python -m flask``, or a script whose
-       :class:`flask.cli.FlaskGroup` parses this process's arguments) and its first
-       non-option argument is ``command`` (our group's name): the command decides.
-    2. The same with no command at all (``flask --help``): nothing is served.
-    3. ``flask run`` with the reloader on (``--reload``, or ``--debug`` without
-       ``--no-reload``), in the reloader's parent, which only watches files: its child upgrades.
-    4. A worker process of a command run on tenants (``--jobs``), which loads the app inside
-       :func:`skipped`: the command decides.
-    5. The app is created inside :func:`skipped`.
-
-    Anything else (gunicorn, uWSGI, ``flask run``'s serving process, ``flask shell``, a
-    script) upgrades. ``argv`` defaults to :data:`sys.argv`.
+    Skipped: ``flask <command> ...`` (our group: the command decides) and ``flask`` without a
+    command, also through a script's :class:`flask.cli.FlaskGroup`; the file-watching parent
+    of ``flask run``'s reloader; apps made inside :func:`skipped` (a tenants worker, the pytest
+    plugin). Anything else (gunicorn, ``flask run``'s child, ``flask shell``...) upgrades.
     """
     if (reason := start_skip_reason()) is not None:
         return reason
@@ -287,11 +262,8 @@ def _is_flask_script(program: str) -> bool:
 
 
 def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
-    """Whether the root click command is parsing this process's command line.
-
-    click names the root context after the program (``myapp``, ``python -m myapp.cli``); a
-    test's ``CliRunner`` names it after the command, and its arguments are not in ``sys.argv``.
-    """
+    """Whether the root click command parses this process's command line: click names it after
+    the program, a test's ``CliRunner`` after the command."""
     if root is None or not root.info_name:
         return False
     if root.info_name.startswith("python") and " -m " in root.info_name:
@@ -301,18 +273,17 @@ def _parses_argv(root: click.Context | None, argv: Sequence[str]) -> bool:
 
 
 def _value_options(group: click.Command | None) -> Collection[str]:
-    """The group's options that take a value (``--app NAME``), so their value is skipped;
-    Flask's own ``flask`` command when no click context exists yet."""
+    """The group's (or Flask's ``flask``'s) options taking a value, whose value is skipped."""
     if group is None:
         from flask.cli import cli
 
         group = cli
-    names: set[str] = set()
-    for param in group.params:
-        if isinstance(param, click.Option) and not param.is_flag and not param.count:
-            names.update(param.opts)
-            names.update(param.secondary_opts)
-    return names
+    return {
+        name
+        for param in group.params
+        if isinstance(param, click.Option) and not param.is_flag and not param.count
+        for name in (*param.opts, *param.secondary_opts)
+    }
 
 
 def _subcommand(args: Sequence[str], value_options: Collection[str]) -> str | None:

@@ -1,16 +1,9 @@
-"""Which databases an app has, whichever way it uses SQLAlchemy.
+"""Which databases an app has, whichever way it uses SQLAlchemy: Flask-SQLAlchemy's engines
+and ``db.metadatas``; Flask-SQLAlchemy-Lite's engines with ``metadata=``; or plain SQLAlchemy,
+``VERSIONING_DATABASE_URL`` or ``SQLALCHEMY_DATABASE_URI`` with ``metadata=``.
 
-- Flask-SQLAlchemy: the default database plus ``SQLALCHEMY_BINDS``; engines from
-  ``db.engines[key]``, models from ``db.metadatas[key]`` (``__bind_key__``).
-- Flask-SQLAlchemy-Lite: ``SQLALCHEMY_ENGINES`` from ``db.engines[name]``; models from
-  ``Versioning(metadata=...)`` (one ``MetaData``, or a dict by database name).
-- Plain SQLAlchemy: ``VERSIONING_DATABASE_URL`` (a URL or a dict by name) or
-  ``SQLALCHEMY_DATABASE_URI``; models from ``metadata=``.
-
-Each database has its own history: a bind's script directory is
-``<VERSIONING_DIRECTORY>/binds/<name>/``, so adding a database never touches the revisions
-already written. Flask-Migrate's multidb layout shares one directory, with an ``engine_name``
-per database.
+A bind's history is its own, in ``<VERSIONING_DIRECTORY>/binds/<name>/``, so adding a database
+never touches the revisions written; Flask-Migrate's multidb layout shares one directory.
 """
 
 from __future__ import annotations
@@ -30,26 +23,26 @@ from ._ledgers.history import StepWriter
 from ._ledgers.seeds import ForgetDropped
 
 if TYPE_CHECKING:
-    from ._state import VersioningState
+    from ._alembic.database import Guard
+    from ._settings import Settings
 
 #: What the default database is called in output and in ``--bind``.
 DEFAULT = "default"
-#: Where binds' script directories live inside ``VERSIONING_DIRECTORY``.
-BINDS_DIRECTORY = "binds"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
-def discover(state: VersioningState) -> list[Database]:
-    """Every database the app has: the default first, then the binds in config order."""
-    settings = state.settings
-    db = state.db
+def discover(
+    settings: Settings, db: Any, metadata: Any, guard: Guard | None = None
+) -> list[Database]:
+    """Every database the app has (the default first, then the binds in config order), from
+    the SQLAlchemy extension and models ``init_app`` was given, if any."""
     if db is None:
         # Flask-SQLAlchemy and -Lite register themselves here: use the app's one if not given.
         db = current_app.extensions.get("sqlalchemy")
         if not hasattr(db, "engines"):
             db = None
     names = _bind_names(db, settings.bind_urls)
-    metadatas = _metadata_map(state.metadata)
+    metadatas = _metadata_map(metadata)
     for name in metadatas:
         if name is not None and name not in names:
             raise ConfigurationError(
@@ -75,7 +68,7 @@ def discover(state: VersioningState) -> list[Database]:
             )
         directory = settings.directory
         if bind is not None and not multidb:
-            directory = directory / BINDS_DIRECTORY / bind
+            directory = directory / "binds" / bind
         get_engine = _engine_getter(db, bind)
         out.append(
             Database(
@@ -90,14 +83,14 @@ def discover(state: VersioningState) -> list[Database]:
                 engine_names=engine_names,
                 history=StepWriter if settings.keeps_history else None,
                 seed_ledger=ForgetDropped,
-                guard=state.guard,
+                guard=guard,
             )
         )
     return out
 
 
 def _is_flask_sqlalchemy(db: Any) -> bool:
-    return db is not None and hasattr(db, "metadatas") and hasattr(db, "engines")
+    return hasattr(db, "metadatas") and hasattr(db, "engines")
 
 
 def _bind_names(db: Any, bind_urls: Mapping[str, str]) -> list[str]:
@@ -117,11 +110,8 @@ def _bind_names(db: Any, bind_urls: Mapping[str, str]) -> list[str]:
 
 
 def _lite_engines(db: Any) -> dict[str, Any]:
-    """Flask-SQLAlchemy-Lite's engines by name, its async ones where no sync one has the name.
-
-    An app may configure only ``SQLALCHEMY_ASYNC_ENGINES``; migrations then reach the same
-    databases through a sync driver (:meth:`Database.engine` maps the URL).
-    """
+    """Flask-SQLAlchemy-Lite's engines by name, its async ones where no sync one has the name
+    (migrations reach those through a sync driver)."""
     engines: dict[str, Any] = dict(getattr(db, "async_engines", None) or {})
     engines.update(db.engines)
     return engines
@@ -203,10 +193,8 @@ def _url_for(
 
 
 def check_configured_urls(config: Mapping[str, Any]) -> None:
-    """Check the URLs Flask-SQLAlchemy(-Lite) will make engines of (``SQLALCHEMY_DATABASE_URI``,
-    ``SQLALCHEMY_BINDS``, ``SQLALCHEMY_ENGINES``): called by ``init_app`` when the extension is
-    registered before the SQLAlchemy one, so that ``postgres://`` or a missing driver is one
-    line naming the fix, not a traceback from its engine creation."""
+    """Check the URLs Flask-SQLAlchemy(-Lite) will make engines of, so that ``postgres://`` or
+    a missing driver is one line naming the fix, not a traceback from its engine creation."""
     found: list[tuple[str, Any]] = [
         ("SQLALCHEMY_DATABASE_URI", config.get("SQLALCHEMY_DATABASE_URI"))
     ]

@@ -10,20 +10,15 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-# The names of URL query parameters and DSN keys that carry a secret: ``password``,
-# ``sslpassword``, ``passfile``, ``pwd``, ``secret``, ``token``, ``api_key``, ``sslkey``,
-# ``auth_token``, ``credentials``... Broad on purpose: masking a harmless value costs a
-# little context, printing a secret cannot be undone.
+# Names of query parameters and DSN keys that carry a secret. Broad on purpose: masking a
+# harmless value costs a little context, printing a secret cannot be undone.
 _SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|auth|credential", re.IGNORECASE)
 _MASK = "***"
 
 
 def mask_url(url: str | sa.URL | None) -> str:
-    """Render a database URL with every credential replaced by ``***``: the password of its
-    user, and the value of every query parameter whose name carries a secret
-    (``?password=``, ``?sslpassword=``, ``?token=``...).
-
-    The one place that renders a URL for a message: every error, report and page calls it."""
+    """A database URL with its password and every secret query value (``?sslpassword=``...)
+    replaced by ``***``: the one place that renders a URL for a message."""
     if url is None:
         return "<no database URL>"
     try:
@@ -54,15 +49,14 @@ _SECRET_PAIR = re.compile(
 
 
 def scrub(text: str) -> str:
-    """Mask credentials found in free text, e.g. a driver's message: the password of any
-    ``scheme://user:password@`` and the value of any ``password=...`` style pair."""
+    """Mask the credentials in free text (a driver's message): URL passwords and
+    ``password=...`` style pairs."""
     text = _URL_PASSWORD.sub(r"\g<head>***@", text)
     return _SECRET_PAIR.sub(r"\g<head>***", text)
 
 
 def one_line(value: BaseException | str, limit: int | None = None) -> str:
-    """``value`` as one line, as every message is (drivers' errors carry newlines and SQL);
-    ``limit`` shortens long details (a whole statement echoed back) with ``...``."""
+    """``value`` as one line, as every message is; ``limit`` cuts long details with ``...``."""
     text = " ".join(str(value).split())
     if limit is not None and len(text) > limit:
         text = text[: limit - 3] + "..."
@@ -74,13 +68,9 @@ class VersioningError(Exception):
 
 
 class ConfigurationError(VersioningError, click.ClickException):
-    """The app or the extension is set up in a way that cannot work.
-
-    It is also a :class:`click.ClickException` because it is mostly raised while ``flask``
-    loads the app, in the user's ``create_app()``, before any command of ours runs to turn it
-    into one line: click then prints ``Error: <message>`` and exits with 1 instead of the
-    traceback of the factory.
-    """
+    """The app or the extension is set up in a way that cannot work. A
+    :class:`click.ClickException` too: raised as ``flask`` loads the app, before any command of
+    ours runs, it prints ``Error: <message>``, not a traceback."""
 
     def __init__(self, message: str) -> None:
         click.ClickException.__init__(self, message)
@@ -112,8 +102,7 @@ class DatabaseError(VersioningError):
     """The database could not be reached or answered with an error."""
 
 
-#: Attribute set on an exception raised inside a safe-DDL helper, after which the revision's
-#: statements that ran in autocommit mode stay applied (see ``_online.safe``).
+#: Set on an exception raised in a safe-DDL helper: its autocommitted statements stay applied.
 COMMITTED_MARK = "versioning_committed"
 
 
@@ -126,8 +115,7 @@ def _where(current: tuple[str, ...] | None) -> str:
 def _standing(
     current: tuple[str, ...] | None, *, transactional: bool, rolled_back: Sequence[str]
 ) -> str:
-    """Where a database stands after a revision stopped: rolled back or maybe half applied,
-    whether the steps reported before it were kept, and the revisions it is at."""
+    """Where a database stands after a revision stopped: what was rolled back or kept."""
     where = _where(current)
     if not transactional:
         return (
@@ -146,10 +134,8 @@ def _standing(
 class MigrationFailed(VersioningError):
     """A revision raised while it was being applied.
 
-    ``revision`` is the revision that was in progress and ``current`` lists where the database
-    stands now, read back after the failure (``None`` when it could not be read back).
-    ``rolled_back`` names the steps that ran before it in the same transaction
-    (``transaction_per_migration=False``) and were rolled back with it.
+    ``current``: where the database stands now (``None``: could not be read back);
+    ``rolled_back``: the steps before it in the same transaction, rolled back with it.
     """
 
     def __init__(
@@ -181,13 +167,10 @@ class MigrationFailed(VersioningError):
 
 
 class MigrationInterrupted(KeyboardInterrupt):
-    """Ctrl-C while a database was being migrated, once the statement it ran was cancelled on
-    the server and the database read back.
+    """Ctrl-C while a database was migrated, once its statement was cancelled on the server.
 
-    Still a :class:`KeyboardInterrupt`, so a script stops as it would. ``database`` is the
-    database's name, ``revision`` the revision that was running (``None`` when none was),
-    ``kept`` the steps done before it that stay, ``current`` where it stands now (``None``
-    when it could not be read back); ``str()`` says all of it in one line.
+    Still a :class:`KeyboardInterrupt`. ``revision``: the one running (or ``None``);
+    ``kept``: the steps before it that stay; ``current``: where it stands now (or ``None``).
     """
 
     def __init__(
@@ -229,9 +212,9 @@ class LockTimeout(VersioningError):
 
 
 class DDLTimeout(VersioningError):
-    """A migration's statement waited for a table's lock past its lock timeout and retries
-    (``kind`` ``"lock"``, with the sessions that held it in ``blockers``), or ran past its
-    statement timeout (``kind`` ``"statement"``). The step was not applied."""
+    """A migration's statement waited for a lock past its timeout and retries (``kind``
+    ``"lock"``, the holders in ``blockers``), or ran past its statement timeout
+    (``"statement"``); the step was not applied."""
 
     def __init__(self, message: str, *, kind: str, blockers: Sequence[Any] = ()) -> None:
         super().__init__(message)
@@ -240,10 +223,8 @@ class DDLTimeout(VersioningError):
 
 
 class ProtectedEnvironmentError(VersioningError):
-    """A destructive command was refused because the environment is protected.
-
-    Raised before anything is dropped or rewritten, so the database is exactly as it was.
-    """
+    """A destructive command was refused, before changing anything: the environment or the
+    database is protected."""
 
 
 class SeedError(VersioningError):
@@ -251,14 +232,11 @@ class SeedError(VersioningError):
 
 
 class SeedFailed(SeedError):
-    """A seed hook raised, or sent a statement seeds may not run; its own changes were rolled
-    back.
+    """A seed hook raised, or sent a statement seeds may not run; its changes were rolled back.
 
-    ``name`` is the seed that failed and ``results`` lists what ran before it in the same call
-    (those seeds' rows were committed and stay). ``not_run`` names the seeds that were due after
-    it and were skipped, because later seeds often build on earlier ones. ``rollback_error`` is
-    set, and the message says so instead, when even the rollback failed (a lost connection,
-    whose server discards the transaction when it notices).
+    ``results``: what ran before it (committed, kept); ``not_run``: the seeds due after it,
+    skipped since later seeds often build on earlier ones; ``rollback_error``: the rollback
+    failed too.
     """
 
     def __init__(
@@ -296,12 +274,8 @@ class SeedFailed(SeedError):
 
 
 class HistoryMismatch(VersioningError):
-    """Applied revisions whose files changed or vanished since (``validate``).
-
-    ``revisions`` names them. Raised at start-up with ``VERSIONING_VALIDATE_ON_START =
-    "refuse"``; ``flask db validate`` reports the same and ``--repair`` records the files as
-    reviewed.
-    """
+    """Applied revisions (``revisions``) whose files changed or vanished since: raised at
+    start with ``VERSIONING_VALIDATE_ON_START = "refuse"``."""
 
     def __init__(self, message: str, revisions: Sequence[str] = ()) -> None:
         self.revisions = tuple(revisions)
@@ -309,13 +283,8 @@ class HistoryMismatch(VersioningError):
 
 
 class HistoryWriteError(VersioningError):
-    """A step's row could not be added to the history ledger, so the step was not committed.
-
-    A step and its record commit together or not at all: a ledger the app's role may not
-    write (or that was changed by hand) fails the step, and the message names the grant to
-    make, or the setting that turns the ledger off (``VERSIONING_HISTORY = False``).
-    ``revision`` is the step's revision.
-    """
+    """A step's row could not be added to the history ledger, so the step (``revision``) was
+    not committed; the message names the grant to make, or ``VERSIONING_HISTORY = False``."""
 
     def __init__(self, message: str, revision: str | None = None) -> None:
         self.revision = revision
@@ -323,12 +292,9 @@ class HistoryWriteError(VersioningError):
 
 
 class TenantsInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run on tenants: the tenants being migrated were let finish (or, inline,
-    the one running was stopped and read back), no other was started.
-
-    Still a :class:`KeyboardInterrupt`, so a script stops as it would; ``results`` holds one
-    :class:`~flask_versioning.TenantResult` per chosen tenant, ``"not run"`` for those never
-    started, so that where each one stands is known.
+    """Ctrl-C during a run on tenants: those running finished (inline: stopped), no other
+    started. Still a :class:`KeyboardInterrupt`; ``results`` has one
+    :class:`~flask_versioning.TenantResult` per chosen tenant (``"not run"``: never started).
     """
 
     def __init__(self, results: Sequence[Any]) -> None:

@@ -1,9 +1,5 @@
-"""File names as a person wants to read them: short, and without ``..``.
-
-A migrations directory configured as ``"../migrations"`` (next to the package, where
-Flask-Migrate puts it) is ``<root_path>/../migrations``; printed as it is, every path carries
-``app/../``. Paths are normalised without resolving symlinks (the user's spelling of a linked
-checkout stays), and shown relative to the current directory when they are inside it.
+"""File names as a person reads them: without ``..`` (a ``"../migrations"`` directory would
+print ``app/../`` everywhere), symlinks kept, relative to the current directory when inside it.
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from ._locking import sqlite_path
 
 if TYPE_CHECKING:
     from ._alembic.database import Database
-
-__all__ = ["display_path", "normal_path", "sqlite_file_missing"]
 
 
 def normal_path(path: str | os.PathLike[str]) -> Path:
@@ -35,11 +29,8 @@ def display_path(path: str | os.PathLike[str], start: str | os.PathLike[str] | N
 
 
 def sqlite_file_missing(database: Database) -> bool:
-    """Whether ``database`` is a SQLite file that does not exist yet.
-
-    Such a database is at base, and the read-only commands must not open it: SQLite creates
-    the file on connect, which would leave a new file in the user's checkout.
-    """
+    """Whether ``database`` is a SQLite file not made yet: at base, and read-only commands must
+    not open it (SQLite would create the file in the user's checkout)."""
     url = database.url
     if url.get_backend_name() != "sqlite":
         return False

@@ -1,28 +1,18 @@
-"""Which environment an app acts for, and protection that follows the database.
+"""Which environment an app acts for, and protection that follows the database: the one place
+that decides whether a command may wipe or rewrite a database.
 
-This module is the one place that decides whether a command may wipe or rewrite a database.
-A database is protected when
+A database is protected when the app declares a protected environment (``VERSIONING_ENV`` or
+``--env`` in ``VERSIONING_PROTECTED_ENVS``), or when its history ledger says a protected app (or
+a served, non-debug start that declared nothing: a *guessed* production) migrated, seeded or
+auto-upgraded it, and nobody ran ``flask db unprotect`` since. The ledger rule is the one that
+matters: a development shell pointed at the production URL by mistake still meets production's
+record. An unreadable ledger is refused like a protected one (failing closed);
+``allow_protected`` (``--allow-protected``) overrides all of it.
 
-- the app declares a protected environment (``VERSIONING_ENV``, or ``--env``, is in
-  ``VERSIONING_PROTECTED_ENVS``), or
-- its history ledger says so: it was migrated, seeded or auto-upgraded by such an app, or
-  auto-upgraded by a served, non-debug process that declared no environment (a *guessed*
-  production), and nobody ran ``flask db unprotect`` since.
-
-The second rule is the one that matters: a developer's shell, configured for development and
-pointed at the production URL by mistake, still meets the production database's record. A
-ledger that cannot be read (no SELECT permission, a renamed column) leaves the state unknown,
-and unknown is refused like protected: failing closed. ``allow_protected``
-(``--allow-protected``) overrides all of it.
-
-What is refused is judged by effect, never by spelling. Migrations are judged in ``env.py``,
-which every path runs (the CLI, the API, auto-upgrade, the web page, tenants, the pytest plugin
-and plain ``alembic.command`` on ``Versioning.alembic_config()``): :func:`guard_steps` gets the
-steps Alembic resolved from whatever the target was spelled as, before the first one runs, and
-refuses a downgrade step that reverts a root revision (the history of that branch ends at
-base) and a stamp over applied history. Rollbacks that leave a revision applied on every
-branch stay allowed, as Rails allows ``db:rollback``. Commands that never reach Alembic
-(``reset``, ``seed --force``, ``validate --repair``) ask :func:`check_allowed` first.
+Refusals are judged by effect, not spelling: ``env.py``, which every path runs, hands
+:func:`guard_steps` the steps Alembic resolved, which refuses a downgrade ending a branch at
+base and a stamp over applied history (rollbacks stay allowed, as Rails allows
+``db:rollback``). Commands that never reach Alembic ask :func:`check_allowed` first.
 """
 
 from __future__ import annotations
@@ -30,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator, Sequence
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -45,24 +36,6 @@ if TYPE_CHECKING:
     from ._settings import Settings
     from ._state import VersioningState
 
-__all__ = [
-    "ALLOW_KEY",
-    "GUESSED_PROTECTION",
-    "Unknown",
-    "allowing",
-    "check_allowed",
-    "environment_label",
-    "environment_name",
-    "guard_steps",
-    "harm",
-    "mark_protected",
-    "protection_mark",
-    "reason",
-    "run_for",
-    "tampering",
-    "unprotect",
-]
-
 _OVERRIDE_HINT = "pass --allow-protected (allow_protected=True in Python) if you really mean it"
 
 #: Key in ``Config.attributes``: ``True`` lets plain ``alembic.command`` calls on
@@ -76,11 +49,8 @@ _allowed: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def allowing(allow: bool) -> Iterator[None]:
-    """Run the block with ``--allow-protected`` given (``allow``) or not.
-
-    The facade sets it around the migration it starts, so that the guard in ``env.py`` knows
-    the caller's choice; outside such a block nothing is allowed.
-    """
+    """Run the block with ``--allow-protected`` given or not: the facade tells the guard in
+    ``env.py`` the caller's choice this way; outside such a block nothing is allowed."""
     token = _allowed.set(allow)
     try:
         yield
@@ -91,22 +61,16 @@ def allowing(allow: bool) -> Iterator[None]:
 def run_for(state: VersioningState, override: str | None = None) -> history.Run:
     """The environment the app acts for, whether it was declared, and whether it protects.
 
-    ``override`` (``--env``) wins, then ``VERSIONING_ENV``; both are declared, and a declared
-    environment outside ``VERSIONING_PROTECTED_ENVS`` never protects. Otherwise the name is
-    guessed: ``testing`` in testing mode, ``development`` in debug mode, else ``production``,
-    which chooses the seeds but protects nothing from a shell (a served start does, see
-    ``_autoupgrade``). The app's flags are read now rather than at ``init_app`` because
-    ``flask --debug`` and test fixtures set them later.
+    ``override`` (``--env``) wins, then ``VERSIONING_ENV``. Otherwise it is guessed from the
+    app's flags, read now because ``flask --debug`` and fixtures set them after ``init_app``:
+    a guessed ``production`` chooses the seeds but protects nothing from a shell.
     """
-    protected = state.settings.protected_envs
-    if override is not None:
-        name = override.strip()
-        if not name:
-            raise errors.ConfigurationError("the environment name must not be empty")
-        return history.Run(name, declared=True, protect=name in protected)
-    if state.settings.env:
-        name = str(state.settings.env)
-        return history.Run(name, declared=True, protect=name in protected)
+    if override is not None and not override.strip():
+        raise errors.ConfigurationError("the environment name must not be empty")
+    name = override.strip() if override is not None else state.settings.env
+    if name:
+        name = str(name)
+        return history.Run(name, declared=True, protect=name in state.settings.protected_envs)
     app = current_app
     guessed = "testing" if app.testing else "development" if app.debug else "production"
     return history.Run(guessed)
@@ -130,7 +94,7 @@ def environment_label(name: str | None, *, declared: bool) -> str:
 
 
 def environment_name(state: VersioningState, override: str | None = None) -> str:
-    """The environment seeds are chosen for (``override`` is ``--env``)."""
+    """The environment seeds are chosen for (``override``: ``--env``)."""
     return run_for(state, override).environment
 
 
@@ -146,11 +110,8 @@ def check_allowed(
     env: str | None = None,
     allow_protected: bool,
 ) -> None:
-    """Refuse ``action`` on ``databases`` if the app or any of them is protected, or unknown.
-
-    Both the app's own environment and an ``--env`` override count, so that
-    ``flask db reset --env development`` on a production app is refused too.
-    """
+    """Refuse ``action`` on ``databases`` if the app (its own environment or ``--env``) or
+    any of them is protected, or unknown."""
     if allow_protected:
         return
     why = reason(state, databases, env)
@@ -169,14 +130,13 @@ def reason(
 ) -> str | None:
     """Why the app or one of ``databases`` is protected (or may be), or ``None``."""
     # The environment the command names first: it is what the user is asking about.
-    for run in (run_for(state, env) if env is not None else None, run_for(state)):
-        if run is not None and run.protect:
+    for run in [run_for(state, env)] if env is not None else []:
+        if run.protect:
             return _app_reason(run)
-    for database in databases:
-        why = _database_reason(database, None)
-        if why is not None:
-            return why
-    return None
+    if (run := run_for(state)).protect:
+        return _app_reason(run)
+    reasons = (_database_reason(database, None) for database in databases)
+    return next((why for why in reasons if why is not None), None)
 
 
 def _app_reason(run: history.Run) -> str:
@@ -209,11 +169,8 @@ def _database_reason(database: Database, connection: sa.Connection | None) -> st
 def protection_mark(
     database: Database, connection: sa.Connection | None = None
 ) -> history.Entry | None:
-    """The ledger row that protects ``database``; ``None`` when it is not protected.
-
-    Raises :class:`Unknown` (with the database's one-line reason, credentials masked) when
-    the ledger exists but cannot be read: a missing permission or a table edited by hand.
-    """
+    """The ledger row that protects ``database``, or ``None``; :class:`Unknown` (with a
+    one-line reason) when the ledger exists but cannot be read."""
     try:
         entries = history.read_history(
             connection if connection is not None else database.engine(), database.settings
@@ -226,14 +183,11 @@ def protection_mark(
 
 
 def harm(heads: Sequence[str], steps: Sequence[Any], *, purge: bool = False) -> str | None:
-    """What ``steps`` (Alembic's, resolved from the target) would wipe or rewrite, or ``None``.
+    """What Alembic's resolved ``steps`` would wipe or rewrite from ``heads``, or ``None``.
 
-    ``heads``: the version table before the run; ``purge``: the run empties it first (``stamp
-    --purge``), so the steps start from nothing. A downgrade step reverting a revision that has
-    no down revision ends its branch at base, whatever the target was spelled as (``base``,
-    ``-N``, ``rev-N``, ``heads-N``, ``branch@base``). A stamp that leaves a non-empty version
-    table holding other revisions rewrites applied history; stamping an empty one (adopting a
-    database), or to what it already holds, is harmless.
+    Reverting a root revision ends its branch at base, however the target was spelled; a stamp
+    that changes a non-empty version table rewrites applied history (``purge``: it is emptied
+    first); stamping an empty one (adopting a database) is harmless.
     """
     reverted: list[str] = []
     now = set() if purge else set(heads)
@@ -267,11 +221,10 @@ def guard_steps(
     steps: Sequence[Any],
     purge: bool = False,
 ) -> None:
-    """Refuse ``steps`` before the first one runs if they wipe or rewrite a protected database.
+    """Refuse ``steps`` before the first runs if they harm a protected database (``env.py``).
 
-    Called by ``env.py`` for every online migration, however it was started. The ledger is
-    read on the migration's own connection (a tenant's schema, a test's transaction) and
-    only when the steps would do harm, so upgrades cost nothing.
+    The ledger is read on the migration's connection, and only for harmful steps: upgrades
+    cost nothing.
     """
     if _allowed.get() or config.attributes.get(ALLOW_KEY):
         return
@@ -285,11 +238,8 @@ def guard_steps(
 
 
 def mark_protected(state: VersioningState, databases: Sequence[Database], run: history.Run) -> None:
-    """Record that ``run`` (a protected one) touched ``databases``, unless they say so already.
-
-    Migrations record it with every step; this is for seeds, which write no step, and for
-    tenants a protected run found at head.
-    """
+    """Record that protected ``run`` touched ``databases`` unless they say so already: for
+    seeds, which write no step, and tenants found at head."""
     if not run.protect:
         return
     for database in databases:
@@ -302,11 +252,8 @@ def mark_protected(state: VersioningState, databases: Sequence[Database], run: h
 
 
 def unprotect(state: VersioningState, databases: Sequence[Database]) -> list[str]:
-    """Record ``unprotect`` in the ledger of each protected database; returns their names.
-
-    A ledger that cannot be read is left alone: lifting protection nobody can see is refused
-    like any other change to it.
-    """
+    """Record ``unprotect`` in each protected database's ledger; returns their names. An
+    unreadable ledger refuses: lifting protection nobody can see is a change like any other."""
     lifted = []
     run = run_for(state)
     for database in databases:
@@ -326,24 +273,18 @@ def unprotect(state: VersioningState, databases: Sequence[Database]) -> list[str
 def tampering(
     entries: Sequence[history.Entry] | None, applied: Sequence[str], settings: Settings
 ) -> list[str]:
-    """Signs that the ledger was edited or dropped by hand, one line each (``status``,
-    ``validate``).
-
-    ``entries`` is the ledger (``None``: there is none) and ``applied`` the version table. The
-    ledger is an ordinary table: these checks make deletions visible, they prove nothing (rows
-    ids are consecutive, and a missing id may also be a step that failed and rolled back).
-    """
+    """Signs that the ledger (``entries``, ``None``: none) was edited or dropped by hand, one
+    line each: they make deletions visible, proving nothing (a failed step leaves a gap too)."""
     if not settings.keeps_history:
         return []  # VERSIONING_HISTORY = False: no ledger is kept, so none is missing
     table = settings.history_table
     if entries is None:
-        if not applied:
-            return []
-        return [
+        gone = (
             f"the history ledger ({table}) is missing although revisions are applied "
             f"({', '.join(applied)}): it was dropped, or the database was migrated only by "
             "other tools; any protection it recorded is gone"
-        ]
+        )
+        return [gone] if applied else []
     found: list[str] = []
     ids = sorted(e.id for e in entries)
     missing = _ranges(sorted(set(range(1, ids[-1] + 1)) - set(ids))) if ids else []
@@ -374,13 +315,6 @@ def tampering(
 
 
 def _ranges(numbers: Sequence[int]) -> list[str]:
-    out: list[str] = []
-    start = previous = None
-    for n in [*numbers, None]:
-        if n is not None and previous is not None and n == previous + 1:
-            previous = n
-            continue
-        if start is not None:
-            out.append(str(start) if start == previous else f"{start}-{previous}")
-        start = previous = n
-    return out
+    """``1-3``, ``5`` for 1, 2, 3, 5: runs of consecutive numbers."""
+    runs = [[n for _, n in run] for _, run in groupby(enumerate(numbers), lambda p: p[1] - p[0])]
+    return [str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs]

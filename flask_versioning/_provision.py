@@ -1,5 +1,5 @@
-"""Getting a database into a known state: ``prepare`` (create it if missing, upgrade, seed)
-and ``reset`` (drop everything, upgrade, seed)."""
+"""``prepare`` (create the database if missing, upgrade, seed) and ``reset`` (drop everything,
+upgrade, seed): getting a database into a known state."""
 
 from __future__ import annotations
 
@@ -38,12 +38,9 @@ def _quote(connection: sa.Connection, name: str) -> str:
 
 
 def _drop_postgresql(connection: sa.Connection) -> list[str]:
-    """Drop the current schema's views, tables, sequences and enum/domain types, in the
-    caller's transaction (all or nothing), ``CASCADE`` (foreign key cycles too).
-
-    Types and sequences must go, or the first migration fails on ``CREATE TYPE``; objects of an
-    extension (PostGIS's ``spatial_ref_sys``) stay: they are not the app's and cannot be dropped.
-    """
+    """Drop the current schema's views, tables, sequences and enum/domain types, ``CASCADE``,
+    all or nothing; types must go too, or the first migration fails on ``CREATE TYPE``.
+    Objects of an extension (PostGIS's ``spatial_ref_sys``) are not the app's and stay."""
     relations = connection.execute(
         sa.text(
             "SELECT c.relkind, c.relname FROM pg_class c "
@@ -103,12 +100,9 @@ def _drop_in_dependency_order(connection: sa.Connection, schema: str | None = No
 
 
 def drop_everything(database: Database) -> list[str]:
-    """Drop every view and table of the database's default schema, ours included (and in
-    ``VERSIONING_VERSION_TABLE_SCHEMA`` if set).
-
-    Foreign keys decide the order; MariaDB and SQLite also switch their checks off for the
-    session, since a cycle of foreign keys has no valid order.
-    """
+    """Drop every view and table of the default schema, ours included (and those in
+    ``VERSIONING_VERSION_TABLE_SCHEMA``); MariaDB and SQLite switch foreign key checks off,
+    since a cycle of foreign keys has no valid order."""
     engine = database.engine()
     settings = database.settings
     dialect = engine.dialect.name
@@ -149,29 +143,22 @@ def drop_everything(database: Database) -> list[str]:
 
 def reset(
     state: VersioningState,
-    *,
-    env: str | None = None,
-    allow_protected: bool = False,
-    confirm: Callable[[str], None] | None = None,
-    progress: Callable[[AppliedRevision], None] | None = None,
-    seed_progress: Callable[[SeedResult], None] | None = None,
-    baseline: bool = True,
+    env: str | None,
+    allow_protected: bool,
+    confirm: Callable[[str], None] | None,
+    progress: Callable[[AppliedRevision], None] | None,
+    seed_progress: Callable[[SeedResult], None] | None,
+    baseline: bool,
 ) -> ResetResult:
-    """Drop everything in every database, upgrade to heads and seed, holding the locks
-    throughout.
+    """Drop everything in every database, upgrade to heads and seed, holding the locks.
 
-    ``confirm`` (raises to stop) is called after the protection check and before the locks are
-    taken: nobody should wait on a lock while a person reads a prompt.
+    ``confirm`` (raises to stop) runs before the locks are taken: nobody should wait on a lock
+    while a person reads a prompt.
     """
     run = run_for(state, env)
     databases = state.databases()
-    check_allowed(
-        state,
-        "reset the database (drop every table)",
-        databases,
-        env=env,
-        allow_protected=allow_protected,
-    )
+    action = "reset the database (drop every table)"
+    check_allowed(state, action, databases, env=env, allow_protected=allow_protected)
     if confirm is not None:
         confirm(run.environment)
     dropped: dict[str, tuple[str, ...]] = {}
@@ -198,15 +185,7 @@ def server_urls(url: sa.URL) -> list[sa.URL]:
 
 def without_database(url: sa.URL) -> sa.URL:
     """``url`` naming the server only (MariaDB/MySQL connect to no database at all)."""
-    # ``URL.set(database=None)`` means "unchanged", so build the URL without a database.
-    return sa.URL.create(
-        url.drivername,
-        username=url.username,
-        password=url.password,
-        host=url.host,
-        port=url.port,
-        query=url.query,
-    )
+    return url._replace(database=None)  # ``URL.set(database=None)`` means "unchanged"
 
 
 def _server_has_database(connection: sa.Connection, dialect: str, name: str) -> bool:
@@ -218,12 +197,9 @@ def _server_has_database(connection: sa.Connection, dialect: str, name: str) -> 
 
 
 def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIError) -> bool:
-    """After connecting to the database failed: create it if the server says it is missing.
-
-    The server's catalog is asked rather than the error parsed: drivers give no error code on a
-    failed connect and the message follows the server's locale. If the server cannot be reached
-    or the database exists, the original error is raised; losing a race to create it is fine.
-    """
+    """After connecting failed: create the database if the server's catalog says it is missing
+    (drivers give no error code on a failed connect, and messages follow the server's locale).
+    Otherwise the original error is raised; losing a race to create it is fine."""
     dialect = url.get_backend_name()
     name = url.database or ""
     for server_url in server_urls(url):
@@ -240,31 +216,23 @@ def _create_if_missing(database: Database, url: sa.URL, original: sa.exc.DBAPIEr
                 try:
                     connection.exec_driver_sql(f"CREATE DATABASE {quoted}")
                 except sa.exc.DBAPIError as exc:
-                    if not _server_has_database(connection, dialect, name):
-                        raise _cannot_create(database, name, exc) from exc
-                    return False
+                    if _server_has_database(connection, dialect, name):
+                        return False
+                    detail = errors.scrub(errors.one_line(getattr(exc, "orig", None) or exc))
+                    raise errors.DatabaseError(
+                        f"the database {name!r} does not exist and could not be created at "
+                        f"{errors.mask_url(database.url)}: {detail}; create it yourself or "
+                        "give the user the right to create databases"
+                    ) from exc
                 return True
         finally:
             engine.dispose()
     reraise(database, original, "'prepare'")
 
 
-def _cannot_create(database: Database, name: str, exc: Exception) -> errors.DatabaseError:
-    detail = errors.one_line(getattr(exc, "orig", None) or exc)
-    return errors.DatabaseError(
-        f"the database {name!r} does not exist and could not be created at "
-        f"{errors.mask_url(database.url)}: {errors.scrub(detail)}; create it yourself or "
-        "give the user the right to create databases"
-    )
-
-
 def ensure_database(database: Database) -> bool:
-    """Create the database if missing and the backend allows it; ``True`` if created.
-
-    SQLite's file appears on first connection (its directory is made here); PostgreSQL and
-    MariaDB/MySQL need ``CREATE DATABASE`` on a server-level connection; others are only
-    connected to.
-    """
+    """Create the database if missing and the backend can (SQLite: its directory, then the
+    file on connecting; PostgreSQL, MariaDB/MySQL: ``CREATE DATABASE``); ``True`` if created."""
     url = database.url
     dialect = url.get_backend_name()
     if dialect == "sqlite":
@@ -287,17 +255,13 @@ def ensure_database(database: Database) -> bool:
 
 def prepare(
     state: VersioningState,
-    *,
-    env: str | None = None,
-    progress: Callable[[AppliedRevision], None] | None = None,
-    seed_progress: Callable[[SeedResult], None] | None = None,
-    baseline: bool = True,
+    env: str | None,
+    progress: Callable[[AppliedRevision], None] | None,
+    seed_progress: Callable[[SeedResult], None] | None,
+    baseline: bool,
 ) -> PrepareResult:
-    """Create missing databases, upgrade every database to heads and seed; idempotent.
-
-    The upgrades and the seeds each read under the migration locks, so a fleet of containers
-    running this at once migrates and seeds exactly once.
-    """
+    """Create missing databases, upgrade them to heads and seed; idempotent: the upgrades and
+    seeds read under the migration locks, so containers running it at once work once."""
     databases = state.databases()
     created = tuple(d.name for d in databases if ensure_database(d))
     with recording(run_for(state, env)):

@@ -1,11 +1,5 @@
-"""What the review commands return: drift, plans, rebases. Plain data, no dependencies.
-
-``flask db check``, ``plan`` and ``rebase`` print these; code and tests get the same objects
-from :class:`~flask_versioning.Versioning`. They live at the bottom layer, apart from the
-modules that compute them, so that the package can re-export them without importing Alembic
-on every app start. Lint findings are the linter's own
-:class:`~flask_versioning._lint.Finding`.
-"""
+"""What the review commands (``check``, ``plan``, ``rebase``) return: plain data, apart from
+the modules computing it, so the package re-exports it without importing Alembic at start."""
 
 from __future__ import annotations
 
@@ -23,13 +17,9 @@ __all__ = ["CheckReport", "DatabasePlan", "Difference", "PlanStep", "RebaseResul
 class Difference:
     """One difference between the models and the database, as autogenerate found it.
 
-    ``kind`` is Alembic's word for it (``add_table``, ``remove_column``, ``modify_type``,
-    ``modify_nullable``, ``modify_default``, ``add_index``, ``add_constraint``, ``add_fk``...),
-    always written from the models' side: ``add_*`` is in the models and not yet in the
-    database. ``table`` is schema-qualified when the table has a schema; ``column`` and
-    ``name`` (of an index or constraint) are set where they apply; ``old`` and ``new`` are the
-    database's and the models' values (a type, ``"NULL"``/``"NOT NULL"``, a server default),
-    rendered for the database's dialect. ``description`` is the whole of it in one line.
+    ``kind`` is Alembic's word (``add_table``, ``modify_type``...), from the models' side:
+    ``add_*`` is in the models, not yet in the database. ``old`` and ``new`` are the database's
+    and the models' values, rendered for its dialect; ``description`` says it all in one line.
     """
 
     kind: str
@@ -47,12 +37,8 @@ class Difference:
 
 @dataclasses.dataclass(frozen=True)
 class CheckReport:
-    """What ``flask db check`` found for one database.
-
-    ``heads_problem`` is set when the linear-history file ``versions/HEADS`` disagrees with the
-    revision files; the models are then not compared (the history has to be fixed first) and
-    ``differences`` is empty. ``ok`` is true when there is nothing to act on.
-    """
+    """What ``flask db check`` found for one database. ``heads_problem``: ``versions/HEADS``
+    disagrees with the files, and the models were not compared (fix the history first)."""
 
     database: str
     differences: tuple[Difference, ...] = ()
@@ -75,9 +61,8 @@ class CheckReport:
 class PlanStep:
     """One revision ``upgrade`` would apply: its SQL, rendered offline, and its lint findings.
 
-    ``sql_error`` says why the SQL could not be rendered (a revision that reads rows, say), in
-    which case ``sql`` holds what was rendered before it stopped. ``applied`` marks a revision
-    the database already has (listed by ``plan --all`` for context, without SQL).
+    ``sql_error``: why the SQL could not all be rendered (``sql`` has what was); ``applied``: a
+    revision the database has already (``plan --all``, without SQL).
     """
 
     revision: str
@@ -107,8 +92,7 @@ class DatabasePlan:
 
     @property
     def unrendered(self) -> tuple[PlanStep, ...]:
-        """The pending steps whose SQL could not be rendered: the plan is incomplete there
-        (``flask db plan`` then exits 1)."""
+        """The pending steps whose SQL could not be rendered (``flask db plan`` exits 1)."""
         return tuple(step for step in self.pending if step.sql_error is not None)
 
 

@@ -1,15 +1,11 @@
-"""``VERSIONING_VALIDATE_ON_START``: refuse (or log) a start on revisions edited after applying.
+"""What ``init_app`` runs at start: ``VERSIONING_VALIDATE_ON_START``, then the automatic upgrade.
 
-A revision file changed after it was applied means the code no longer describes the schema
-the database has: an edit meant for a new revision went into an old one, or a checkout
-differs from what was deployed. Flyway validates on every migrate for this reason. Here it is
-opt-in, because it reads every applied revision file on each start (the start-up path stays
-one ``SELECT`` without it): ``"refuse"`` stops app creation with
-:class:`~flask_versioning.HistoryMismatch`, ``"log"`` logs the same line at ERROR level.
-
-It runs before the automatic upgrade, so a refused start changes nothing, and is skipped in
-the processes the automatic upgrade skips: above all ``flask db ...``, so that ``flask db
-validate --repair`` can still run.
+A revision file changed after it was applied no longer describes the schema the database has
+(an edit meant for a new revision, a checkout that differs from what was deployed). Validating
+reads every applied file, so it is opt-in: ``"refuse"`` stops app creation with
+:class:`~flask_versioning.HistoryMismatch`, ``"log"`` logs the same line. It runs before the
+upgrade, so a refused start changes nothing, and is skipped where the upgrade is: above all in
+``flask db ...``, so that ``flask db validate --repair`` can still run.
 """
 
 from __future__ import annotations
@@ -20,23 +16,26 @@ from typing import TYPE_CHECKING
 from flask import Flask
 
 from . import _errors as errors
-from ._autoupgrade import skip_reason
+from ._autoupgrade import auto_upgrade, skip_reason
 from ._operations.standing import validate
 from ._types import ValidationResult
 
 if TYPE_CHECKING:
     from ._state import VersioningState
 
-__all__ = ["describe", "validate_on_start"]
-
 logger = logging.getLogger("flask_versioning")
+
+
+def start(app: Flask, state: VersioningState, *, command: str) -> None:
+    """Validate, then upgrade, as the settings ask; ``command`` is our CLI group's name."""
+    if state.settings.validate_on_start is not None:
+        validate_on_start(app, state, command=command)
+    if state.settings.auto_upgrade:
+        auto_upgrade(app, state, command=command)
 
 
 def validate_on_start(app: Flask, state: VersioningState, *, command: str) -> None:
     """Validate every database of ``app`` as ``VERSIONING_VALIDATE_ON_START`` says."""
-    mode = state.settings.validate_on_start
-    if mode is None:
-        return
     reason = skip_reason(command)
     if reason is not None:
         logger.debug("validation at start skipped: %s", reason)
@@ -50,8 +49,8 @@ def validate_on_start(app: Flask, state: VersioningState, *, command: str) -> No
     if not failures:
         return
     message = "; ".join(describe(result) for result in failures)
-    revisions = [r.revision for result in failures for r in result.problems]
-    if mode == "refuse":
+    if state.settings.validate_on_start == "refuse":
+        revisions = [r.revision for result in failures for r in result.problems]
         raise errors.HistoryMismatch(
             f"{message} (VERSIONING_VALIDATE_ON_START = 'refuse')", revisions
         )

@@ -1,19 +1,18 @@
-"""What the extension knows about one app: the object in ``app.extensions["versioning"]``.
-
-One :class:`~flask_versioning.Versioning` can serve many apps, so nothing per app is kept on it;
-commands and pages find this state through the app, and the API through its ``extension``.
+"""What the extension knows about one app, kept in ``app.extensions["versioning"]``: one
+:class:`~flask_versioning.Versioning` can serve many apps, so nothing per app is kept on it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
-from ._databases import DEFAULT, discover
+from ._databases import DEFAULT, check_configured_urls, discover
 from ._errors import ConfigurationError
 from ._settings import Settings
 
@@ -22,30 +21,49 @@ if TYPE_CHECKING:
     from ._extension import Versioning
     from ._seeds.registry import SeedRegistry
 
-__all__ = ["VersioningState", "get_state"]
-
 
 @dataclasses.dataclass(eq=False)
 class VersioningState:
     """The extension's state for one app, kept in ``app.extensions["versioning"]``."""
 
-    #: The :class:`~flask_versioning.Versioning` object the app was initialised with.
     extension: Versioning
-    #: The validated ``VERSIONING_*`` configuration.
     settings: Settings
-    #: The SQLAlchemy extension (Flask-SQLAlchemy or -Lite) given to ``init_app``, if any.
+    #: The SQLAlchemy extension and the models' ``MetaData`` given to ``init_app``, if any.
     db: Any
-    #: The models' ``MetaData`` given to ``init_app``, if any (one, or one per database).
     metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None
-    #: What every database's ``env.py`` asks before a migration's first step (protection),
-    #: handed down by the facade because the rule lives in a higher layer.
+    #: What ``env.py`` asks before a migration's first step (protection), handed down by the
+    #: facade because the rule lives in a higher layer.
     guard: Guard | None = None
     _databases: list[Database] | None = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def register(
+        cls,
+        app: Flask,
+        extension: Versioning,
+        db: Any,
+        metadata: sa.MetaData | Mapping[str | None, sa.MetaData] | None,
+        directory: str | os.PathLike[str] | None,
+        guard: Guard,
+    ) -> VersioningState:
+        """Validate ``app``'s settings and keep its new state in ``app.extensions``, once; what
+        ``init_app`` was not given comes from the extension."""
+        if "versioning" in app.extensions:
+            raise ConfigurationError("Versioning is already registered on this app")
+        db = db if db is not None else extension.db
+        metadata = metadata if metadata is not None else extension.metadata
+        settings = Settings.from_app(
+            app, directory if directory is not None else extension.directory
+        )
+        if db is not None and "sqlalchemy" not in app.extensions:
+            check_configured_urls(app.config)  # before Flask-SQLAlchemy makes engines of them
+        state = app.extensions["versioning"] = cls(extension, settings, db, metadata, guard)
+        return state
 
     def databases(self) -> list[Database]:
         """Every database of the app: the default first, then the binds in config order."""
         if self._databases is None:
-            self._databases = discover(self)
+            self._databases = discover(self.settings, self.db, self.metadata, self.guard)
         return list(self._databases)
 
     def database(self, name: str | None = None) -> Database:
@@ -66,6 +84,17 @@ class VersioningState:
     def forget_databases(self) -> None:
         """Look for the databases again on next use (the layout on disk has changed)."""
         self._databases = None
+
+    def chosen(self, bind: str | None) -> list[Database]:
+        """``bind``'s database, or every one when ``None``: what most commands act on."""
+        return [self.database(bind)] if bind is not None else self.databases()
+
+    def sharing_file(self, database: Database) -> list[Database]:
+        """The databases whose changes go in one revision file with ``database``'s: in
+        Flask-Migrate's multidb layout every one with an engine name, else none."""
+        if database.engine_name is None:
+            return []
+        return [d for d in self.databases() if d.engine_name is not None]
 
 
 def get_state() -> VersioningState:

@@ -1,8 +1,5 @@
-"""The data the API returns, and the option bundles that travel through the layers.
-
-Results are frozen dataclasses: what happened is a fact, not something a caller edits. The
-bundles are ``TypedDict``\\ s, so the API keeps Alembic's keywords (``upgrade(sql=True)``)
-while the layers below pass one typed object instead of repeating the keyword list.
+"""The data the API returns (frozen dataclasses: what happened is a fact), and the option
+bundles (``TypedDict``\\ s: the API keeps Alembic's keywords, the layers pass one object).
 """
 
 from __future__ import annotations
@@ -16,50 +13,27 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = [
-    "AdoptResult",
-    "AppliedRevision",
-    "BaselineResult",
-    "DatabaseStatus",
-    "LedgerRecord",
-    "MigrationResult",
-    "PrepareResult",
-    "ResetResult",
-    "RevisionOptions",
-    "RevisionStatus",
-    "RunOptions",
-    "SeedResult",
-    "SeedStatus",
-    "Tenant",
-    "TenantEvent",
-    "TenantOptions",
-    "TenantResult",
-    "ValidationResult",
-]
-
 
 class RunOptions(TypedDict, total=False):
     """Options of the commands that run revisions (``upgrade``, ``downgrade``, ``stamp``)."""
 
-    #: Print the SQL instead of running it (Alembic's offline mode); nothing touches the database.
+    #: Return the SQL instead of running it (Alembic's offline mode).
     sql: bool
-    #: An arbitrary tag handed to the environment (``context.get_tag_argument()``).
+    #: A tag for ``context.get_tag_argument()``.
     tag: str | None
-    #: ``-x key=value`` arguments (``context.get_x_argument()``), in order.
+    #: ``-x key=value`` arguments (``context.get_x_argument()``).
     x_args: Sequence[str] | None
 
 
 class RevisionOptions(TypedDict, total=False):
     """Options of the commands that write a revision file (``revision``, ``migrate``)."""
 
-    #: The revision the new one follows (``head``, or ``<branch>@head``, or an id with ``splice``).
+    #: The revision the new one follows (``head``, ``<branch>@head``, an id with ``splice``).
     head: str
     #: Allow ``head`` to name a revision that is not a head: start a new branch.
     splice: bool
     branch_label: str | Sequence[str] | None
-    #: A folder inside the migrations directory for the new file.
     version_path: str | None
-    #: A revision id of your choosing instead of a generated one.
     rev_id: str | None
     depends_on: str | Sequence[str] | None
     x_args: Sequence[str] | None
@@ -72,8 +46,7 @@ class AppliedRevision:
     revision: str
     down_revisions: tuple[str, ...]
     message: str
-    #: ``"baseline"``: the schema was loaded from a baseline file and stamped at ``revision``
-    #: (``message`` says how many statements).
+    #: ``"baseline"``: the schema was loaded from a baseline file and stamped at ``revision``.
     direction: Literal["upgrade", "downgrade", "stamp", "baseline"]
     duration: float
 
@@ -98,10 +71,9 @@ class SeedResult:
 
     name: str
     environment: str
-    #: ``"applied"``: the hook ran and was committed; ``"skipped"``: it had run before.
+    #: ``"skipped"``: it had run before.
     status: Literal["applied", "skipped"]
-    #: Rows the seed inserted: the hook's return value when it returns an int, otherwise the
-    #: rows counted in its ``INSERT`` statements; ``None`` when nothing could be counted.
+    #: Rows inserted: the hook's int return value, else the rows its ``INSERT``\\ s counted.
     rows: int | None = None
     duration: float = 0.0
     database: str = "default"
@@ -116,9 +88,9 @@ class SeedStatus:
     order: int
     always: bool
     bind: str | None
-    #: Whether the seed is declared for the environment that was asked about.
+    #: Whether the seed is declared for the environment asked about.
     selected: bool
-    #: When it last ran (UTC) and in which environment; ``None`` if it never ran here.
+    #: When (UTC) and in which environment it last ran; ``None``: never here.
     applied_at: datetime.datetime | None
     applied_environment: str | None
     runs: int
@@ -133,9 +105,8 @@ class SeedStatus:
 
 @dataclasses.dataclass(frozen=True)
 class ResetResult:
-    """What ``reset`` did: what it dropped, the upgrades that rebuilt the schema, the seeds."""
+    """What ``reset`` dropped (by database name), upgraded and seeded."""
 
-    #: Database name -> the tables and views dropped there.
     dropped: Mapping[str, tuple[str, ...]]
     migrations: tuple[MigrationResult, ...]
     seeds: tuple[SeedResult, ...]
@@ -143,9 +114,8 @@ class ResetResult:
 
 @dataclasses.dataclass(frozen=True)
 class PrepareResult:
-    """What ``prepare`` did: the databases it created, the upgrades, the seeds."""
+    """What ``prepare`` created (database names), upgraded and seeded."""
 
-    #: Names of the databases that did not exist and were created.
     created: tuple[str, ...]
     migrations: tuple[MigrationResult, ...]
     seeds: tuple[SeedResult, ...]
@@ -157,12 +127,12 @@ class AdoptResult:
 
     source: Path
     directory: Path
-    #: The revision files, now in ``directory/versions``, unchanged.
+    #: The revision files, now in ``directory/versions``.
     revisions: tuple[Path, ...]
-    #: Files of the old tool replaced by ours or removed, relative to ``directory``.
+    #: Files of the old tool replaced or removed, relative to ``directory``.
     replaced: tuple[str, ...]
     removed: tuple[str, ...]
-    #: Options found in the old ``alembic.ini`` that need a ``VERSIONING_*`` key now.
+    #: What needs a ``VERSIONING_*`` key now (options of the old ``alembic.ini``...).
     notes: tuple[str, ...]
 
 
@@ -177,12 +147,10 @@ class BaselineResult:
     #: The file written; ``None`` when pruning.
     path: Path | None = None
     statements: int = 0
-    #: Revisions up to ``revision`` that change data, one line each: their rows are not in a
-    #: database made from the baseline.
+    #: Revisions that change data, whose rows a database made from the baseline lacks.
     data_revisions: tuple[str, ...] = ()
     #: Tables whose rows were copied into the baseline.
     included: tuple[str, ...] = ()
-    #: Revision files deleted by pruning.
     pruned: tuple[Path, ...] = ()
 
 
@@ -203,7 +171,6 @@ class LedgerRecord:
     host: str | None
     pid: int | None
     os_user: str | None
-    #: Flask-Versioning's version in the process that wrote it.
     tool_version: str | None
     checksum: str | None
 
@@ -214,12 +181,9 @@ RevisionState = Literal["applied", "pending", "missing", "changed"]
 
 @dataclasses.dataclass(frozen=True)
 class RevisionStatus:
-    """One revision of a database's history, as ``flask db status`` shows it.
-
-    ``state``: ``"applied"``; ``"pending"`` (not applied yet); ``"missing"`` (applied, but its
-    file is gone); ``"changed"`` (applied, and its file changed since: the checksum the ledger
-    recorded differs from the file's).
-    """
+    """One revision of a database's history, as ``flask db status`` shows it: ``"applied"``,
+    ``"pending"``, ``"missing"`` (applied, file gone) or ``"changed"`` (applied, and its file's
+    checksum differs from the one the ledger recorded)."""
 
     revision: str
     state: RevisionState
@@ -227,17 +191,16 @@ class RevisionStatus:
     down_revisions: tuple[str, ...]
     #: The revision file, ``None`` when it is missing.
     path: Path | None
-    #: The ledger row that applied it (``upgrade``, or ``before-history`` for a revision
-    #: applied before the ledger existed); ``None`` when the ledger has none (stamped, applied
-    #: by a tool that bypasses ``env.py``, or no ledger) or the revision is pending.
+    #: The ledger row that applied it (``before-history``: before the ledger existed);
+    #: ``None`` when pending or the ledger has none (stamped, other tools, no ledger).
     applied: LedgerRecord | None = None
     #: ``True`` when applied by ``stamp`` rather than run.
     stamped: bool = False
     #: The file's checksum now (``None`` when missing) and the one the ledger holds for it.
     checksum: str | None = None
     recorded_checksum: str | None = None
-    #: The ``validate --repair`` row the recorded checksum comes from, if it does; one
-    #: without a checksum acknowledged that the file is gone.
+    #: The ``validate --repair`` row the recorded checksum comes from (no checksum: the file's
+    #: absence was acknowledged).
     reviewed: LedgerRecord | None = None
 
     @property
@@ -262,22 +225,18 @@ class DatabaseStatus:
     #: The version table's revisions, and the heads of the revision files.
     current: tuple[str, ...] = ()
     heads: tuple[str, ...] = ()
-    #: Every revision, oldest first: applied ones in the order they were applied, then the
-    #: pending ones in the order they would run.
+    #: Every revision: the applied ones as applied, then the pending ones as they would run.
     revisions: tuple[RevisionStatus, ...] = ()
-    #: ``"ok"``; ``"missing"`` (no ledger table: a database migrated only by other tools, or
-    #: the table was dropped); ``"damaged"`` (the table cannot be read as ours).
+    #: ``"missing"``: no ledger table (other tools only, or dropped); ``"damaged"``: unreadable.
     ledger: Literal["ok", "missing", "damaged"] = "ok"
-    #: One line about a damaged ledger or revision files that cannot be read.
+    #: One line each about a damaged ledger or unreadable revision files.
     problems: tuple[str, ...] = ()
-    #: The newest ledger row that migrated, stamped or protected the database: the
-    #: environment the database has recorded.
+    #: The newest ledger row that migrated, stamped or protected the database.
     environment: LedgerRecord | None = None
     #: The row that makes the database protected, ``None`` when it is not.
     protected_by: LedgerRecord | None = None
-    #: Signs that the ledger was edited or dropped by hand (rows missing, no ledger while
-    #: revisions are applied), one line each; also among ``problems``. No proof either way:
-    #: the ledger is an ordinary table.
+    #: Signs, one line each (also in ``problems``), that the ledger was edited or dropped by
+    #: hand: no proof either way, it is an ordinary table.
     tampering: tuple[str, ...] = ()
 
     def with_state(self, *states: RevisionState) -> tuple[RevisionStatus, ...]:
@@ -303,14 +262,13 @@ class ValidationResult:
     """What ``validate`` found (and with ``repair``, recorded) for one database."""
 
     database: str
-    #: Applied revisions whose file changed or vanished since they were applied.
+    #: Applied revisions whose file changed or vanished since.
     problems: tuple[RevisionStatus, ...]
     #: ``True`` when the current checksums of ``problems`` were recorded in the ledger.
     repaired: bool = False
     #: Why the database could not be validated (unreachable, unreadable files...).
     error: str | None = None
-    #: Signs that the history ledger was edited or dropped by hand (see
-    #: :attr:`DatabaseStatus.tampering`); reported, not failing.
+    #: As :attr:`DatabaseStatus.tampering`: reported, not failing.
     tampering: tuple[str, ...] = ()
 
     @property
@@ -325,12 +283,9 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True)
 class Tenant:
-    """One tenant of a fleet: a database of its own, or a schema of one.
-
-    ``url``: the tenant's own database (any backend). ``schema``: a schema of the app's
-    database (PostgreSQL), or a database next to the app's on the same server (MariaDB/MySQL).
-    Both: that schema of that database. Neither: the schema named like the tenant.
-    """
+    """One tenant: ``url``, a database of its own; ``schema``, a schema of the app's database
+    (PostgreSQL) or a database beside it (MariaDB/MySQL); both: that schema of that database;
+    neither: the schema named like the tenant."""
 
     name: str
     url: str | None = None
@@ -344,9 +299,8 @@ class Tenant:
         return None if self.url is not None else self.name
 
 
-#: What happened to one tenant: ``changed`` (it was migrated or seeded), ``ok`` (the command
-#: ran and changed nothing, or only read), ``skipped`` (already at the target: no revision file
-#: was loaded, no lock taken), ``failed``, ``not run`` (``fail_fast`` stopped the run first).
+#: ``changed`` (migrated or seeded), ``ok`` (nothing changed, or only read), ``skipped``
+#: (already at the target: no file loaded, no lock), ``failed``, ``not run`` (``fail_fast``).
 TenantStatus = Literal["changed", "ok", "skipped", "failed", "not run"]
 
 
@@ -356,16 +310,13 @@ class TenantResult(Generic[T]):
 
     tenant: str
     status: TenantStatus
-    #: The command's own result for this tenant (a :class:`MigrationResult` for ``upgrade``,
-    #: the revision ids for ``current``, ...); ``None`` when skipped, failed or not run.
+    #: The command's result for this tenant (``upgrade``: a :class:`MigrationResult`);
+    #: ``None`` when skipped, failed or not run.
     value: T | None = None
-    #: The one-line error of a failed tenant.
     error: str | None = None
-    #: The version table before and after; ``None`` where it was not, or could not be, read
-    #: (``after`` of a failed tenant is where it stands now, when that could be read back).
+    #: The version table before and after (a failed one: where it stands now), if read.
     before: tuple[str, ...] | None = None
     after: tuple[str, ...] | None = None
-    #: Seconds spent on this tenant (0 when skipped or not run).
     duration: float = 0.0
 
     @property
@@ -375,17 +326,15 @@ class TenantResult(Generic[T]):
 
 @dataclasses.dataclass(frozen=True)
 class TenantEvent:
-    """A tenant starting or finishing, or the run interrupted, with the run's counts so far
-    (for progress displays).
+    """A tenant starting or finishing, or the run interrupted, with the counts so far.
 
-    ``interrupt`` comes as Ctrl-C is taken, before the run ends: ``tenant`` is the one being
-    stopped (inline) or empty (workers, whose running tenants finish first), so a display can
-    say at once what happens next rather than when the last worker is done.
+    ``interrupt`` comes as Ctrl-C is taken: ``tenant`` is the one being stopped (inline) or
+    empty (workers, whose running tenants finish first), so a display can say so at once.
     """
 
     kind: Literal["start", "finish", "interrupt"]
     tenant: str
-    #: The worker (1 to ``jobs``) the tenant runs on; 0 for tenants skipped by the parent.
+    #: The worker (1 to ``jobs``); 0 for tenants the parent skipped.
     worker: int
     total: int
     done: int
@@ -398,18 +347,16 @@ class TenantOptions(TypedDict, total=False):
     """How a command runs on tenants: the options of :meth:`Versioning.for_tenants()
     <flask_versioning.Versioning.for_tenants>`."""
 
-    #: Processes running tenants at once (default 1: one after the other, in this process).
+    #: Processes running tenants at once (default 1: in this process).
     jobs: int
     #: ``(k, n)``: only the tenants whose name hashes to share ``k`` of ``n`` (0 <= k < n).
     shard: tuple[int, int] | None
-    #: Stop handing out tenants after the first failure (those running still finish).
+    #: Start no tenant after the first failure (those running still finish).
     fail_fast: bool
     #: Create a tenant's missing schema (or database) instead of failing it.
     create: bool
-    #: How a worker process gets the app (a picklable callable returning it), each worker
-    #: then a fresh interpreter; default: a fork of this process with the app (Linux, one
-    #: thread running), else the way the running ``flask`` command found it, else Flask's
-    #: discovery of the app's module.
+    #: A picklable callable returning the app, for workers started as fresh interpreters;
+    #: default: a fork of this process (Linux, one thread), else how ``flask`` found the app.
     app_loader: Callable[[], Flask] | None
-    #: Called as tenants start and finish (in this process).
+    #: Called (in this process) as tenants start and finish.
     on_event: Callable[[TenantEvent], None] | None
