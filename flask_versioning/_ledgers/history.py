@@ -1,14 +1,9 @@
 """The applied-history ledger: what was applied to this database, when, from where, from what.
 
-Alembic's version table only says where a database stands; Flyway, Liquibase and Django keep a
-record of every step too. This table (``VERSIONING_HISTORY_TABLE``) sits next to the version
-table. Every path writes it, as every path runs our ``env.py``: it hands Alembic's
-``on_version_apply`` a :class:`StepWriter`, which adds one row per step inside the step's own
-transaction, so "applied" and "recorded" commit together where the backend allows.
-
-Besides the steps, the ledger records the environment that migrated the database and whether
-that environment is protected: protection follows the database, not the shell that happens to
-point at it (the way Rails keeps the environment in ``ar_internal_metadata``).
+Alembic's version table only says where a database stands. Every path runs our ``env.py``,
+which hands ``on_version_apply`` a :class:`StepWriter`: one row per step, in the step's own
+transaction. The rows also record the environment and whether it is protected, so protection
+follows the database, not the shell that points at it (like Rails' ``ar_internal_metadata``).
 """
 
 from __future__ import annotations
@@ -59,12 +54,8 @@ PROTECT, UNPROTECT, CHECKSUM = "protect", "unprotect", "checksum"
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """Who is migrating: recorded with every row of the run.
-
-    ``declared``: the environment was named on purpose (``VERSIONING_ENV`` or ``--env``), not
-    guessed from the app's debug and testing flags. ``protect``: rows of this run mark the
-    database protected (a declared protected environment, or a served production start).
-    """
+    """Who is migrating, recorded with every row: ``declared`` if the environment was named
+    (``VERSIONING_ENV``, ``--env``), not guessed; ``protect`` if its rows protect the database."""
 
     environment: str
     declared: bool = False
@@ -92,10 +83,8 @@ def active_run() -> Run | None:
 
 
 def current_run(settings: Settings) -> Run:
-    """The run set by :func:`recording`, or one described from the app's configuration.
-
-    The latter is what a tool that calls ``alembic.command`` directly records.
-    """
+    """The run set by :func:`recording`, else one described from the app's configuration
+    (a tool that calls ``alembic.command`` directly)."""
     run = _run.get()
     if run is not None:
         return run
@@ -411,11 +400,8 @@ class Entry:
 def read_history(
     engine_or_connection: sa.Engine | sa.Connection, settings: Settings
 ) -> list[Entry] | None:
-    """Every row, oldest first; ``None`` when the database has no ledger.
-
-    Raises :class:`sqlalchemy.exc.DBAPIError` when the table exists but cannot be read as
-    ours (edited by hand): callers say so.
-    """
+    """Every row, oldest first; ``None`` when the database has no ledger. Raises
+    :class:`sqlalchemy.exc.DBAPIError` when the table cannot be read as ours (edited by hand)."""
     table = history_table(settings)
     with contextlib.ExitStack() as stack:
         connection = (
@@ -425,25 +411,16 @@ def read_history(
         )
         if not has_table(connection, table):
             return None
-        rows = connection.execute(sa.select(table).order_by(table.c.id))
+        rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings()
         return [
-            Entry(
-                **{
-                    **row._asdict(),
-                    "declared": bool(row.declared),
-                    "protected": bool(row.protected),
-                }
-            )
+            Entry(**{**row, "declared": bool(row["declared"]), "protected": bool(row["protected"])})
             for row in rows
         ]
 
 
 def protection(entries: Sequence[Entry]) -> Entry | None:
-    """The row that marks the database protected, or ``None`` when it is not protected.
-
-    The newest row that either protects (its run was protected) or lifts protection
-    (``unprotect``) decides.
-    """
+    """The row that marks the database protected, or ``None``: the newest row that protects
+    or lifts protection (``unprotect``) decides."""
     for entry in reversed(entries):
         if entry.direction == UNPROTECT:
             return None
@@ -459,19 +436,10 @@ def write_marker(
     revision: str | None = None,
     digest: str | None = None,
 ) -> None:
-    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction.
-
-    Nothing is written when the app keeps no ledger (``VERSIONING_HISTORY = False``).
-    """
-    from . import ensure_table
-
-    if not database.settings.keeps_history:
-        return
-
-    table = history_table(database.settings)
-    ensure_table(database.engine(), table)
-    with database.engine().begin() as connection:
-        connection.execute(sa.insert(table).values(_row(run, direction, revision, checksum=digest)))
+    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction,
+    unless the app keeps no ledger (``VERSIONING_HISTORY = False``)."""
+    if database.settings.keeps_history:
+        _write_alone(database, _row(run, direction, revision, checksum=digest))
 
 
 def write_event(
@@ -482,19 +450,17 @@ def write_event(
     started_at: datetime.datetime,
     duration_ms: float,
 ) -> None:
-    """Add a row for work done outside a step's transaction (a batched ``backfill``), in its
-    own transaction, timed by the caller."""
+    """Add a row for work done outside a step's transaction (a batched ``backfill``), timed
+    by the caller."""
+    run = current_run(database.settings)
+    values = {"started_at": started_at, "finished_at": _now(), "duration_ms": duration_ms}
+    _write_alone(database, _row(run, direction, revision, **values))
+
+
+def _write_alone(database: Database, row: dict[str, Any]) -> None:
     from . import ensure_table
 
     table = history_table(database.settings)
     ensure_table(database.engine(), table)
-    row = _row(
-        current_run(database.settings),
-        direction,
-        revision,
-        started_at=started_at,
-        finished_at=_now(),
-        duration_ms=duration_ms,
-    )
     with database.engine().begin() as connection:
         connection.execute(sa.insert(table).values(row))
