@@ -322,36 +322,37 @@ class Template:
 
     def _copy_mariadb(self, url: sa.URL) -> None:
         """Schema from the template's dump, rows by ``INSERT ... SELECT`` on the server."""
-        source = sa.create_engine(self.url, poolclass=sa.NullPool)
-        try:
-            with source.connect() as connection:
-                if self._schema is None:
-                    self._schema = dump_schema(connection)
-                tables = sa.inspect(connection).get_table_names()
-        finally:
-            source.dispose()
+        with _connected(self.url) as connection:
+            if self._schema is None:
+                self._schema = dump_schema(connection)
+            tables = sa.inspect(connection).get_table_names()
         self._create(url)
-        target = sa.create_engine(url, poolclass=sa.NullPool)
-        quote = target.dialect.identifier_preparer.quote
-        old, new = quote(self.url.database or ""), quote(url.database or "")
-        baseline = Baseline(Path("<template>"), "", dialect_key(target), "", "", self._schema)
-        try:
-            with target.connect() as connection:
-                load_baseline(connection, baseline)
-                connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-                for table in tables:
-                    t = quote(table)
-                    connection.exec_driver_sql(
-                        f"INSERT INTO {new}.{t} SELECT * FROM {old}.{t}".replace("%", "%%")
-                    )
-                connection.commit()
-        finally:
-            target.dispose()
+        with _connected(url) as connection:
+            quote = connection.dialect.identifier_preparer.quote
+            old, new = quote(self.url.database or ""), quote(url.database or "")
+            key = dialect_key(connection)
+            load_baseline(connection, Baseline(Path("<template>"), "", key, "", "", self._schema))
+            connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+            for table in map(quote, tables):
+                connection.exec_driver_sql(
+                    f"INSERT INTO {new}.{table} SELECT * FROM {old}.{table}".replace("%", "%%")
+                )
+            connection.commit()
+
+
+@contextlib.contextmanager
+def _connected(url: sa.URL) -> Iterator[sa.Connection]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def _sqlite_savepoints(engine: sa.Engine) -> None:
-    """Python's sqlite3 starts transactions on its own and breaks SAVEPOINTs; let SQLAlchemy
-    emit ``BEGIN`` itself (SQLAlchemy's documented recipe)."""
+    """Python's sqlite3 starts transactions on its own and breaks SAVEPOINTs: SQLAlchemy's
+    documented recipe lets it emit ``BEGIN`` itself."""
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, record: Any) -> None:
