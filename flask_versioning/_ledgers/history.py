@@ -172,20 +172,12 @@ def _row(run: Run, direction: str, revision: str | None, **values: Any) -> dict[
 class StepWriter:
     """Adds a row per step to the ledger, in the step's transaction (``on_version_apply``).
 
-    A step and its record commit together or not at all, on every backend: a row that cannot
-    be written (no INSERT permission, a table changed by hand) raises
-    :class:`~flask_versioning.HistoryWriteError`, which rolls the step back with it (as far as
-    the backend rolls DDL back) and names the grant to make. No savepoint guards the INSERT:
-    a broken ledger must stop the migration, not be stepped around.
-
-    The table is made on the first step, inside that step's transaction, so commands that
-    apply nothing (autogenerate, ``check``) never create it. Everything a row repeats (the
-    process, the tool's version, the compiled INSERT) is worked out once per run.
-
-    Where the row is the last thing the step's transaction does (:attr:`ends_step`), it is
-    sent together with that transaction's ``COMMIT`` and the next one's ``BEGIN`` in one
-    round trip (:meth:`_closing`): the step is then committed before anyone is told it was
-    applied, and a row the database refuses still rolls the step back.
+    A step and its record commit together or not at all: a row that cannot be written raises
+    :class:`~flask_versioning.HistoryWriteError`, which rolls the step back and names the grant
+    to make. No savepoint guards the INSERT: a broken ledger must stop the migration. The table
+    is made in the first step's transaction, so commands that apply nothing never create it.
+    Where the row ends the step's transaction (:attr:`ends_step`), it goes with the ``COMMIT``
+    and the next ``BEGIN`` in one round trip (:meth:`_closing`).
     """
 
     def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
@@ -249,13 +241,11 @@ class StepWriter:
     def ends_steps_on(self, connection: sa.Connection) -> bool:
         """Whether this run's rows can end their steps' transactions (:meth:`_closing`).
 
-        Only psycopg 3 qualifies: its client-side binding (``ClientCursor.mogrify``) quotes
-        the values as the server expects, a query without parameters goes out as one simple
-        query (several statements allowed), and it asks the server whether a transaction is
-        open before it sends ``BEGIN`` or ``COMMIT`` of its own. Not in autocommit (a failed
-        INSERT would leave no failed transaction to tell it by), and not with transaction
-        characteristics of the app's (isolation level, read only), which the ``BEGIN`` sent
-        here would not repeat.
+        Only psycopg 3: ``ClientCursor.mogrify`` quotes as the server expects, a query without
+        parameters may hold several statements, and it asks the server whether a transaction
+        is open before its own ``BEGIN``/``COMMIT``. Not in autocommit (a failed INSERT would
+        leave no failed transaction to tell it by), nor with the app's transaction
+        characteristics (isolation level, read only), which our ``BEGIN`` would not repeat.
         """
         if connection.dialect.driver != "psycopg":
             return False
@@ -271,15 +261,10 @@ class StepWriter:
         )
 
     def _closing(self, connection: sa.Connection, row: dict[str, Any]) -> str:
-        """The row's INSERT, the step's ``COMMIT`` and the next step's ``BEGIN`` as one string
-        of statements: one round trip where there were three.
-
-        A failed INSERT stops the string there and leaves the step's transaction to be rolled
-        back. ``SET LOCAL`` makes this commit not wait for the disk, as
-        :attr:`_relaxed_insert` does; the environment flushes once at the end of the run. The
-        transaction begun last is the next step's (the environment runs the steps in what
-        Alembic takes for one transaction), or, after the last step, an empty one that
-        Alembic commits.
+        """The row's INSERT, the step's ``COMMIT`` and the next step's ``BEGIN``: one round trip
+        where there were three. A failed INSERT stops the string there, leaving the step to be
+        rolled back; ``SET LOCAL`` makes the commit not wait for the disk (as
+        :attr:`_relaxed_insert`). After the last step, Alembic commits the empty transaction.
         """
         import psycopg
 
@@ -397,18 +382,12 @@ class Entry:
     checksum: str | None
 
 
-def read_history(
-    engine_or_connection: sa.Engine | sa.Connection, settings: Settings
-) -> list[Entry] | None:
+def read_history(bind: sa.Engine | sa.Connection, settings: Settings) -> list[Entry] | None:
     """Every row, oldest first; ``None`` when the database has no ledger. Raises
     :class:`sqlalchemy.exc.DBAPIError` when the table cannot be read as ours (edited by hand)."""
     table = history_table(settings)
-    with contextlib.ExitStack() as stack:
-        connection = (
-            engine_or_connection
-            if isinstance(engine_or_connection, sa.Connection)
-            else stack.enter_context(engine_or_connection.connect())
-        )
+    opened = bind.connect() if isinstance(bind, sa.Engine) else contextlib.nullcontext(bind)
+    with opened as connection:
         if not has_table(connection, table):
             return None
         rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings()
