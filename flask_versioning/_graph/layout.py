@@ -85,7 +85,6 @@ def lay_out(graph: Graph, last: int | None = None) -> Layout:
     lanes: list[_Track | None] = []
     rows: list[Row] = []
     edges: list[Edge] = []
-    width = 0
     for number, revision in enumerate(shown):
         node = graph.nodes[revision]
         waiting = [i for i, track in enumerate(lanes) if track and track.parent == revision]
@@ -116,7 +115,6 @@ def lay_out(graph: Graph, last: int | None = None) -> Layout:
             if track is not None:
                 track.at(number, i)
         count = len(lanes)
-        width = max(width, count)
         downs = node.down_revisions
         lanes[column : column + 1] = [_Track(revision, d, number, column) for d in downs]
         moves = [(i, i) for i in range(column)]
@@ -127,4 +125,5 @@ def lay_out(graph: Graph, last: int | None = None) -> Layout:
     for i, track in enumerate(lanes):
         assert track is not None
         edges.append(track.end(len(shown), i, omitted=True))
+    width = max((row.lanes for row in rows), default=0)
     return Layout(tuple(rows), tuple(edges), len(order) - len(shown), len(lanes), width)

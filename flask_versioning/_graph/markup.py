@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
 
 from .layout import Layout
 from .model import Graph
@@ -29,15 +28,13 @@ def _title(graph: Graph, revision: str) -> str:
     return clean(" ".join(words))
 
 
-def _marked(graph: Graph, layout: Layout) -> Iterator[tuple[str, str]]:
+def _marked(graph: Graph, layout: Layout) -> list[tuple[str, str]]:
     """(revision, database names) for each shown revision that has databases on it."""
-    for row in layout.rows:
-        names = graph.marks.get(row.node.revision)
-        if names:
-            yield row.node.revision, ", ".join(clean(name) for name in names)
+    shown = (row.node.revision for row in layout.rows)
+    return [(r, ", ".join(map(clean, graph.marks[r]))) for r in shown if graph.marks.get(r)]
 
 
-def _omitted_children(graph: Graph, layout: Layout) -> list[str]:
+def _omitted_children(layout: Layout) -> list[str]:
     """Shown revisions with a down revision among the omitted ones, in row order."""
     return list(dict.fromkeys(edge.child for edge in layout.edges if edge.omitted))
 
@@ -71,7 +68,7 @@ def render_mermaid(graph: Graph, layout: Layout) -> str:
     if layout.omitted:
         note = omitted_note(layout.omitted, graph, ids)
         lines.append(f'  older[["{mermaid_text(note)}"]]')
-        lines.extend(f"  older -.-> {ids[child]}" for child in _omitted_children(graph, layout))
+        lines.extend(f"  older -.-> {ids[child]}" for child in _omitted_children(layout))
     databases = []
     for number, (revision, names) in enumerate(_marked(graph, layout), 1):
         databases.append(f"d_{number}")
@@ -136,8 +133,7 @@ def render_dot(graph: Graph, layout: Layout) -> str:
         note = dot_text(omitted_note(layout.omitted, graph, shown))
         lines.append(f"  {older} [label={note}, shape=plaintext, style=solid];")
         lines.extend(
-            f"  {older} -> {dot_text(child)} [style=dashed];"
-            for child in _omitted_children(graph, layout)
+            f"  {older} -> {dot_text(child)} [style=dashed];" for child in _omitted_children(layout)
         )
     database = '[label={}, shape=cylinder, fillcolor="#ddf4ff", color="#0969da"]'
     for number, (revision, names) in enumerate(_marked(graph, layout), 1):

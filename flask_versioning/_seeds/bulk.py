@@ -66,34 +66,17 @@ def bulk_insert(
     using = session if session is not None else active_session.get()
     if isinstance(using, Session):
         using.flush()  # pending ORM objects first: bulk rows often refer to them
-        if orm:
-            return _send(using, statement, rows, batch_size)
-        using = using.connection(bind_arguments={"clause": statement})
-    if isinstance(using, sa.Connection):
-        return _on_connection(using, statement, rows, batch_size, orm)
+        if not orm:
+            using = using.connection(bind_arguments={"clause": statement})
+    if isinstance(using, Session | sa.Connection):
+        return _send(using, statement, rows, batch_size, orm)
     # Flask-SQLAlchemy marks a bind's tables (``__bind_key__``) in their MetaData's info.
     database = state.database(table.metadata.info.get("bind_key"))
     try:
         with database.engine().begin() as connection:
-            return _on_connection(connection, statement, rows, batch_size, orm)
+            return _send(connection, statement, rows, batch_size, orm)
     except sa.exc.DBAPIError as exc:
         reraise(database, exc, "'bulk_insert'")
-
-
-def _on_connection(
-    connection: sa.Connection,
-    statement: sa.Insert,
-    rows: Iterable[Mapping[str, Any]],
-    size: int,
-    orm: bool,
-) -> int:
-    if not orm:
-        return _send(connection, statement, rows, size)
-    from sqlalchemy.orm import Session
-
-    # A session on the caller's connection joins its transaction; closing it commits nothing.
-    with Session(bind=connection) as session:
-        return _send(session, statement, rows, size)
 
 
 def _send(
@@ -101,9 +84,16 @@ def _send(
     statement: sa.Insert,
     rows: Iterable[Mapping[str, Any]],
     size: int,
+    orm: bool,
 ) -> int:
     """Run ``statement`` per batch of ``size`` rows: a generator of millions of rows never
     sits in memory at once."""
+    if orm and isinstance(target, sa.Connection):
+        from sqlalchemy.orm import Session
+
+        # A session on the caller's connection joins its transaction; closing it commits nothing.
+        with Session(bind=target) as session:
+            return _send(session, statement, rows, size, orm)
     if isinstance(rows, Sequence):
         batches: Iterable[Sequence[Mapping[str, Any]]] = (
             rows[start : start + size] for start in range(0, len(rows), size)

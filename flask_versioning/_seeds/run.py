@@ -270,12 +270,10 @@ def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
             ledgers[id(database)] = read_ledger(database.engine(), ledger_table(database.settings))
 
     def ran(entry: LedgerEntry | None) -> dict[str, Any]:
-        if entry is None:
-            return {"applied_at": None, "applied_environment": None, "runs": 0}
         return {
-            "applied_at": entry.applied_at,
-            "applied_environment": entry.environment,
-            "runs": entry.runs,
+            "applied_at": entry.applied_at if entry else None,
+            "applied_environment": entry.environment if entry else None,
+            "runs": entry.runs if entry else 0,
         }
 
     out = [
