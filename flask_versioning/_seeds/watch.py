@@ -41,13 +41,13 @@ _SQL_TOKEN = r"""
 _PLAIN_QUOTES = r"""'(?:[^']|'')*'? | "(?:[^"]|"")*"? | `(?:[^`]|``)*`?"""
 _BACKSLASH_QUOTES = r"""'(?:[^'\\]|\\.|'')*'? | "(?:[^"\\]|\\.|"")*"? | `(?:[^`]|``)*`?"""
 _DOLLAR = r"""| (?P<dollar>\$[A-Za-z_0-9]*\$).*?(?:(?P=dollar)|$)"""
+#: By whether the dialect escapes quotes with a backslash.
 _TOKENS = {
-    True: re.compile(
-        _SQL_TOKEN.format(quoted=_BACKSLASH_QUOTES, dollar=""), re.VERBOSE | re.DOTALL
-    ),
-    False: re.compile(
-        _SQL_TOKEN.format(quoted=_PLAIN_QUOTES, dollar=_DOLLAR), re.VERBOSE | re.DOTALL
-    ),
+    backslash: re.compile(_SQL_TOKEN.format(quoted=quoted, dollar=dollar), re.VERBOSE | re.DOTALL)
+    for backslash, quoted, dollar in (
+        (True, _BACKSLASH_QUOTES, ""),
+        (False, _PLAIN_QUOTES, _DOLLAR),
+    )
 }
 
 _NAME = r"""(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)"""
