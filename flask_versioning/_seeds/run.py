@@ -128,7 +128,7 @@ def _run_one(
 
 
 def _run(
-    state: VersioningState, hooks: Sequence[SeedHook], run: Run, force: bool, progress: Progress
+    state: VersioningState, hooks: Sequence[SeedHook], run: Run, *, force: bool, progress: Progress
 ) -> list[SeedResult]:
     """Run the due ``hooks`` in order, holding every involved database's migration lock and
     reading the ledgers under it. A protected run that seeded marks those databases protected."""
@@ -210,7 +210,7 @@ def run_seeds(
         action = "re-run seeds with --force"
         databases = _groups(state, hooks)
         check_allowed(state, action, databases, env=env, allow_protected=allow_protected)
-    return _run(state, hooks, run, force, progress)
+    return _run(state, hooks, run, force=force, progress=progress)
 
 
 def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
@@ -242,7 +242,7 @@ def run_pending(
     hooks = state.seeds.for_environment(run.environment)
     if not hooks or not _anything_due(state, hooks):
         return []
-    return _run(state, hooks, run, False, progress)
+    return _run(state, hooks, run, force=False, progress=progress)
 
 
 def auto_seed(state: VersioningState) -> list[SeedResult]:
