@@ -1,19 +1,11 @@
 """Template databases and the per-test databases made from them.
 
 Each project and pytest-xdist worker gets its own template, ``<name>_fvtpl_<worker>_<project>``
-(a SQLite file beside it), so workers never wait for each other and two checkouts never touch
-each other's templates; the project is a short hash of pytest's rootdir, the migrations
-directory and the app's import name. Templates and clones are made and dropped through the
-server's maintenance database, so the database the URL names need not exist.
-
-A template is migrated once, through the same ``upgrade`` as ``flask db upgrade`` (from the
-newest baseline), and reused while a sidecar file's checksum of the revision and baseline files
-and the seeds environment matches. Its apps come from the user's factory with the automatic
-upgrade skipped (:func:`~flask_versioning._autoupgrade.skipped`).
-
-A test gets the template inside a rolled-back transaction (the default), or a clone:
-PostgreSQL's ``CREATE DATABASE ... TEMPLATE``, a file copy on SQLite; MariaDB, which has no such
-statement, loads the template's schema dump and copies the rows with ``INSERT ... SELECT``.
+(a SQLite file beside it): workers never wait for each other and two checkouts never touch each
+other's templates. A template is migrated once by the same ``upgrade`` as ``flask db upgrade``
+and reused while a sidecar file's checksum of the revision and baseline files matches. A test
+gets it inside a rolled-back transaction, or a clone: ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL, a file copy on SQLite, the schema dump and ``INSERT ... SELECT`` on MariaDB.
 """
 
 from __future__ import annotations
