@@ -136,11 +136,9 @@ class Graph:
         return len(self.children[revision]) > 1
 
     def order(self) -> list[str]:
-        """Every revision, newest first, each after all its children (``git log --topo-order``).
-
-        The most recently readied goes first, which keeps each line of work together; heads go
-        deepest first, a merge's first down revision before the others.
-        """
+        """Every revision after all its children (``git log --topo-order``), the most recently
+        readied first to keep each line of work together; heads deepest first, a merge's first
+        down revision before its others."""
         waiting = {revision: len(children) for revision, children in self.children.items()}
         stack = list(reversed(self.heads))
         order: list[str] = []

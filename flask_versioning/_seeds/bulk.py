@@ -41,11 +41,8 @@ def bulk_insert(
     batch_size: int,
     session: Session | sa.Connection | None,
 ) -> int:
-    """Insert ``rows`` in batches; returns the number sent.
-
-    Inside a seed it writes in the seed's transaction; with ``session`` in that one's;
-    otherwise in a transaction of its own on the table's database (its Flask-SQLAlchemy bind).
-    """
+    """Insert ``rows`` in batches, returning the number sent: in the seed's transaction inside
+    a seed, in ``session``'s when given, else in one of its own on the table's database."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise errors.SeedError(f"batch_size must be a positive integer, not {batch_size!r}")
     from sqlalchemy.orm import Mapper, Session

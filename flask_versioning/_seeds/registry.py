@@ -1,7 +1,5 @@
-"""Declaring seeds: ``@versioning.seed("development")`` and the registry that keeps them.
-
-Cheap to import (no SQLAlchemy ORM, no Alembic): every extension creates a registry.
-"""
+"""Declaring seeds: ``@versioning.seed("development")`` and the registry that keeps them;
+cheap to import (no SQLAlchemy ORM, no Alembic), as every extension creates a registry."""
 
 from __future__ import annotations
 

@@ -81,11 +81,8 @@ def _run_one(
     environment: str,
     previous: LedgerEntry | None,
 ) -> SeedResult:
-    """Run one hook and record it, in one transaction of ours.
-
-    The session joins it in ``rollback_only`` mode, so a ``session.commit()`` in the hook only
-    flushes and nothing commits before the ledger row is written.
-    """
+    """Run one hook and record it in one transaction of ours, which the session joins in
+    ``rollback_only`` mode: a ``session.commit()`` in the hook only flushes."""
     from sqlalchemy.orm import Session
 
     counter = _InsertCounter()
@@ -214,11 +211,8 @@ def run_seeds(
 
 
 def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
-    """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
-
-    An unreadable ledger (not created yet, server down) counts as due, and the locked path
-    creates it or reports the real problem.
-    """
+    """Lock-free look at the ledgers, so the common "all seeded" start takes no lock. An
+    unreadable ledger counts as due: the locked path creates it or reports the real problem."""
     if any(h.always for h in hooks):
         return True
     for database in _groups(state, hooks):

@@ -97,12 +97,9 @@ def _unquote(part: str) -> str:
 
 
 class StatementWatch:
-    """``before_cursor_execute`` on a seed's connection.
-
-    A refused statement raises :class:`~flask_versioning.SeedError` before it reaches the
-    driver and stays in :attr:`refused`: a seed that catches the error still fails, because its
-    transaction no longer holds what it meant to write.
-    """
+    """``before_cursor_execute`` on a seed's connection. A refused statement raises
+    :class:`~flask_versioning.SeedError` and stays in :attr:`refused`: a seed that catches the
+    error still fails, as its transaction no longer holds what it meant to write."""
 
     def __init__(self) -> None:
         self.refused: errors.SeedError | None = None
