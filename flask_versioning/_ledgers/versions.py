@@ -1,8 +1,8 @@
 """Alembic's version table, read with plain SQL.
 
-Alembic's ``MigrationContext`` would cost the start-up check and ``current`` tens of milliseconds
-of imports for one ``SELECT``. The table's shape is documented (one ``version_num`` column), so
-reading it directly is safe; writing it stays Alembic's job.
+Alembic's ``MigrationContext`` would cost the start-up check and ``current`` heavy imports for
+one ``SELECT``. The table's shape is documented (one ``version_num`` column), so reading it
+directly is safe; writing it stays Alembic's job.
 """
 
 from __future__ import annotations

@@ -271,8 +271,8 @@ class Template:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[TestDatabase]:
         """The template inside a transaction that is rolled back after the test."""
-        # One pooled connection for the whole session: a new server connection per test costs
-        # 10-20 ms on PostgreSQL, four times the per-test budget.
+        # One pooled connection for the whole session: a new server connection per test would
+        # cost several times the per-test budget.
         if self._engine is None:
             self._engine = sa.create_engine(self.url, pool_size=1, max_overflow=0)
             if self.dialect == "sqlite":
