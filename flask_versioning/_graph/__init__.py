@@ -2,21 +2,13 @@
 
 Nothing here knows about Flask or a database: the caller builds a :class:`Graph` from Alembic's
 ``Script`` objects (:func:`nodes_from_scripts`) and the databases' current revisions, and
-:func:`render` returns a string. Every format comes from one layout (:mod:`.layout`), so the
-text, the SVG and the order of the Mermaid and DOT output agree.
+:func:`render` returns a string. Every format comes from one layout (:mod:`.layout`), so they
+agree.
 
-Why the SVG is drawn by our own code and never by Graphviz, even when ``dot`` is installed:
-
-- Speed. Drawing in-process is several times faster than ``dot -Tsvg``, which also pays a
-  process start on every call (``python -m benchmarks.graph_render``; the figures are in
-  ``benchmarks/RESULTS.md``). Both meet the one-second goal for 1,000 revisions; only ours
-  leaves room for a status page that draws one graph per database.
-- One picture. The SVG is the text graph drawn with shapes, the same rows and lanes a
-  developer already reads in ``flask db graph``; Graphviz arranges nodes its own way and its
-  output changes between its versions, which makes screenshots and tests drift.
-- Nothing to install or detect: the status page works the same on every machine, offline,
-  and there is no "install Graphviz" hint to print. Whoever prefers Graphviz's layout pipes
-  ``--format dot`` into ``dot -Tsvg``, which is what the DOT format is for.
+The SVG is drawn by our own code, never by Graphviz: it is faster than a ``dot`` process per
+call (``benchmarks/RESULTS.md``), it is the text graph drawn with shapes (Graphviz arranges
+nodes its own way, differently between its versions), and there is nothing to install. Who
+prefers Graphviz's layout pipes ``--format dot`` into ``dot -Tsvg``.
 """
 
 from __future__ import annotations
@@ -43,23 +35,15 @@ __all__ = [
 
 Format = Literal["text", "mermaid", "dot", "svg"]
 FORMATS: tuple[Format, ...] = ("text", "mermaid", "dot", "svg")
+_RENDERERS = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot, "svg": render_svg}
 
 
 def render(graph: Graph, fmt: Format, *, last: int | None = None) -> str:
-    """Draw ``graph`` in ``fmt``; with ``last``, only the newest ``last`` revisions.
-
-    "Newest" is the order the text shows (children before their down revisions, heads
-    first), and every format says how many older revisions it left out.
-    """
+    """Draw ``graph`` in ``fmt``; with ``last``, only the newest ``last`` revisions (in the
+    order the text shows), saying how many older ones were left out."""
     if last is not None and last < 1:
         raise VersioningError(f"--last must be 1 or more, not {last}")
     layout = lay_out(graph, last)
-    if fmt == "text":
-        return render_text(graph, layout)
-    if fmt == "mermaid":
-        return render_mermaid(graph, layout)
-    if fmt == "dot":
-        return render_dot(graph, layout)
-    if fmt == "svg":
-        return render_svg(graph, layout)
-    raise VersioningError(f"unknown graph format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in _RENDERERS:
+        raise VersioningError(f"unknown graph format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return _RENDERERS[fmt](graph, layout)

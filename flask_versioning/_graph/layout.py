@@ -1,11 +1,9 @@
 """Where each revision and each line goes: rows newest first, lanes assigned as ``git log --graph``.
 
-Every renderer draws from one :class:`Layout`, so the text, the SVG and the order of the
-Mermaid and DOT output agree. A lane carries one edge (child -> down revision) from the child's
-row to the down revision's row. An edge that meets a down revision another lane already waits
-for is not folded in early: both lanes run on and join just above the down revision, which is
-how a branch point looks in ``git log --graph`` (``|/``). Lanes never leave holes: when one
-ends, the lanes right of it move left, so the picture stays as narrow as the history allows.
+A lane carries one edge (child -> down revision) from the child's row to the down revision's.
+Two lanes waiting for one down revision both run on and join just above it, as a branch point
+looks in ``git log --graph`` (``|/``). When a lane ends, the lanes right of it move left, so
+the picture stays as narrow as the history allows.
 """
 
 from __future__ import annotations
@@ -14,8 +12,8 @@ from dataclasses import dataclass
 
 from .model import Graph, Node
 
+#: A lane's index before and after a transition between two rows.
 Move = tuple[int, int]
-"""A lane's index before and after a transition between two rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,20 +23,17 @@ class Row:
     node: Node
     column: int
     lanes: int
+    #: Before the line: lanes waiting for this revision join its column (empty: none move).
     converge: tuple[Move, ...]
-    """Before the line: lanes waiting for this revision join its column; empty when none move."""
+    #: After the line: a merge opens lanes, a base closes one (empty: none move).
     spread: tuple[Move, ...]
-    """After the line: a merge opens lanes, a base closes one; empty when none move."""
 
 
 @dataclass(frozen=True, slots=True)
 class Edge:
-    """A line from a revision down to one of its down revisions.
-
-    ``points`` are (row, lane) pairs: the child's row first, the down revision's row last, and
-    in between only the rows where the lane changes, each change between two adjacent rows.
-    An edge to a revision outside ``last`` ends on the row after the last one shown.
-    """
+    """A line from a revision down to one of its down revisions: (row, lane) ``points`` from
+    the child's row to the down revision's (or the row after the last shown), with the rows
+    either side of each change of lane."""
 
     child: str
     parent: str
@@ -50,12 +45,12 @@ class Edge:
 class Layout:
     rows: tuple[Row, ...]
     edges: tuple[Edge, ...]
+    #: Revisions left out by ``last``.
     omitted: int
-    """Revisions left out by ``last``."""
+    #: Lanes that run on below the last row, into the omitted revisions.
     open_lanes: int
-    """Lanes that run on below the last row, into the omitted revisions."""
+    #: The most lanes any row has.
     width: int
-    """The most lanes any row has."""
 
 
 class _Track:
@@ -77,9 +72,9 @@ class _Track:
             self.lane = lane
 
     def end(self, row: int, lane: int, *, omitted: bool = False) -> Edge:
-        if lane != self.lane and self.points[-1][0] != row - 1:
-            self.points.append((row - 1, self.lane))
-        self.points.append((row, lane))
+        if lane == self.lane:
+            self.points.append((row, lane))
+        self.at(row, lane)
         return Edge(self.child, self.parent, tuple(self.points), omitted)
 
 
@@ -90,7 +85,6 @@ def lay_out(graph: Graph, last: int | None = None) -> Layout:
     lanes: list[_Track | None] = []
     rows: list[Row] = []
     edges: list[Edge] = []
-    width = 0
     for number, revision in enumerate(shown):
         node = graph.nodes[revision]
         waiting = [i for i, track in enumerate(lanes) if track and track.parent == revision]
@@ -121,7 +115,6 @@ def lay_out(graph: Graph, last: int | None = None) -> Layout:
             if track is not None:
                 track.at(number, i)
         count = len(lanes)
-        width = max(width, count)
         downs = node.down_revisions
         lanes[column : column + 1] = [_Track(revision, d, number, column) for d in downs]
         moves = [(i, i) for i in range(column)]
@@ -132,4 +125,5 @@ def lay_out(graph: Graph, last: int | None = None) -> Layout:
     for i, track in enumerate(lanes):
         assert track is not None
         edges.append(track.end(len(shown), i, omitted=True))
+    width = max((row.lanes for row in rows), default=0)
     return Layout(tuple(rows), tuple(edges), len(order) - len(shown), len(lanes), width)

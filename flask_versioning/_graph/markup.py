@@ -1,33 +1,25 @@
 """The graph as Mermaid (for a README or a pull request) and as Graphviz DOT.
 
-Both list revisions in the layout's order, newest first, and draw arrows from a down revision
-to the revision built on it (the direction ``upgrade`` runs), bottom to top. Databases appear as
-extra nodes linked to their revision by a dashed line; revisions left out by ``last`` are one
-"older revisions" node. Every piece of user text (message, id, label, database name) passes
-through one escaping function per format: nothing from a revision file can end a string, open a
-tag or start an entity.
+Arrows run from a down revision to the revision built on it, as ``upgrade`` does; databases
+are extra nodes on a dashed line, revisions left out by ``last`` one "older revisions" node.
+All user text passes through one escaping function per format: nothing from a revision file
+can end a string, open a tag or start an entity.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterator
 
 from .layout import Layout
 from .model import Graph
-from .text import clean, describe, elsewhere_notes, omitted_note
+from .text import clean, describe, elsewhere_notes, omitted_note, shorten
 
 MESSAGE_WIDTH = 60
+#: Mermaid's ``maxEdges`` default, a secure setting no diagram can raise: a longer diagram
+#: shows "Syntax error" on GitHub, so the output then opens with a comment saying so.
 MERMAID_MAX_LINKS = 500
-"""Mermaid's ``maxEdges`` default: a longer diagram shows "Syntax error" on GitHub, and the limit
-is a secure setting no diagram can raise. The output then opens with a comment saying so."""
 _MERMAID_PLAIN = frozenset(string.ascii_letters + string.digits + " .,:_-/()'!?+=")
-
-
-def shorten(text: str, width: int = MESSAGE_WIDTH) -> str:
-    text = clean(text)
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def _title(graph: Graph, revision: str) -> str:
@@ -36,25 +28,20 @@ def _title(graph: Graph, revision: str) -> str:
     return clean(" ".join(words))
 
 
-def _marked(graph: Graph, layout: Layout) -> Iterator[tuple[str, str]]:
+def _marked(graph: Graph, layout: Layout) -> list[tuple[str, str]]:
     """(revision, database names) for each shown revision that has databases on it."""
-    for row in layout.rows:
-        names = graph.marks.get(row.node.revision)
-        if names:
-            yield row.node.revision, ", ".join(clean(name) for name in names)
+    shown = (row.node.revision for row in layout.rows)
+    return [(r, ", ".join(map(clean, graph.marks[r]))) for r in shown if graph.marks.get(r)]
 
 
-def _omitted_children(graph: Graph, layout: Layout) -> list[str]:
+def _omitted_children(layout: Layout) -> list[str]:
     """Shown revisions with a down revision among the omitted ones, in row order."""
     return list(dict.fromkeys(edge.child for edge in layout.edges if edge.omitted))
 
 
 def mermaid_text(text: str) -> str:
-    """Text for inside a quoted Mermaid label: everything but plain characters as ``#code;``.
-
-    Mermaid decodes ``#60;`` to ``<`` after parsing, so quotes, ``<``, ``&``, ``#``, ``$``
-    (maths) and backticks (markdown) are shown, never interpreted.
-    """
+    """Text for a quoted Mermaid label, all but plain characters as ``#code;``: Mermaid decodes
+    them after parsing, so quotes, ``<``, ``&``, ``$`` and backticks are shown, not interpreted."""
     return "".join(c if c in _MERMAID_PLAIN else f"#{ord(c)};" for c in text)
 
 
@@ -73,7 +60,7 @@ def render_mermaid(graph: Graph, layout: Layout) -> str:
     for row in layout.rows:
         label = mermaid_text(_title(graph, row.node.revision))
         if row.node.message.strip():
-            label += "<br>" + mermaid_text(shorten(row.node.message))
+            label += "<br>" + mermaid_text(shorten(row.node.message, MESSAGE_WIDTH))
         lines.append(f'  {ids[row.node.revision]}["{label}"]')
     for edge in layout.edges:
         if not edge.omitted:
@@ -81,7 +68,7 @@ def render_mermaid(graph: Graph, layout: Layout) -> str:
     if layout.omitted:
         note = omitted_note(layout.omitted, graph, ids)
         lines.append(f'  older[["{mermaid_text(note)}"]]')
-        lines.extend(f"  older -.-> {ids[child]}" for child in _omitted_children(graph, layout))
+        lines.extend(f"  older -.-> {ids[child]}" for child in _omitted_children(layout))
     databases = []
     for number, (revision, names) in enumerate(_marked(graph, layout), 1):
         databases.append(f"d_{number}")
@@ -108,11 +95,8 @@ def render_mermaid(graph: Graph, layout: Layout) -> str:
 
 
 def dot_text(text: str) -> str:
-    """A DOT double-quoted string that Graphviz shows exactly as ``text``.
-
-    Backslashes are doubled (no ``\\N`` or ``\\l`` from a message) and ``&`` becomes
-    ``&amp;``, because Graphviz decodes HTML entities even in plain labels.
-    """
+    """A DOT double-quoted string that Graphviz shows exactly as ``text``: no ``\\N`` from a
+    message, and ``&`` escaped because Graphviz decodes HTML entities even in plain labels."""
     escaped = clean(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 
@@ -129,7 +113,7 @@ def render_dot(graph: Graph, layout: Layout) -> str:
         revision = row.node.revision
         label = dot_text(_title(graph, revision))
         if row.node.message.strip():
-            label = label[:-1] + "\\n" + dot_text(shorten(row.node.message))[1:]
+            label = label[:-1] + "\\n" + dot_text(shorten(row.node.message, MESSAGE_WIDTH))[1:]
         style = ', penwidth=2, fillcolor="#dafbe1"' if graph.is_head(revision) else ""
         lines.append(f"  {dot_text(revision)} [label={label}{style}];")
     for edge in layout.edges:
@@ -149,8 +133,7 @@ def render_dot(graph: Graph, layout: Layout) -> str:
         note = dot_text(omitted_note(layout.omitted, graph, shown))
         lines.append(f"  {older} [label={note}, shape=plaintext, style=solid];")
         lines.extend(
-            f"  {older} -> {dot_text(child)} [style=dashed];"
-            for child in _omitted_children(graph, layout)
+            f"  {older} -> {dot_text(child)} [style=dashed];" for child in _omitted_children(layout)
         )
     database = '[label={}, shape=cylinder, fillcolor="#ddf4ff", color="#0969da"]'
     for number, (revision, names) in enumerate(_marked(graph, layout), 1):

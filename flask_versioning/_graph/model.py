@@ -1,9 +1,7 @@
 """What a revision graph is made of: revisions, their down revisions, and marked databases.
 
-The renderers never see Alembic. A :class:`Node` carries only what a picture shows, so a graph
-can be built from ``Script`` objects (:func:`nodes_from_scripts`), from a heads cache or from
-plain tuples in a test, and the same checks (unknown down revision, cycle, duplicate) run once
-here instead of in every renderer.
+The renderers never see Alembic: a :class:`Node` carries only what a picture shows, and the
+checks (unknown down revision, cycle, duplicate) run once here, not in every renderer.
 """
 
 from __future__ import annotations
@@ -11,9 +9,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .._errors import RevisionError
+
+if TYPE_CHECKING:
+    from alembic.script import Script
 
 DownRevision: TypeAlias = "str | Sequence[str] | None"
 
@@ -23,11 +24,8 @@ BASE = "base"
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """One revision as the picture shows it.
-
-    Whether it is a head or a branch point depends on the other revisions, so those answers
-    live on :class:`Graph`; being a merge depends on this revision alone.
-    """
+    """One revision as the picture shows it; being a head or a branch point depends on the
+    other revisions, so :class:`Graph` answers those."""
 
     revision: str
     down_revisions: tuple[str, ...]
@@ -38,23 +36,6 @@ class Node:
     def is_merge(self) -> bool:
         return len(self.down_revisions) > 1
 
-    @property
-    def is_base(self) -> bool:
-        return not self.down_revisions
-
-
-class ScriptLike(Protocol):
-    """The public attributes of ``alembic.script.Script`` that a picture needs."""
-
-    @property
-    def revision(self) -> str: ...
-    @property
-    def down_revision(self) -> DownRevision: ...
-    @property
-    def doc(self) -> str: ...
-    @property
-    def branch_labels(self) -> Iterable[str]: ...
-
 
 def _down(value: DownRevision) -> tuple[str, ...]:
     if not value:
@@ -64,14 +45,10 @@ def _down(value: DownRevision) -> tuple[str, ...]:
     return tuple(value)
 
 
-def nodes_from_scripts(scripts: Iterable[ScriptLike]) -> list[Node]:
-    """Nodes from Alembic ``Script`` objects (``ScriptDirectory.walk_revisions()``).
-
-    Branch labels are taken as the revision file declares them (``module.branch_labels``, a
-    public attribute of ``Script``): once the revision map is built, Alembic copies each label
-    onto every revision of its branch, and a picture with the label on every row says nothing.
-    ``depends_on`` links are not history and are left out, as ``alembic history`` does.
-    """
+def nodes_from_scripts(scripts: Iterable[Script]) -> list[Node]:
+    """Nodes from Alembic ``Script`` objects, ``depends_on`` left out as ``alembic history``
+    does. Branch labels as the file declares them: Alembic copies each label onto every
+    revision of its branch, and a label on every row says nothing."""
     nodes = []
     for script in scripts:
         module = getattr(script, "module", None)
@@ -91,13 +68,10 @@ def nodes_from_tuples(rows: Iterable[tuple[str, DownRevision, str]]) -> list[Nod
 class Graph:
     """A checked revision history and the databases standing on it.
 
-    ``marks`` maps a revision to the names of the databases at it; a database at several heads
-    is listed under each. A revision that is not in the history (a database upgraded from
-    another branch of the code) or :data:`BASE` is kept in :attr:`elsewhere` so the picture can
-    say so instead of failing: that is exactly when a developer needs it.
-
-    ``notes`` are sentences every format prints under the picture, such as a database that
-    could not be read: the picture is still worth drawing when one of several databases is down.
+    ``marks`` maps a revision to the names of the databases at it. A database at a revision not
+    in the history (upgraded from another branch of the code) or at :data:`BASE` is kept in
+    :attr:`elsewhere`, so the picture says so instead of failing. ``notes`` are printed under
+    the picture, such as a database that could not be read.
     """
 
     def __init__(
@@ -130,10 +104,8 @@ class Graph:
         self.generation = self._generations()
 
     def _generations(self) -> dict[str, int]:
-        """Longest distance from a base per revision; fails on a cycle.
-
-        Kahn's walk from the bases, smallest id first so the numbering is deterministic.
-        """
+        """Longest distance from a base per revision; fails on a cycle. Kahn's walk from the
+        bases, smallest id first so the numbering is deterministic."""
         waiting = {revision: len(node.down_revisions) for revision, node in self.nodes.items()}
         ready = [revision for revision, count in waiting.items() if count == 0]
         heapq.heapify(ready)
@@ -164,13 +136,9 @@ class Graph:
         return len(self.children[revision]) > 1
 
     def order(self) -> list[str]:
-        """Every revision, newest first, each before its down revisions (``git log --topo-order``).
-
-        A revision is emitted once all its children are; among the ready ones the most recently
-        readied goes first, which keeps each line of work together instead of interleaving
-        branches row by row. Heads go deepest first, a merge's first down revision before the
-        others.
-        """
+        """Every revision after all its children (``git log --topo-order``), the most recently
+        readied first to keep each line of work together; heads deepest first, a merge's first
+        down revision before its others."""
         waiting = {revision: len(children) for revision, children in self.children.items()}
         stack = list(reversed(self.heads))
         order: list[str] = []

@@ -1,11 +1,9 @@
-"""The graph as a standalone SVG drawn by this module: no Graphviz, no script, no fonts to fetch.
+"""The graph as a standalone SVG: no Graphviz, no script, no fonts to fetch.
 
-The picture is the text graph drawn with shapes: the same rows and lanes, a circle per
-revision, straight lines along a lane and curves where a lane moves. Text widths are estimated
-from a monospace font (0.6 em per character), which is all the placing of tags needs. Text
-starts right of the widest row, one column for the whole picture, because ids and messages
-that zigzag with the lanes are harder to scan than a blank margin is wasteful. Class
-names carry a ``fvg-`` prefix because an inline SVG's ``<style>`` applies to the whole page.
+The text graph drawn with shapes: a circle per revision, curves where a lane moves. Text widths
+are estimated from a monospace font (0.6 em per character), enough to place tags. Text starts
+right of the widest row, as ids that zigzag with the lanes are hard to scan. Class names carry
+a ``fvg-`` prefix because an inline SVG's ``<style>`` applies to the whole page.
 """
 
 from __future__ import annotations
@@ -14,7 +12,7 @@ from html import escape
 
 from .layout import Edge, Layout
 from .model import Graph
-from .text import clean, describe, elsewhere_notes, omitted_note
+from .text import clean, describe, elsewhere_notes, omitted_note, shorten
 
 ROW = 24
 LANE = 14
@@ -95,25 +93,18 @@ def render_svg(graph: Graph, layout: Layout) -> str:
         kind = "fvg-id fvg-head" if head else "fvg-id"
         parts.append(f'<text class="{kind}" x="{x:g}" y="{y + 4:g}">{_text(node.revision)}</text>')
         x += len(clean(node.revision)) * FONT * CHAR + 6
-        for name in graph.marks.get(node.revision, ()):
-            tag, width = _tag(x, y, name, "db")
-            parts.append(tag)
-            x += width + 4
-        if head:
-            tag, width = _tag(x, y, "head", "headtag")
-            parts.append(tag)
-            x += width + 4
-        for label in node.branch_labels:
-            tag, width = _tag(x, y, label, "label")
+        tags = [(name, "db") for name in graph.marks.get(node.revision, ())]
+        tags += [("head", "headtag")] if head else []
+        tags += [(label, "label") for label in node.branch_labels]
+        for text, tag_kind in tags:
+            tag, width = _tag(x, y, text, tag_kind)
             parts.append(tag)
             x += width + 4
         words = " ".join(w.strip("()") for w in describe(graph, node) if w != "(head)")
         if words:
             parts.append(f'<text class="fvg-word" x="{x:g}" y="{y + 4:g}">{_text(words)}</text>')
             x += len(words) * SMALL * CHAR + 6
-        message = clean(node.message)
-        if len(message) > MESSAGE_WIDTH:
-            message = message[: MESSAGE_WIDTH - 1] + "\u2026"
+        message = shorten(node.message, MESSAGE_WIDTH)
         if message:
             parts.append(f'<text class="fvg-msg" x="{x:g}" y="{y + 4:g}">{_text(message)}</text>')
             x += len(message) * FONT * CHAR

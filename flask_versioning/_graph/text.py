@@ -1,9 +1,7 @@
 """The graph as text, like ``git log --graph``: one line per revision, newest first.
 
-Each lane takes two columns: the lane itself (``|``, or ``*`` on its revision's line) and the
-gap on its right, where ``/`` and ``\\`` are drawn when a lane moves. A lane that must move
-further than one step moves one step per line, so lines never need characters git would not
-use.
+Each lane takes two columns: the lane (``|``, ``*`` on its revision's line) and the gap on its
+right, where ``/`` and ``\\`` show a move of one step; a longer move takes one line per step.
 """
 
 from __future__ import annotations
@@ -15,32 +13,28 @@ from .model import BASE, Graph, Node
 
 
 def clean(text: str) -> str:
-    """One line of printable text: whitespace runs (newlines too) become one space.
-
-    Control characters are dropped, so a revision message cannot move the cursor or recolour a
-    terminal, nor break the one-line-per-revision shape every renderer relies on.
-    """
+    """One line of printable text, whitespace runs made one space: a revision message cannot
+    move the cursor, recolour a terminal or break the one-line-per-revision shape."""
     if not text.isprintable():
         text = "".join(c if c.isprintable() else " " for c in text)
     return " ".join(text.split())
 
 
-def describe(graph: Graph, node: Node) -> list[str]:
-    """The words after a revision id, in ``alembic history``'s terms.
+def shorten(text: str, width: int) -> str:
+    text = clean(text)
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
-    ``(base)`` matters in text: a base followed by another history's head would otherwise read
-    as one line of revisions.
-    """
-    words = []
-    if node.is_base:
-        words.append("(base)")
-    if graph.is_head(node.revision):
-        words.append("(head)")
-    if graph.is_branch_point(node.revision):
-        words.append("(branchpoint)")
-    if node.is_merge:
-        words.append("(mergepoint)")
-    return words
+
+def describe(graph: Graph, node: Node) -> list[str]:
+    """The words after a revision id, in ``alembic history``'s terms. ``(base)`` matters in
+    text: a base followed by another history's head would otherwise read as one line."""
+    words = {
+        "(base)": not node.down_revisions,
+        "(head)": graph.is_head(node.revision),
+        "(branchpoint)": graph.is_branch_point(node.revision),
+        "(mergepoint)": node.is_merge,
+    }
+    return [word for word, applies in words.items() if applies]
 
 
 def elsewhere_notes(graph: Graph) -> list[str]:

@@ -3,26 +3,36 @@ Alembic), and our own ledgers, created race-safely and hidden from autogenerate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 
-__all__ = ["ensure_table", "has_table"]
+__all__ = ["ensure", "ensure_table", "has_table"]
 
 
 def has_table(connection: sa.Connection, table: sa.Table) -> bool:
     return sa.inspect(connection).has_table(table.name, schema=table.schema)
 
 
-def ensure_table(engine: sa.Engine, table: sa.Table) -> None:
-    """Create ``table`` if it is missing, safely without the lock too: when two processes
-    both create it, PostgreSQL can fail the loser even with ``IF NOT EXISTS``, so a failed
-    create that leaves the table in place counts as success."""
+def ensure(
+    engine: sa.Engine,
+    present: Callable[[sa.Connection], bool],
+    create: Callable[[sa.Connection], object],
+) -> None:
+    """``create`` unless ``present``, safe without the lock: when two processes both create,
+    PostgreSQL can fail the loser even with ``IF NOT EXISTS``, so a failure that leaves the
+    thing in place counts as success."""
     with engine.connect() as connection:
-        if has_table(connection, table):
+        if present(connection):
             return
     try:
         with engine.begin() as connection:
-            table.create(connection, checkfirst=True)
+            create(connection)
     except sa.exc.DBAPIError:
         with engine.connect() as connection:
-            if not has_table(connection, table):
+            if not present(connection):
                 raise
+
+
+def ensure_table(engine: sa.Engine, table: sa.Table) -> None:
+    ensure(engine, lambda c: has_table(c, table), lambda c: table.create(c, checkfirst=True))

@@ -1,14 +1,9 @@
 """The applied-history ledger: what was applied to this database, when, from where, from what.
 
-Alembic's version table only says where a database stands; Flyway, Liquibase and Django keep a
-record of every step too. This table (``VERSIONING_HISTORY_TABLE``) sits next to the version
-table. Every path writes it, as every path runs our ``env.py``: it hands Alembic's
-``on_version_apply`` a :class:`StepWriter`, which adds one row per step inside the step's own
-transaction, so "applied" and "recorded" commit together where the backend allows.
-
-Besides the steps, the ledger records the environment that migrated the database and whether
-that environment is protected: protection follows the database, not the shell that happens to
-point at it (the way Rails keeps the environment in ``ar_internal_metadata``).
+Alembic's version table only says where a database stands. Every path runs our ``env.py``,
+which hands ``on_version_apply`` a :class:`StepWriter`: one row per step, in the step's own
+transaction. The rows also record the environment and whether it is protected, so protection
+follows the database, not the shell that points at it (like Rails' ``ar_internal_metadata``).
 """
 
 from __future__ import annotations
@@ -59,12 +54,8 @@ PROTECT, UNPROTECT, CHECKSUM = "protect", "unprotect", "checksum"
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """Who is migrating: recorded with every row of the run.
-
-    ``declared``: the environment was named on purpose (``VERSIONING_ENV`` or ``--env``), not
-    guessed from the app's debug and testing flags. ``protect``: rows of this run mark the
-    database protected (a declared protected environment, or a served production start).
-    """
+    """Who is migrating, recorded with every row: ``declared`` if the environment was named
+    (``VERSIONING_ENV``, ``--env``), not guessed; ``protect`` if its rows protect the database."""
 
     environment: str
     declared: bool = False
@@ -92,10 +83,8 @@ def active_run() -> Run | None:
 
 
 def current_run(settings: Settings) -> Run:
-    """The run set by :func:`recording`, or one described from the app's configuration.
-
-    The latter is what a tool that calls ``alembic.command`` directly records.
-    """
+    """The run set by :func:`recording`, else one described from the app's configuration
+    (a tool that calls ``alembic.command`` directly)."""
     run = _run.get()
     if run is not None:
         return run
@@ -183,20 +172,12 @@ def _row(run: Run, direction: str, revision: str | None, **values: Any) -> dict[
 class StepWriter:
     """Adds a row per step to the ledger, in the step's transaction (``on_version_apply``).
 
-    A step and its record commit together or not at all, on every backend: a row that cannot
-    be written (no INSERT permission, a table changed by hand) raises
-    :class:`~flask_versioning.HistoryWriteError`, which rolls the step back with it (as far as
-    the backend rolls DDL back) and names the grant to make. No savepoint guards the INSERT:
-    a broken ledger must stop the migration, not be stepped around.
-
-    The table is made on the first step, inside that step's transaction, so commands that
-    apply nothing (autogenerate, ``check``) never create it. Everything a row repeats (the
-    process, the tool's version, the compiled INSERT) is worked out once per run.
-
-    Where the row is the last thing the step's transaction does (:attr:`ends_step`), it is
-    sent together with that transaction's ``COMMIT`` and the next one's ``BEGIN`` in one
-    round trip (:meth:`_closing`): the step is then committed before anyone is told it was
-    applied, and a row the database refuses still rolls the step back.
+    A step and its record commit together or not at all: a row that cannot be written raises
+    :class:`~flask_versioning.HistoryWriteError`, which rolls the step back and names the grant
+    to make. No savepoint guards the INSERT: a broken ledger must stop the migration. The table
+    is made in the first step's transaction, so commands that apply nothing never create it.
+    Where the row ends the step's transaction (:attr:`ends_step`), it goes with the ``COMMIT``
+    and the next ``BEGIN`` in one round trip (:meth:`_closing`).
     """
 
     def __init__(self, database: Database, script: ScriptDirectory | None) -> None:
@@ -260,13 +241,11 @@ class StepWriter:
     def ends_steps_on(self, connection: sa.Connection) -> bool:
         """Whether this run's rows can end their steps' transactions (:meth:`_closing`).
 
-        Only psycopg 3 qualifies: its client-side binding (``ClientCursor.mogrify``) quotes
-        the values as the server expects, a query without parameters goes out as one simple
-        query (several statements allowed), and it asks the server whether a transaction is
-        open before it sends ``BEGIN`` or ``COMMIT`` of its own. Not in autocommit (a failed
-        INSERT would leave no failed transaction to tell it by), and not with transaction
-        characteristics of the app's (isolation level, read only), which the ``BEGIN`` sent
-        here would not repeat.
+        Only psycopg 3: ``ClientCursor.mogrify`` quotes as the server expects, a query without
+        parameters may hold several statements, and it asks the server whether a transaction
+        is open before its own ``BEGIN``/``COMMIT``. Not in autocommit (a failed INSERT would
+        leave no failed transaction to tell it by), nor with the app's transaction
+        characteristics (isolation level, read only), which our ``BEGIN`` would not repeat.
         """
         if connection.dialect.driver != "psycopg":
             return False
@@ -282,15 +261,10 @@ class StepWriter:
         )
 
     def _closing(self, connection: sa.Connection, row: dict[str, Any]) -> str:
-        """The row's INSERT, the step's ``COMMIT`` and the next step's ``BEGIN`` as one string
-        of statements: one round trip where there were three.
-
-        A failed INSERT stops the string there and leaves the step's transaction to be rolled
-        back. ``SET LOCAL`` makes this commit not wait for the disk, as
-        :attr:`_relaxed_insert` does; the environment flushes once at the end of the run. The
-        transaction begun last is the next step's (the environment runs the steps in what
-        Alembic takes for one transaction), or, after the last step, an empty one that
-        Alembic commits.
+        """The row's INSERT, the step's ``COMMIT`` and the next step's ``BEGIN``: one round trip
+        where there were three. A failed INSERT stops the string there, leaving the step to be
+        rolled back; ``SET LOCAL`` makes the commit not wait for the disk (as
+        :attr:`_relaxed_insert`). After the last step, Alembic commits the empty transaction.
         """
         import psycopg
 
@@ -408,42 +382,24 @@ class Entry:
     checksum: str | None
 
 
-def read_history(
-    engine_or_connection: sa.Engine | sa.Connection, settings: Settings
-) -> list[Entry] | None:
-    """Every row, oldest first; ``None`` when the database has no ledger.
-
-    Raises :class:`sqlalchemy.exc.DBAPIError` when the table exists but cannot be read as
-    ours (edited by hand): callers say so.
-    """
+def read_history(bind: sa.Engine | sa.Connection, settings: Settings) -> list[Entry] | None:
+    """Every row, oldest first; ``None`` when the database has no ledger. Raises
+    :class:`sqlalchemy.exc.DBAPIError` when the table cannot be read as ours (edited by hand)."""
     table = history_table(settings)
-    with contextlib.ExitStack() as stack:
-        connection = (
-            engine_or_connection
-            if isinstance(engine_or_connection, sa.Connection)
-            else stack.enter_context(engine_or_connection.connect())
-        )
+    opened = bind.connect() if isinstance(bind, sa.Engine) else contextlib.nullcontext(bind)
+    with opened as connection:
         if not has_table(connection, table):
             return None
-        rows = connection.execute(sa.select(table).order_by(table.c.id))
+        rows = connection.execute(sa.select(table).order_by(table.c.id)).mappings()
         return [
-            Entry(
-                **{
-                    **row._asdict(),
-                    "declared": bool(row.declared),
-                    "protected": bool(row.protected),
-                }
-            )
+            Entry(**{**row, "declared": bool(row["declared"]), "protected": bool(row["protected"])})
             for row in rows
         ]
 
 
 def protection(entries: Sequence[Entry]) -> Entry | None:
-    """The row that marks the database protected, or ``None`` when it is not protected.
-
-    The newest row that either protects (its run was protected) or lifts protection
-    (``unprotect``) decides.
-    """
+    """The row that marks the database protected, or ``None``: the newest row that protects
+    or lifts protection (``unprotect``) decides."""
     for entry in reversed(entries):
         if entry.direction == UNPROTECT:
             return None
@@ -459,19 +415,10 @@ def write_marker(
     revision: str | None = None,
     digest: str | None = None,
 ) -> None:
-    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction.
-
-    Nothing is written when the app keeps no ledger (``VERSIONING_HISTORY = False``).
-    """
-    from . import ensure_table
-
-    if not database.settings.keeps_history:
-        return
-
-    table = history_table(database.settings)
-    ensure_table(database.engine(), table)
-    with database.engine().begin() as connection:
-        connection.execute(sa.insert(table).values(_row(run, direction, revision, checksum=digest)))
+    """Add an event row (``protect``, ``unprotect``, ``checksum``) in its own transaction,
+    unless the app keeps no ledger (``VERSIONING_HISTORY = False``)."""
+    if database.settings.keeps_history:
+        _write_alone(database, _row(run, direction, revision, checksum=digest))
 
 
 def write_event(
@@ -482,19 +429,17 @@ def write_event(
     started_at: datetime.datetime,
     duration_ms: float,
 ) -> None:
-    """Add a row for work done outside a step's transaction (a batched ``backfill``), in its
-    own transaction, timed by the caller."""
+    """Add a row for work done outside a step's transaction (a batched ``backfill``), timed
+    by the caller."""
+    run = current_run(database.settings)
+    values = {"started_at": started_at, "finished_at": _now(), "duration_ms": duration_ms}
+    _write_alone(database, _row(run, direction, revision, **values))
+
+
+def _write_alone(database: Database, row: dict[str, Any]) -> None:
     from . import ensure_table
 
     table = history_table(database.settings)
     ensure_table(database.engine(), table)
-    row = _row(
-        current_run(database.settings),
-        direction,
-        revision,
-        started_at=started_at,
-        finished_at=_now(),
-        duration_ms=duration_ms,
-    )
     with database.engine().begin() as connection:
         connection.execute(sa.insert(table).values(row))

@@ -2,12 +2,10 @@
 tables it wrote.
 
 ``name`` is the primary key: a seed's data is in a database once, whatever environment put it
-there, and of two processes recording the same seed the loser's transaction rolls back.
-
-A seed's record must never outlive its rows. Its rows go when a downgrade drops a table it
-wrote, so every step of a downgrade runs :class:`ForgetDropped` in the step's own transaction:
-the rows of seeds that wrote a table which no longer exists are deleted, and those seeds run
-again with the next seeds run (``flask db seed``, ``prepare``, an auto-upgrade start).
+there, and of two processes recording the same seed the loser's transaction rolls back. A
+seed's record must never outlive its rows, so every downgrade step runs :class:`ForgetDropped`
+in its own transaction: seeds that wrote a table which no longer exists are forgotten, and run
+again with the next seeds run.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .._settings import Settings
-from . import ensure_table, has_table
+from . import ensure, ensure_table, has_table
 
 if TYPE_CHECKING:
     from alembic.migration import MigrationContext, MigrationInfo
@@ -34,7 +32,6 @@ __all__ = [
     "MAX_NAME",
     "ForgetDropped",
     "LedgerEntry",
-    "TableName",
     "ensure_ledger",
     "forget_dropped",
     "ledger_table",
@@ -47,8 +44,8 @@ logger = logging.getLogger("flask_versioning")
 #: ``(schema, table)``: a table a seed wrote, schema ``None`` for the connection's default.
 TableName = tuple[str | None, str]
 
-#: The column holding the tables a seed wrote, as a JSON list of ``[schema, table]``. Added to
-#: a ledger made by an earlier release when seeds next run; rows without it are never forgotten.
+#: The tables a seed wrote, as a JSON list of ``[schema, table]``. Added to a ledger of an
+#: earlier release when seeds next run; rows without it are never forgotten.
 WRITTEN = "written_tables"
 
 #: The longest seed name the ledger stores.
@@ -83,27 +80,18 @@ def _has_written_column(connection: sa.Connection, table: sa.Table) -> bool:
 
 
 def ensure_ledger(engine: sa.Engine, table: sa.Table) -> None:
-    """Create the ledger, or add the tables column to one an earlier release made.
-
-    Called under the migration lock, before any seed's transaction: the ``ALTER`` commits
-    on its own (MariaDB commits DDL implicitly anyway).
-    """
+    """Create the ledger, or add the tables column to one an earlier release made; under the
+    migration lock, before any seed's transaction (MariaDB commits the ``ALTER`` anyway)."""
     ensure_table(engine, table)
-    with engine.connect() as connection:
-        if _has_written_column(connection, table):
-            return
-    column = table.c[WRITTEN]
-    try:
-        with engine.begin() as connection:
-            preparer = connection.dialect.identifier_preparer
-            connection.exec_driver_sql(
-                f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN "
-                f"{preparer.format_column(column)} {column.type.compile(connection.dialect)}"
-            )
-    except sa.exc.DBAPIError:
-        with engine.connect() as connection:
-            if not _has_written_column(connection, table):
-                raise
+
+    def add_column(connection: sa.Connection) -> None:
+        preparer, column = connection.dialect.identifier_preparer, table.c[WRITTEN]
+        connection.exec_driver_sql(
+            f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN "
+            f"{preparer.format_column(column)} {column.type.compile(connection.dialect)}"
+        )
+
+    ensure(engine, lambda c: _has_written_column(c, table), add_column)
 
 
 def read_ledger(
@@ -117,15 +105,13 @@ def read_ledger(
         rows = connection.execute(
             sa.select(table.c.name, table.c.environment, table.c.applied_at, table.c.runs)
         )
+        # Stored naive because MariaDB's DATETIME has no zone; it is always UTC.
         return {
-            row.name: LedgerEntry(row.environment, _as_utc(row.applied_at), row.runs)
+            row.name: LedgerEntry(
+                row.environment, row.applied_at.replace(tzinfo=datetime.UTC), row.runs
+            )
             for row in rows
         }
-
-
-def _as_utc(value: datetime.datetime) -> datetime.datetime:
-    # Stored naive because MariaDB's DATETIME has no zone; it is always UTC.
-    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
 
 def record(
@@ -135,16 +121,14 @@ def record(
     environment: str,
     duration: float,
     previous: LedgerEntry | None,
-    tables: Collection[TableName] = (),
+    tables: Collection[TableName],
 ) -> None:
     """Record that seed ``name`` ran, in the seed's transaction. ``tables`` (what it wrote)
     adds to what earlier runs wrote: their rows are there too."""
     written = set(tables)
+    where = table.c.name == name
     if previous is not None:
-        earlier = connection.execute(
-            sa.select(table.c[WRITTEN]).where(table.c.name == name)
-        ).scalar()
-        written.update(_parse(earlier))
+        written |= _parse(connection.execute(sa.select(table.c[WRITTEN]).where(where)).scalar())
     values = {
         "environment": environment[:64],
         "applied_at": datetime.datetime.now(datetime.UTC).replace(tzinfo=None),
@@ -155,49 +139,38 @@ def record(
     if previous is None:
         connection.execute(sa.insert(table).values(name=name, runs=1, **values))
     else:
-        connection.execute(
-            sa.update(table).where(table.c.name == name).values(runs=table.c.runs + 1, **values)
-        )
+        connection.execute(sa.update(table).where(where).values(runs=table.c.runs + 1, **values))
 
 
 def _parse(text: Any) -> set[TableName]:
     """The tables of a ledger row; nothing for a row from before the column, or unreadable."""
-    if not isinstance(text, str):
-        return set()
     try:
-        items = json.loads(text)
+        items = json.loads(text) if isinstance(text, str) else []
     except ValueError:
         return set()
-    out: set[TableName] = set()
-    for item in items if isinstance(items, list) else ():
-        if (
-            isinstance(item, list)
-            and len(item) == 2
-            and isinstance(item[1], str)
-            and (item[0] is None or isinstance(item[0], str))
-        ):
-            out.add((item[0], item[1]))
-    return out
+    return {
+        (item[0], item[1])
+        for item in (items if isinstance(items, list) else ())
+        if isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[1], str)
+        and (item[0] is None or isinstance(item[0], str))
+    }
 
 
 def forget_dropped(connection: sa.Connection, table: sa.Table) -> list[str]:
-    """Delete the ledger rows of seeds that wrote a table which no longer exists, on
-    ``connection`` (in its transaction); returns their names.
-
-    A seed counts as gone as soon as one of its tables is: its record must not outlive any of
-    its rows, and the next run writes the table again.
-    """
+    """Delete, in ``connection``'s transaction, the rows of seeds that wrote a table which no
+    longer exists; returns their names. One missing table is enough: the record must not
+    outlive any of the seed's rows, and the next run writes the table again."""
     inspector = sa.inspect(connection)
-    if not inspector.has_table(table.name, schema=table.schema):
-        return []
-    if not _has_written_column(connection, table):
+    if not has_table(connection, table) or not _has_written_column(connection, table):
         return []
     rows = connection.execute(
         sa.select(table.c.name, table.c[WRITTEN]).where(table.c[WRITTEN].is_not(None))
-    ).all()
+    )
     exists: dict[TableName, bool] = {}
     gone: list[str] = []
-    for name, text in rows:
+    for name, text in rows.all():
         for key in sorted(_parse(text), key=lambda t: (t[0] or "", t[1])):
             if key not in exists:
                 exists[key] = inspector.has_table(key[1], schema=key[0])
@@ -215,8 +188,7 @@ def forget_dropped(connection: sa.Connection, table: sa.Table) -> list[str]:
 
 
 class ForgetDropped:
-    """``on_version_apply`` for every step of a migration: after a downgrade step, forget
-    the seeds whose tables it dropped, in the step's transaction (:func:`forget_dropped`)."""
+    """``on_version_apply``: after a downgrade step, :func:`forget_dropped` in its transaction."""
 
     #: Its deletes ride in the step's transaction, whose commit the history writer decides.
     defer_flush = False
@@ -232,8 +204,6 @@ class ForgetDropped:
         return False
 
     def __call__(self, ctx: MigrationContext, step: MigrationInfo, **kw: Any) -> None:
-        if step.is_upgrade or step.is_stamp:
-            return
-        connection = ctx.connection
-        assert connection is not None
-        forget_dropped(connection, self.table)
+        if not (step.is_upgrade or step.is_stamp):
+            assert ctx.connection is not None
+            forget_dropped(ctx.connection, self.table)

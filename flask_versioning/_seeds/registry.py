@@ -1,7 +1,5 @@
-"""Declaring seeds: ``@versioning.seed("development")`` and the registry that keeps them.
-
-Cheap to import (no SQLAlchemy ORM, no Alembic): every extension creates a registry.
-"""
+"""Declaring seeds: ``@versioning.seed("development")`` and the registry that keeps them;
+cheap to import (no SQLAlchemy ORM, no Alembic), as every extension creates a registry."""
 
 from __future__ import annotations
 
@@ -33,11 +31,6 @@ class SeedHook:
     order: int
     always: bool
     bind: str | None
-    #: Registration order, the tie-breaker after ``order``.
-    position: int
-
-    def applies_to(self, environment: str) -> bool:
-        return environment in self.environments
 
 
 class SeedRegistry:
@@ -57,8 +50,8 @@ class SeedRegistry:
         always: bool,
         bind: str | None,
     ) -> Callable[[F], F]:
-        """Check the arguments of ``@versioning.seed(...)`` now, so a bare ``@versioning.seed``
-        fails at the decorator line saying what to write; register the function later."""
+        """Check the arguments now, so that a bare ``@versioning.seed`` fails at the decorator
+        line saying what to write; register the function later."""
         if environments and callable(environments[0]):
             raise errors.SeedError(
                 f"@seed needs the environments the seed is for, e.g. "
@@ -91,32 +84,25 @@ class SeedRegistry:
         function: Callable[[Session], Any],
         environments: tuple[str, ...],
         *,
-        name: str | None = None,
-        order: int = 0,
-        always: bool = False,
+        name: str | None,
+        order: int,
+        always: bool,
         bind: str | None = None,
-    ) -> SeedHook:
+    ) -> None:
         seed_name = name if name is not None else getattr(function, "__name__", None)
         if not isinstance(seed_name, str) or not seed_name or len(seed_name) > MAX_NAME:
             raise errors.SeedError(
                 f"seed name must be a string of 1 to {MAX_NAME} characters, not {seed_name!r}"
             )
-        existing = self._hooks.get(seed_name)
-        if existing is not None:
+        if seed_name in self._hooks:
+            other = self._hooks[seed_name].function
+            module = getattr(other, "__module__", None) or "?"
+            where = f"{module}.{getattr(other, '__qualname__', repr(other))}"
             raise errors.SeedError(
-                f"a seed named {seed_name!r} is already registered "
-                f"(by {_where(existing.function)}); give one of them another name with "
-                "@versioning.seed(..., name='...')"
+                f"a seed named {seed_name!r} is already registered (by {where}); give one of "
+                "them another name with @versioning.seed(..., name='...')"
             )
-        hook = SeedHook(
-            name=seed_name,
-            environments=environments,
-            function=function,
-            order=order,
-            always=bool(always),
-            bind=bind,
-            position=len(self._hooks),
-        )
+        hook = SeedHook(seed_name, environments, function, order, bool(always), bind)
         self._hooks[seed_name] = hook
         if self.auto_seeded:
             logger.warning(
@@ -124,10 +110,10 @@ class SeedRegistry:
                 "run at start; register seeds before init_app() (or run 'flask db seed')",
                 seed_name,
             )
-        return hook
 
     def __iter__(self) -> Iterator[SeedHook]:
-        return iter(sorted(self._hooks.values(), key=lambda h: (h.order, h.position)))
+        # A stable sort: registration order breaks ties of ``order``.
+        return iter(sorted(self._hooks.values(), key=lambda h: h.order))
 
     def __len__(self) -> int:
         return len(self._hooks)
@@ -137,9 +123,4 @@ class SeedRegistry:
 
     def for_environment(self, environment: str) -> list[SeedHook]:
         """The hooks for ``environment``, in the order they run."""
-        return [hook for hook in self if hook.applies_to(environment)]
-
-
-def _where(function: Callable[..., Any]) -> str:
-    module = getattr(function, "__module__", None) or "?"
-    return f"{module}.{getattr(function, '__qualname__', repr(function))}"
+        return [hook for hook in self if environment in hook.environments]

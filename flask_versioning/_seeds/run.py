@@ -1,10 +1,8 @@
 """Running seeds: once per database, recorded in the ledger in the seed's own transaction.
 
-The seed's rows and its ledger row (with the tables it wrote) are committed together or not at
-all; that holds on MariaDB too because a seed may send no DDL, which would commit implicitly
-(:mod:`.watch`). A downgrade that drops a seed's table forgets the seed
-(:mod:`flask_versioning._ledgers.seeds`). Writers hold the migration lock and read the ledger
-after taking it, so eight workers starting at once seed exactly once.
+The seed's rows and its ledger row (with the tables it wrote) commit together or not at all,
+on MariaDB too because a seed may send no DDL (:mod:`.watch`). Writers hold the migration lock
+and read the ledger after taking it, so eight workers starting at once seed exactly once.
 """
 
 from __future__ import annotations
@@ -34,29 +32,22 @@ if TYPE_CHECKING:
 
 __all__ = ["auto_seed", "run_pending", "run_seeds", "status"]
 
+Progress = Callable[[SeedResult], None] | None
+
 
 class _InsertCounter:
-    """Counts the rows a seed inserts from its ``INSERT`` statements' parameter sets: drivers
-    report ``rowcount`` as -1 or 0 for ``executemany`` and ``RETURNING``."""
+    """``after_execute``: counts the rows of ``INSERT`` statements from their parameter sets,
+    because drivers report ``rowcount`` -1 or 0 for ``executemany`` and ``RETURNING``."""
 
-    def __init__(self) -> None:
-        self.rows = 0
-        self.active = True
+    rows = 0
 
     def __call__(
-        self,
-        connection: sa.Connection,
-        clause: Any,
-        multiparams: Any,
-        params: Any,
-        execution_options: Any,
-        result: sa.CursorResult[Any],
+        self, connection: Any, clause: Any, multiparams: Any, params: Any, options: Any, result: Any
     ) -> None:
-        if not self.active or not isinstance(clause, sa.Insert):
+        if not isinstance(clause, sa.Insert):
             return
         if clause.select is not None:  # INSERT ... SELECT: only the driver knows
-            if result.rowcount >= 0:
-                self.rows += result.rowcount
+            self.rows += max(result.rowcount, 0)
         elif isinstance(multiparams, Sequence) and multiparams:
             self.rows += len(multiparams)
         else:
@@ -64,8 +55,7 @@ class _InsertCounter:
 
 
 class _RollbackFailed(Exception):
-    """A seed failed and so did the rollback of its transaction: the message must not claim
-    that its changes were rolled back."""
+    """A seed failed and so did the rollback: the message must not claim it was rolled back."""
 
     def __init__(self, cause: BaseException, rollback_error: BaseException) -> None:
         super().__init__(str(cause))
@@ -91,13 +81,8 @@ def _run_one(
     environment: str,
     previous: LedgerEntry | None,
 ) -> SeedResult:
-    """Run one hook and record it, in one transaction of ours.
-
-    The session joins it in ``rollback_only`` mode: a ``session.commit()`` in the hook only
-    flushes, so nothing is committed before the ledger row is written. Every statement is
-    checked before it runs (:class:`StatementWatch`): DDL, which MariaDB would commit at once,
-    never reaches the database.
-    """
+    """Run one hook and record it in one transaction of ours, which the session joins in
+    ``rollback_only`` mode: a ``session.commit()`` in the hook only flushes."""
     from sqlalchemy.orm import Session
 
     counter = _InsertCounter()
@@ -120,7 +105,7 @@ def _run_one(
                     "(session.rollback()?); let the extension commit or roll back"
                 )
             duration = time.perf_counter() - started
-            counter.active = False
+            event.remove(connection, "after_execute", counter)
             event.remove(connection, "before_cursor_execute", watch)
             record(connection, table, hook.name, environment, duration, previous, watch.tables)
             transaction.commit()
@@ -134,20 +119,13 @@ def _run_one(
         finally:
             active_session.reset(token)
             session.close()
-    if isinstance(returned, int) and not isinstance(returned, bool):
-        rows: int | None = returned
-    else:
-        rows = counter.rows or None
+    counted = isinstance(returned, int) and not isinstance(returned, bool)
+    rows = returned if counted else counter.rows or None
     return SeedResult(hook.name, environment, "applied", rows, duration, database.name)
 
 
 def _run(
-    state: VersioningState,
-    hooks: Sequence[SeedHook],
-    run: Run,
-    *,
-    force: bool,
-    progress: Callable[[SeedResult], None] | None,
+    state: VersioningState, hooks: Sequence[SeedHook], run: Run, *, force: bool, progress: Progress
 ) -> list[SeedResult]:
     """Run the due ``hooks`` in order, holding every involved database's migration lock and
     reading the ledgers under it. A protected run that seeded marks those databases protected."""
@@ -200,28 +178,6 @@ def _run(
     return results
 
 
-def _select(
-    state: VersioningState, names: Sequence[str] | None, environment: str
-) -> list[SeedHook]:
-    registry = state.seeds
-    if names is None:
-        return registry.for_environment(environment)
-    chosen: list[str] = []
-    for name in names:
-        hook = registry.get(name)
-        if hook is None:
-            known = ", ".join(h.name for h in registry) or "none are registered"
-            raise errors.SeedError(f"unknown seed {name!r} (known: {known})")
-        if not hook.applies_to(environment):
-            raise errors.SeedError(
-                f"seed {name!r} is not for {environment!r} (it is for "
-                f"{', '.join(hook.environments)}); choose the environment with --env"
-            )
-        chosen.append(name)
-    wanted = set(chosen)
-    return [hook for hook in registry if hook.name in wanted]
-
-
 def run_seeds(
     state: VersioningState,
     names: Sequence[str] | None = None,
@@ -229,28 +185,34 @@ def run_seeds(
     env: str | None = None,
     force: bool = False,
     allow_protected: bool = False,
-    progress: Callable[[SeedResult], None] | None = None,
+    progress: Progress = None,
 ) -> list[SeedResult]:
     """Run the environment's due seeds (or the named ones); ``force`` re-runs applied ones."""
     run = run_for(state, env)
-    hooks = _select(state, names, run.environment)
+    registry = state.seeds
+    hooks = registry.for_environment(run.environment)
+    if names is not None:
+        for name in names:
+            hook = registry.get(name)
+            if hook is None:
+                known = ", ".join(h.name for h in registry) or "none are registered"
+                raise errors.SeedError(f"unknown seed {name!r} (known: {known})")
+            if run.environment not in hook.environments:
+                raise errors.SeedError(
+                    f"seed {name!r} is not for {run.environment!r} (it is for "
+                    f"{', '.join(hook.environments)}); choose the environment with --env"
+                )
+        hooks = [hook for hook in hooks if hook.name in names]
     if force:
-        check_allowed(
-            state,
-            "re-run seeds with --force",
-            _groups(state, hooks),
-            env=env,
-            allow_protected=allow_protected,
-        )
+        action = "re-run seeds with --force"
+        databases = _groups(state, hooks)
+        check_allowed(state, action, databases, env=env, allow_protected=allow_protected)
     return _run(state, hooks, run, force=force, progress=progress)
 
 
 def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
-    """Lock-free look at the ledgers: the common "all seeded" start costs one query, no lock.
-
-    Kept free of Alembic like auto-upgrade's fast path: an unreadable ledger (not created yet,
-    server down) counts as due, and the locked path creates it or reports the real problem.
-    """
+    """Lock-free look at the ledgers, so the common "all seeded" start takes no lock. An
+    unreadable ledger counts as due: the locked path creates it or reports the real problem."""
     if any(h.always for h in hooks):
         return True
     for database in _groups(state, hooks):
@@ -265,16 +227,11 @@ def _anything_due(state: VersioningState, hooks: Sequence[SeedHook]) -> bool:
 
 
 def run_pending(
-    state: VersioningState,
-    env: str | None = None,
-    progress: Callable[[SeedResult], None] | None = None,
+    state: VersioningState, env: str | None = None, progress: Progress = None
 ) -> list[SeedResult]:
-    """Run the seeds of ``env`` that have not run yet (and the ``always`` ones).
-
-    What runs after an upgrade in auto-upgrade, ``prepare`` and ``reset``. It takes the
-    migration locks itself (they are re-entrant, so a caller may already hold them). An app
-    without seeds for the environment never touches the database here.
-    """
+    """Run the seeds of ``env`` that have not run yet (and the ``always`` ones): what runs
+    after an upgrade in auto-upgrade, ``prepare`` and ``reset``. The migration locks are
+    re-entrant, so a caller may already hold them."""
     run = (active_run() if env is None else None) or run_for(state, env)
     hooks = state.seeds.for_environment(run.environment)
     if not hooks or not _anything_due(state, hooks):
@@ -284,11 +241,7 @@ def run_pending(
 
 def auto_seed(state: VersioningState) -> list[SeedResult]:
     """After an auto-upgrade: the pending seeds if ``VERSIONING_AUTO_SEED`` (unset: only in
-    development and testing).
-
-    Hooks must be registered before ``init_app`` for this to see them (the app factory pattern
-    does that naturally); one registered later is logged as missed.
-    """
+    development and testing). A hook registered after ``init_app`` is logged as missed."""
     environment = environment_name(state)
     enabled = state.settings.auto_seed
     if not (environment in ("development", "testing") if enabled is None else enabled):
@@ -300,10 +253,8 @@ def auto_seed(state: VersioningState) -> list[SeedResult]:
 
 
 def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
-    """Every declared seed with its environments and whether it has run in this database.
-
-    Seeds the ledger remembers but no code declares any more (renamed or deleted) come last.
-    """
+    """Every declared seed and whether it has run in its database; seeds the ledger remembers
+    but no code declares any more (renamed or deleted) come last."""
     environment = environment_name(state, env)
     hooks = list(state.seeds)
     ledgers: dict[int, dict[str, LedgerEntry]] = {}
@@ -311,38 +262,30 @@ def status(state: VersioningState, env: str | None = None) -> list[SeedStatus]:
     for database in databases:
         with translate_errors(database, "'seed --list'"):
             ledgers[id(database)] = read_ledger(database.engine(), ledger_table(database.settings))
-    out: list[SeedStatus] = []
-    for hook in hooks:
-        entry = ledgers[id(state.database(hook.bind))].get(hook.name)
-        out.append(
-            SeedStatus(
-                name=hook.name,
-                environments=hook.environments,
-                order=hook.order,
-                always=hook.always,
-                bind=hook.bind,
-                selected=hook.applies_to(environment),
-                applied_at=entry.applied_at if entry else None,
-                applied_environment=entry.environment if entry else None,
-                runs=entry.runs if entry else 0,
-            )
+
+    def ran(entry: LedgerEntry | None) -> dict[str, Any]:
+        return {
+            "applied_at": entry.applied_at if entry else None,
+            "applied_environment": entry.environment if entry else None,
+            "runs": entry.runs if entry else 0,
+        }
+
+    out = [
+        SeedStatus(
+            hook.name,
+            hook.environments,
+            hook.order,
+            hook.always,
+            hook.bind,
+            selected=environment in hook.environments,
+            **ran(ledgers[id(state.database(hook.bind))].get(hook.name)),
         )
+        for hook in hooks
+    ]
     declared = {h.name for h in hooks}
     for database in databases:
+        bind = None if database is databases[0] else database.name
         for name, entry in sorted(ledgers[id(database)].items()):
             if name not in declared:
-                out.append(
-                    SeedStatus(
-                        name=name,
-                        environments=(),
-                        order=0,
-                        always=False,
-                        bind=None if database is databases[0] else database.name,
-                        selected=False,
-                        applied_at=entry.applied_at,
-                        applied_environment=entry.environment,
-                        runs=entry.runs,
-                        defined=False,
-                    )
-                )
+                out.append(SeedStatus(name, (), 0, False, bind, False, defined=False, **ran(entry)))
     return out

@@ -1,16 +1,11 @@
 """What a seed sends to the database: refuse what is not row work before it runs, note the
 tables it writes.
 
-A seed's rows and its ledger row commit together or not at all, which only holds while the
-seed stays inside its transaction. DDL breaks that: MariaDB commits the transaction implicitly
-before and after ``CREATE``/``ALTER``/``DROP``, so the rows written before it would stay after a
-failure, and the ledger would not know. Checking after the fact cannot undo that, so every
-statement is checked here before the driver sees it, on every backend alike: a seed behaves
-the same on SQLite in development and on MariaDB in production.
-
-The tables a seed writes (``INSERT``, ``UPDATE``, ``DELETE`` targets) are recorded with its
-ledger row, so that a downgrade which drops one of them can forget the seed (see
-:mod:`flask_versioning._ledgers.seeds`).
+A seed's rows and its ledger row commit together or not at all only while the seed stays in
+its transaction. MariaDB commits implicitly around DDL, and checking afterwards cannot undo
+that, so every statement is checked before the driver sees it, on every backend alike. The
+tables a seed writes are recorded with its ledger row, so that a downgrade which drops one can
+forget the seed (:mod:`flask_versioning._ledgers.seeds`).
 """
 
 from __future__ import annotations
@@ -30,26 +25,8 @@ __all__ = ["StatementWatch"]
 #: Anything else (DDL, transaction control, ``LOCK``, ``CALL`` of a procedure that may run DDL)
 #: is refused: unknown means no.
 _ALLOWED = frozenset(
-    {
-        "SELECT",
-        "INSERT",
-        "UPDATE",
-        "DELETE",
-        "MERGE",
-        "REPLACE",
-        "UPSERT",
-        "WITH",
-        "VALUES",
-        "TABLE",
-        "SAVEPOINT",
-        "RELEASE",
-        "SET",
-        "SHOW",
-        "DESCRIBE",
-        "DESC",
-        "EXPLAIN",
-        "PRAGMA",
-    }
+    "SELECT INSERT UPDATE DELETE MERGE REPLACE UPSERT WITH VALUES TABLE SAVEPOINT "  # noqa: SIM905
+    "RELEASE SET SHOW DESCRIBE DESC EXPLAIN PRAGMA".split()
 )
 
 # One token of SQL text, for finding where each statement starts: quoted text and comments
@@ -64,13 +41,13 @@ _SQL_TOKEN = r"""
 _PLAIN_QUOTES = r"""'(?:[^']|'')*'? | "(?:[^"]|"")*"? | `(?:[^`]|``)*`?"""
 _BACKSLASH_QUOTES = r"""'(?:[^'\\]|\\.|'')*'? | "(?:[^"\\]|\\.|"")*"? | `(?:[^`]|``)*`?"""
 _DOLLAR = r"""| (?P<dollar>\$[A-Za-z_0-9]*\$).*?(?:(?P=dollar)|$)"""
+#: By whether the dialect escapes quotes with a backslash.
 _TOKENS = {
-    True: re.compile(
-        _SQL_TOKEN.format(quoted=_BACKSLASH_QUOTES, dollar=""), re.VERBOSE | re.DOTALL
-    ),
-    False: re.compile(
-        _SQL_TOKEN.format(quoted=_PLAIN_QUOTES, dollar=_DOLLAR), re.VERBOSE | re.DOTALL
-    ),
+    backslash: re.compile(_SQL_TOKEN.format(quoted=quoted, dollar=dollar), re.VERBOSE | re.DOTALL)
+    for backslash, quoted, dollar in (
+        (True, _BACKSLASH_QUOTES, ""),
+        (False, _PLAIN_QUOTES, _DOLLAR),
+    )
 }
 
 _NAME = r"""(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[A-Za-z_][\w$]*)"""
@@ -81,25 +58,21 @@ _WRITE_TARGET = re.compile(
 )
 
 
-def statement_keywords(statement: str, *, backslash: bool) -> Iterator[tuple[str, str]]:
-    """For each statement in ``statement`` (text may hold several, separated by ';'), its
-    first two words, upper-cased (the second is ``""`` when there is none). ``backslash``:
-    the dialect escapes quotes with a backslash (MySQL, MariaDB)."""
+def _keywords(statement: str, *, backslash: bool) -> Iterator[tuple[str, ...]]:
+    """The first two words, upper-cased, of each statement in ``statement`` (``""`` for a
+    second that is missing or not a word); ``backslash`` for MySQL and MariaDB quoting."""
     words: list[str] = []
     for match in _TOKENS[backslash].finditer(statement):
-        if match.group("end") is not None:
+        if match["end"] is not None:
             if words:
-                yield words[0], words[1] if len(words) > 1 else ""
+                yield (*words, "")[:2]
             words = []
-        elif match.group("word") is not None and len(words) < 2:
-            words.append(match.group("word").upper())
-        elif match.group("other") is not None and not match.group("other").isspace():
-            if not words:
-                continue  # "(SELECT ...)": the parenthesis does not start a word
-            if len(words) == 1:
-                words.append("")  # the second word is not a keyword: stop looking
+        elif match["word"] is not None and len(words) < 2:
+            words.append(match["word"].upper())
+        elif match["other"] is not None and not match["other"].isspace() and len(words) == 1:
+            words.append("")  # "(SELECT ...)" before a word starts nothing; after one, stop
     if words:
-        yield words[0], words[1] if len(words) > 1 else ""
+        yield (*words, "")[:2]
 
 
 #: The refused words that name DDL, as the message calls them.
@@ -108,8 +81,7 @@ _DDL = frozenset({"CREATE", "ALTER", "DROP", "TRUNCATE", "RENAME", "COMMENT", "G
 
 def _refusal(statement: str, dialect: str) -> str | None:
     """Why ``statement`` may not run in a seed, or ``None`` when it may."""
-    backslash = dialect in ("mysql", "mariadb")
-    for first, second in statement_keywords(statement, backslash=backslash):
+    for first, second in _keywords(statement, backslash=dialect in ("mysql", "mariadb")):
         if first == "ROLLBACK" and second == "TO":
             continue  # SQLAlchemy's nested transaction
         if first not in _ALLOWED:
@@ -121,18 +93,13 @@ def _refusal(statement: str, dialect: str) -> str | None:
 
 def _unquote(part: str) -> str:
     part = part.strip()
-    if part[:1] in '"`[' and len(part) > 1:
-        return part[1:-1]
-    return part
+    return part[1:-1] if part[:1] in '"`[' and len(part) > 1 else part
 
 
 class StatementWatch:
-    """``before_cursor_execute`` on a seed's connection.
-
-    A refused statement raises :class:`~flask_versioning.SeedError` before it reaches the
-    driver, and stays remembered in :attr:`refused`: a seed that catches the error and carries
-    on still fails, because its transaction no longer holds what it meant to write.
-    """
+    """``before_cursor_execute`` on a seed's connection. A refused statement raises
+    :class:`~flask_versioning.SeedError` and stays in :attr:`refused`: a seed that catches the
+    error still fails, as its transaction no longer holds what it meant to write."""
 
     def __init__(self) -> None:
         self.refused: errors.SeedError | None = None
@@ -159,15 +126,11 @@ class StatementWatch:
                 "revision)"
             )
             raise self.refused
-        self._note_table(statement, context)
-
-    def _note_table(self, statement: str, context: Any) -> None:
         # A schema tenant's connection sends unqualified tables to its schema: record where
         # the rows really went, so that the check after a downgrade looks there.
         options = getattr(context, "execution_options", None) or {}
         translate = options.get("schema_translate_map") or {}
-        compiled = getattr(context, "compiled", None)
-        clause = getattr(compiled, "statement", None)
+        clause = getattr(getattr(context, "compiled", None), "statement", None)
         if isinstance(clause, sa.sql.dml.UpdateBase):
             table = getattr(clause, "table", None)
             name = getattr(table, "name", None)
@@ -175,12 +138,6 @@ class StatementWatch:
                 schema = getattr(table, "schema", None)
                 schema = translate.get(schema, schema) if isinstance(schema, str | None) else None
                 self.tables.add((schema, name))
-            return
-        # Text: the table after INSERT INTO, UPDATE or DELETE FROM, as written.
-        match = _WRITE_TARGET.match(statement)
-        if match is not None:
+        elif match := _WRITE_TARGET.match(statement):  # text: the target as written
             first, second = _unquote(match["first"]), match["second"]
-            if second:
-                self.tables.add((first, _unquote(second)))
-            else:
-                self.tables.add((translate.get(None), first))
+            self.tables.add((first, _unquote(second)) if second else (translate.get(None), first))

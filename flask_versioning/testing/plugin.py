@@ -1,6 +1,5 @@
 """The pytest side: options, the marker and the fixtures. Only pytest is imported at start-up:
-the plugin is loaded into every test session of every project that has Flask-Versioning
-installed, and most of them never ask for its fixtures."""
+the plugin loads into every test session of every project with Flask-Versioning installed."""
 
 from __future__ import annotations
 
@@ -48,9 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def versioning_templates(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Templates]:
+def versioning_templates(request: pytest.FixtureRequest) -> Iterator[Templates]:
     """The session's template databases, one per seeds environment, made on first use."""
     from .templates import Templates, default_url
 
@@ -78,19 +75,11 @@ def versioning_templates(
 def versioning_db(
     request: pytest.FixtureRequest, versioning_templates: Templates
 ) -> Iterator[TestDatabase]:
-    """A migrated database for this test with the app bound to it, inside an app context.
-
-    Transaction mode (the default): the template itself, inside a transaction rolled back after
-    the test; Flask-SQLAlchemy's ``db.session`` is bound to it, with SAVEPOINTs so that code
-    under test may commit. ``@pytest.mark.versioning_db(clone=True)``: a database of its own,
-    copied from the template and dropped after the test.
-    """
+    """A migrated database for this test with the app bound to it, inside an app context: the
+    template in a transaction rolled back after the test (``db.session`` commits into
+    SAVEPOINTs), or with ``@pytest.mark.versioning_db(clone=True)`` a copy of its own."""
     marker = request.node.get_closest_marker("versioning_db")
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     template = versioning_templates.template(options.get("seeds"))
-    if options.get("clone"):
-        with template.clone() as database:
-            yield database
-    else:
-        with template.transaction() as database:
-            yield database
+    with template.clone() if options.get("clone") else template.transaction() as database:
+        yield database

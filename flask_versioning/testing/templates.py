@@ -1,26 +1,11 @@
 """Template databases and the per-test databases made from them.
 
-Each project and each pytest-xdist worker (``main`` without xdist) gets its own template, named
-after the configured URL, the worker and the project (``<name>_fvtpl_<worker>_<project>``, a
-SQLite file beside it): workers never wait for each other, and two checkouts on one machine
-(two projects, or two branches of one) never touch each other's templates. The project is a
-short hash of pytest's rootdir, the migrations directory and the app's import name. Templates
-and clones are created and dropped through the server's maintenance database, so the database
-the URL names need not exist.
-
-A template is migrated once, through the same ``upgrade`` as ``flask db upgrade``: an empty
-database is made from the newest baseline, then the newer revisions run. A sidecar file in the
-temp directory records the checksum of the revision and baseline files and the seeds
-environment; while they match, the next session reuses the template as it is.
-
-The apps made here come from the user's factory with the automatic upgrade and the start check
-skipped (:func:`~flask_versioning._autoupgrade.skipped`): the template is migrated here, a clone
-is a copy of it, and the seeds in it are the ones the test's marker asks for.
-
-A test gets either the template inside a transaction that is rolled back (cheap, the default),
-or a clone: PostgreSQL copies it with ``CREATE DATABASE ... TEMPLATE``, SQLite copies the file,
-MariaDB (which has no such statement) recreates the template's schema from its dump and copies
-the rows with ``INSERT ... SELECT`` across databases on the same server.
+Each project and pytest-xdist worker gets its own template, ``<name>_fvtpl_<worker>_<project>``
+(a SQLite file beside it): workers never wait for each other and two checkouts never touch each
+other's templates. A template is migrated once by the same ``upgrade`` as ``flask db upgrade``
+and reused while a sidecar file's checksum of the revision and baseline files matches. A test
+gets it inside a rolled-back transaction, or a clone: ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL, a file copy on SQLite, the schema dump and ``INSERT ... SELECT`` on MariaDB.
 """
 
 from __future__ import annotations
@@ -28,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import hashlib
 import itertools
 import json
@@ -42,7 +28,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from .._autoupgrade import skipped
-from .._baseline import dialect_key, dump_schema
+from .._baseline import Baseline, dialect_key, dump_schema, load_baseline
 from .._errors import VersioningError, mask_url, one_line
 from .._operations.executor import upgrade
 from .._provision import server_urls
@@ -51,11 +37,13 @@ from .._state import VersioningState
 
 __all__ = ["Template", "Templates", "TestDatabase", "default_url"]
 
+#: Where the default SQLite databases and the templates' sidecar files live.
+_FOLDER = Path(tempfile.gettempdir()) / "flask_versioning_tests"
+
 
 def default_url() -> str:
-    folder = Path(tempfile.gettempdir()) / "flask_versioning_tests"
-    folder.mkdir(exist_ok=True)
-    return f"sqlite:///{folder / 'test.db'}"
+    _FOLDER.mkdir(exist_ok=True)
+    return f"sqlite:///{_FOLDER / 'test.db'}"
 
 
 @dataclasses.dataclass
@@ -80,9 +68,13 @@ def _state(app: Flask) -> VersioningState:
     return state
 
 
-def _make_app(factory: Callable[[str], Flask], url: str) -> Flask:
+def _text(url: sa.URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def _make_app(factory: Callable[[str], Flask], url: sa.URL) -> Flask:
     with skipped("the pytest plugin makes this app's database itself"):
-        return factory(url)
+        return factory(_text(url))
 
 
 def _dispose(app: Flask) -> None:
@@ -109,47 +101,46 @@ class Templates:
         self.rootdir = rootdir
         self.reuse = reuse
         self._made: dict[str | None, Template] = {}
-        self._project: tuple[str, Path] | None = None
         self._server: sa.URL | None = None
 
+    @functools.cached_property
     def project(self) -> tuple[str, Path]:
-        """The project's short name and its migrations directory, from an app made once.
+        """The project's short name and its migrations directory, from an app made once. Two
+        checkouts differ in rootdir and directory, two apps of one checkout in the last two."""
+        app = _make_app(self.factory, self.url)
+        with app.app_context():
+            directory = _state(app).database(None).directory.resolve()
+        _dispose(app)
+        key = f"{self.rootdir.resolve()}\0{directory}\0{app.import_name}"
+        return hashlib.sha256(key.encode()).hexdigest()[:8], directory
 
-        The name hashes the rootdir, the migrations directory and the app's import name: two
-        checkouts differ in the first two, two apps of one checkout in the last two.
-        """
-        if self._project is None:
-            app = _make_app(self.factory, self.url.render_as_string(hide_password=False))
-            with app.app_context():
-                directory = _state(app).database(None).directory.resolve()
-            _dispose(app)
-            key = f"{self.rootdir.resolve()}\0{directory}\0{app.import_name}"
-            self._project = (hashlib.sha256(key.encode()).hexdigest()[:8], directory)
-        return self._project
-
-    def admin(self) -> sa.Engine:
-        """An engine on the server itself, never on the database the URL names (which need not
-        exist): PostgreSQL's maintenance database, no database on MariaDB/MySQL."""
-        if self._server is not None:
-            return _autocommit(self._server)
+    @contextlib.contextmanager
+    def server(self) -> Iterator[sa.Connection]:
+        """A connection to the server itself, never to the database the URL names (which need
+        not exist): PostgreSQL's maintenance database, no database on MariaDB/MySQL."""
         failure: sa.exc.DBAPIError | None = None
-        for url in server_urls(self.url):
-            engine = _autocommit(url)
+        for url in [self._server] if self._server is not None else server_urls(self.url):
+            engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
             try:
-                engine.connect().close()
+                connection = engine.connect()
             except sa.exc.DBAPIError as exc:
                 engine.dispose()
                 failure = failure or exc
                 continue
             self._server = url
-            return engine
+            try:
+                with connection:
+                    yield connection
+            finally:
+                engine.dispose()
+            return
         assert failure is not None  # server_urls() names at least one
         raise failure
 
     def template(self, seeds: str | None) -> Template:
         if seeds not in self._made:
             try:
-                project, _ = self.project()
+                project, _ = self.project
                 suffix = f"_fvtpl_{self.worker}" + (f"_{seeds}" if seeds else "") + f"_{project}"
                 url = _named(self.url, suffix)
                 _check_length(url)
@@ -192,10 +183,6 @@ def _check_length(template: sa.URL) -> None:
         )
 
 
-def _autocommit(url: sa.URL) -> sa.Engine:
-    return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-
-
 def _named(url: sa.URL, suffix: str) -> sa.URL:
     """``url`` with ``suffix`` added to its database (or SQLite file) name."""
     if url.get_backend_name() == "sqlite":
@@ -212,21 +199,16 @@ class Template:
         self.url = url
         self.seeds = seeds
         self.dialect = url.get_backend_name()
-        self.app = _make_app(owner.factory, self._text(url))
+        self.app = _make_app(owner.factory, url)
         self.reused = False
         self.created_at = ""
         self._clones = itertools.count(1)
         self._schema: str | None = None
         self._engine: sa.Engine | None = None
-        key = hashlib.sha256(self._text(url).encode()).hexdigest()[:16]
-        self._sidecar = Path(tempfile.gettempdir()) / "flask_versioning_tests" / f"{key}.json"
-
-    @staticmethod
-    def _text(url: sa.URL) -> str:
-        return url.render_as_string(hide_password=False)
+        self._sidecar = _FOLDER / f"{hashlib.sha256(_text(url).encode()).hexdigest()[:16]}.json"
 
     def _checksum(self) -> str:
-        _, directory = self.owner.project()
+        _, directory = self.owner.project
         digest = hashlib.sha256(f"seeds={self.seeds}".encode())
         for path in sorted([*directory.glob("versions/*.py"), *directory.glob("baselines/*")]):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -255,58 +237,42 @@ class Template:
         self._sidecar.parent.mkdir(exist_ok=True)
         self._sidecar.write_text(json.dumps({"checksum": checksum, "created_at": self.created_at}))
 
-    # -- the server's databases ---------------------------------------------------------------
-
     def _exists(self) -> bool:
         if self.dialect == "sqlite":
             return Path(self.url.database or "").is_file()
-        engine = self.owner.admin()
         query = (
             "SELECT 1 FROM pg_database WHERE datname = :name"
             if self.dialect == "postgresql"
             else "SELECT 1 FROM information_schema.schemata WHERE schema_name = :name"
         )
-        try:
-            with engine.connect() as connection:
-                found = connection.execute(sa.text(query), {"name": self.url.database})
-                return found.first() is not None
-        finally:
-            engine.dispose()
+        with self.owner.server() as connection:
+            found = connection.execute(sa.text(query), {"name": self.url.database})
+            return found.first() is not None
 
     def _create(self, url: sa.URL, template: sa.URL | None = None) -> None:
         if self.dialect == "sqlite":
             if template is not None:
                 shutil.copyfile(template.database or "", url.database or "")
             return
-        engine = self.owner.admin()
-        quote = engine.dialect.identifier_preparer.quote
-        clause = f" TEMPLATE {quote(template.database or '')}" if template else ""
-        try:
-            with engine.connect() as connection:
-                connection.exec_driver_sql(f"CREATE DATABASE {quote(url.database or '')}{clause}")
-        finally:
-            engine.dispose()
+        with self.owner.server() as connection:
+            quote = connection.dialect.identifier_preparer.quote
+            clause = f" TEMPLATE {quote(template.database or '')}" if template else ""
+            connection.exec_driver_sql(f"CREATE DATABASE {quote(url.database or '')}{clause}")
 
     def _drop(self, url: sa.URL) -> None:
         if self.dialect == "sqlite":
             Path(url.database or "").unlink(missing_ok=True)
             return
-        engine = self.owner.admin()
-        name = engine.dialect.identifier_preparer.quote(url.database or "")
         force = " WITH (FORCE)" if self.dialect == "postgresql" else ""
-        try:
-            with engine.connect() as connection:
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
-        finally:
-            engine.dispose()
-
-    # -- per test -----------------------------------------------------------------------------
+        with self.owner.server() as connection:
+            name = connection.dialect.identifier_preparer.quote(url.database or "")
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}{force}")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[TestDatabase]:
         """The template inside a transaction that is rolled back after the test."""
-        # One pooled connection for the whole session: a new server connection per test costs
-        # 10-20 ms on PostgreSQL, four times the per-test budget.
+        # One pooled connection for the whole session: a new server connection per test would
+        # cost several times the per-test budget.
         if self._engine is None:
             self._engine = sa.create_engine(self.url, pool_size=1, max_overflow=0)
             if self.dialect == "sqlite":
@@ -315,7 +281,7 @@ class Template:
         outer = connection.begin()
         try:
             with self.app.app_context(), _bound_session(self.app, connection):
-                yield TestDatabase(self.app, self._text(self.url), "transaction", connection, self)
+                yield TestDatabase(self.app, _text(self.url), "transaction", connection, self)
         finally:
             outer.rollback()
             connection.close()
@@ -338,48 +304,47 @@ class Template:
             self._copy_mariadb(url)
         else:
             self._create(url, template=self.url)
-        app = _make_app(self.owner.factory, self._text(url))
+        app = _make_app(self.owner.factory, url)
         try:
             with app.app_context():
-                yield TestDatabase(app, self._text(url), "clone", None, self)
+                yield TestDatabase(app, _text(url), "clone", None, self)
         finally:
             _dispose(app)
             self._drop(url)
 
     def _copy_mariadb(self, url: sa.URL) -> None:
         """Schema from the template's dump, rows by ``INSERT ... SELECT`` on the server."""
-        source = sa.create_engine(self.url, poolclass=sa.NullPool)
-        try:
-            with source.connect() as connection:
-                if self._schema is None:
-                    self._schema = dump_schema(connection)
-                tables = sa.inspect(connection).get_table_names()
-        finally:
-            source.dispose()
+        with _connected(self.url) as connection:
+            if self._schema is None:
+                self._schema = dump_schema(connection)
+            tables = sa.inspect(connection).get_table_names()
         self._create(url)
-        target = sa.create_engine(url, poolclass=sa.NullPool)
-        quote = target.dialect.identifier_preparer.quote
-        old, new = quote(self.url.database or ""), quote(url.database or "")
-        from .._baseline import Baseline, load_baseline
+        with _connected(url) as connection:
+            quote = connection.dialect.identifier_preparer.quote
+            old, new = quote(self.url.database or ""), quote(url.database or "")
+            key = dialect_key(connection)
+            load_baseline(connection, Baseline(Path("<template>"), "", key, "", "", self._schema))
+            connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
+            for table in map(quote, tables):
+                connection.exec_driver_sql(
+                    f"INSERT INTO {new}.{table} SELECT * FROM {old}.{table}".replace("%", "%%")
+                )
+            connection.commit()
 
-        baseline = Baseline(Path("<template>"), "", dialect_key(target), "", "", self._schema)
-        try:
-            with target.connect() as connection:
-                load_baseline(connection, baseline)
-                connection.exec_driver_sql("SET SESSION foreign_key_checks = 0")
-                for table in tables:
-                    t = quote(table)
-                    connection.exec_driver_sql(
-                        f"INSERT INTO {new}.{t} SELECT * FROM {old}.{t}".replace("%", "%%")
-                    )
-                connection.commit()
-        finally:
-            target.dispose()
+
+@contextlib.contextmanager
+def _connected(url: sa.URL) -> Iterator[sa.Connection]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def _sqlite_savepoints(engine: sa.Engine) -> None:
-    """Python's sqlite3 starts transactions on its own and breaks SAVEPOINTs; let SQLAlchemy
-    emit ``BEGIN`` itself (SQLAlchemy's documented recipe)."""
+    """Python's sqlite3 starts transactions on its own and breaks SAVEPOINTs: SQLAlchemy's
+    documented recipe lets it emit ``BEGIN`` itself."""
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, record: Any) -> None:
