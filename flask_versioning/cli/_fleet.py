@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._errors import TenantsInterrupted
-from .._reports import DatabasePlan
 from .._types import MigrationResult, SeedResult, TenantEvent, TenantResult
 from ._common import CommandFailed, duration, versioning
 
@@ -72,6 +71,9 @@ def _line(result: TenantResult[Any]) -> str:
                 f" ({duration(result.duration)}{counted})"
             )
         return f"nothing to do: at {_where(value.after)}"
+    # Imported here: a single-database command never builds a tenant's summary line.
+    from .._reports import DatabasePlan
+
     if isinstance(value, DatabasePlan):
         pending = len(value.pending)
         return f"{_plural(pending, 'revision')} to apply" if pending else "nothing to do"
