@@ -251,12 +251,3 @@ def print_result(result: MigrationResult) -> None:
         echo(f"Nothing to do: the database is at {where}.")
     else:
         echo(f"The database is now at {where}.")
-
-
-# -- tenants -----------------------------------------------------------------------------------
-
-
-def no_binds_with_tenants(binds: Sequence[str] | str | None) -> None:
-    """Tenants have one database each: ``--bind`` makes no sense with them."""
-    if binds:
-        raise click.UsageError("--bind cannot be combined with --tenant or --all-tenants")

@@ -20,7 +20,6 @@ from ._common import (
     binds_option,
     command,
     echo,
-    no_binds_with_tenants,
     on,
     prefix,
     versioning,
@@ -107,7 +106,6 @@ def current_command(
     every chosen tenant's with --all-tenants or --tenant)."""
     extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
         results = tenants.current()
         head_ids = set(extension.heads())
         report_current(results, head_ids if check_heads else None, marks=head_ids)
@@ -148,7 +146,6 @@ def check_command(binds: tuple[str, ...], fmt: str, tenants: TenantCommands | No
     nullability, server defaults, indexes and constraints."""
     extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
         report_check(tenants.check())
         return
     reports = []

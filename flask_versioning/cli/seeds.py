@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -124,11 +123,11 @@ def seed_command(
     if tenants is not None:
         if list_:
             raise click.UsageError("--list shows the app's database: leave out the tenants")
-        started = time.perf_counter()
-        per_tenant = tenants.run_seeds(
-            list(names) or None, env=env, force=force, allow_protected=allow_protected
+        report_seeds(
+            lambda: tenants.run_seeds(
+                list(names) or None, env=env, force=force, allow_protected=allow_protected
+            )
         )
-        report_seeds(per_tenant, time.perf_counter() - started)
         return
     environment = extension.environment_name(env)
     if list_:

@@ -30,7 +30,6 @@ from ._common import (
     command,
     duration,
     echo,
-    no_binds_with_tenants,
     on,
     versioning,
 )
@@ -82,7 +81,6 @@ def status_command(
     """
     extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
         statuses = [_tenant_status(r) for r in tenants.status()]
     else:
         statuses = [

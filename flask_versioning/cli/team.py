@@ -24,7 +24,6 @@ from ._common import (
     binds_option,
     command,
     echo,
-    no_binds_with_tenants,
     on,
     versioning,
     x_arguments,
@@ -163,7 +162,6 @@ def plan_command(
     extension = versioning()
     x_args = x_arguments(x)
     if tenants is not None:
-        no_binds_with_tenants(binds)
         results = tenants.plan(target, applied=show_all, x_args=x_args)
         print_tenant_plans(results)
         raise_for_unrendered([r.value for r in results if r.value is not None])
