@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Commands whose revision arguments may look like options (``downgrade -1``).
 REVISION_ARGS = {"ignore_unknown_options": True}
@@ -119,6 +120,19 @@ env_option = click.option(
 )
 
 
+def format_option(choices: Sequence[str], help: str, *short: str) -> Callable[[F], F]:
+    """``--format`` (``fmt``), ``text`` by default."""
+    return click.option(
+        *short,
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help=help,
+    )
+
+
 def x_arguments(given: Sequence[str] = ()) -> list[str]:
     """The ``-x`` arguments of a command: those given to the group first, as in Alembic."""
     group_x: list[str] = click.get_current_context().meta.get("versioning.x", [])
@@ -192,8 +206,7 @@ def echo(text: str = "", **kwargs: Any) -> None:
 
 def prefix() -> str:
     """The ``[name] `` prefix of the database being reported on, or ``""``."""
-    value: str = click.get_current_context().meta.get("versioning.prefix", "")
-    return value
+    return str(click.get_current_context().meta.get("versioning.prefix", ""))
 
 
 @contextlib.contextmanager
@@ -214,6 +227,10 @@ def on(bind: str | None, *, shared: bool = False) -> Iterator[None]:
         raise
     finally:
         ctx.meta["versioning.prefix"] = saved
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def duration(seconds: float) -> str:

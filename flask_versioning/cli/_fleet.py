@@ -20,7 +20,7 @@ import click
 from .._errors import TenantsInterrupted
 from .._reports import DatabasePlan
 from .._types import MigrationResult, SeedResult, TenantEvent, TenantResult
-from ._common import CommandFailed, duration, versioning
+from ._common import CommandFailed, duration, plural, versioning
 
 if TYPE_CHECKING:
     from .._types import TenantOptions
@@ -41,10 +41,6 @@ def _names(results: Sequence[TenantResult[Any]]) -> str:
     return ", ".join(names[:_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _line(result: TenantResult[Any]) -> str:
     """What one finished tenant says in plain progress lines and in the summary."""
     value = result.value
@@ -56,7 +52,7 @@ def _line(result: TenantResult[Any]) -> str:
         return f"skipped: already at {_where(result.after)}"
     if isinstance(value, MigrationResult):
         steps = sum(1 for s in value.steps if s.direction != "stamp")
-        counted = f", {_plural(steps, 'revision')}" if steps else ""
+        counted = f", {plural(steps, 'revision')}" if steps else ""
         if result.status == "changed":
             return (
                 f"{_where(value.before)} -> {_where(value.after)}"
@@ -65,13 +61,13 @@ def _line(result: TenantResult[Any]) -> str:
         return f"nothing to do: at {_where(value.after)}"
     if isinstance(value, DatabasePlan):
         pending = len(value.pending)
-        return f"{_plural(pending, 'revision')} to apply" if pending else "nothing to do"
+        return f"{plural(pending, 'revision')} to apply" if pending else "nothing to do"
     if isinstance(value, tuple) and value and all(isinstance(v, SeedResult) for v in value):
         applied = [v.name for v in value if v.status == "applied"]
         if applied:
             return f"seeded {', '.join(applied)} ({duration(result.duration)})"
     if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
-        return _plural(len(value), "difference")  # check: the differences follow in the summary
+        return plural(len(value), "difference")  # check: the differences follow in the summary
     return "nothing to do" if value == () else "done"
 
 
@@ -86,14 +82,13 @@ class ProgressView:
     def __call__(self, event: TenantEvent) -> None:
         if event.kind == "interrupt":
             self.clear()
-            if event.tenant:
-                click.echo(f"Ctrl-C: stopping {event.tenant}; no tenant starts after it.", err=True)
-            else:
-                click.echo(
-                    "Ctrl-C: no tenant starts after this; the running ones finish first"
-                    " (Ctrl-C again to stop waiting).",
-                    err=True,
-                )
+            click.echo(
+                f"Ctrl-C: stopping {event.tenant}; no tenant starts after it."
+                if event.tenant
+                else "Ctrl-C: no tenant starts after this; the running ones finish first"
+                " (Ctrl-C again to stop waiting).",
+                err=True,
+            )
             return
         if event.kind == "start":
             self.running[event.worker] = event.tenant
@@ -139,9 +134,9 @@ def raise_for_failures(results: Sequence[TenantResult[Any]], noun: str = "tenant
     not_run = [r for r in results if r.status == "not run"]
     parts = []
     if failed:
-        parts.append(f"{len(failed)} of {_plural(len(results), noun)} failed: {_names(failed)}")
+        parts.append(f"{len(failed)} of {plural(len(results), noun)} failed: {_names(failed)}")
     if not_run:
-        total = "" if failed else f" of {_plural(len(results), noun)}"
+        total = "" if failed else f" of {plural(len(results), noun)}"
         parts.append(f"{len(not_run)}{total} not run: {_names(not_run)}")
     if parts:
         raise CommandFailed("; ".join(parts))
@@ -199,7 +194,7 @@ def report_migrations(run: Callable[[], Sequence[TenantResult[Any]]]) -> None:
         if groups.get(status):
             click.echo(f"{title} ({len(groups[status])}): {_names(groups[status])}")
     listed = ", ".join(f"{len(groups[s])} {word}" for s, word in _COUNTED.items() if s in groups)
-    click.echo(f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {listed or 'none'}.")
+    click.echo(f"{plural(len(results), 'tenant')} in {duration(elapsed)}: {listed or 'none'}.")
     raise_for_failures(results)
 
 
@@ -222,7 +217,7 @@ def report_current(
     raise_for_failures(results)
     if behind:
         raise CommandFailed(
-            f"{len(behind)} of {_plural(len(results), 'tenant')} not at all heads: {_names(behind)}"
+            f"{len(behind)} of {plural(len(results), 'tenant')} not at all heads: {_names(behind)}"
         )
 
 
@@ -241,7 +236,7 @@ def report_check(results: Sequence[TenantResult[Any]]) -> None:
     raise_for_failures(results)
     if differing:
         raise CommandFailed(
-            f"{len(differing)} of {_plural(len(results), 'tenant')} differ from the models: "
+            f"{len(differing)} of {plural(len(results), 'tenant')} differ from the models: "
             f"{_names(differing)}"
         )
 
@@ -257,7 +252,7 @@ def report_seeds(run: Callable[[], Sequence[TenantResult[Any]]]) -> None:
     changed = sum(1 for r in results if r.status == "changed")
     failed = sum(1 for r in results if r.status == "failed")
     click.echo(
-        f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {changed} seeded, "
+        f"{plural(len(results), 'tenant')} in {duration(elapsed)}: {changed} seeded, "
         f"{len(results) - changed - failed} with nothing to seed, {failed} failed."
     )
     raise_for_failures(results)

@@ -2,11 +2,8 @@
 
 Loaded by :meth:`Versioning.init_app <flask_versioning.Versioning.init_app>` only when one of
 them is wanted (debug mode, or ``VERSIONING_STATUS_PAGE`` set), so a production start never
-imports this package. Like the CLI, the pages reach the API through the app's state at request
-time and never import the extension.
-
-Anything that changes a database from a web page is debug-only, loopback-only and
-CSRF-protected: see :mod:`.guard` for how each is checked.
+imports this package. Anything that changes a database from a page is debug-only,
+loopback-only and CSRF-protected (:mod:`.guard`).
 """
 
 from __future__ import annotations
