@@ -306,7 +306,6 @@ def tenant_options(
         options += [
             click.option(
                 "--jobs",
-                "jobs",
                 type=click.IntRange(min=1),
                 default=1,
                 show_default=True,

@@ -347,11 +347,8 @@ def each_database(
 
 
 def lint_new_revision(revision: str, bind: str | None) -> None:
-    """Print the lint findings for the revision ``migrate`` just wrote; never fail on them.
-
-    The file is written and correct as Alembic sees it: findings are advice for its author,
-    whom they reach here first. ``flask db lint`` in CI is where they fail a build.
-    """
+    """Print the lint findings for the revision ``migrate`` just wrote, as advice for its
+    author: ``flask db lint`` in CI is where they fail a build."""
     try:
         findings = versioning().lint([revision], bind=bind)
     except VersioningError as exc:

@@ -26,11 +26,8 @@ DEFAULT_PREFIX = "/_versioning"
 
 
 def register(app: Flask, state: VersioningState) -> None:
-    """Install the pages ``state.settings`` asks for on ``app``.
-
-    The pending page's hook goes first in the app's ``before_request`` list: the app's own
-    hooks may query the tables that are not there yet.
-    """
+    """Install the pages ``state.settings`` asks for on ``app``; the pending page's hook goes
+    first, as the app's own hooks may query the tables that are not there yet."""
     settings = state.settings
     blueprint = Blueprint(BLUEPRINT, __name__, url_prefix=settings.status_page or DEFAULT_PREFIX)
     if settings.wants_pending_page(app.debug):

@@ -116,12 +116,8 @@ class FormToken:
 
 
 def safe_next(value: str | None, root: str) -> str:
-    """The page to return to after applying: a path on this site, never another site.
-
-    ``//evil.example`` and ``/\\evil.example`` are read by browsers as other hosts, so only a
-    plain absolute path is kept; anything else goes to the app's root (``root``, the script
-    root, plus ``/``).
-    """
+    """The page to return to after applying: a plain absolute path on this site (browsers read
+    ``//evil.example`` and ``/\\evil.example`` as other hosts), else the app's root."""
     if (
         value
         and value.startswith("/")
