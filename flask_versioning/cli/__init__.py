@@ -1,11 +1,8 @@
 """The ``flask db`` group registered by ``init_app``, with its commands loaded on first use.
 
-``init_app`` runs on every app start (a web server, a worker, a test), where defining the
-twenty-odd commands (importing :mod:`.migrate`, :mod:`.queries`, :mod:`.seeds`, :mod:`.status`
-and :mod:`.team` and running their click decorators) would cost a millisecond or more for
-nothing. So the group holds only its own options (``-x``, ``--traceback``) and adds its
-commands when click first asks for one or for their list (a command, ``--help``, shell
-completion). A command of :mod:`.migrate` (``flask db upgrade`` in a deploy) loads only that
+``init_app`` runs on every app start, where defining the twenty-odd commands would cost a
+millisecond or more for nothing; so the group adds them when click first asks for one or for
+their list, and a command of :mod:`.migrate` (``flask db upgrade`` in a deploy) loads only that
 module.
 """
 
@@ -29,9 +26,7 @@ class LazyGroup(AppGroup):
     _changes_loaded = False
 
     def _load(self, name: str | None = None) -> None:
-        """Add our commands; for ``name`` among those that change a database or its files
-        (:mod:`.migrate`: ``upgrade`` in a deploy, ``revision``), only those, sparing that
-        command the import of the others' modules."""
+        """Add our commands; for ``name`` of :mod:`.migrate`, only those."""
         if not self._changes_loaded:
             self._changes_loaded = True
             from . import migrate

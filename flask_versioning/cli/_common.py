@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 from flask import current_app
@@ -21,8 +21,7 @@ from .._types import AppliedRevision, MigrationResult
 if TYPE_CHECKING:
     from .._extension import Versioning
 
-P = ParamSpec("P")
-R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
 
 #: Commands whose revision arguments may look like options (``downgrade -1``).
 REVISION_ARGS = {"ignore_unknown_options": True}
@@ -45,35 +44,29 @@ class CommandFailed(click.ClickException):
         click.secho(f"Error: {self.format_message()}", err=True, fg="red", file=file)
 
 
-def handle_errors(f: Callable[P, R]) -> Callable[P, R]:
-    """Turn exceptions into one-line messages and exit code 1, unless ``--traceback`` or the
-    app's debug mode asks for the traceback."""
-
-    @functools.wraps(f)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = click.get_current_context()
-        if ctx.meta.get("versioning.traceback", False) or current_app.debug:
-            return f(*args, **kwargs)
-        try:
-            return f(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except VersioningError as exc:
-            raise CommandFailed(str(exc)) from exc
-        except Exception as exc:
-            raise CommandFailed(
-                f"{type(exc).__name__}: {one_line(exc)} (run with --traceback for details)"
-            ) from exc
-
-    return wrapper
-
-
-def command(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
-    """``@click.command`` run in the app context, with our error handling."""
+def command(name: str, **settings: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """``@click.command`` run in the app context, whose exceptions end in one line and exit code
+    1, unless ``--traceback`` or the app's debug mode asks for the traceback."""
 
     def decorator(f: Callable[..., Any]) -> click.Command:
-        make: Callable[[Callable[..., Any]], click.Command] = click.command(name, **kwargs)
-        return make(with_appcontext(handle_errors(f)))
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            if ctx.meta.get("versioning.traceback", False) or current_app.debug:
+                return f(*args, **kwargs)
+            try:
+                return f(*args, **kwargs)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
+                raise
+            except VersioningError as exc:
+                raise CommandFailed(str(exc)) from exc
+            except Exception as exc:
+                raise CommandFailed(
+                    f"{type(exc).__name__}: {one_line(exc)} (run with --traceback for details)"
+                ) from exc
+
+        make: Callable[[Callable[..., Any]], click.Command] = click.command(name, **settings)
+        return make(with_appcontext(wrapper))
 
     return decorator
 
@@ -119,6 +112,19 @@ env_option = click.option(
 )
 
 
+def format_option(choices: Sequence[str], help: str, *short: str) -> Callable[[F], F]:
+    """``--format`` (``fmt``), ``text`` by default."""
+    return click.option(
+        *short,
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default="text",
+        show_default=True,
+        help=help,
+    )
+
+
 def x_arguments(given: Sequence[str] = ()) -> list[str]:
     """The ``-x`` arguments of a command: those given to the group first, as in Alembic."""
     group_x: list[str] = click.get_current_context().meta.get("versioning.x", [])
@@ -128,11 +134,8 @@ def x_arguments(given: Sequence[str] = ()) -> list[str]:
 def _bundle(
     options: Sequence[Callable[[Any], Any]], names: Sequence[str]
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Add ``options`` to a command and hand it their values as one ``options`` dict.
-
-    Empty values are left out, so the API's own defaults apply; ``-x`` values given to the
-    group come first, as in Alembic.
-    """
+    """Add ``options`` to a command and hand it their values as one ``options`` dict, empty
+    ones left out so that the API's own defaults apply."""
 
     def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
@@ -192,8 +195,7 @@ def echo(text: str = "", **kwargs: Any) -> None:
 
 def prefix() -> str:
     """The ``[name] `` prefix of the database being reported on, or ``""``."""
-    value: str = click.get_current_context().meta.get("versioning.prefix", "")
-    return value
+    return str(click.get_current_context().meta.get("versioning.prefix", ""))
 
 
 @contextlib.contextmanager
@@ -214,6 +216,10 @@ def on(bind: str | None, *, shared: bool = False) -> Iterator[None]:
         raise
     finally:
         ctx.meta["versioning.prefix"] = saved
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def duration(seconds: float) -> str:
@@ -251,12 +257,3 @@ def print_result(result: MigrationResult) -> None:
         echo(f"Nothing to do: the database is at {where}.")
     else:
         echo(f"The database is now at {where}.")
-
-
-# -- tenants -----------------------------------------------------------------------------------
-
-
-def no_binds_with_tenants(binds: Sequence[str] | str | None) -> None:
-    """Tenants have one database each: ``--bind`` makes no sense with them."""
-    if binds:
-        raise click.UsageError("--bind cannot be combined with --tenant or --all-tenants")

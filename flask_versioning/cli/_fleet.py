@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,20 +19,10 @@ import click
 
 from .._errors import TenantsInterrupted
 from .._types import MigrationResult, SeedResult, TenantEvent, TenantResult
-from ._common import CommandFailed, duration, versioning
+from ._common import CommandFailed, duration, plural, versioning
 
 if TYPE_CHECKING:
     from .._types import TenantOptions
-
-__all__ = [
-    "ProgressView",
-    "raise_for_failures",
-    "report_check",
-    "report_current",
-    "report_migrations",
-    "report_seeds",
-    "tenant_options",
-]
 
 #: Names listed in one summary line before "... and N more".
 _LISTED = 12
@@ -49,10 +40,6 @@ def _names(results: Sequence[TenantResult[Any]]) -> str:
     return ", ".join(names[:_LISTED]) + (f" and {more} more" if more > 0 else "")
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def _line(result: TenantResult[Any]) -> str:
     """What one finished tenant says in plain progress lines and in the summary."""
     value = result.value
@@ -64,7 +51,7 @@ def _line(result: TenantResult[Any]) -> str:
         return f"skipped: already at {_where(result.after)}"
     if isinstance(value, MigrationResult):
         steps = sum(1 for s in value.steps if s.direction != "stamp")
-        counted = f", {_plural(steps, 'revision')}" if steps else ""
+        counted = f", {plural(steps, 'revision')}" if steps else ""
         if result.status == "changed":
             return (
                 f"{_where(value.before)} -> {_where(value.after)}"
@@ -76,13 +63,13 @@ def _line(result: TenantResult[Any]) -> str:
 
     if isinstance(value, DatabasePlan):
         pending = len(value.pending)
-        return f"{_plural(pending, 'revision')} to apply" if pending else "nothing to do"
+        return f"{plural(pending, 'revision')} to apply" if pending else "nothing to do"
     if isinstance(value, tuple) and value and all(isinstance(v, SeedResult) for v in value):
         applied = [v.name for v in value if v.status == "applied"]
         if applied:
             return f"seeded {', '.join(applied)} ({duration(result.duration)})"
     if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
-        return _plural(len(value), "difference")  # check: the differences follow in the summary
+        return plural(len(value), "difference")  # check: the differences follow in the summary
     return "nothing to do" if value == () else "done"
 
 
@@ -97,14 +84,13 @@ class ProgressView:
     def __call__(self, event: TenantEvent) -> None:
         if event.kind == "interrupt":
             self.clear()
-            if event.tenant:
-                click.echo(f"Ctrl-C: stopping {event.tenant}; no tenant starts after it.", err=True)
-            else:
-                click.echo(
-                    "Ctrl-C: no tenant starts after this; the running ones finish first"
-                    " (Ctrl-C again to stop waiting).",
-                    err=True,
-                )
+            click.echo(
+                f"Ctrl-C: stopping {event.tenant}; no tenant starts after it."
+                if event.tenant
+                else "Ctrl-C: no tenant starts after this; the running ones finish first"
+                " (Ctrl-C again to stop waiting).",
+                err=True,
+            )
             return
         if event.kind == "start":
             self.running[event.worker] = event.tenant
@@ -150,27 +136,50 @@ def raise_for_failures(results: Sequence[TenantResult[Any]], noun: str = "tenant
     not_run = [r for r in results if r.status == "not run"]
     parts = []
     if failed:
-        parts.append(f"{len(failed)} of {_plural(len(results), noun)} failed: {_names(failed)}")
+        parts.append(f"{len(failed)} of {plural(len(results), noun)} failed: {_names(failed)}")
     if not_run:
-        total = "" if failed else f" of {_plural(len(results), noun)}"
+        total = "" if failed else f" of {plural(len(results), noun)}"
         parts.append(f"{len(not_run)}{total} not run: {_names(not_run)}")
     if parts:
         raise CommandFailed("; ".join(parts))
 
 
+def _width(results: Sequence[TenantResult[Any]]) -> int:
+    return max((len(r.tenant) for r in results), default=0)
+
+
 def report_interrupted(results: Sequence[TenantResult[Any]], noun: str = "tenant") -> None:
     """After Ctrl-C: where each tenant (or database) stands, whatever the command, then
     exit 1."""
-    width = max((len(r.tenant) for r in results), default=0)
+    width = _width(results)
     click.echo(f"Interrupted (Ctrl-C): no {noun} was started after it.")
     for result in results:
         click.echo(f"  {result.tenant:<{width}}  {_line(result)}")
     raise_for_failures(results, noun)
 
 
-def report_migrations(results: Sequence[TenantResult[Any]], elapsed: float) -> None:
-    """The summary of ``upgrade``, ``downgrade`` or ``stamp`` on tenants; exit 1 on failure."""
-    width = max((len(r.tenant) for r in results), default=0)
+#: The groups of a migration summary listed by name only, and the words of its count line.
+_LISTED_GROUPS = {
+    "ok": "Nothing to do",
+    "skipped": "Skipped, already there",
+    "not run": "Not run, after a failure",
+}
+_COUNTED = {
+    "changed": "changed",
+    "ok": "unchanged",
+    "skipped": "skipped",
+    "failed": "failed",
+    "not run": "not run",
+}
+
+
+def report_migrations(run: Callable[[], Sequence[TenantResult[Any]]]) -> None:
+    """Run ``upgrade``, ``downgrade`` or ``stamp`` on tenants and print the summary; exit 1 on
+    failure."""
+    started = time.perf_counter()
+    results = run()
+    elapsed = time.perf_counter() - started
+    width = _width(results)
     groups: dict[str, list[TenantResult[Any]]] = {}
     for result in results:
         groups.setdefault(result.status, []).append(result)
@@ -183,25 +192,11 @@ def report_migrations(results: Sequence[TenantResult[Any]], elapsed: float) -> N
         for result in groups["failed"]:
             click.echo(f"  {result.tenant:<{width}}  {result.error}")
             click.echo(f"  {'':<{width}}  now at: {_where(result.after)}")
-    if groups.get("ok"):
-        click.echo(f"Nothing to do ({len(groups['ok'])}): {_names(groups['ok'])}")
-    if groups.get("skipped"):
-        click.echo(
-            f"Skipped, already there ({len(groups['skipped'])}): {_names(groups['skipped'])}"
-        )
-    if groups.get("not run"):
-        click.echo(
-            f"Not run, after a failure ({len(groups['not run'])}): {_names(groups['not run'])}"
-        )
-    counts = [
-        f"{len(groups.get('changed', []))} changed",
-        f"{len(groups.get('ok', []))} unchanged",
-        f"{len(groups.get('skipped', []))} skipped",
-        f"{len(groups.get('failed', []))} failed",
-        f"{len(groups.get('not run', []))} not run",
-    ]
-    listed = ", ".join(c for c in counts if not c.startswith("0 "))
-    click.echo(f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {listed or 'none'}.")
+    for status, title in _LISTED_GROUPS.items():
+        if groups.get(status):
+            click.echo(f"{title} ({len(groups[status])}): {_names(groups[status])}")
+    listed = ", ".join(f"{len(groups[s])} {word}" for s, word in _COUNTED.items() if s in groups)
+    click.echo(f"{plural(len(results), 'tenant')} in {duration(elapsed)}: {listed or 'none'}.")
     raise_for_failures(results)
 
 
@@ -210,7 +205,7 @@ def report_current(
 ) -> None:
     """Each tenant's revisions, heads marked; with ``heads`` (``--check-heads``), exit 1 unless
     every tenant is at them."""
-    width = max((len(r.tenant) for r in results), default=0)
+    width = _width(results)
     behind = []
     for result in results:
         if result.status == "failed":
@@ -224,7 +219,7 @@ def report_current(
     raise_for_failures(results)
     if behind:
         raise CommandFailed(
-            f"{len(behind)} of {_plural(len(results), 'tenant')} not at all heads: {_names(behind)}"
+            f"{len(behind)} of {plural(len(results), 'tenant')} not at all heads: {_names(behind)}"
         )
 
 
@@ -243,20 +238,23 @@ def report_check(results: Sequence[TenantResult[Any]]) -> None:
     raise_for_failures(results)
     if differing:
         raise CommandFailed(
-            f"{len(differing)} of {_plural(len(results), 'tenant')} differ from the models: "
+            f"{len(differing)} of {plural(len(results), 'tenant')} differ from the models: "
             f"{_names(differing)}"
         )
 
 
-def report_seeds(results: Sequence[TenantResult[Any]], elapsed: float) -> None:
-    """Each tenant's seeds; exit 1 when a tenant's seed failed."""
-    width = max((len(r.tenant) for r in results), default=0)
+def report_seeds(run: Callable[[], Sequence[TenantResult[Any]]]) -> None:
+    """Run the seeds on tenants and print each tenant's; exit 1 when a tenant's seed failed."""
+    started = time.perf_counter()
+    results = run()
+    elapsed = time.perf_counter() - started
+    width = _width(results)
     for result in results:
         click.echo(f"  {result.tenant:<{width}}  {_line(result)}")
     changed = sum(1 for r in results if r.status == "changed")
     failed = sum(1 for r in results if r.status == "failed")
     click.echo(
-        f"{_plural(len(results), 'tenant')} in {duration(elapsed)}: {changed} seeded, "
+        f"{plural(len(results), 'tenant')} in {duration(elapsed)}: {changed} seeded, "
         f"{len(results) - changed - failed} with nothing to seed, {failed} failed."
     )
     raise_for_failures(results)
@@ -284,15 +282,10 @@ def tenant_options(
     """``--tenant NAME`` (repeatable), ``--all-tenants`` and ``--shard K/N``; with ``jobs``,
     ``--jobs N``, ``--fail-fast`` and ``--no-progress``; with ``create``, ``--create``.
 
-    The command receives ``tenants``: ``None`` when neither ``--tenant`` nor ``--all-tenants``
-    was given (act on the app's own database(s), as without these options), else the
-    :meth:`~flask_versioning.Versioning.for_tenants` object for the chosen tenants, with the
-    options and the progress display. So a command gains tenants with two lines::
-
-        @tenant_options()
-        def status_command(..., tenants):
-            if tenants is not None:
-                return report(tenants.status())
+    The command receives ``tenants``: ``None`` when no tenant was chosen (act on the app's own
+    database(s)), else the :meth:`~flask_versioning.Versioning.for_tenants` object for the
+    chosen tenants, with the options and the progress display. ``--bind`` is refused with
+    tenants: they have one database each.
     """
     options = [
         click.option(
@@ -315,7 +308,6 @@ def tenant_options(
         options += [
             click.option(
                 "--jobs",
-                "jobs",
                 type=click.IntRange(min=1),
                 default=1,
                 show_default=True,
@@ -339,45 +331,42 @@ def tenant_options(
             chosen: tuple[str, ...] = given["tenant_names"] or ()
             if chosen and given["all_tenants"]:
                 raise click.UsageError("give --tenant NAME or --all-tenants, not both")
-            selection: str | list[str] | None = (
-                "all" if given["all_tenants"] else list(chosen) if chosen else None
-            )
-            settings: TenantOptions = {}
-            extra = {
-                "--shard": given["shard"] is not None,
-                "--jobs": (given["jobs"] or 1) > 1,
-                "--fail-fast": bool(given["fail_fast"]),
-                "--create": bool(given["create"]),
+            settings: TenantOptions = {
+                "shard": given["shard"],
+                "jobs": given["jobs"] or 1,
+                "fail_fast": bool(given["fail_fast"]),
+                "create": bool(given["create"]),
             }
-            if selection is None:
-                used = [option for option, on in extra.items() if on]
-                if used:
+            if not chosen and not given["all_tenants"]:
+                used = {
+                    "--shard": settings["shard"] is not None,
+                    "--jobs": settings["jobs"] > 1,
+                    "--fail-fast": settings["fail_fast"],
+                    "--create": settings["create"],
+                }
+                if any(used.values()):
                     raise click.UsageError(
-                        f"{', '.join(used)} acts on tenants: add --all-tenants or --tenant NAME"
+                        f"{', '.join(o for o, on in used.items() if on)} acts on tenants: "
+                        "add --all-tenants or --tenant NAME"
                     )
                 return f(*args, tenants=None, **kwargs)
-            if given["shard"] is not None:
-                settings["shard"] = given["shard"]
+            view = ProgressView(bar=sys.stderr.isatty() and not given["no_progress"])
             if jobs:
-                settings["jobs"] = given["jobs"] or 1
-                settings["fail_fast"] = bool(given["fail_fast"])
-            if create:
-                settings["create"] = bool(given["create"])
-            view: ProgressView | None = None
-            if jobs:
-                terminal = sys.stderr.isatty()
-                view = ProgressView(bar=terminal and not given["no_progress"])
                 settings["on_event"] = view
             try:
-                tenants = versioning().for_tenants(selection, **settings)
+                tenants = versioning().for_tenants(
+                    "all" if given["all_tenants"] else list(chosen), **settings
+                )
+                if kwargs.get("binds"):
+                    raise click.UsageError(
+                        "--bind cannot be combined with --tenant or --all-tenants"
+                    )
                 return f(*args, tenants=tenants, **kwargs)
             except TenantsInterrupted as stopped:
-                if view is not None:
-                    view.clear()
+                view.clear()
                 report_interrupted(stopped.results)
             finally:
-                if view is not None:
-                    view.clear()
+                view.clear()
 
         for option in reversed(options):
             wrapper = option(wrapper)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -10,7 +9,7 @@ import click
 
 from .._errors import VersioningError
 from .._paths import normal_path
-from .._types import MigrationResult, RevisionOptions, RunOptions, TenantResult
+from .._types import AppliedRevision, MigrationResult, RevisionOptions, RunOptions, TenantResult
 from ._common import (
     REVISION_ARGS,
     allow_protected_option,
@@ -20,7 +19,6 @@ from ._common import (
     command,
     echo,
     no_baseline_option,
-    no_binds_with_tenants,
     on,
     print_result,
     print_sql,
@@ -152,19 +150,16 @@ def upgrade_command(
     --all-tenants or --tenant, the tenants instead: those already at REVISION are skipped,
     the others upgraded (--jobs at once), and a summary follows.
     """
-    extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
-        started = time.perf_counter()
-        results = tenants.upgrade(revision, baseline=not no_baseline, **options)
-        report_migrations(results, time.perf_counter() - started)
+        report_migrations(lambda: tenants.upgrade(revision, baseline=not no_baseline, **options))
         return
-    progress = None if options.get("sql") else print_step
+    extension = versioning()
     each_database(
         extension.select(binds, revisions=[revision]),
-        lambda bind: extension.upgrade(
+        lambda bind, progress: extension.upgrade(
             revision, bind=bind, progress=progress, baseline=not no_baseline, **options
         ),
+        sql=bool(options.get("sql")),
     )
 
 
@@ -187,19 +182,18 @@ def downgrade_command(
     refused for a protected database unless --allow-protected. --all-tenants or --tenant:
     the tenants instead.
     """
-    extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
-        started = time.perf_counter()
-        results = tenants.downgrade(revision, allow_protected=allow_protected, **options)
-        report_migrations(results, time.perf_counter() - started)
+        report_migrations(
+            lambda: tenants.downgrade(revision, allow_protected=allow_protected, **options)
+        )
         return
-    progress = None if options.get("sql") else print_step
+    extension = versioning()
     each_database(
         extension.select(binds, revisions=[revision]),
-        lambda bind: extension.downgrade(
+        lambda bind, progress: extension.downgrade(
             revision, bind=bind, progress=progress, allow_protected=allow_protected, **options
         ),
+        sql=bool(options.get("sql")),
     )
 
 
@@ -223,23 +217,17 @@ def stamp_command(
     Rewriting the applied history of a protected database is refused unless
     --allow-protected. --all-tenants or --tenant: the tenants instead.
     """
-    extension = versioning()
+    target = list(revisions) or "heads"
     if tenants is not None:
-        no_binds_with_tenants(binds)
-        started = time.perf_counter()
-        results = tenants.stamp(
-            list(revisions) or "heads", purge=purge, allow_protected=allow_protected, **options
+        report_migrations(
+            lambda: tenants.stamp(target, purge=purge, allow_protected=allow_protected, **options)
         )
-        report_migrations(results, time.perf_counter() - started)
         return
+    extension = versioning()
     for bind in extension.select(binds, revisions=revisions):
         with on(bind):
             result = extension.stamp(
-                list(revisions) or "heads",
-                bind=bind,
-                purge=purge,
-                allow_protected=allow_protected,
-                **options,
+                target, bind=bind, purge=purge, allow_protected=allow_protected, **options
             )
             if options.get("sql"):
                 print_sql(result)
@@ -321,29 +309,28 @@ def baseline_command(at: str, bind: str | None, include_data: tuple[str, ...], p
 
 
 def each_database(
-    binds: Sequence[str | None], migrate: Callable[[str | None], MigrationResult]
+    binds: Sequence[str | None],
+    migrate: Callable[[str | None, Callable[[AppliedRevision], None] | None], MigrationResult],
+    *,
+    sql: bool,
 ) -> None:
-    """Run ``migrate`` on each database in turn, printing where it stands; after Ctrl-C
-    (the statement cancelled on the server), where each database stands, one line each, as
-    tenant runs say it, and exit 1."""
+    """Run ``migrate`` on each database in turn (printing each step unless ``sql``), then
+    where it stands; after Ctrl-C (the statement cancelled on the server), where each
+    database stands, one line each, as tenant runs say it, and exit 1."""
     done: list[TenantResult[MigrationResult]] = []
     for index, bind in enumerate(binds):
         with on(bind):
             try:
-                result = migrate(bind)
+                result = migrate(bind, None if sql else print_step)
             except KeyboardInterrupt as stopped:
-                rest: list[TenantResult[MigrationResult]] = [
+                error = str(stopped) or "interrupted (Ctrl-C)"
+                now = getattr(stopped, "current", None)
+                done.append(TenantResult(bind or "default", "failed", error=error, after=now))
+                done += [
                     TenantResult(b or "default", "not run", error="not run: interrupted (Ctrl-C)")
                     for b in binds[index + 1 :]
                 ]
-                now = getattr(stopped, "current", None)
-                this: TenantResult[MigrationResult] = TenantResult(
-                    bind or "default",
-                    "failed",
-                    error=str(stopped) or "interrupted (Ctrl-C)",
-                    after=now,
-                )
-                report_interrupted([*done, this, *rest], "database")
+                report_interrupted(done, "database")
                 raise  # not reached: the report exits
             print_result(result)
         changed = bool(result.steps) or result.before != result.after
@@ -360,11 +347,8 @@ def each_database(
 
 
 def lint_new_revision(revision: str, bind: str | None) -> None:
-    """Print the lint findings for the revision ``migrate`` just wrote; never fail on them.
-
-    The file is written and correct as Alembic sees it: findings are advice for its author,
-    whom they reach here first. ``flask db lint`` in CI is where they fail a build.
-    """
+    """Print the lint findings for the revision ``migrate`` just wrote, as advice for its
+    author: ``flask db lint`` in CI is where they fail a build."""
     try:
         findings = versioning().lint([revision], bind=bind)
     except VersioningError as exc:

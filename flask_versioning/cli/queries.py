@@ -20,7 +20,7 @@ from ._common import (
     binds_option,
     command,
     echo,
-    no_binds_with_tenants,
+    format_option,
     on,
     prefix,
     versioning,
@@ -107,7 +107,6 @@ def current_command(
     every chosen tenant's with --all-tenants or --tenant)."""
     extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
         results = tenants.current()
         head_ids = set(extension.heads())
         report_current(results, head_ids if check_heads else None, marks=head_ids)
@@ -132,14 +131,7 @@ def current_command(
 
 @command("check", short_help="Check that the models match the database.")
 @binds_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: the same report as data, one object per database.",
-)
+@format_option(["text", "json"], "json: the same report as data, one object per database.")
 @tenant_options()
 def check_command(binds: tuple[str, ...], fmt: str, tenants: TenantCommands | None) -> None:
     """Exit 1 if autogenerate would write anything (the models and database differ, in any
@@ -148,7 +140,6 @@ def check_command(binds: tuple[str, ...], fmt: str, tenants: TenantCommands | No
     nullability, server defaults, indexes and constraints."""
     extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
         report_check(tenants.check())
         return
     reports = []
@@ -183,14 +174,10 @@ def _print_check(report: CheckReport) -> None:
 
 
 @command("graph", short_help="Draw the revision graph.")
-@click.option(
+@format_option(
+    FORMATS,
+    "text (like git log --graph), mermaid (for a README or PR), dot (for Graphviz), svg.",
     "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text (like git log --graph), mermaid (for a README or PR), dot (for Graphviz), svg.",
 )
 @bind_option
 @click.option(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ from ._common import (
     duration,
     env_option,
     no_baseline_option,
+    plural,
     print_notes,
     print_step,
     versioning,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 def _print_seed(result: SeedResult) -> None:
     where = "" if result.database == "default" else f", {result.database} database"
-    rows = "" if result.rows is None else f": {result.rows} row{'' if result.rows == 1 else 's'}"
+    rows = "" if result.rows is None else f": {plural(result.rows, 'row')}"
     click.echo(
         f"Seeded {result.name} ({result.environment}{where}){rows} in {duration(result.duration)}"
     )
@@ -124,11 +124,11 @@ def seed_command(
     if tenants is not None:
         if list_:
             raise click.UsageError("--list shows the app's database: leave out the tenants")
-        started = time.perf_counter()
-        per_tenant = tenants.run_seeds(
-            list(names) or None, env=env, force=force, allow_protected=allow_protected
+        report_seeds(
+            lambda: tenants.run_seeds(
+                list(names) or None, env=env, force=force, allow_protected=allow_protected
+            )
         )
-        report_seeds(per_tenant, time.perf_counter() - started)
         return
     environment = extension.environment_name(env)
     if list_:
@@ -183,8 +183,8 @@ def reset_command(env: str | None, yes: bool, allow_protected: bool, no_baseline
         dropped = len(result.dropped.get(migration.database, ()))
         where = ", ".join(migration.after) or "base"
         click.echo(
-            f"Reset the {migration.database} database: dropped {dropped} "
-            f"table{'' if dropped == 1 else 's'}, now at {where}."
+            f"Reset the {migration.database} database: dropped {plural(dropped, 'table')}, "
+            f"now at {where}."
         )
     applied = sum(1 for r in result.seeds if r.status == "applied")
     click.echo(f"{applied} seed(s) applied.")

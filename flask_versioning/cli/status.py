@@ -7,6 +7,7 @@ in ``docs/status.md`` and versioned (``"version": 1``) so that scripts can rely 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from collections.abc import Sequence
@@ -30,8 +31,9 @@ from ._common import (
     command,
     duration,
     echo,
-    no_binds_with_tenants,
+    format_option,
     on,
+    plural,
     versioning,
 )
 from ._fleet import tenant_options
@@ -55,14 +57,7 @@ _STATES: tuple[RevisionState, ...] = ("applied", "changed", "missing", "pending"
     is_flag=True,
     help="Exit 1 when anything is pending, missing or changed, or versions/HEADS disagrees.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format; JSON has a stable, documented shape.",
-)
+@format_option(["text", "json"], "Output format; JSON has a stable, documented shape.")
 @tenant_options(jobs=False)
 def status_command(
     binds: tuple[str, ...],
@@ -82,7 +77,6 @@ def status_command(
     """
     extension = versioning()
     if tenants is not None:
-        no_binds_with_tenants(binds)
         statuses = [_tenant_status(r) for r in tenants.status()]
     else:
         statuses = [
@@ -152,10 +146,6 @@ def _when(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _by(record: LedgerRecord) -> str:
-    return f"a {record.environment or 'unknown'!r} app on {record.host or 'an unknown host'}"
-
-
 def _state(revision: RevisionStatus) -> str:
     """What one revision's line says after its id."""
     applied = revision.applied
@@ -195,7 +185,7 @@ def _print_database(found: DatabaseStatus, show_all: bool) -> None:
     width = max((len(r.revision) for r in shown), default=0)
     if hidden:
         click.echo(
-            f"    ... {hidden} earlier revision{'s' if hidden != 1 else ''} applied, files "
+            f"    ... {plural(hidden, 'earlier revision')} applied, files "
             "unchanged (--all lists them)"
         )
     for revision in shown:
@@ -229,7 +219,8 @@ def _protected(found: DatabaseStatus) -> str:
         return "no"
     what = f"{mark.direction} {mark.revision}" if mark.revision else mark.direction
     guessed = "" if mark.declared else f", guessed ({GUESSED_PROTECTION})"
-    return f"yes{guessed}, recorded by {_by(mark)} at {_when(mark.at)} ({what})"
+    by = f"a {mark.environment or 'unknown'!r} app on {mark.host or 'an unknown host'}"
+    return f"yes{guessed}, recorded by {by} at {_when(mark.at)} ({what})"
 
 
 def _select(
@@ -283,25 +274,13 @@ def status_document(statuses: Sequence[DatabaseStatus]) -> dict[str, Any]:
     }
 
 
-def _time(moment: datetime.datetime | None) -> str | None:
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _record_json(record: LedgerRecord | None) -> dict[str, Any] | None:
     if record is None:
         return None
     return {
-        "direction": record.direction,
-        "revision": record.revision,
-        "at": _time(record.at),
+        **dataclasses.asdict(record),
+        "at": record.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "duration_ms": round(record.duration_ms, 3),
-        "environment": record.environment,
-        "declared": record.declared,
-        "host": record.host,
-        "pid": record.pid,
-        "os_user": record.os_user,
-        "tool_version": record.tool_version,
-        "checksum": record.checksum,
     }
 
 

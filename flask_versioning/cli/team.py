@@ -24,8 +24,9 @@ from ._common import (
     binds_option,
     command,
     echo,
-    no_binds_with_tenants,
+    format_option,
     on,
+    plural,
     versioning,
     x_arguments,
     x_option,
@@ -48,12 +49,8 @@ class UsageFailed(CommandFailed):
 
 
 def shown(findings: Iterable[Finding]) -> list[Finding]:
-    """The findings with their paths as a person reads them, each finding once.
-
-    Relative to the current directory when inside it, without ``..``. A revision linted for
-    several databases of a shared directory (Flask-Migrate's multidb layout) reports a problem
-    of the file itself once.
-    """
+    """The findings with their paths as a person reads them, each finding once (a revision
+    linted for each database of a shared multidb directory reports its file's problems once)."""
     seen: set[tuple[str, str, int, str]] = set()
     out = []
     for finding in findings:
@@ -77,14 +74,7 @@ def print_findings(findings: Sequence[Finding], *, recipes: bool = True, indent:
 @command("lint", short_help="Check revisions for operations unsafe on a live database.")
 @click.argument("revisions", nargs=-1)
 @bind_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(LINT_FORMATS),
-    default="text",
-    show_default=True,
-    help="github: workflow annotations on the pull request's diff.",
-)
+@format_option(LINT_FORMATS, "github: workflow annotations on the pull request's diff.")
 @click.option("--since", metavar="REV", help="Only the revisions added after REV.")
 @click.option(
     "--with",
@@ -163,7 +153,6 @@ def plan_command(
     extension = versioning()
     x_args = x_arguments(x)
     if tenants is not None:
-        no_binds_with_tenants(binds)
         results = tenants.plan(target, applied=show_all, x_args=x_args)
         print_tenant_plans(results)
         raise_for_unrendered([r.value for r in results if r.value is not None])
@@ -180,11 +169,11 @@ def raise_for_unrendered(plans: Sequence[DatabasePlan]) -> None:
     """Exit 1 when a plan is incomplete: a reviewer must not read a partial plan as whole."""
     missing = sorted({step.revision for plan in plans for step in plan.unrendered})
     if missing:
-        count = f"{len(missing)} revision{'s' if len(missing) != 1 else ''}"
         raise CommandFailed(
-            f"the plan is incomplete: the SQL of {count} ({', '.join(missing)}) could not be "
-            "rendered offline, see 'SQL not rendered' above (-x KEY=VALUE passes arguments a "
-            "revision reads with context.get_x_argument())"
+            f"the plan is incomplete: the SQL of {plural(len(missing), 'revision')} "
+            f"({', '.join(missing)}) could not be rendered offline, see 'SQL not rendered' "
+            "above (-x KEY=VALUE passes arguments a revision reads with "
+            "context.get_x_argument())"
         )
 
 
@@ -216,7 +205,7 @@ def print_plan(plan: DatabasePlan) -> None:
     if not pending:
         echo(f"Nothing to do: the database is at {where}.")
     else:
-        count = f"{len(pending)} revision{'s' if len(pending) != 1 else ''}"
+        count = plural(len(pending), "revision")
         echo(f"The database is at {where}; 'upgrade {plan.target}' would apply {count}:")
     for step in plan.steps:
         message = f" ({step.message})" if step.message else ""
@@ -245,10 +234,11 @@ def rebase_command(revision: str, onto: str | None, bind: str | None) -> None:
     file's down_revision and 'Revises:' line (name and id stay) and versions/HEADS. Refused when
     a database has already applied REVISION."""
     extension = versioning()
-    if bind is None:
-        chosen = extension.select([], revisions=[revision], histories=True)[0]
-    else:
-        chosen = bind_value(bind)
+    chosen = (
+        extension.select([], revisions=[revision], histories=True)[0]
+        if bind is None
+        else bind_value(bind)
+    )
     result = extension.rebase(revision, onto=onto, bind=chosen)
     was = ", ".join(result.old_parent) or "base"
     click.echo(f"Rebased {result.revision} onto {result.new_parent} (it followed {was}).")

@@ -2,11 +2,8 @@
 
 Loaded by :meth:`Versioning.init_app <flask_versioning.Versioning.init_app>` only when one of
 them is wanted (debug mode, or ``VERSIONING_STATUS_PAGE`` set), so a production start never
-imports this package. Like the CLI, the pages reach the API through the app's state at request
-time and never import the extension.
-
-Anything that changes a database from a web page is debug-only, loopback-only and
-CSRF-protected: see :mod:`.guard` for how each is checked.
+imports this package. Anything that changes a database from a page is debug-only,
+loopback-only and CSRF-protected (:mod:`.guard`).
 """
 
 from __future__ import annotations
@@ -29,11 +26,8 @@ DEFAULT_PREFIX = "/_versioning"
 
 
 def register(app: Flask, state: VersioningState) -> None:
-    """Install the pages ``state.settings`` asks for on ``app``.
-
-    The pending page's hook goes first in the app's ``before_request`` list: the app's own
-    hooks may query the tables that are not there yet.
-    """
+    """Install the pages ``state.settings`` asks for on ``app``; the pending page's hook goes
+    first, as the app's own hooks may query the tables that are not there yet."""
     settings = state.settings
     blueprint = Blueprint(BLUEPRINT, __name__, url_prefix=settings.status_page or DEFAULT_PREFIX)
     if settings.wants_pending_page(app.debug):

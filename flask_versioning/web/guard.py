@@ -1,22 +1,18 @@
 """Who may use the development pages: this machine only, in debug mode, with a form token.
 
-The pages run migrations from a browser, so they defend against what a browser can be made to
-do by another site while a developer has the app open:
+The pages run migrations from a browser, so they defend against what another site can make a
+developer's browser do:
 
-- **Loopback only.** The client address (``REMOTE_ADDR``) must be ``127.0.0.0/8`` or ``::1``:
-  ``flask run --host 0.0.0.0`` must not give the local network a migration button.
-- **A loopback Host header.** A page on another site whose name resolves to ``127.0.0.1`` (DNS
-  rebinding) reaches the server from the loopback address, but its requests carry that site's
-  name in ``Host``; only ``localhost``, ``*.localhost`` and loopback addresses are accepted, so
-  such a site never sees a page that holds a token.
-- **A token in the form (CSRF).** Any site can make a browser *send* a form to
-  ``http://127.0.0.1:5000``, but not *read* the page that holds the token. The token is an HMAC
-  of its issue time under a secret made when the app is set up in this process: it needs no
-  ``SECRET_KEY`` (many apps in development have none) and no session, and a restarted server
-  (the reloader after a code change) simply asks for the page to be reloaded.
-- **An Origin header, when the browser sends one, naming a loopback origin too.**
-- **No framing, no scripts.** Every page is sent with a Content-Security-Policy that forbids
-  being framed (no clickjacking of the button), scripts and any outside resource.
+- **Loopback only.** ``REMOTE_ADDR`` must be ``127.0.0.0/8`` or ``::1``: ``flask run --host
+  0.0.0.0`` must not give the local network a migration button.
+- **A loopback Host header.** A DNS-rebinding site reaches the server from the loopback address
+  but sends its own name in ``Host``; only ``localhost``, ``*.localhost`` and loopback
+  addresses are accepted.
+- **A token in the form (CSRF).** Another site can make a browser *send* a form, not *read* the
+  page holding the token: an HMAC of its issue time under a per-process secret, so it needs no
+  ``SECRET_KEY`` or session (a restarted server asks for a reload).
+- **An Origin header, when sent, naming a loopback origin too.**
+- **No framing, no scripts**, by a Content-Security-Policy on every page.
 """
 
 from __future__ import annotations
@@ -120,12 +116,8 @@ class FormToken:
 
 
 def safe_next(value: str | None, root: str) -> str:
-    """The page to return to after applying: a path on this site, never another site.
-
-    ``//evil.example`` and ``/\\evil.example`` are read by browsers as other hosts, so only a
-    plain absolute path is kept; anything else goes to the app's root (``root``, the script
-    root, plus ``/``).
-    """
+    """The page to return to after applying: a plain absolute path on this site (browsers read
+    ``//evil.example`` and ``/\\evil.example`` as other hosts), else the app's root."""
     if (
         value
         and value.startswith("/")

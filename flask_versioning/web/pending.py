@@ -1,18 +1,13 @@
 """The pending-migrations page: in development, a database behind its heads answers every
-request with a page that says so, and a button that applies them.
+request with a page that says so, and a button that applies them (instead of
+``OperationalError: no such column``).
 
-Rails developers who pull a branch and reload see "migrations are pending"; Flask developers see
-``OperationalError: no such column``. :class:`PendingGate` is a ``before_request`` hook put
-first in the app's list, so it answers before the app's own hooks query the missing tables.
-
-It costs one check per process: the first request asks the API which revisions each database
-lacks (:meth:`~flask_versioning.Versioning.pending`: one ``SELECT`` and the cached heads when
-nothing is pending) and the answer is kept until an upgrade from the page, after which it is
-asked again. The answer is also dropped when a ``versions/`` folder changes (one ``stat`` per
-database and request): a revision that arrives by ``git pull`` or ``flask db revision`` is
-noticed on the next reload, even when the reloader did not restart the server. A database that
-cannot be reached is not a pending migration: the app's own error is the right page then, and
-the next request checks again.
+:class:`PendingGate` is a ``before_request`` hook put first, so it answers before the app's own
+hooks query the missing tables. The first request asks which revisions each database lacks; the
+answer is kept until an upgrade from the page or until a ``versions/`` folder changes (one
+``stat`` per database and request), so a revision from ``git pull`` is noticed on the next
+reload. A database that cannot be reached is not a pending migration: the app's own error is
+the right page then.
 """
 
 from __future__ import annotations
@@ -27,6 +22,7 @@ from typing import TYPE_CHECKING
 from flask import Response, abort, current_app, request, url_for
 
 from .._errors import VersioningError, mask_url, one_line, scrub
+from .._paths import display_path
 from .._types import AppliedRevision
 from .guard import FormToken, local_refusal, safe_next
 from .render import page
@@ -116,7 +112,7 @@ def _report(extension: Versioning, bind: str | None, scripts: list[Script]) -> D
         PendingRevision(
             revision=script.revision,
             message=script.doc or "",
-            path=_shown_path(script.path),
+            path=display_path(script.path),
             sql=sql.get(script.revision) if note is None else None,
         )
         for script in scripts
@@ -154,16 +150,6 @@ def split_sql(text: str) -> tuple[str, dict[str, str]]:
     return setup, {mark["revision"]: body for mark, body in zip(marks, bodies, strict=True)}
 
 
-def _shown_path(path: str) -> str:
-    """A revision file's path as the developer who started the server would type it: relative
-    to the current directory when inside it."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return path
-    return path if relative.startswith("..") else relative
-
-
 class PendingGate:
     """The ``before_request`` hook that shows the page, and the Apply form's handler."""
 
@@ -173,8 +159,6 @@ class PendingGate:
         self._lock = threading.Lock()
         self._reports: list[DatabaseReport] | None = None
         self._folders: tuple[int, ...] = ()
-
-    # -- when ----------------------------------------------------------------------------------
 
     def refusal(self) -> tuple[int, str] | None:
         """Why the page may not act now, as an HTTP status and one line; ``None``: it may."""
@@ -200,12 +184,6 @@ class PendingGate:
                 self._reports, self._folders = reports, _folders(extension)
             return reports
 
-    def forget(self) -> None:
-        with self._lock:
-            self._reports = None
-
-    # -- the page ------------------------------------------------------------------------------
-
     def before_request(self) -> Response | None:
         if request.blueprint == self.blueprint or self.refusal() is not None:
             return None
@@ -225,8 +203,6 @@ class PendingGate:
             token=self.token.issue(),
             next=here,
         )
-
-    # -- the button ----------------------------------------------------------------------------
 
     def apply(self) -> Response:
         refused = self.refusal()
@@ -257,7 +233,8 @@ class PendingGate:
             logger.exception("the pending-migrations page could not upgrade")
             error = f"{type(exc).__name__}: {scrub(one_line(exc, 300))}"
         finally:
-            self.forget()
+            with self._lock:
+                self._reports = None
         return page(
             "applied.html",
             500 if error else 200,

@@ -68,9 +68,9 @@ def status_page() -> Response:
         return page("refused.html", 403, reason=reason, next=None)
     from .._state import get_state
 
-    extension = get_state().extension
-    seeds = _ask(extension.seeds_status)
     state = get_state()
+    extension = state.extension
+    seeds = _ask(extension.seeds_status)
     environment = _ask(
         lambda: environment_label(extension.environment_name(), declared=bool(state.settings.env))
     )
@@ -97,8 +97,7 @@ def _section(extension: Versioning, bind: str | None, seeds: Answer) -> Section:
 
 
 def _check(extension: Versioning, bind: str | None) -> Answer:
-    """The models against the database, each difference as one line, in ``flask db check``'s
-    words."""
+    """Each difference between the models and the database, in ``flask db check``'s words."""
     database = extension.database(bind)
     if database.metadata is None:
         return Answer(error="no models to compare: this database was given no metadata")
