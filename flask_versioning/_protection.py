@@ -237,7 +237,7 @@ def guard_steps(
         raise _refusal(action, why)
 
 
-def mark_protected(state: VersioningState, databases: Sequence[Database], run: history.Run) -> None:
+def mark_protected(databases: Sequence[Database], run: history.Run) -> None:
     """Record that protected ``run`` touched ``databases`` unless they say so already: for
     seeds, which write no step, and tenants found at head."""
     if not run.protect:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from conftest import FlaskProject, table_names
-
-from flask_versioning._baseline import schema_snapshot
+from schema_snapshot import schema_snapshot
 
 OWN = ("versioning_history", "versioning_seeds")
 

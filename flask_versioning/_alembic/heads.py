@@ -162,16 +162,17 @@ def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
     return True
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` through a temporary file and a rename, so no reader sees half of it.
+def write_atomically(path: Path, content: str | bytes, *, mode: int = 0o644) -> None:
+    """Write ``content`` through a temporary file and a rename, so no reader sees half of it.
 
-    Readable by all, unlike what ``mkstemp`` makes: other users of the same app (a build step
-    as root, the app as another user) read these files, which hold nothing secret."""
+    Readable by all by default, unlike what ``mkstemp`` makes: other users of the same app (a
+    build step as root, the app as another user) read these files, which hold nothing secret."""
+    data = content.encode() if isinstance(content, str) else content
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

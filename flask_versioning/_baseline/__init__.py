@@ -10,7 +10,6 @@ connections and paths, no Flask app.
 from __future__ import annotations
 
 from .apply import is_empty, load_baseline
-from .compare import schema_snapshot
 from .data import data_revisions, dump_rows
 from .dump import dialect_key, dump_schema
 from .files import (
@@ -34,6 +33,5 @@ __all__ = [
     "list_baselines",
     "load_baseline",
     "read_baseline",
-    "schema_snapshot",
     "write_baseline",
 ]

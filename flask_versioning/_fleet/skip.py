@@ -94,7 +94,7 @@ def protect_skipped(state: VersioningState, tenants: Sequence[Tenant]) -> dict[s
     for tenant in tenants:
         database = tenant_database(state.database(), tenant)
         try:
-            mark_protected(state, [database], run)
+            mark_protected([database], run)
         except sa.exc.SQLAlchemyError as exc:
             detail = errors.scrub(errors.one_line(getattr(exc, "orig", None) or exc, 200))
             failed[tenant.name] = f"cannot record protection in its history ledger: {detail}"

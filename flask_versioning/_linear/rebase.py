@@ -15,14 +15,13 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib.util
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import _errors as errors
 from .._alembic.errors import translate_errors
+from .._alembic.heads import write_atomically
 from .._alembic.revision_files import assignments
 from .._ledgers.versions import current
 from .._paths import display_path, sqlite_file_missing
@@ -210,17 +209,7 @@ def _quote(raw: bytes, tree: ast.Module) -> str:
 
 
 def _replace(path: Path, content: bytes) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, content, mode=path.stat().st_mode & 0o7777)
     cached = Path(importlib.util.cache_from_source(str(path)))
     for pyc in cached.parent.glob(f"{path.stem}.*.pyc"):
         with contextlib.suppress(OSError):

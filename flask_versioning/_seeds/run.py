@@ -174,7 +174,7 @@ def _run(
             if progress is not None:
                 progress(result)
         if any(r.status == "applied" for r in results):
-            mark_protected(state, databases, run)
+            mark_protected(databases, run)
     return results
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
-from .dump import dialect_key
+from flask_versioning._baseline.dump import dialect_key
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql.base import PGInspector
