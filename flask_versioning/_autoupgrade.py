@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import sys
 import time
 from collections.abc import Collection, Sequence
@@ -22,24 +21,18 @@ from flask import Flask
 from werkzeug.serving import is_running_from_reloader
 
 from . import _errors as errors
-from ._alembic import heads
 from ._alembic.database import Database
-from ._alembic.errors import translate_errors
+from ._fleet.skip import target_revisions
 from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.executor import upgrade
 from ._protection import run_for
-from ._settings import skipped, start_skip_reason
+from ._settings import start_skip_reason
 
 if TYPE_CHECKING:
     from ._state import VersioningState
 
-__all__ = ["auto_upgrade", "skip_reason", "skipped"]
-
 logger = logging.getLogger("flask_versioning")
-
-# A target naming one revision exactly; anything else needs Alembic, so takes the locked path.
-_REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
@@ -132,7 +125,7 @@ def upgrade_database(database: Database, target: str) -> None:
             versions,
         )
         return
-    found = at_target(database, target, [versions])
+    found = at_target(database, target)
     if found is not None:
         logger.info(
             "auto-upgrade: the %s database is at %s, nothing to do (%.0f ms)",
@@ -173,35 +166,19 @@ def _where(revisions: Sequence[str]) -> str:
 # -- the fast path ----------------------------------------------------------------------------
 
 
-def at_target(database: Database, target: str, locations: Sequence[Path]) -> tuple[str, ...] | None:
+def at_target(database: Database, target: str) -> tuple[str, ...] | None:
     """The database's revisions if it is at ``target`` already, else ``None``: take the locked
     path, as for anything this cannot answer cheaply. ``head`` with several heads raises."""
-    if target in ("heads", "head"):
-        found = heads.script_heads(locations, lambda: _alembic_heads(database))
-        logger.debug(
-            "heads of the %s database: %s (source: %s)",
-            database.name,
-            _where(found.revisions),
-            found.source,
-        )
-        if target == "head" and len(found.revisions) > 1:
-            raise errors.MultipleHeadsError(
-                found.revisions, "VERSIONING_AUTO_UPGRADE_TARGET = 'head'"
-            )
-        wanted = set(found.revisions)
-    elif _REVISION_ID.match(target):
-        wanted = {target}
-    else:
+    if target == "base":
+        return None  # an empty version table is left to the locked path
+    setting = "VERSIONING_AUTO_UPGRADE_TARGET = 'head'"
+    wanted = target_revisions(database, [target], setting=setting, log_heads=True)
+    if wanted is None:
         return None
     rows = version_rows(database)
     if rows is None or len(rows) != len(wanted) or set(rows) != wanted:
         return None
     return tuple(sorted(rows))
-
-
-def _alembic_heads(database: Database) -> list[str]:
-    with translate_errors(database):
-        return database.script_heads()
 
 
 def _release_connections(databases: Sequence[Database]) -> None:

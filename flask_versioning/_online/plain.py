@@ -21,8 +21,6 @@ from alembic.runtime.migration import MigrationContext
 
 from .blockers import errno
 
-__all__ = ["plain", "with_algorithm"]
-
 log = logging.getLogger("flask_versioning")
 
 #: MariaDB/MySQL errors for an ALGORITHM or LOCK clause the server cannot honour for this

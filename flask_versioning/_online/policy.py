@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from .._settings import Settings
 
-__all__ = ["Policy", "timeouts"]
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 log = logging.getLogger("flask_versioning")

@@ -25,8 +25,6 @@ from .policy import Policy
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["attempts"]
-
 
 @contextlib.contextmanager
 def attempts(

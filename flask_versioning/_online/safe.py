@@ -27,15 +27,6 @@ from .._errors import COMMITTED_MARK, DDLTimeout
 from . import blockers, session
 from .plain import plain as _plain
 
-__all__ = [
-    "create_foreign_key_not_valid",
-    "create_index_concurrently",
-    "create_unique_constraint_concurrently",
-    "drop_index_concurrently",
-    "set_not_null",
-    "validate_constraint",
-]
-
 log = logging.getLogger("flask_versioning")
 
 T = TypeVar("T")

@@ -28,8 +28,6 @@ from . import blockers
 if TYPE_CHECKING:
     from .policy import Policy
 
-__all__ = ["Online", "finish", "overridden", "retrying", "start", "state_of"]
-
 T = TypeVar("T")
 
 #: Key in ``Connection.info`` holding the :class:`Online` state while a run is on.
