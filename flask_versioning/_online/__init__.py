@@ -3,5 +3,5 @@ every later query on the table behind it, so the wait is kept short and retried 
 
 :mod:`.policy` holds the timeouts and their schedule, :mod:`.session` sets them on the
 migration connection, :mod:`.retry` retries a run, :mod:`.blockers` names who held the lock;
-:mod:`.safe`, :mod:`.plain` and :mod:`.backfill` are what revision files call.
+:mod:`.safe` and :mod:`.backfill` are what revision files call.
 """
