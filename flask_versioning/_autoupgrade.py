@@ -1,4 +1,12 @@
-"""Bringing the databases up to date when the app is created (``VERSIONING_AUTO_UPGRADE``).
+"""What ``init_app`` runs at start: ``VERSIONING_VALIDATE_ON_START``, then the automatic upgrade
+(``VERSIONING_AUTO_UPGRADE``).
+
+A revision file changed after it was applied no longer describes the schema the database has
+(an edit meant for a new revision, a checkout that differs from what was deployed). Validating
+reads every applied file, so it is opt-in: ``"refuse"`` stops app creation with
+:class:`~flask_versioning.HistoryMismatch`, ``"log"`` logs the same line. It runs before the
+upgrade, so a refused start changes nothing, and is skipped where the upgrade is: above all in
+``flask db ...``, so that ``flask db validate --repair`` can still run.
 
 Most starts find the database at head, so that case is nearly free: heads read without importing
 a revision, one ``SELECT``, no lock, no Alembic. A database behind takes the locked upgrade,
@@ -26,13 +34,61 @@ from ._fleet.skip import target_revisions
 from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.executor import upgrade
+from ._operations.standing import validate
 from ._protection import run_for
 from ._settings import start_skip_reason
+from ._types import ValidationResult
 
 if TYPE_CHECKING:
     from ._state import VersioningState
 
 logger = logging.getLogger("flask_versioning")
+
+
+def start(app: Flask, state: VersioningState, *, command: str) -> None:
+    """Validate, then upgrade, as the settings ask; ``command`` is our CLI group's name."""
+    if state.settings.validate_on_start is not None:
+        _validate_on_start(app, state, command=command)
+    if state.settings.auto_upgrade:
+        auto_upgrade(app, state, command=command)
+
+
+def _validate_on_start(app: Flask, state: VersioningState, *, command: str) -> None:
+    """Validate every database of ``app`` as ``VERSIONING_VALIDATE_ON_START`` says."""
+    reason = skip_reason(command)
+    if reason is not None:
+        logger.debug("validation at start skipped: %s", reason)
+        return
+    with app.app_context():
+        failures = [
+            result
+            for database in state.databases()
+            if not (result := validate(state, database, repair=False, allow_protected=False)).ok
+        ]
+    if not failures:
+        return
+    message = "; ".join(_describe(result) for result in failures)
+    if state.settings.validate_on_start == "refuse":
+        revisions = [r.revision for result in failures for r in result.problems]
+        raise errors.HistoryMismatch(
+            f"{message} (VERSIONING_VALIDATE_ON_START = 'refuse')", revisions
+        )
+    logger.error("%s (VERSIONING_VALIDATE_ON_START = 'log')", message)
+
+
+def _describe(result: ValidationResult) -> str:
+    """One line naming each applied revision whose file changed or vanished."""
+    if result.error is not None and not result.problems:
+        return f"the {result.database} database cannot be validated: {result.error}"
+    parts = [
+        f"{r.revision} ({'file missing' if r.state == 'missing' else 'file changed since'})"
+        for r in result.problems
+    ]
+    return (
+        f"the {result.database} database has applied revisions whose files changed or "
+        f"vanished since: {', '.join(parts)}; review them, then record them with "
+        "'flask db validate --repair'"
+    )
 
 
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
