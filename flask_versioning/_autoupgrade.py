@@ -1,4 +1,12 @@
-"""Bringing the databases up to date when the app is created (``VERSIONING_AUTO_UPGRADE``).
+"""What ``init_app`` runs at start: ``VERSIONING_VALIDATE_ON_START``, then the automatic upgrade
+(``VERSIONING_AUTO_UPGRADE``).
+
+A revision file changed after it was applied no longer describes the schema the database has
+(an edit meant for a new revision, a checkout that differs from what was deployed). Validating
+reads every applied file, so it is opt-in: ``"refuse"`` stops app creation with
+:class:`~flask_versioning.HistoryMismatch`, ``"log"`` logs the same line. It runs before the
+upgrade, so a refused start changes nothing, and is skipped where the upgrade is: above all in
+``flask db ...``, so that ``flask db validate --repair`` can still run.
 
 Most starts find the database at head, so that case is nearly free: heads read without importing
 a revision, one ``SELECT``, no lock, no Alembic. A database behind takes the locked upgrade,
@@ -9,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import sys
 import time
 from collections.abc import Collection, Sequence
@@ -22,24 +29,66 @@ from flask import Flask
 from werkzeug.serving import is_running_from_reloader
 
 from . import _errors as errors
-from ._alembic import heads
 from ._alembic.database import Database
-from ._alembic.errors import translate_errors
+from ._fleet.skip import target_revisions
 from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.executor import upgrade
+from ._operations.standing import validate
 from ._protection import run_for
-from ._settings import skipped, start_skip_reason
+from ._settings import start_skip_reason
+from ._types import ValidationResult
 
 if TYPE_CHECKING:
     from ._state import VersioningState
 
-__all__ = ["auto_upgrade", "skip_reason", "skipped"]
-
 logger = logging.getLogger("flask_versioning")
 
-# A target naming one revision exactly; anything else needs Alembic, so takes the locked path.
-_REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
+
+def start(app: Flask, state: VersioningState, *, command: str) -> None:
+    """Validate, then upgrade, as the settings ask; ``command`` is our CLI group's name."""
+    if state.settings.validate_on_start is not None:
+        _validate_on_start(app, state, command=command)
+    if state.settings.auto_upgrade:
+        auto_upgrade(app, state, command=command)
+
+
+def _validate_on_start(app: Flask, state: VersioningState, *, command: str) -> None:
+    """Validate every database of ``app`` as ``VERSIONING_VALIDATE_ON_START`` says."""
+    reason = skip_reason(command)
+    if reason is not None:
+        logger.debug("validation at start skipped: %s", reason)
+        return
+    with app.app_context():
+        failures = [
+            result
+            for database in state.databases()
+            if not (result := validate(state, database, repair=False, allow_protected=False)).ok
+        ]
+    if not failures:
+        return
+    message = "; ".join(_describe(result) for result in failures)
+    if state.settings.validate_on_start == "refuse":
+        revisions = [r.revision for result in failures for r in result.problems]
+        raise errors.HistoryMismatch(
+            f"{message} (VERSIONING_VALIDATE_ON_START = 'refuse')", revisions
+        )
+    logger.error("%s (VERSIONING_VALIDATE_ON_START = 'log')", message)
+
+
+def _describe(result: ValidationResult) -> str:
+    """One line naming each applied revision whose file changed or vanished."""
+    if result.error is not None and not result.problems:
+        return f"the {result.database} database cannot be validated: {result.error}"
+    parts = [
+        f"{r.revision} ({'file missing' if r.state == 'missing' else 'file changed since'})"
+        for r in result.problems
+    ]
+    return (
+        f"the {result.database} database has applied revisions whose files changed or "
+        f"vanished since: {', '.join(parts)}; review them, then record them with "
+        "'flask db validate --repair'"
+    )
 
 
 def auto_upgrade(app: Flask, state: VersioningState, *, command: str) -> None:
@@ -132,7 +181,7 @@ def upgrade_database(database: Database, target: str) -> None:
             versions,
         )
         return
-    found = at_target(database, target, [versions])
+    found = at_target(database, target)
     if found is not None:
         logger.info(
             "auto-upgrade: the %s database is at %s, nothing to do (%.0f ms)",
@@ -173,35 +222,19 @@ def _where(revisions: Sequence[str]) -> str:
 # -- the fast path ----------------------------------------------------------------------------
 
 
-def at_target(database: Database, target: str, locations: Sequence[Path]) -> tuple[str, ...] | None:
+def at_target(database: Database, target: str) -> tuple[str, ...] | None:
     """The database's revisions if it is at ``target`` already, else ``None``: take the locked
     path, as for anything this cannot answer cheaply. ``head`` with several heads raises."""
-    if target in ("heads", "head"):
-        found = heads.script_heads(locations, lambda: _alembic_heads(database))
-        logger.debug(
-            "heads of the %s database: %s (source: %s)",
-            database.name,
-            _where(found.revisions),
-            found.source,
-        )
-        if target == "head" and len(found.revisions) > 1:
-            raise errors.MultipleHeadsError(
-                found.revisions, "VERSIONING_AUTO_UPGRADE_TARGET = 'head'"
-            )
-        wanted = set(found.revisions)
-    elif _REVISION_ID.match(target):
-        wanted = {target}
-    else:
+    if target == "base":
+        return None  # an empty version table is left to the locked path
+    setting = "VERSIONING_AUTO_UPGRADE_TARGET = 'head'"
+    wanted = target_revisions(database, [target], setting=setting, log_heads=True)
+    if wanted is None:
         return None
     rows = version_rows(database)
     if rows is None or len(rows) != len(wanted) or set(rows) != wanted:
         return None
     return tuple(sorted(rows))
-
-
-def _alembic_heads(database: Database) -> list[str]:
-    with translate_errors(database):
-        return database.script_heads()
 
 
 def _release_connections(databases: Sequence[Database]) -> None:

@@ -92,7 +92,7 @@ class Versioning:
         settings, command = state.settings, command or self.command
         app.cli.add_command(new_group(), command)
         if settings.validate_on_start is not None or settings.auto_upgrade:
-            from ._startcheck import start
+            from ._autoupgrade import start
 
             start(app, state, command=command)
         if settings.status_page or settings.wants_pending_page(app.debug):

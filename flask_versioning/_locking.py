@@ -36,8 +36,6 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-__all__ = ["LOCK_FOLDER", "database_lock", "migration_lock", "sqlite_lock_path", "sqlite_path"]
-
 logger = logging.getLogger("flask_versioning")
 
 _HINT = (

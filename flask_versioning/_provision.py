@@ -23,15 +23,6 @@ if TYPE_CHECKING:
     from ._alembic.database import Database
     from ._state import VersioningState
 
-__all__ = [
-    "drop_everything",
-    "ensure_database",
-    "prepare",
-    "reset",
-    "server_urls",
-    "without_database",
-]
-
 
 def _quote(connection: sa.Connection, name: str) -> str:
     return connection.dialect.identifier_preparer.quote(name)

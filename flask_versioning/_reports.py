@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._lint import Finding
 
-__all__ = ["CheckReport", "DatabasePlan", "Difference", "PlanStep", "RebaseResult"]
-
 
 @dataclasses.dataclass(frozen=True)
 class Difference:

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from ._reports import DatabasePlan
     from ._types import TenantOptions
 
-__all__ = ["TenantCommands"]
-
 
 class TenantCommands:
     """The commands that act on tenants, run on the tenants chosen by

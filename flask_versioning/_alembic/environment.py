@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from .._errors import ConfigurationError
-from .._online.retry import attempts
+from .._online.policy import attempts
 from .cancel import server_id
 from .durability import deferred_flush
 

@@ -6,6 +6,7 @@ schema missing, server down) is not skipped: the run itself then creates it or r
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from contextlib import suppress
@@ -32,7 +33,9 @@ __all__ = ["protect_skipped", "read_versions", "target_revisions"]
 _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
 
 
-def target_revisions(base: Database, targets: Sequence[str]) -> frozenset[str] | None:
+def target_revisions(
+    base: Database, targets: Sequence[str], *, setting: str = "'head'", log_heads: bool = False
+) -> frozenset[str] | None:
     """The exact revisions a database at ``targets`` holds, when known without Alembic:
     ``heads``/``head`` from the cached heads, plain revision ids as they are, ``base`` as
     nothing. ``None`` for anything relative or partial (then nothing is skipped)."""
@@ -40,10 +43,17 @@ def target_revisions(base: Database, targets: Sequence[str]) -> frozenset[str] |
     for target in targets:
         if target in ("heads", "head"):
             locations = [base.directory / "versions"]
-            found = heads.script_heads(locations, lambda: _alembic_heads(base)).revisions
-            if target == "head" and len(found) > 1:
-                raise errors.MultipleHeadsError(found, "'head'")
-            wanted.update(found)
+            found = heads.script_heads(locations, lambda: _alembic_heads(base))
+            if log_heads:
+                logging.getLogger("flask_versioning").debug(
+                    "heads of the %s database: %s (source: %s)",
+                    base.name,
+                    ", ".join(found.revisions) or "base",
+                    found.source,
+                )
+            if target == "head" and len(found.revisions) > 1:
+                raise errors.MultipleHeadsError(found.revisions, setting)
+            wanted.update(found.revisions)
         elif target == "base":
             continue
         elif _REVISION_ID.match(target) and target != "current":

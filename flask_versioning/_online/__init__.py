@@ -1,7 +1,7 @@
 """Migrating a live database without an outage: a DDL statement waiting for its lock queues
 every later query on the table behind it, so the wait is kept short and retried instead.
 
-:mod:`.policy` holds the timeouts and their schedule, :mod:`.session` sets them on the
-migration connection, :mod:`.retry` retries a run, :mod:`.blockers` names who held the lock;
-:mod:`.safe`, :mod:`.plain` and :mod:`.backfill` are what revision files call.
+:mod:`.policy` holds the timeouts, their schedule and the retries of a run, :mod:`.session`
+sets them on the migration connection, :mod:`.blockers` names who held the lock;
+:mod:`.safe` and :mod:`.backfill` are what revision files call.
 """

@@ -27,8 +27,6 @@ from .policy import Policy
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["backfill", "backfills_in_progress", "backfills_table"]
-
 log = logging.getLogger("flask_versioning")
 
 

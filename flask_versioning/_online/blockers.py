@@ -16,17 +16,6 @@ import sqlalchemy as sa
 
 from .._alembic.cancel import server_id
 
-__all__ = [
-    "Blocker",
-    "Watch",
-    "backend_pid",
-    "describe",
-    "errno",
-    "is_lock_timeout",
-    "is_statement_timeout",
-    "likely",
-]
-
 #: PostgreSQL's SQLSTATE for a lock not granted in time (``lock_not_available``).
 _PG_LOCK_TIMEOUT = "55P03"
 #: PostgreSQL's SQLSTATE for a cancelled statement (``query_canceled``).

@@ -19,8 +19,6 @@ import sqlalchemy as sa
 from alembic.autogenerate import render_op_text, renderers
 from alembic.operations import MigrateOperation, ops
 
-__all__ = ["DIALECTS", "safe_forms_hook"]
-
 #: The dialects whose revisions get the safe forms.
 DIALECTS = frozenset({"postgresql", "mysql", "mariadb"})
 

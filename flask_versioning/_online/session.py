@@ -7,7 +7,7 @@ level, so that they also hold in an ``autocommit_block``, and the connection's o
 put back when the run ends: it may be a pooled connection the app uses next. SQLite has no lock
 queue to jump, so nothing is set or retried there.
 
-PostgreSQL retries a whole step (see :mod:`.retry`). MariaDB cannot roll DDL back, so there
+PostgreSQL retries a whole step (see :mod:`.policy`). MariaDB cannot roll DDL back, so there
 each statement is retried on its own, by a ``do_execute`` listener that acts only on a
 connection marked as migrating.
 """
@@ -27,8 +27,6 @@ from . import blockers
 
 if TYPE_CHECKING:
     from .policy import Policy
-
-__all__ = ["Online", "finish", "overridden", "retrying", "start", "state_of"]
 
 T = TypeVar("T")
 
@@ -177,7 +175,7 @@ def overridden(changes: Mapping[str, Any]) -> Iterator[None]:
     """Run a revision's function under its own policy (``@timeouts``).
 
     On success the run's policy comes back. On failure the revision's policy stays in force
-    for :mod:`.retry` to decide with; the rollback has already undone its settings on PostgreSQL.
+    for :mod:`.policy` to decide with; the rollback has already undone its settings on PostgreSQL.
     """
     from alembic import op
 

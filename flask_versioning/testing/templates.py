@@ -27,12 +27,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from .._autoupgrade import skipped
 from .._baseline import Baseline, dialect_key, dump_schema, load_baseline
 from .._errors import VersioningError, mask_url, one_line
 from .._operations.executor import upgrade
 from .._provision import server_urls
 from .._seeds.run import run_seeds
+from .._settings import skipped
 from .._state import VersioningState
 
 __all__ = ["Template", "Templates", "TestDatabase", "default_url"]
