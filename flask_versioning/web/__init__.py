@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
     from .._state import VersioningState
 
-__all__ = ["BLUEPRINT", "DEFAULT_PREFIX", "register"]
-
 #: The blueprint's name, which prefixes its endpoints (``versioning_web.status``).
 BLUEPRINT = "versioning_web"
 #: Where the Apply form posts when the status page is off.

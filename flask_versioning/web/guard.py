@@ -13,20 +13,25 @@ developer's browser do:
   ``SECRET_KEY`` or session (a restarted server asks for a reload).
 - **An Origin header, when sent, naming a loopback origin too.**
 - **No framing, no scripts**, by a Content-Security-Policy on every page.
+
+The pages render with their own Jinja environment, not the app's: the pending page answers
+*instead of* the app while its database is behind, so the app's context processors (which may
+query the very tables that are missing), template overrides and globals must not run.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
 import secrets
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Request
-
-__all__ = ["HEADERS", "FormToken", "local_refusal", "safe_next"]
+import jinja2
+from flask import Request, Response
 
 #: Sent with every page of ours: nothing loads from elsewhere, nothing runs, nothing frames it.
 HEADERS = {
@@ -127,3 +132,22 @@ def safe_next(value: str | None, root: str) -> str:
     ):
         return value
     return f"{root}/"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("flask_versioning.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render one of our templates as an HTML response with the pages' security headers."""
+    html = environment().get_template(template).render(**context)
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers.update(HEADERS)
+    return response

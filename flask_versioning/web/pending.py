@@ -23,16 +23,14 @@ from flask import Response, abort, current_app, request, url_for
 
 from .._errors import VersioningError, mask_url, one_line, scrub
 from .._paths import display_path
+from .._state import get_state
 from .._types import AppliedRevision
-from .guard import FormToken, local_refusal, safe_next
-from .render import page
+from .guard import FormToken, local_refusal, page, safe_next
 
 if TYPE_CHECKING:
     from alembic.script import Script
 
     from .._extension import Versioning
-
-__all__ = ["DatabaseReport", "PendingGate", "PendingRevision", "pending_reports"]
 
 logger = logging.getLogger("flask_versioning")
 
@@ -64,12 +62,6 @@ class DatabaseReport:
     setup_sql: str = ""
     #: Why there is no SQL preview, in one line (``None`` when there is one).
     sql_note: str | None = None
-
-
-def versioning() -> Versioning:
-    from .._state import get_state
-
-    return get_state().extension
 
 
 def pending_reports(extension: Versioning) -> tuple[list[DatabaseReport], bool]:
@@ -165,7 +157,7 @@ class PendingGate:
         app = current_app
         if not app.debug or app.testing:
             return 404, "the pending-migrations page is only served in debug mode"
-        why = versioning().protection(databases=False)
+        why = get_state().extension.protection(databases=False)
         if why is not None:
             return 403, f"{why}: migrate with 'flask db upgrade'"
         return None
@@ -173,7 +165,7 @@ class PendingGate:
     def reports(self) -> list[DatabaseReport]:
         """The databases behind their heads: checked once, then kept until an upgrade or until
         a revision file is added, removed or renamed."""
-        extension = versioning()
+        extension = get_state().extension
         with self._lock:
             if self._reports is not None and _folders(extension) == self._folders:
                 return self._reports
@@ -215,7 +207,7 @@ class PendingGate:
         if reason is not None:
             return page("refused.html", 403, reason=reason, next=next_url)
 
-        extension = versioning()
+        extension = get_state().extension
         applied: list[tuple[str, AppliedRevision]] = []
         error = None
         try:

@@ -20,14 +20,12 @@ from .._errors import mask_url, one_line, scrub
 from .._operations.queries import check
 from .._protection import environment_label
 from .._review.drift import describe_diffs
-from .guard import local_refusal
-from .render import page
+from .._state import get_state
+from .guard import local_refusal, page
 
 if TYPE_CHECKING:
     from .._extension import Versioning
     from .._types import SeedStatus
-
-__all__ = ["status_page"]
 
 T = TypeVar("T")
 
@@ -66,8 +64,6 @@ def status_page() -> Response:
     reason = local_refusal(request)
     if reason is not None:
         return page("refused.html", 403, reason=reason, next=None)
-    from .._state import get_state
-
     state = get_state()
     extension = state.extension
     seeds = _ask(extension.seeds_status)
@@ -92,15 +88,12 @@ def _section(extension: Versioning, bind: str | None, seeds: Answer) -> Section:
         graph=_ask(lambda: Markup(extension.graph(bind=bind, fmt="svg"))),
         seeds=mine,
         protection=_ask(lambda: extension.protection(bind=bind)),
-        check=_check(extension, bind),
-    )
-
-
-def _check(extension: Versioning, bind: str | None) -> Answer:
-    """Each difference between the models and the database, in ``flask db check``'s words."""
-    database = extension.database(bind)
-    if database.metadata is None:
-        return Answer(error="no models to compare: this database was given no metadata")
-    return _ask(
-        lambda: [d.description for d in describe_diffs(check(database), database.engine().dialect)]
+        # Each difference between the models and the database, in ``flask db check``'s words.
+        check=Answer(error="no models to compare: this database was given no metadata")
+        if database.metadata is None
+        else _ask(
+            lambda: [
+                d.description for d in describe_diffs(check(database), database.engine().dialect)
+            ]
+        ),
     )
