@@ -29,7 +29,7 @@ class StepListener(Protocol):
     """What ``on_version_apply`` calls for each step, after :meth:`begin` at the run's start."""
 
     #: Set by the environment: each step's transaction must ask for a lazy commit, the run
-    #: ending with one that waits for the disk (:mod:`.durability`).
+    #: ending with one that waits for the disk (:func:`.environment.deferred_flush`).
     defer_flush: bool
     #: Set by the environment: this listener is the last thing each step's transaction runs,
     #: so it commits it and begins the next one in the same round trip as its own statement.
@@ -139,7 +139,7 @@ class Database:
         foreign = layout.has_foreign_env(self.directory)
         if foreign:
             # Another tool's env.py (e.g. Flask-Migrate's): run ours, read the same revisions.
-            main["script_location"] = layout.delegate_directory()
+            main["script_location"] = layout.templates() / "delegate"
             main["path_separator"] = "os"
             main["version_locations"] = self.directory / "versions"
         if self.settings.file_template:
@@ -195,7 +195,6 @@ def _escape(value: object) -> str:
 
 
 def _is_new_directory(directory: Path) -> bool:
-    """Whether ``directory`` has no ``env.py`` and no revision file yet."""
     if (directory / "env.py").exists():
         return False
     try:

@@ -8,16 +8,19 @@ hands it over in ``config.attributes["connection"]``, as Alembic's cookbook desc
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import time
-from collections.abc import Callable, Collection, Mapping, MutableSequence
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableSequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, mask_url
 from .._online.policy import attempts
 from .cancel import server_id
-from .durability import deferred_flush
+
+logger = logging.getLogger("flask_versioning")
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -111,17 +114,7 @@ def _options(context: Any, database: Database, expected: int = 1) -> dict[str, A
         # Flask-Migrate's multidb template reads ``<name>_upgrades`` for each engine.
         options["upgrade_token"] = f"{database.engine_name}_upgrades"
         options["downgrade_token"] = f"{database.engine_name}_downgrades"
-    recorder: StepRecorder | None = config.attributes.get(RECORDER_KEY)
-    user_apply = options.pop("on_version_apply", None)
-    if recorder is not None or user_apply is not None:
-
-        def on_version_apply(**kw: Any) -> None:
-            if recorder is not None:
-                recorder(**kw)
-            if user_apply is not None:
-                user_apply(**kw)
-
-        options["on_version_apply"] = on_version_apply
+    _chain_on_version_apply(options, config.attributes.get(RECORDER_KEY))
     user_hook = options.get("process_revision_directives")
     if database.settings.safe_ddl:
         from .._online.safe_autogen import safe_forms_hook
@@ -204,10 +197,10 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
     history: StepListener | None = None
     if database.history is not None and not context.is_offline_mode():
         history = database.history(database, context.script)
-        _also_on_version_apply(options, history)
+        _chain_on_version_apply(options, history)
         starters.append(history.begin)
     if database.seed_ledger is not None and not context.is_offline_mode():
-        _also_on_version_apply(options, database.seed_ledger(database))
+        _chain_on_version_apply(options, database.seed_ledger(database))
     # Multidb-layout revisions take the engine name: ``upgrade(engine_name)``.
     kw = {"engine_name": database.engine_name} if database.engine_name is not None else {}
 
@@ -229,7 +222,7 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
             options.setdefault("render_as_batch", True)
         if recorder is not None:
             recorder.server_id = server_id(connection)
-        # Only for our commands that apply steps, on a connection of our own (see .durability).
+        # Only for our commands that apply steps, on a connection of our own (see deferred_flush).
         lazily: contextlib.AbstractContextManager[bool] = (
             deferred_flush(connection)
             if history is not None and recorder is not None and not isinstance(given, sa.Connection)
@@ -267,14 +260,14 @@ def _run_one(context: Any, database: Database, *, expected: int, alone: bool) ->
 
 def _guard(context: Any, database: Database, connection: sa.Connection, options: Any) -> None:
     """Put :attr:`Database.guard` in front of the command's work, the one door every online
-    migration passes: the command's ``fn`` is wrapped and the context configured again. With
+    migration passes: the command's ``fn`` is wrapped to ask it before the first step runs. With
     ``purge`` Alembic empties the version table (and may commit that) before it asks ``fn``
     for the steps, so those are judged here first.
     """
     guard = database.guard
     migration = context.get_context()
     fn = migration.opts.get("fn")
-    if guard is None or fn is None or isinstance(fn, _Guarded):
+    if guard is None or fn is None or getattr(fn, "func", None) is _run_guarded:
         return
     if migration.opts.get("purge"):
         began = connection.in_transaction()
@@ -285,33 +278,118 @@ def _guard(context: Any, database: Database, connection: sa.Connection, options:
             # Left open, Alembic would take it for the caller's and never commit the stamp.
             connection.rollback()
         return
-    context.configure(connection=connection, **options, fn=_Guarded(database, context.config, fn))
+    guarded = functools.partial(_run_guarded, database, context.config, fn)
+    context.configure(connection=connection, **options, fn=guarded)
 
 
-class _Guarded:
-    """The command's ``fn`` with :attr:`Database.guard` asked before the first step runs."""
-
-    def __init__(self, database: Database, config: Config, fn: Callable[..., Any]) -> None:
-        self.database = database
-        self.config = config
-        self.fn = fn
-
-    def __call__(self, heads: tuple[str, ...], ctx: MigrationContext) -> list[Any]:
-        steps = list(self.fn(heads, ctx))
-        guard = self.database.guard
-        if steps and guard is not None and ctx.connection is not None:
-            guard(self.database, self.config, ctx.connection, heads, steps, False)
-        return steps
+def _run_guarded(
+    database: Database, config: Config, fn: Callable[..., Any], heads: Any, ctx: MigrationContext
+) -> list[Any]:
+    steps = list(fn(heads, ctx))
+    if steps and database.guard is not None and ctx.connection is not None:
+        database.guard(database, config, ctx.connection, heads, steps, False)
+    return steps
 
 
-def _also_on_version_apply(options: dict[str, Any], listener: StepListener) -> None:
-    """Call ``listener`` (the ledger) first on every step, then what was there: a step whose
-    record fails is rolled back, and must not have been reported as applied."""
-    earlier = options.get("on_version_apply")
+def _chain_on_version_apply(options: dict[str, Any], listener: Callable[..., None] | None) -> None:
+    """Call ``listener`` first on every step, then what was there: a step whose ledger record
+    fails is rolled back, and must not have been reported as applied."""
+    calls = [f for f in (listener, options.pop("on_version_apply", None)) if f is not None]
+    if calls:
 
-    def on_version_apply(**kw: Any) -> None:
-        listener(**kw)
-        if earlier is not None:
-            earlier(**kw)
+        def on_version_apply(**kw: Any) -> None:
+            for call in calls:
+                call(**kw)
 
-    options["on_version_apply"] = on_version_apply
+        options["on_version_apply"] = on_version_apply
+
+
+# -- per-step commits that do not each wait for the disk, while the run's end does ----------
+#
+# Each step of an upgrade commits on its own so that a failing revision rolls back alone, but
+# only the last commit must be durable when the command returns; before that, a crash may lose
+# the newest steps, never *part* of one. PostgreSQL's asynchronous commit (``SET LOCAL
+# synchronous_commit = off``, sent with the ledger's INSERT) and SQLite's ``synchronous = NORMAL``
+# in WAL mode make exactly that promise; the run then ends with a commit that waits for the disk.
+# (SQLite's ``OFF``, or ``NORMAL`` with a rollback journal, can corrupt a file: neither is used.)
+# Only on a connection the environment opened itself: a caller's has the caller's durability.
+
+#: SQLite journal modes that are files next to the database, which WAL may stand in for.
+_ROLLBACK_JOURNALS = frozenset({"delete", "truncate", "persist"})
+
+
+@contextlib.contextmanager
+def deferred_flush(connection: sa.Connection) -> Iterator[bool]:
+    """Run the block with step commits that need not wait for the disk; flush at its end, and
+    after a failure too (the failure is what propagates).
+
+    Yields whether each step's transaction must ask for it itself (PostgreSQL's ``SET LOCAL``);
+    on SQLite the connection's setting covers every commit."""
+    flush: Callable[[sa.Connection], None] | None = None
+    if not connection.in_transaction():
+        if connection.dialect.name == "postgresql":
+            flush = _postgresql_flush
+        elif connection.dialect.name == "sqlite":
+            flush = _sqlite_relax(connection)
+    if flush is None:
+        yield False
+        return
+    try:
+        yield flush is _postgresql_flush
+    except BaseException:
+        with contextlib.suppress(sa.exc.DBAPIError):
+            _end(connection, flush)
+        raise
+    _end(connection, flush)
+
+
+def _end(connection: sa.Connection, flush: Callable[[sa.Connection], None]) -> None:
+    # Alembic rolled back a failed step already; what may remain is SQLAlchemy's record of a
+    # transaction begun by a statement of Alembic's after the last step.
+    if connection.in_transaction():
+        connection.rollback()
+    flush(connection)
+
+
+def _postgresql_flush(connection: sa.Connection) -> None:
+    # A commit holding a transaction id waits for the disk, and for every earlier commit.
+    connection.exec_driver_sql("SELECT txid_current()")
+    connection.commit()
+
+
+def _sqlite_relax(connection: sa.Connection) -> Callable[[sa.Connection], None] | None:
+    """Put the connection in WAL mode with ``synchronous = NORMAL`` and return what restores
+    it; ``None`` if it cannot be (in memory, another process holding the file) or durability
+    was already chosen below FULL."""
+    mode = str(connection.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+    synchronous = int(connection.exec_driver_sql("PRAGMA synchronous").scalar() or 0)
+    relaxed = mode in _ROLLBACK_JOURNALS | {"wal"} and synchronous >= 2
+    if relaxed and mode != "wal":
+        now = connection.exec_driver_sql("PRAGMA journal_mode = WAL").scalar()
+        relaxed = str(now).lower() == "wal"
+    if relaxed:
+        connection.exec_driver_sql("PRAGMA synchronous = NORMAL")
+    connection.commit()
+    if not relaxed:
+        return None
+
+    def restore(connection: sa.Connection) -> None:
+        connection.exec_driver_sql(f"PRAGMA synchronous = {synchronous}")
+        if mode == "wal":
+            # Copies the log into the file, syncing both: what the run committed is durable.
+            connection.exec_driver_sql("PRAGMA wal_checkpoint")
+        else:
+            now = "wal"
+            with contextlib.suppress(sa.exc.OperationalError):  # locked by another connection
+                now = str(connection.exec_driver_sql(f"PRAGMA journal_mode = {mode}").scalar())
+            if now.lower() != mode:  # another connection has it open: WAL is only different
+                connection.exec_driver_sql("PRAGMA wal_checkpoint")
+                logger.warning(
+                    "the SQLite database at %s stays in WAL journal mode (it was %s): another "
+                    "connection had it open when the upgrade ended",
+                    mask_url(connection.engine.url),
+                    mode.upper(),
+                )
+        connection.commit()
+
+    return restore

@@ -136,7 +136,6 @@ def _cache_paths(locations: Sequence[Path]) -> Iterator[Path]:
 
 
 def _read_cache(path: Path, names: str) -> tuple[str, ...] | None:
-    """The cached heads if the entry is for these names and its watched files are intact."""
     try:
         data = json.loads(path.read_bytes())
         if data["format"] != _FORMAT or data["names"] != names:
@@ -151,7 +150,6 @@ def _read_cache(path: Path, names: str) -> tuple[str, ...] | None:
 
 
 def _write_cache(path: Path, entry: dict[str, Any]) -> bool:
-    """Store ``entry``; ``False`` (and nothing left behind) when not writable."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.parent.name == "__pycache__":

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from .._errors import one_line
 from .heads import script_heads, write_atomically
 from .revision_files import RevisionFile, list_revision_files, read_revision_files
 
@@ -79,7 +80,7 @@ def write_heads_file(directory: Path, entries: Iterable[tuple[str, str]]) -> Pat
     """Write ``(revision, message)`` entries as the heads file, sorted so that the same heads
     always give the same bytes whoever writes them."""
     path = heads_path(directory)
-    lines = [f"{rev} {_one_line(message)}".rstrip() for rev, message in sorted(entries)]
+    lines = [f"{rev} {one_line(message)}".rstrip() for rev, message in sorted(entries)]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, _HEADER + "".join(f"{line}\n" for line in lines))
     return path
@@ -106,7 +107,7 @@ def head_messages(locations: Sequence[Path], heads: Sequence[str]) -> dict[str, 
         found = RevisionFile.read(filename)
         if found is not None and found.revision in missing:
             missing.discard(found.revision)
-            wanted[found.revision] = _one_line(found.message)
+            wanted[found.revision] = one_line(found.message)
     return wanted
 
 
@@ -114,7 +115,3 @@ def revision_ids(locations: Sequence[Path]) -> set[str] | None:
     """Every revision id in ``locations`` read as text; ``None`` if a file is too unusual."""
     files = read_revision_files(locations)
     return None if files is None else {f.revision for f in files}
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -58,11 +58,6 @@ def templates() -> Path:
     return Path(str(resources.files("flask_versioning") / "templates"))
 
 
-def delegate_directory() -> Path:
-    """The script location whose ``env.py`` runs our environment, for foreign directories."""
-    return templates() / "delegate"
-
-
 def render_user_template(context: Any) -> str:
     """Render the user's ``script.py.mako`` with the arguments Alembic gave the delegate's
     template (Mako's ``context``, whose ``config`` carries the database)."""

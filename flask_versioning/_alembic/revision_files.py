@@ -172,7 +172,6 @@ def _by_pattern(data: bytes) -> _Values | None:
 
 
 def _by_ast(data: bytes) -> _Values | None:
-    """The same from the module's top-level statements (multi-line values, comments...)."""
     try:
         tree = ast.parse(data)
     except _ERRORS:

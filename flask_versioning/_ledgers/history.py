@@ -296,7 +296,8 @@ class StepWriter:
     def _relaxed_insert(self) -> sa.Insert:
         """The row's INSERT that also makes its transaction commit without waiting for the
         disk (PostgreSQL's ``SET LOCAL synchronous_commit = off``), in the same round trip; the
-        environment flushes once at the end of the run (:mod:`~._alembic.durability`)."""
+        environment flushes once at the end of the run
+        (``deferred_flush`` in :mod:`~._alembic.environment`)."""
         relaxed = sa.select(
             sa.func.set_config("synchronous_commit", "off", True).label("setting")
         ).cte("relaxed")

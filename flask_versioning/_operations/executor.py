@@ -175,7 +175,6 @@ def is_transactional(database: Database) -> bool:
 
 
 def _one_transaction(database: Database) -> bool:
-    """Whether a run's steps share one transaction that rolls back as a whole."""
     if database.configure_options().get("transaction_per_migration", False):
         return False
     try:

@@ -177,7 +177,6 @@ def _listed(revisions: Sequence[str], limit: int = 8) -> str:
 
 
 def _oldest_first(parents: Mapping[str, Sequence[str]], tip: str) -> list[str]:
-    """``tip`` and its ancestors, each after its parents."""
     order: list[str] = []
     seen: set[str] = set()
     stack: list[tuple[str, bool]] = [(tip, False)]
@@ -233,7 +232,6 @@ def _version_table(impl: DefaultImpl, options: Mapping[str, Any]) -> sa.Table:
 
 
 def ancestors(parents: Mapping[str, Sequence[str]], tips: Collection[str]) -> set[str]:
-    """``tips`` and every revision below them."""
     seen: set[str] = set()
     stack = [t for t in tips if t in parents]
     while stack:

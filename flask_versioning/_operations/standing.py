@@ -94,7 +94,6 @@ def _ledger(database: Database, problems: list[str]) -> tuple[list[history.Entry
 
 
 def _files(database: Database, problems: list[str]) -> list[RevisionFile]:
-    """The revision files, read as text; through Alembic only when one is too unusual."""
     locations = version_locations(database)
     if not any(location.is_dir() for location in locations):
         return []
