@@ -34,8 +34,6 @@ from .._paths import display_path
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale", "refuse_upgrade"]
-
 
 def _compute(database: Database) -> list[str]:
     with translate_errors(database):

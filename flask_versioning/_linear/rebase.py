@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["rebase"]
-
 
 def rebase(
     database: Database, revision: str, onto: str | None, databases: list[Database]

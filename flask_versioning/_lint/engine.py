@@ -20,21 +20,24 @@ file, an unknown dialect, squawk missing) raises :class:`~flask_versioning.Versi
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from .._errors import VersioningError
-from .checks import CHECKS
-from .context import build_context
+from .checks import CHECKS, build_context
 from .findings import Finding, LintConfig, suggest
 from .render import Rendering, render_revision, transactional_ddl
 from .rules import RULES, SQUAWK_PREFIX, Severity
 from .source import Source
-from .squawk import squawk_executable, squawk_findings
 
-__all__ = ["lint_revision"]
+_SQUAWK_RECIPE = "See squawk's rule reference: https://squawkhq.com/docs/rules"
 
 
 class Hit(NamedTuple):
@@ -157,3 +160,68 @@ def _findings(
             line, severity = placed
             findings[Finding(hit.rule, severity, path, line, hit.message, rule.recipe)] = None
     return sorted(findings, key=lambda f: (f.line, f.rule))
+
+
+def squawk_executable() -> str | None:
+    """The ``squawk`` executable on ``PATH`` or beside the running Python (where ``pip``
+    puts it in a virtual environment that need not be activated); ``None`` if missing."""
+    return shutil.which("squawk") or shutil.which("squawk", path=str(Path(sys.executable).parent))
+
+
+def squawk_findings(
+    sql: str,
+    path: Path,
+    *,
+    line_map: Sequence[int] | None = None,
+    transactional: bool = True,
+    executable: str | None = None,
+) -> list[Finding]:
+    """Run squawk on ``sql`` (from the revision ``path``) and return its findings as errors.
+
+    squawk (``pip install squawk-cli``, never a dependency) reads the SQL on standard input and
+    prints JSON objects with a 0-based ``line`` in the SQL; it exits 1 when it finds something.
+    ``line_map[i]`` is the revision line behind line ``i + 1`` of ``sql``. With
+    ``transactional`` the SQL is wrapped in BEGIN/COMMIT, as Alembic runs it, so squawk sees an
+    autocommit block's COMMIT/BEGIN in context. Raises :class:`VersioningError` when squawk is
+    missing or fails.
+    """
+    program = executable or squawk_executable()
+    if program is None:
+        raise VersioningError("squawk is not installed; install it with: pip install squawk-cli")
+    offset = 1 if transactional else 0
+    if transactional:
+        sql = f"BEGIN;\n{sql}COMMIT;\n"
+    try:
+        result = subprocess.run(
+            [program, "--reporter", "json", "--stdin-filepath", str(path)],
+            input=sql,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SQUAWK_DISABLE_GITHUB_ANNOTATIONS": "1"},
+            check=False,
+        )
+    except OSError as exc:
+        raise VersioningError(f"squawk could not be run: {exc}") from None
+    if result.returncode not in (0, 1):
+        detail = " ".join((result.stderr or result.stdout).split())[:300]
+        raise VersioningError(f"squawk failed (exit code {result.returncode}): {detail}")
+    try:
+        violations = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        raise VersioningError("squawk printed output that is not JSON") from None
+    findings = []
+    for violation in violations if isinstance(violations, list) else []:
+        sql_line = int(violation.get("line", 0)) - offset
+        line = (line_map[sql_line] or 1) if line_map and 0 <= sql_line < len(line_map) else 1
+        help_text = str(violation.get("help") or "").strip()
+        findings.append(
+            Finding(
+                rule=SQUAWK_PREFIX + str(violation.get("rule_name", "unknown")),
+                severity="error",
+                path=path,
+                line=line,
+                message=str(violation.get("message", "")).strip(),
+                recipe=f"{help_text}\n{_SQUAWK_RECIPE}" if help_text else _SQUAWK_RECIPE,
+            )
+        )
+    return findings

@@ -23,7 +23,6 @@ from .._reports import CheckReport, Difference
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["check_report", "describe_diffs"]
 
 Dialect = sa.Dialect | None
 

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from .._alembic.database import Database
     from .._lint import Finding, LintConfig
 
-__all__ = ["dialect_name", "lint_config", "lint_database", "pick_revisions"]
-
 
 def dialect_name(database: Database) -> str:
     """The dialect the database's revisions are rendered for (making an engine does not

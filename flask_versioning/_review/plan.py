@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["plan"]
 
 _RELATIVE = re.compile(r"^\+(\d+)$")
 
