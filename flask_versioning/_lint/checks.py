@@ -27,13 +27,9 @@ from .source import OpCall, Source
 
 @dataclass(frozen=True)
 class Stmt:
-    """One rendered statement in the order the revision emits it.
-
-    ``origin``: ``"op"`` (an ``op.*`` directive), ``"execute"`` (SQL handed to ``op.execute``),
-    ``"batch"`` (written when a batch block ends) or ``"source"`` (the literal SQL of an
-    ``op.execute`` call that offline rendering did not reach). ``transaction`` numbers the
-    transaction it runs in, ``None`` outside one.
-    """
+    """One rendered statement. ``origin``: ``"op"``, ``"execute"`` (SQL handed to
+    ``op.execute``), ``"batch"`` (written when a batch block ends) or ``"source"`` (an
+    ``op.execute`` literal rendering did not reach); ``transaction``: ``None`` outside one."""
 
     parsed: sql.Statement
     line: int
@@ -49,31 +45,22 @@ class Stmt:
 
 @dataclass
 class Context:
-    """What every check reads: the statements, the source view, and what the revision creates."""
-
     dialect: str
     source: Source
     statements: list[Stmt]
     engine_name: str | None = None
-    #: Whether the run sets a lock timeout around the revision (``LintConfig.lock_timeout``).
     lock_timeout: bool = False
     new_tables: set[str] = field(default_factory=set)
     new_indexes: set[str] = field(default_factory=set)
 
     def existing(self, table: object) -> bool:
-        """Whether ``table`` existed before this revision (unknown names count as existing)."""
+        # Unknown names count as existing.
         return not (isinstance(table, str) and sql.name_key(table) in self.new_tables)
 
 
 def build_context(
-    dialect: str,
-    source: Source,
-    rendering: Rendering,
-    engine_name: str | None = None,
-    *,
-    lock_timeout: bool = False,
+    dialect: str, source: Source, rendering: Rendering, engine_name: str | None, lock_timeout: bool
 ) -> Context:
-    """Lay the rendered SQL out as statements; add ``op.execute`` literals rendering missed."""
     statements: list[Stmt] = []
     counter = 0
     initial = transaction = 0 if rendering.transactional else None
@@ -119,20 +106,14 @@ CHECKS: dict[str, Check] = {}
 
 
 def _check(rule: str) -> Callable[[Check], Check]:
-    def register(function: Check) -> Check:
-        CHECKS[rule] = function
-        return function
-
-    return register
+    return lambda function: CHECKS.setdefault(rule, function)
 
 
 def _show(name: object) -> str:
-    """A name as the message shows it: no quotes; ``?`` when the source has no literal."""
     return name.replace('"', "").replace("`", "") if isinstance(name, str) else "?"
 
 
 def _alterations(ctx: Context) -> Iterator[tuple[Stmt, sql.Action]]:
-    """Each action of every ``ALTER TABLE`` on a table that existed before the revision."""
     for s in ctx.statements:
         if s.parsed.kind == "alter_table" and ctx.existing(s.parsed.table):
             yield from ((s, a) for a in s.parsed.actions)
@@ -185,7 +166,6 @@ def _concurrent_in_transaction(ctx: Context) -> Hits:
 
 
 def _not_valid(ctx: Context, kind: str, what: str) -> Hits:
-    """A constraint added without NOT VALID, or validated in the transaction that added it."""
     added: dict[str, int | None] = {}
     for s, a in _alterations(ctx):
         if a.kind == "add_constraint" and a.detail == kind:
