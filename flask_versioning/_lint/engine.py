@@ -71,7 +71,7 @@ def lint_revision(
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
     context = build_context(dialect, source, rendering, engine_name, config.lock_timeout)
     for rule_id, check in CHECKS.items():
-        if RULES[rule_id].applies_to(dialect) and config.enabled(rule_id):
+        if RULES[rule_id].applies_to(dialect) and config.rules.get(rule_id) != "off":
             hits.extend(Hit(rule_id, line, message) for line, message in check(context))
     findings = _findings(hits, path, config, source)
     if program and rendering.emitted:

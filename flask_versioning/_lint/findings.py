@@ -46,10 +46,6 @@ class Finding:
     message: str
     recipe: str = ""
 
-    def as_dict(self) -> dict[str, object]:
-        """The finding as JSON-ready data, the path as a string."""
-        return {**asdict(self), "path": str(self.path)}
-
 
 @dataclass(frozen=True)
 class LintConfig:
@@ -102,9 +98,6 @@ class LintConfig:
         setting = self.rules.get(rule, default)
         return None if setting == "off" else setting
 
-    def enabled(self, rule: str) -> bool:
-        return self.rules.get(rule) != "off"
-
 
 def suggest(rule: object) -> str:
     """``" (did you mean 'x'?)"`` for a near miss of a rule id, else ``""``."""
@@ -123,8 +116,8 @@ def format_text(findings: Iterable[Finding], *, recipes: bool = True) -> str:
 
 
 def format_json(findings: Iterable[Finding]) -> str:
-    """A JSON list of :meth:`Finding.as_dict` objects."""
-    return json.dumps([f.as_dict() for f in findings], indent=2)
+    """A JSON list of the findings' fields, the path as a string."""
+    return json.dumps([{**asdict(f), "path": str(f.path)} for f in findings], indent=2)
 
 
 def format_github(findings: Iterable[Finding]) -> str:

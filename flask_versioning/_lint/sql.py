@@ -237,18 +237,6 @@ def add_column_is_required(action: Action) -> bool:
     )
 
 
-def constraint_not_valid(action: Action) -> bool:
-    return bool(re.search(r"\bNOT\s+VALID\b", action.text, _FLAGS))
-
-
-def unique_uses_index(action: Action) -> bool:
-    return bool(re.search(r"\bUSING\s+INDEX\s+(?!TABLESPACE)", action.text, _FLAGS))
-
-
-def has_limit(sql: str) -> bool:
-    return bool(re.search(r"\bLIMIT\s+\d+", sql, _FLAGS))
-
-
 def references(sql: str) -> list[str]:
     """Tables named in ``REFERENCES`` clauses (a new table's foreign keys lock those tables)."""
     return re.findall(rf"\bREFERENCES\s+({_QNAME})", sql, _FLAGS)
