@@ -48,13 +48,12 @@ def lint_revision(
     squawk: bool = False,
     x_args: Sequence[str] = (),
 ) -> list[Finding]:
-    """Check one revision file for operations that are unsafe on a live ``dialect`` database.
+    """Check one revision file for operations that are unsafe on a live ``dialect`` database
+    (a SQLAlchemy dialect name), sorted by line.
 
-    ``dialect`` is a SQLAlchemy dialect name (``engine.dialect.name``). ``engine_name`` is passed
-    to a multi-database revision's ``upgrade(engine_name)``; ``x_args`` are the ``-x`` arguments
-    its ``context.get_x_argument()`` sees. With ``squawk=True`` (it must be installed) and a
-    PostgreSQL dialect, squawk's findings on the rendered SQL are added as ``squawk/<rule>``.
-    Findings are sorted by line; suppressed and ``"off"`` rules are left out.
+    ``engine_name`` is passed to a multi-database revision's ``upgrade(engine_name)``;
+    ``x_args`` are its ``-x`` arguments. With ``squawk=True`` and PostgreSQL, squawk's findings
+    on the rendered SQL are added as ``squawk/<rule>``.
     """
     config = config or LintConfig()
     transactional_ddl(dialect)  # an unknown dialect is bad usage: raise before reading files

@@ -49,14 +49,11 @@ class Finding:
 
 @dataclass(frozen=True)
 class LintConfig:
-    """Per-rule severities chosen by the project (see the module docstring), and what the
-    linter cannot read from a revision: whether the run around it sets a lock timeout."""
+    """Per-rule severities chosen by the project, and whether the revisions run with the lock
+    timeout ``env.py`` sets (then ``require-timeout-settings`` flags only a revision that lifts
+    it; without one, any DDL lacking a ``lock_timeout`` of its own is flagged)."""
 
     rules: Mapping[str, Setting] = field(default_factory=lambda: MappingProxyType({}))
-    #: Whether the revisions run with the lock timeout and retries ``env.py`` sets
-    #: (``VERSIONING_DDL_LOCK_TIMEOUT`` not ``None``): ``require-timeout-settings`` then flags
-    #: only a revision that lifts it. When ``False`` (no app says how its revisions run), any
-    #: DDL without a ``lock_timeout`` of its own is flagged.
     lock_timeout: bool = False
 
     @classmethod
