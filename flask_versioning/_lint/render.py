@@ -28,16 +28,15 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from .._errors import ConfigurationError, scrub
+from .._errors import ConfigurationError, one_line, scrub
 
 _counter = itertools.count()
 
 
 @dataclass(frozen=True)
 class Emitted:
-    """One write of SQL by Alembic, with the revision file's lines on the stack, innermost
-    first, and the operation being invoked (``None`` for a batch block's flush or an autocommit
-    block's COMMIT/BEGIN)."""
+    """One write of SQL, with the revision file's lines on the stack (innermost first) and the
+    operation invoked (``None`` for a batch block's flush or an autocommit block's COMMIT)."""
 
     sql: str
     lines: tuple[int, ...]
@@ -50,13 +49,8 @@ class Emitted:
 
 @dataclass(frozen=True)
 class Rendering:
-    """What rendering a revision's ``upgrade()`` produced.
-
-    ``transactional``: Alembic runs the revision in a transaction on this dialect. ``error``
-    says why rendering stopped early and ``error_line`` where; ``note`` why it was not attempted
-    (a multi-database revision without an engine name). ``line_map[i]`` is the revision line
-    behind line ``i + 1`` of ``sql`` (0 where unknown), for tools that report SQL positions.
-    """
+    """What rendering produced: ``error`` says why it stopped early, ``note`` why it was not
+    attempted; ``line_map[i]`` is the revision line behind line ``i + 1`` of ``sql``."""
 
     emitted: tuple[Emitted, ...]
     transactional: bool
@@ -101,7 +95,7 @@ class LoadError(Exception):
 
 
 def load_revision(path: Path) -> ModuleType:
-    """Import a revision file as a fresh module (not added to ``sys.modules``), as Alembic does."""
+    """Import a revision file as a fresh module (not in ``sys.modules``), as Alembic does."""
     name = f"_versioning_lint_revision_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, str(path))
     if spec is None or spec.loader is None:
@@ -220,7 +214,5 @@ def _failing_line(exc: BaseException, filename: str) -> int | None:
 
 def describe(exc: BaseException) -> str:
     """An exception as one line, with any database password masked."""
-    text = " ".join(str(exc).split())
-    if len(text) > 300:
-        text = text[:297] + "..."
+    text = one_line(exc, 300)
     return scrub(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
