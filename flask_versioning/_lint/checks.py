@@ -3,12 +3,11 @@
 :func:`build_context` lays the revision out for the checks: the rendered statements in order,
 each in the transaction it runs in (an autocommit block writes ``COMMIT`` and ``BEGIN`` around
 its body), plus the literal SQL of ``op.execute`` calls that offline rendering did not reach.
-Each check reads that :class:`Context` and yields ``(line, message)``; the engine makes
-findings of them (severity, recipe, suppressions). Checks about what the author wrote (drop,
-rename) read the source's ``op.*`` calls and the hand-written SQL of ``op.execute``; checks about
-locks read every rendered statement, so ``op.execute("CREATE INDEX ...")`` and
-``op.create_index(...)`` are judged alike. A table created earlier in the same revision is new:
-nobody else locks or reads it, so lock and rewrite rules skip it.
+Each check reads that :class:`Context` and yields ``(line, message)``. Checks about what the
+author wrote read the source's ``op.*`` calls and the SQL of ``op.execute``; checks about locks
+read every rendered statement, so ``op.execute("CREATE INDEX ...")`` and ``op.create_index(...)``
+are judged alike. A table created earlier in the same revision is new: nobody else locks or
+reads it, so lock and rewrite rules skip it.
 """
 
 from __future__ import annotations
