@@ -27,19 +27,16 @@ if TYPE_CHECKING:
     from .._lint import Finding, LintConfig
 
 
-def dialect_name(database: Database) -> str:
-    """The dialect the database's revisions are rendered for (making an engine does not
-    connect; a ``mysql+pymysql`` URL to MariaDB says ``mysql``, and the MySQL rules cover both)."""
-    return database.engine().dialect.name
-
-
-def lint_config(database: Database) -> LintConfig:
-    """``VERSIONING_LINT`` as the linter reads it, and whether ``env.py`` sets a lock timeout
-    (so that the linter does not ask for one it already has); a bad value is a one-line error."""
+def _settings(database: Database) -> tuple[LintConfig, str]:
+    """``VERSIONING_LINT``, with whether ``env.py`` sets a lock timeout (so that the linter does
+    not ask for one it already has), and the dialect the revisions are rendered for (making an
+    engine does not connect; MariaDB through ``mysql+pymysql`` says ``mysql``, which the MySQL
+    rules cover)."""
     from .._lint import LintConfig
 
     lock_timeout = bool(database.settings.ddl_lock_timeout)  # PostgreSQL reads 0 as "none"
-    return LintConfig.from_setting(database.settings.lint, lock_timeout=lock_timeout)
+    config = LintConfig.from_setting(database.settings.lint, lock_timeout=lock_timeout)
+    return config, database.engine().dialect.name
 
 
 def lint_database(
@@ -54,7 +51,7 @@ def lint_database(
     arguments: file by file, oldest first, each path absolute and normalised."""
     from .._lint import lint_revision
 
-    config, dialect = lint_config(database), dialect_name(database)
+    config, dialect = _settings(database)
     return [
         finding
         for script in pick_revisions(database, revisions, since=since)
@@ -116,15 +113,12 @@ def plan(
     applied: bool = False,
     x_args: Sequence[str] = (),
 ) -> DatabasePlan:
-    """The revisions ``upgrade target`` would apply to ``database``, oldest first.
-
-    ``target`` is what ``upgrade`` takes (``heads``, a revision, ``branch@head``, ``+N``). With
-    ``applied``, those the database already has are listed too (no SQL), to show where the
-    pending ones sit. ``x_args``: the ``-x`` arguments the revisions see, as in ``upgrade``.
-    """
+    """The revisions ``upgrade target`` (``heads``, a revision, ``branch@head``, ``+N``) would
+    apply to ``database``, oldest first; with ``applied``, those it has are listed too (no SQL),
+    to show where the pending ones sit."""
     from .._lint import lint_revision, render_revision
 
-    config, dialect = lint_config(database), dialect_name(database)
+    config, dialect = _settings(database)
     script = database.script_directory()
     now = () if sqlite_file_missing(database) else tuple(current(database))
     with translate_errors(database, f"'plan {target}'"):
