@@ -338,7 +338,7 @@ class Versioning:
         x_args: Sequence[str] = (),
     ) -> DatabasePlan:
         """What ``upgrade(target)`` would apply, with SQL and lint findings; changes nothing."""
-        from ._review.plan import plan
+        from ._review.lint import plan
 
         return plan(self.database(bind), target, applied=applied, x_args=x_args)
 

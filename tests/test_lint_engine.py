@@ -26,15 +26,14 @@ from flask_versioning._lint import (
     LintConfig,
     exit_code,
     format_findings,
-    format_github,
-    format_json,
     format_text,
     lint_revision,
     render_revision,
-    squawk_executable,
     summary,
 )
 from flask_versioning._lint.checks import CHECKS
+from flask_versioning._lint.engine import squawk_executable
+from flask_versioning._lint.findings import format_github, format_json
 from flask_versioning._lint.render import load_revision
 from flask_versioning._lint.rules import META_RULES
 

@@ -155,7 +155,7 @@ def current(state: VersioningState, database: Database) -> tuple[str, ...]:
 def plan(
     state: VersioningState, database: Database, *, target: str, applied: bool, x_args: Sequence[str]
 ) -> DatabasePlan:
-    from .._review.plan import plan as plan_upgrade
+    from .._review.lint import plan as plan_upgrade
 
     return plan_upgrade(database, target, applied=applied, x_args=x_args)
 

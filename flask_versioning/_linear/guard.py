@@ -1,13 +1,6 @@
-"""The linear-history guard: ``versions/HEADS`` kept true, and checked against the revisions.
-
-The file and why it exists: :mod:`flask_versioning._alembic.heads_file`. Here,
-:func:`record_heads` rewrites it after a command changed the heads; :func:`heads_file_problem`
-says how it disagrees with the revision files (``check``, ``status --check``);
-:func:`refuse_stale` keeps a new revision from hiding that disagreement; :func:`refuse_upgrade`
-stops every upgrade (all go through :func:`~flask_versioning._operations.executor.upgrade`)
-while the history has two heads or the file is conflicted or stale, so a deploy of a bad merge
-fails before any revision runs; :func:`enable` writes it for an existing directory. With
-``VERSIONING_LINEAR_HISTORY = False`` none of them reads or writes anything.
+"""The linear-history guard: ``versions/HEADS`` (see :mod:`flask_versioning._alembic.heads_file`)
+kept true, and checked against the revisions, so that a deploy of a bad merge fails before any
+revision runs. With ``VERSIONING_LINEAR_HISTORY = False`` nothing here reads or writes anything.
 """
 
 from __future__ import annotations
@@ -34,8 +27,6 @@ from .._paths import display_path
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["enable", "heads_file_problem", "record_heads", "refuse_stale", "refuse_upgrade"]
-
 
 def _compute(database: Database) -> list[str]:
     with translate_errors(database):
@@ -47,9 +38,7 @@ def _heads(database: Database) -> tuple[str, ...]:
 
 
 def _guarded(database: Database) -> HeadsFile | None:
-    if not database.settings.linear_history:
-        return None
-    return read_heads_file(database.directory)
+    return read_heads_file(database.directory) if database.settings.linear_history else None
 
 
 def _write(database: Database) -> Path:
@@ -77,7 +66,6 @@ def _file_problem(database: Database, listed: HeadsFile, actual: Sequence[str]) 
 
 
 def _files(database: Database, heads: Sequence[str]) -> str:
-    """The revision files' heads, each with its message."""
     messages = head_messages(version_locations(database), heads)
     return _side([(rev, messages.get(rev, "")) for rev in heads])
 
@@ -130,12 +118,9 @@ def refuse_stale(database: Database) -> None:
 
 
 def refuse_upgrade(database: Database) -> None:
-    """Raise :class:`~flask_versioning.RevisionError` when the guarded history is not linear.
-
-    Refused: a conflicted or stale file, or more than one head even where the file lists them
-    all (a branch written on purpose still needs a merge or a rebase before it is deployed).
-    Called before anything runs, so the database is where it was.
-    """
+    """Raise :class:`~flask_versioning.RevisionError` when the guarded history is not linear:
+    a conflicted or stale file, or more than one head even where the file lists them all (a
+    branch written on purpose still needs a merge or a rebase before it is deployed)."""
     listed = _guarded(database)
     if listed is None:
         return

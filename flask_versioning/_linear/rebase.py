@@ -1,13 +1,10 @@
 """``flask db rebase REV [--onto HEAD]``: move a revision written on an older head onto the newer.
 
-The usual case: two branches each added a revision on the same parent, git conflicted on
-``versions/HEADS``, and the history has two heads. A merge revision would keep both branches
-(in an undefined order) forever; for two unrelated additions a straight line is what the team
-meant. Rebasing rewrites the file's ``down_revision`` (and its ``Revises:`` line); the file name
-and revision id stay. Refused, changing nothing, when ``REV`` is applied in a database of this
-directory (its version table would claim the new parent's changes without having them), has
-children, is a merge, or when its parent is not an ancestor of the new one (changes would be
-dropped).
+Two branches each added a revision on the same parent: a merge revision would keep both branches
+forever, where a straight line is what the team meant. Rebasing rewrites the file's
+``down_revision`` and ``Revises:`` line. Refused, changing nothing, when ``REV`` is applied in a
+database of this directory, has children, is a merge, or when its parent is not an ancestor of
+the new one (changes would be dropped).
 """
 
 from __future__ import annotations
@@ -33,17 +30,12 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = ["rebase"]
-
 
 def rebase(
     database: Database, revision: str, onto: str | None, databases: list[Database]
 ) -> RebaseResult:
-    """Make ``revision`` follow ``onto`` (default: the other head) in ``database``'s directory.
-
-    ``databases`` are the app's databases; those whose script directory is this one are
-    checked for ``revision`` in their version table. See the module docstring for the refusals.
-    """
+    """Make ``revision`` follow ``onto`` (default: the other head); ``databases`` (the app's)
+    that share this directory are checked for ``revision`` in their version table."""
     script = database.script_directory()
     with translate_errors(database, "'rebase'"):
         moving = _find(script, revision, "")
@@ -122,10 +114,6 @@ def _refuse_if_applied(
     onto: str,
     databases: list[Database],
 ) -> None:
-    """Refuse to move ``revision`` while a database of this directory has applied it (usually
-    the developer's own), saying that only that database steps back, the three commands that
-    rebase safely, and when ``onto`` is applied nowhere, that moving it instead needs no
-    downgrade."""
     here = database.directory.resolve()
     mine = [
         other
@@ -158,12 +146,8 @@ _REVISES = re.compile(rb"^(?P<head>[ \t]*Revises:)[^\r\n]*", re.MULTILINE)
 
 
 def rewrite_parent(path: Path, parent: str) -> None:
-    """Set the revision file's ``down_revision`` to ``parent``, and its ``Revises:`` line.
-
-    Everything else (formatting, comments, line endings) stays byte for byte; the write is
-    atomic and keeps the file's mode. The cached bytecode goes: a rewrite within the second of
-    the last import would leave a ``.pyc`` Python still takes as current (same size and mtime).
-    """
+    """Set the revision file's ``down_revision`` to ``parent``, and its ``Revises:`` line;
+    everything else stays byte for byte."""
     raw = path.read_bytes()
     try:
         tree = ast.parse(raw)
@@ -199,7 +183,7 @@ def _assigned(tree: ast.Module, name: str) -> ast.expr | None:
 
 
 def _quote(raw: bytes, tree: ast.Module) -> str:
-    """The quote the file writes its revision id with (a formatter may have changed it)."""
+    # The quote the file writes its revision id with (a formatter may have changed it).
     value = _assigned(tree, "revision")
     if value is not None:
         line = raw.splitlines()[value.lineno - 1]
@@ -209,6 +193,8 @@ def _quote(raw: bytes, tree: ast.Module) -> str:
 
 
 def _replace(path: Path, content: bytes) -> None:
+    # The cached bytecode goes: a rewrite within the second of the last import would leave a
+    # .pyc that Python still takes as current (same size and mtime).
     write_atomically(path, content, mode=path.stat().st_mode & 0o7777)
     cached = Path(importlib.util.cache_from_source(str(path)))
     for pyc in cached.parent.glob(f"{path.stem}.*.pyc"):

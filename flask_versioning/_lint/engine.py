@@ -1,40 +1,33 @@
 """Lint one revision file: ``lint_revision(path, dialect=...) -> list[Finding]``.
 
-The file is read as source (:mod:`.source`) and as SQL (:mod:`.render`: ``upgrade()`` rendered
-offline, each statement tagged with its source line); the checks read both, and each hit is
-moved to the first line of its statement, dropped if an ignore comment covers it, and given its
-configured severity.
-
-``# versioning: ignore[rule-id] reason`` on any line of the statement (in a batch block, also
-its ``with`` line), or on comment-only lines right above, suppresses those rules there. Without
-a reason, or naming an unknown rule, it suppresses nothing and is an ``invalid-ignore`` error,
-so a typo cannot hide a finding.
-
-A revision that cannot be parsed, imported or rendered offline gives one
-``revision-not-renderable`` finding at the failing line, never a traceback, and the rest is
-still checked. Not failures: a multi-database revision linted without ``engine_name`` (an
-``info`` finding), and on SQLite a batch block that must recreate its table (rendering it needs
-a live database, and batch mode is how SQLite revisions are written). Bad usage (an unreadable
-file, an unknown dialect, squawk missing) raises :class:`~flask_versioning.VersioningError`.
+The file is read as source (:mod:`.source`) and as SQL (:mod:`.render`); each hit of the checks
+is moved to the first line of its statement, dropped if a ``# versioning: ignore[rule] reason``
+comment covers it (one without a reason or naming an unknown rule is an ``invalid-ignore``
+error, so a typo cannot hide a finding), and given its configured severity. A revision that
+cannot be parsed, imported or rendered offline gives one ``revision-not-renderable`` finding,
+never a traceback; bad usage raises :class:`~flask_versioning.VersioningError`.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from .._errors import VersioningError
-from .checks import CHECKS
-from .context import build_context
+from .checks import CHECKS, build_context
 from .findings import Finding, LintConfig, suggest
 from .render import Rendering, render_revision, transactional_ddl
 from .rules import RULES, SQUAWK_PREFIX, Severity
 from .source import Source
-from .squawk import squawk_executable, squawk_findings
 
-__all__ = ["lint_revision"]
+_SQUAWK_RECIPE = "See squawk's rule reference: https://squawkhq.com/docs/rules"
 
 
 class Hit(NamedTuple):
@@ -55,18 +48,17 @@ def lint_revision(
     squawk: bool = False,
     x_args: Sequence[str] = (),
 ) -> list[Finding]:
-    """Check one revision file for operations that are unsafe on a live ``dialect`` database.
+    """Check one revision file for operations that are unsafe on a live ``dialect`` database
+    (a SQLAlchemy dialect name), sorted by line.
 
-    ``dialect`` is a SQLAlchemy dialect name (``engine.dialect.name``). ``engine_name`` is passed
-    to a multi-database revision's ``upgrade(engine_name)``; ``x_args`` are the ``-x`` arguments
-    its ``context.get_x_argument()`` sees. With ``squawk=True`` (it must be installed) and a
-    PostgreSQL dialect, squawk's findings on the rendered SQL are added as ``squawk/<rule>``.
-    Findings are sorted by line; suppressed and ``"off"`` rules are left out.
+    ``engine_name`` is passed to a multi-database revision's ``upgrade(engine_name)``;
+    ``x_args`` are its ``-x`` arguments. With ``squawk=True`` and PostgreSQL, squawk's findings
+    on the rendered SQL are added as ``squawk/<rule>``.
     """
     config = config or LintConfig()
     transactional_ddl(dialect)  # an unknown dialect is bad usage: raise before reading files
-    squawk = squawk and dialect == "postgresql"
-    if squawk and squawk_executable() is None:
+    program = squawk_executable() if squawk and dialect == "postgresql" else None
+    if squawk and dialect == "postgresql" and program is None:
         raise VersioningError("squawk is not installed; install it with: pip install squawk-cli")
     text = _read(path)
     try:
@@ -76,18 +68,13 @@ def lint_revision(
         return _findings([Hit("revision-not-renderable", exc.lineno or 1, message)], path, config)
     rendering = render_revision(path, dialect=dialect, engine_name=engine_name, x_args=x_args)
     hits = [*_meta_hits(source, rendering, dialect), *_ignore_hits(source)]
-    context = build_context(
-        dialect, source, rendering, engine_name, lock_timeout=config.lock_timeout
-    )
+    context = build_context(dialect, source, rendering, engine_name, config.lock_timeout)
     for rule_id, check in CHECKS.items():
-        if RULES[rule_id].applies_to(dialect) and config.enabled(rule_id):
+        if RULES[rule_id].applies_to(dialect) and config.rules.get(rule_id) != "off":
             hits.extend(Hit(rule_id, line, message) for line, message in check(context))
     findings = _findings(hits, path, config, source)
-    if squawk and rendering.emitted:
-        found = squawk_findings(
-            rendering.sql, path, line_map=rendering.line_map, transactional=rendering.transactional
-        )
-        for f in found:
+    if program and rendering.emitted:
+        for f in squawk_findings(program, rendering, path):
             if placed := _placed(f.rule, f.line, f.severity, config, source):
                 findings.append(replace(f, line=placed[0], severity=placed[1]))
     return sorted(findings, key=lambda f: (f.line, f.rule))
@@ -111,7 +98,7 @@ def _meta_hits(source: Source, rendering: Rendering, dialect: str) -> list[Hit]:
         return []
     line = rendering.error_line or default_line
     if dialect == "sqlite" and source.is_batch_header(line):
-        return []  # see the module docstring
+        return []  # recreating the table needs a live database; batch mode is how SQLite works
     return [Hit("revision-not-renderable", line, rendering.error)]
 
 
@@ -157,3 +144,57 @@ def _findings(
             line, severity = placed
             findings[Finding(hit.rule, severity, path, line, hit.message, rule.recipe)] = None
     return sorted(findings, key=lambda f: (f.line, f.rule))
+
+
+def squawk_executable() -> str | None:
+    """The ``squawk`` executable on ``PATH`` or beside the running Python (where ``pip``
+    puts it in a virtual environment that need not be activated); ``None`` if missing."""
+    return shutil.which("squawk") or shutil.which("squawk", path=str(Path(sys.executable).parent))
+
+
+def squawk_findings(program: str, rendering: Rendering, path: Path) -> list[Finding]:
+    """Run squawk on the revision's rendered SQL and return its findings as errors.
+
+    squawk reads the SQL on standard input (wrapped in BEGIN/COMMIT where Alembic runs a
+    transaction, so it sees an autocommit block in context) and prints JSON objects with a line
+    in the SQL, which ``rendering.line_map`` turns back into the revision's; it exits 1 when it
+    finds something.
+    """
+    sql, line_map = rendering.sql, rendering.line_map
+    offset = 1 if rendering.transactional else 0
+    if rendering.transactional:
+        sql = f"BEGIN;\n{sql}COMMIT;\n"
+    try:
+        result = subprocess.run(
+            [program, "--reporter", "json", "--stdin-filepath", str(path)],
+            input=sql,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SQUAWK_DISABLE_GITHUB_ANNOTATIONS": "1"},
+            check=False,
+        )
+    except OSError as exc:
+        raise VersioningError(f"squawk could not be run: {exc}") from None
+    if result.returncode not in (0, 1):
+        detail = " ".join((result.stderr or result.stdout).split())[:300]
+        raise VersioningError(f"squawk failed (exit code {result.returncode}): {detail}")
+    try:
+        violations = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        raise VersioningError("squawk printed output that is not JSON") from None
+    findings = []
+    for violation in violations if isinstance(violations, list) else []:
+        sql_line = int(violation.get("line", 0)) - offset
+        line = (line_map[sql_line] or 1) if 0 <= sql_line < len(line_map) else 1
+        help_text = str(violation.get("help") or "").strip()
+        findings.append(
+            Finding(
+                rule=SQUAWK_PREFIX + str(violation.get("rule_name", "unknown")),
+                severity="error",
+                path=path,
+                line=line,
+                message=str(violation.get("message", "")).strip(),
+                recipe=f"{help_text}\n{_SQUAWK_RECIPE}" if help_text else _SQUAWK_RECIPE,
+            )
+        )
+    return findings

@@ -1,16 +1,11 @@
 """Render a revision's ``upgrade()`` as SQL, offline, with the source line behind each statement.
 
-The revision file is imported as a module of its own; an :class:`EnvironmentContext` (which
-installs the ``alembic.context`` proxy, so ``context.get_x_argument()`` works as under
-``upgrade``) is configured for the dialect with ``as_sql=True`` and an output buffer of ours;
-``Operations.context()`` installs the ``alembic.op`` proxy and ``upgrade()`` is called. The buffer
-walks the Python stack to the revision file's frame on every write: that line is the
-statement's origin (a ``batch_alter_table`` block writes at its ``with`` line). Wrapping
-``invoke`` records which operation wrote it (``op.execute`` vs ``op.create_index``).
-
-Nothing touches a database, so a revision that reads rows through ``op.get_bind()`` stops with
-an error, which is reported, not raised. ``alembic.op`` is one proxy per process, so rendering
-must not run while a migration runs in the same process; the commands lint before or after.
+The revision is imported as a module of its own and run under Alembic's ``EnvironmentContext``
+(``as_sql=True``) with an output buffer that walks the stack to the revision file's frame on
+every write: that line is the statement's origin. Wrapping ``invoke`` records which operation
+wrote it. Nothing touches a database, so a revision that reads rows stops with an error, which
+is reported, not raised. ``alembic.op`` is one proxy per process: never render while a
+migration runs in the same process.
 """
 
 from __future__ import annotations
@@ -33,16 +28,15 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from .._errors import ConfigurationError, scrub
+from .._errors import ConfigurationError, one_line, scrub
 
 _counter = itertools.count()
 
 
 @dataclass(frozen=True)
 class Emitted:
-    """One write of SQL by Alembic, with the revision file's lines on the stack, innermost
-    first, and the operation being invoked (``None`` for a batch block's flush or an autocommit
-    block's COMMIT/BEGIN)."""
+    """One write of SQL, with the revision file's lines on the stack (innermost first) and the
+    operation invoked (``None`` for a batch block's flush or an autocommit block's COMMIT)."""
 
     sql: str
     lines: tuple[int, ...]
@@ -55,13 +49,8 @@ class Emitted:
 
 @dataclass(frozen=True)
 class Rendering:
-    """What rendering a revision's ``upgrade()`` produced.
-
-    ``transactional``: Alembic runs the revision in a transaction on this dialect. ``error``
-    says why rendering stopped early and ``error_line`` where; ``note`` why it was not attempted
-    (a multi-database revision without an engine name). ``line_map[i]`` is the revision line
-    behind line ``i + 1`` of ``sql`` (0 where unknown), for tools that report SQL positions.
-    """
+    """What rendering produced: ``error`` says why it stopped early, ``note`` why it was not
+    attempted; ``line_map[i]`` is the revision line behind line ``i + 1`` of ``sql``."""
 
     emitted: tuple[Emitted, ...]
     transactional: bool
@@ -79,8 +68,6 @@ class Rendering:
 
 
 class _Buffer:
-    """The output buffer Alembic writes to: keeps each write with its revision lines."""
-
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.operation: MigrateOperation | None = None
@@ -98,19 +85,17 @@ class _Buffer:
         return len(text)
 
     def flush(self) -> None:
-        """Alembic flushes after each statement; there is nothing to flush."""
+        pass
 
 
 class LoadError(Exception):
-    """The revision file could not be imported; ``line`` is where, when known."""
-
     def __init__(self, message: str, line: int | None) -> None:
         super().__init__(message)
         self.line = line
 
 
 def load_revision(path: Path) -> ModuleType:
-    """Import a revision file as a fresh module (not added to ``sys.modules``), as Alembic does."""
+    """Import a revision file as a fresh module (not in ``sys.modules``), as Alembic does."""
     name = f"_versioning_lint_revision_{next(_counter)}"
     spec = importlib.util.spec_from_file_location(name, str(path))
     if spec is None or spec.loader is None:
@@ -129,13 +114,8 @@ def load_revision(path: Path) -> ModuleType:
 def render_revision(
     path: Path, *, dialect: str, engine_name: str | None = None, x_args: Sequence[str] = ()
 ) -> Rendering:
-    """Import a revision file and render its ``upgrade()`` offline for ``dialect``, with
-    ``x_args`` as its ``-x`` arguments.
-
-    ``.sql`` of the result is the SQL script (for ``flask db plan``); ``.error`` says why it
-    stopped early. A multi-database revision's ``upgrade(engine_name)`` runs only given
-    ``engine_name``. Never raises for a broken revision, only for an unknown dialect.
-    """
+    """Render a revision file's ``upgrade()`` offline for ``dialect``, with ``x_args`` as its
+    ``-x`` arguments; raises only for an unknown dialect, never for a broken revision."""
     transactional = transactional_ddl(dialect)
     try:
         module = load_revision(path)
@@ -150,7 +130,6 @@ def render_revision(
             note = "multi-database revision: its SQL is checked only with an engine name"
             return Rendering((), transactional, note=note)
         args = (engine_name,)
-    # The code's file name as the import system set it (made absolute), to find its frames.
     filename = getattr(module, "__file__", None) or str(path)
     buffer = _Buffer(filename)
     # Alembic's public classes, reading no configuration: ``get_x_argument()`` reads the
@@ -196,8 +175,8 @@ def transactional_ddl(dialect: str) -> bool:
 
 
 def _record_operations(operations: Operations, buffer: _Buffer) -> None:
-    """Note which operation is running while Alembic writes its SQL, by wrapping ``invoke``
-    (every ``op.*`` directive goes through it) on this one rendering's :class:`Operations`."""
+    """Note which operation is running while Alembic writes, by wrapping ``invoke`` (every
+    ``op.*`` directive goes through it)."""
     invoke: Callable[[MigrateOperation], Any] = operations.invoke
 
     def recording_invoke(operation: MigrateOperation) -> Any:
@@ -222,7 +201,6 @@ def _takes_argument(function: Callable[..., object]) -> bool:
 
 
 def _failing_line(exc: BaseException, filename: str) -> int | None:
-    """The innermost line of ``filename`` in the exception's traceback."""
     if isinstance(exc, SyntaxError) and exc.filename == filename:
         return exc.lineno
     line = None
@@ -236,7 +214,5 @@ def _failing_line(exc: BaseException, filename: str) -> int | None:
 
 def describe(exc: BaseException) -> str:
     """An exception as one line, with any database password masked."""
-    text = " ".join(str(exc).split())
-    if len(text) > 300:
-        text = text[:297] + "..."
+    text = one_line(exc, 300)
     return scrub(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)

@@ -1,11 +1,8 @@
 """The lint rules: what each one flags, where it applies, and what to do instead.
 
-A rule here is data only; the code that finds it lives in :mod:`.checks` under the same id, so
-the docs can build the rule reference from :data:`RULES` without importing Alembic (a test
-checks that every rule has its check). Ids and meanings follow squawk's where squawk has the
-rule (``adding-required-field`` is a new NOT NULL column without a default,
-``adding-not-nullable-field`` is ``SET NOT NULL``), so a team that knows squawk reads the same
-words.
+Data only (the code that finds a rule lives in :mod:`.checks` under the same id), so the docs
+build the rule reference from :data:`RULES`. Ids and meanings follow squawk's where squawk has
+the rule, so a team that knows squawk reads the same words.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The revision file read as source: its ``op.*`` calls, its functions and its ignore comments.
 
-Rules about what the author wrote (dropping, renaming, an empty ``downgrade()``) read this view:
-it sees ``batch_op`` calls and calls that never ran offline, with the line numbers a reviewer
-reads. It also decides which line a finding belongs to and which ignore comments cover it.
+Rules about what the author wrote read this view: it sees ``batch_op`` calls and calls that
+never ran offline. It also decides which line a finding belongs to and which ignores cover it.
 """
 
 from __future__ import annotations
@@ -22,11 +21,8 @@ UNKNOWN = object()
 
 @dataclass(frozen=True)
 class OpCall:
-    """One ``op.<method>(...)`` or ``batch_op.<method>(...)`` call in the revision's source.
-
-    Argument values are Python literals where the source has one (``sa.text("...")`` counts as
-    its string) and :data:`UNKNOWN` otherwise.
-    """
+    """One ``op.<method>(...)`` or ``batch_op.<method>(...)`` call; arguments are literals
+    where the source has one (``sa.text("...")`` counts as its string), else :data:`UNKNOWN`."""
 
     method: str
     line: int
@@ -37,13 +33,12 @@ class OpCall:
     keywords: Mapping[str, object]
 
     def arg(self, index: int, keyword: str) -> object:
-        """The argument passed at ``index`` or as ``keyword``; :data:`UNKNOWN` when absent."""
         if keyword in self.keywords:
             return self.keywords[keyword]
         return self.args[index] if index < len(self.args) else UNKNOWN
 
     def table_column(self) -> tuple[object, object]:
-        """The table and ``column_name`` of a column operation (a batch op omits the table)."""
+        # A batch op omits the table.
         if self.in_batch:
             return self.batch_table, self.arg(0, "column_name")
         return self.arg(0, "table_name"), self.arg(1, "column_name")
@@ -60,11 +55,8 @@ class Ignore:
 
 @dataclass(frozen=True)
 class Function:
-    """A module-level function and what its body amounts to.
-
-    ``body`` is ``"empty"`` (only a docstring, ``pass`` or ``...``), ``"raises"`` (a ``raise``
-    at its top level, at ``raise_line``) or ``"code"``.
-    """
+    """A module-level function; ``body`` is ``"empty"`` (only a docstring, ``pass`` or ``...``),
+    ``"raises"`` (a top-level ``raise`` at ``raise_line``) or ``"code"``."""
 
     name: str
     line: int
@@ -79,10 +71,7 @@ _IGNORE = re.compile(r"#\s*versioning:\s*ignore\[(?P<rules>[^\]]*)\](?P<reason>.
 
 
 class Source:
-    """Everything the engine reads from the revision's text without running it."""
-
     def __init__(self, path: Path, text: str) -> None:
-        """Read ``text``; raises :class:`SyntaxError` when it is not valid Python."""
         tree = ast.parse(text, filename=str(path))
         collector = _Collector(_op_names(tree))
         collector.visit(tree)
@@ -98,12 +87,9 @@ class Source:
         return self._span(line)[0]
 
     def covering_ignores(self, line: int) -> list[Ignore]:
-        """The ignore comments that apply to a finding at ``line``.
-
-        They are on a line of the innermost statement containing it (only the header of a
-        compound statement, except a ``batch_alter_table`` block, whose SQL is emitted when the
-        block ends and so belongs to all of its body), or on the comment-only lines right above.
-        """
+        """Ignores on a line of the innermost statement containing ``line`` (a compound
+        statement's header only, but all of a ``batch_alter_table`` block, whose SQL is emitted
+        when it ends), or on the comment-only lines right above."""
         start, end = self._span(line)
         lines = set(range(start, self._batch_blocks.get(start, end) + 1))
         above = start - 1
@@ -113,11 +99,9 @@ class Source:
         return [ignore for ignore in self.ignores if ignore.line in lines]
 
     def in_loop(self, lines: Iterable[int]) -> bool:
-        """Whether any of ``lines`` is inside a ``for`` or ``while`` body."""
         return any(line in self.loop_lines for line in lines)
 
     def is_batch_header(self, line: int) -> bool:
-        """Whether ``line`` starts a ``with op.batch_alter_table(...)`` block."""
         return self.anchor(line) in self._batch_blocks
 
     def calls_in_block(self, line: int) -> list[OpCall]:
@@ -127,15 +111,11 @@ class Source:
         return [c for c in self.calls if start < c.line <= end and c.in_batch]
 
     def upgrade_calls(self, engine_name: str | None = None) -> list[OpCall]:
-        """The calls upgrading runs: those outside ``downgrade()`` and ``downgrade_*()``.
-
-        For a multi-database revision linted for one engine, other engines' ``upgrade_<name>()``
-        are left out too, so a finding is reported once, for the database it concerns.
-        """
+        """The calls upgrading runs (for a multi-database revision linted for one engine, not
+        other engines' ``upgrade_<name>()``, so a finding is reported once)."""
         return [c for c in self.calls if self.upgrades_with(c.function, engine_name)]
 
     def upgrades_with(self, function: str, engine_name: str | None) -> bool:
-        """Whether ``function`` runs when upgrading (the database ``engine_name``)."""
         if _is_downgrade(function):
             return False
         if self._per_engine(engine_name) and function != "upgrade":
@@ -152,7 +132,6 @@ class Source:
         ]
 
     def _per_engine(self, engine_name: str | None) -> bool:
-        """Whether this is a multi-database revision (``upgrade(engine_name)``) linted for one."""
         upgrade = self.functions.get("upgrade")
         return engine_name is not None and upgrade is not None and upgrade.params > 0
 
@@ -323,7 +302,6 @@ def _spans(tree: ast.Module) -> list[tuple[int, int]]:
 
 
 def _comments(text: str) -> tuple[list[Ignore], set[int]]:
-    """The ignore comments, and the lines that hold nothing but a comment."""
     ignores: list[Ignore] = []
     comment_lines: set[int] = set()
     try:

@@ -48,11 +48,8 @@ def split_statements(text: str) -> list[str]:
 
 
 def name_key(name: str) -> str:
-    """A table, index or column name as a comparison key: no schema, no quotes, lower case.
-
-    Case is folded even for quoted names: the key only matches names within one revision,
-    where ``op.create_table("User")`` renders as ``"User"`` and is spelled ``User`` in Python.
-    """
+    """A name as a comparison key: no schema, no quotes, lower case even when quoted (the key
+    matches names within one revision, where ``"User"`` is spelled ``User`` in Python)."""
     parts = re.findall(_IDENT, name)
     last = parts[-1] if parts else name.strip()
     if last[:1] in '"`[' and len(last) > 1:
@@ -62,12 +59,8 @@ def name_key(name: str) -> str:
 
 @dataclass(frozen=True)
 class Action:
-    """One action of an ``ALTER TABLE`` (the statement may hold several, comma-separated).
-
-    ``kind`` is a key of :data:`_ACTIONS` or ``other``. ``name`` is the column or constraint;
-    ``detail`` the constraint type (``foreign key``, ``check``...), the new type, or the
-    algorithm; ``new_name`` a column's or the table's new name.
-    """
+    """One action of an ``ALTER TABLE``: ``name`` is the column or constraint; ``detail`` the
+    constraint type (``foreign key``...), the new type, or the algorithm."""
 
     kind: str
     text: str
@@ -78,8 +71,6 @@ class Action:
 
 @dataclass(frozen=True)
 class Statement:
-    """One SQL statement and what the rules need to know about it."""
-
     sql: str
     kind: str
     table: str | None = None
@@ -133,14 +124,8 @@ _STATEMENTS = _patterns(
     ("ddl", r"^(?:ALTER|DROP|TRUNCATE|CREATE|COMMENT|GRANT|REVOKE)\b"),
 )
 _TRANSACTION = {
-    "BEGIN": "begin",
-    "START TRANSACTION": "begin",
-    "BEGIN TRANSACTION": "begin",
-    "BEGIN WORK": "begin",
-    "COMMIT": "commit",
-    "COMMIT WORK": "commit",
-    "END": "commit",
-    "ROLLBACK": "commit",
+    **dict.fromkeys(("BEGIN", "START TRANSACTION", "BEGIN TRANSACTION", "BEGIN WORK"), "begin"),
+    **dict.fromkeys(("COMMIT", "COMMIT WORK", "END", "ROLLBACK"), "commit"),
 }
 
 
@@ -235,18 +220,6 @@ def add_column_is_required(action: Action) -> bool:
     return bool(re.search(r"\bNOT\s+NULL\b", action.text, _FLAGS)) and not bool(
         _GENERATED_DEFAULT.search(action.text)
     )
-
-
-def constraint_not_valid(action: Action) -> bool:
-    return bool(re.search(r"\bNOT\s+VALID\b", action.text, _FLAGS))
-
-
-def unique_uses_index(action: Action) -> bool:
-    return bool(re.search(r"\bUSING\s+INDEX\s+(?!TABLESPACE)", action.text, _FLAGS))
-
-
-def has_limit(sql: str) -> bool:
-    return bool(re.search(r"\bLIMIT\s+\d+", sql, _FLAGS))
 
 
 def references(sql: str) -> list[str]:

@@ -1,12 +1,10 @@
 """``flask db check``: each difference between the models and the database, as a reviewer
 needs it to act.
 
-Alembic's autogenerate returns *diff tuples* (``("add_column", schema, table, Column)``,
-``("modify_type", schema, table, column, info, old_type, new_type)``..., the ``modify_*`` ones
-grouped in a list per column). Their first word and names alone (``modify_type
-notification.timestamp``) drop what the reviewer needs, the types: :func:`describe_diffs` turns
-each into a :class:`~flask_versioning._reports.Difference` that keeps them, rendered for the
-database's dialect.
+Autogenerate's *diff tuples* (``("modify_type", schema, table, column, info, old, new)``...)
+named by their first word alone drop what the reviewer needs, the types: :func:`describe_diffs`
+turns each into a :class:`~flask_versioning._reports.Difference` that keeps them, rendered for
+the database's dialect.
 """
 
 from __future__ import annotations
@@ -23,17 +21,13 @@ from .._reports import CheckReport, Difference
 if TYPE_CHECKING:
     from .._alembic.database import Database
 
-__all__ = ["check_report", "describe_diffs"]
 
 Dialect = sa.Dialect | None
 
 
 def check_report(database: Database) -> CheckReport:
-    """The linear-history file first, then the models against the (up-to-date) database.
-
-    While ``versions/HEADS`` disagrees with the revision files a comparison means nothing, so
-    the models are not compared.
-    """
+    """The linear-history file first (while it disagrees with the revision files a comparison
+    means nothing), then the models against the (up-to-date) database."""
     problem = heads_file_problem(database)
     if problem is not None:
         return CheckReport(database.name, (), problem)
@@ -42,11 +36,8 @@ def check_report(database: Database) -> CheckReport:
 
 
 def describe_diffs(diffs: Iterable[Any], dialect: Dialect = None) -> list[Difference]:
-    """One :class:`Difference` per autogenerate diff, in Alembic's order.
-
-    ``dialect`` renders types and defaults as that database spells them (``VARCHAR(50)``);
-    without one, SQLAlchemy's generic spelling is used.
-    """
+    """One :class:`Difference` per autogenerate diff, in Alembic's order, types and defaults as
+    ``dialect`` spells them (without one, SQLAlchemy's generic spelling)."""
     flat = (d for diff in diffs for d in (diff if isinstance(diff, list) else [diff]))
     return [_describe(diff, dialect) for diff in flat]
 
@@ -64,11 +55,7 @@ def _describe(diff: Any, dialect: Dialect) -> Difference:
     return Difference(kind, "", f"{kind} {'.'.join(n for n in names if n)}".strip())
 
 
-# -- rendering pieces ---------------------------------------------------------------------------
-
-
 def _table_name(table: Any) -> str:
-    """A table's name, schema-qualified when it has a schema (``""`` for no table)."""
     if table is None:
         return ""
     return f"{table.schema}.{table.name}" if table.schema else str(table.name)
@@ -112,9 +99,6 @@ def _column_spec(column: sa.Column[Any], dialect: Dialect) -> str:
 def _columns(item: Any) -> str:
     expressions = getattr(item, "expressions", None) or list(getattr(item, "columns", ()))
     return ", ".join(str(getattr(e, "name", None) or e) for e in expressions)
-
-
-# -- one describer per kind -------------------------------------------------------------------
 
 
 def _table(kind: str, diff: tuple[Any, ...], dialect: Dialect) -> Difference:
