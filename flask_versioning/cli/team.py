@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from .._reports import DatabasePlan
     from .._tenant_commands import TenantCommands
 
-#: The linter's output formats (``_lint.findings.FORMATS``, repeated so loading this module stays cheap).
+#: The linter's output formats (``_lint.findings.FORMATS``, repeated: loading this module stays
+#: cheap).
 LINT_FORMATS = ("text", "json", "github")
 
 
