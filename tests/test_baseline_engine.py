@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from conftest import BACKENDS
+from schema_snapshot import schema_snapshot
 
 from flask_versioning import VersioningError
 from flask_versioning._baseline import (
@@ -32,10 +33,9 @@ from flask_versioning._baseline import (
     list_baselines,
     load_baseline,
     read_baseline,
-    schema_snapshot,
     write_baseline,
 )
-from flask_versioning._baseline._sql import split_statements
+from flask_versioning._baseline.apply import split_statements
 
 EXCLUDE = ("alembic_version",)
 

@@ -26,7 +26,6 @@ from .tenants import dispose, tenant_database
 if TYPE_CHECKING:
     from .._state import VersioningState
 
-__all__ = ["protect_skipped", "read_versions", "target_revisions"]
 
 # A target naming one revision exactly (anything else needs Alembic to resolve it).
 _REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")

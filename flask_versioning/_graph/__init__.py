@@ -17,10 +17,9 @@ from typing import Literal
 
 from .._errors import VersioningError
 from .layout import lay_out
-from .markup import render_dot, render_mermaid
 from .model import BASE, Graph, Node, nodes_from_scripts, nodes_from_tuples
 from .svg import render_svg
-from .text import render_text
+from .text import render_dot, render_mermaid, render_text
 
 __all__ = [
     "BASE",
