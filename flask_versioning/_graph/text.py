@@ -17,8 +17,7 @@ import re
 import string
 from collections.abc import Iterable
 
-from .layout import Layout, Move
-from .model import BASE, Graph, Node
+from .model import BASE, Graph, Layout, Move, Node
 
 
 def clean(text: str) -> str:
