@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors as errors
-from ._fleet import Task, run, tasks
-from ._fleet.skip import target_revisions
+from ._fleet import Task, run, target_revisions, tasks
 from ._operations.standing import database_status
 from ._state import get_state
 from ._types import DatabaseStatus, MigrationResult, RunOptions, SeedResult, TenantResult

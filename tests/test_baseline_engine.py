@@ -35,7 +35,7 @@ from flask_versioning._baseline import (
     read_baseline,
     write_baseline,
 )
-from flask_versioning._baseline._sql import split_statements
+from flask_versioning._baseline.apply import split_statements
 
 EXCLUDE = ("alembic_version",)
 

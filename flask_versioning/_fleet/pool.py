@@ -38,8 +38,6 @@ if TYPE_CHECKING:
 
     from .._state import VersioningState
 
-__all__ = ["can_fork", "load_app", "run_pool"]
-
 
 def load_app(import_path: str | None, create_app: Callable[..., Flask] | None = None) -> Flask:
     """The app as the ``flask`` command loads it: ``--app``/``FLASK_APP`` (or ``wsgi.py`` /

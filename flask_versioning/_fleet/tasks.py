@@ -26,8 +26,6 @@ from .tenants import TenantState, dispose, ensure_exists, tenant_database
 if TYPE_CHECKING:
     from .._reports import DatabasePlan
 
-__all__ = ["Task", "describe", "interrupted", "read_back", "run_task"]
-
 
 @dataclasses.dataclass(frozen=True)
 class Task:

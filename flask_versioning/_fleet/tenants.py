@@ -27,8 +27,6 @@ from .._seeds.registry import SeedRegistry
 from .._state import VersioningState
 from .._types import Tenant
 
-__all__ = ["TenantState", "declared", "dispose", "ensure_exists", "select", "tenant_database"]
-
 #: A tenant name: what ``--tenant`` takes, what output shows, what a shard hashes.
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
 #: A schema (or MariaDB database) name: quoted anyway, but kept to plain identifiers.

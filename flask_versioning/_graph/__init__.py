@@ -2,8 +2,8 @@
 
 Nothing here knows about Flask or a database: the caller builds a :class:`Graph` from Alembic's
 ``Script`` objects (:func:`nodes_from_scripts`) and the databases' current revisions, and
-:func:`render` returns a string. Every format comes from one layout (:mod:`.layout`), so they
-agree.
+:func:`render` returns a string. Every format comes from one layout (:func:`.model.lay_out`),
+so they agree.
 
 The SVG is drawn by our own code, never by Graphviz: it is faster than a ``dot`` process per
 call (``benchmarks/RESULTS.md``), it is the text graph drawn with shapes (Graphviz arranges
@@ -16,11 +16,9 @@ from __future__ import annotations
 from typing import Literal
 
 from .._errors import VersioningError
-from .layout import lay_out
-from .markup import render_dot, render_mermaid
-from .model import BASE, Graph, Node, nodes_from_scripts, nodes_from_tuples
+from .model import BASE, Graph, Node, lay_out, nodes_from_scripts, nodes_from_tuples
 from .svg import render_svg
-from .text import render_text
+from .text import render_dot, render_mermaid, render_text
 
 __all__ = [
     "BASE",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .layout import Edge, Layout
-from .model import Graph
+from .model import Edge, Graph, Layout
 from .text import clean, describe, elsewhere_notes, omitted_note, shorten
 
 ROW = 24

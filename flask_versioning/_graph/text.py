@@ -1,15 +1,23 @@
-"""The graph as text, like ``git log --graph``: one line per revision, newest first.
+"""The graph as text, Mermaid and Graphviz DOT.
 
-Each lane takes two columns: the lane (``|``, ``*`` on its revision's line) and the gap on its
-right, where ``/`` and ``\\`` show a move of one step; a longer move takes one line per step.
+Text reads like ``git log --graph``: one line per revision, newest first. Each lane takes two
+columns: the lane (``|``, ``*`` on its revision's line) and the gap on its right, where ``/``
+and ``\\`` show a move of one step; a longer move takes one line per step.
+
+In Mermaid (for a README or a pull request) and DOT, arrows run from a down revision to the
+revision built on it, as ``upgrade`` does; databases are extra nodes on a dashed line, revisions
+left out by ``last`` one "older revisions" node. All user text passes through one escaping
+function per format: nothing from a revision file can end a string, open a tag or start an
+entity.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Iterable
 
-from .layout import Layout, Move
-from .model import BASE, Graph, Node
+from .model import BASE, Graph, Layout, Move, Node
 
 
 def clean(text: str) -> str:
@@ -106,4 +114,136 @@ def render_text(graph: Graph, layout: Layout) -> str:
     if not layout.rows:
         lines.append("(no revisions)")
     lines.extend(f"({note})" for note in elsewhere_notes(graph))
+    return "\n".join(lines) + "\n"
+
+
+MESSAGE_WIDTH = 60
+#: Mermaid's ``maxEdges`` default, a secure setting no diagram can raise: a longer diagram
+#: shows "Syntax error" on GitHub, so the output then opens with a comment saying so.
+MERMAID_MAX_LINKS = 500
+_MERMAID_PLAIN = frozenset(string.ascii_letters + string.digits + " .,:_-/()'!?+=")
+
+
+def _title(graph: Graph, revision: str) -> str:
+    node = graph.nodes[revision]
+    words = [revision, *describe(graph, node), *(f"[{label}]" for label in node.branch_labels)]
+    return clean(" ".join(words))
+
+
+def _marked(graph: Graph, layout: Layout) -> list[tuple[str, str]]:
+    """(revision, database names) for each shown revision that has databases on it."""
+    shown = (row.node.revision for row in layout.rows)
+    return [(r, ", ".join(map(clean, graph.marks[r]))) for r in shown if graph.marks.get(r)]
+
+
+def _omitted_children(layout: Layout) -> list[str]:
+    """Shown revisions with a down revision among the omitted ones, in row order."""
+    return list(dict.fromkeys(edge.child for edge in layout.edges if edge.omitted))
+
+
+def mermaid_text(text: str) -> str:
+    """Text for a quoted Mermaid label, all but plain characters as ``#code;``: Mermaid decodes
+    them after parsing, so quotes, ``<``, ``&``, ``$`` and backticks are shown, not interpreted."""
+    return "".join(c if c in _MERMAID_PLAIN else f"#{ord(c)};" for c in text)
+
+
+def render_mermaid(graph: Graph, layout: Layout) -> str:
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for row in layout.rows:
+        base = "r_" + re.sub(r"\W", "_", row.node.revision, flags=re.ASCII)
+        name, number = base, 1
+        while name in taken:
+            number += 1
+            name = f"{base}_{number}"
+        taken.add(name)
+        ids[row.node.revision] = name
+    lines = ["flowchart BT"]
+    for row in layout.rows:
+        label = mermaid_text(_title(graph, row.node.revision))
+        if row.node.message.strip():
+            label += "<br>" + mermaid_text(shorten(row.node.message, MESSAGE_WIDTH))
+        lines.append(f'  {ids[row.node.revision]}["{label}"]')
+    for edge in layout.edges:
+        if not edge.omitted:
+            lines.append(f"  {ids[edge.parent]} --> {ids[edge.child]}")
+    if layout.omitted:
+        note = omitted_note(layout.omitted, graph, ids)
+        lines.append(f'  older[["{mermaid_text(note)}"]]')
+        lines.extend(f"  older -.-> {ids[child]}" for child in _omitted_children(layout))
+    databases = []
+    for number, (revision, names) in enumerate(_marked(graph, layout), 1):
+        databases.append(f"d_{number}")
+        lines.append(f'  d_{number}(["{mermaid_text(names)}"])')
+        lines.append(f"  {ids[revision]} -.- d_{number}")
+    for number, note in enumerate(elsewhere_notes(graph), 1):
+        databases.append(f"e_{number}")
+        lines.append(f'  e_{number}(["{mermaid_text(note)}"])')
+    links = sum(" --> " in line or " -.- " in line or " -.-> " in line for line in lines)
+    if links > MERMAID_MAX_LINKS:
+        lines.insert(
+            1,
+            f"%% {links} links: Mermaid draws at most {MERMAID_MAX_LINKS} unless configured;"
+            " show fewer revisions (--last)",
+        )
+    heads = [ids[row.node.revision] for row in layout.rows if graph.is_head(row.node.revision)]
+    lines.append("  classDef head stroke-width:3px")
+    lines.append("  classDef database fill:#ddf4ff,stroke:#0969da,color:#0a3069")
+    if heads:
+        lines.append(f"  class {','.join(heads)} head")
+    if databases:
+        lines.append(f"  class {','.join(databases)} database")
+    return "\n".join(lines) + "\n"
+
+
+def dot_text(text: str) -> str:
+    """A DOT double-quoted string that Graphviz shows exactly as ``text``: no ``\\N`` from a
+    message, and ``&`` escaped because Graphviz decodes HTML entities even in plain labels."""
+    escaped = clean(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def render_dot(graph: Graph, layout: Layout) -> str:
+    lines = [
+        "digraph revisions {",
+        "  rankdir=BT;",
+        '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica",'
+        " fontsize=10];",
+        "  edge [arrowsize=0.6];",
+    ]
+    for row in layout.rows:
+        revision = row.node.revision
+        label = dot_text(_title(graph, revision))
+        if row.node.message.strip():
+            label = label[:-1] + "\\n" + dot_text(shorten(row.node.message, MESSAGE_WIDTH))[1:]
+        style = ', penwidth=2, fillcolor="#dafbe1"' if graph.is_head(revision) else ""
+        lines.append(f"  {dot_text(revision)} [label={label}{style}];")
+    for edge in layout.edges:
+        if not edge.omitted:
+            lines.append(f"  {dot_text(edge.parent)} -> {dot_text(edge.child)};")
+    shown = {row.node.revision for row in layout.rows}
+    taken = set(shown)
+
+    def fresh(name: str) -> str:
+        while name in taken:
+            name += "'"
+        taken.add(name)
+        return dot_text(name)
+
+    if layout.omitted:
+        older = fresh("older revisions")
+        note = dot_text(omitted_note(layout.omitted, graph, shown))
+        lines.append(f"  {older} [label={note}, shape=plaintext, style=solid];")
+        lines.extend(
+            f"  {older} -> {dot_text(child)} [style=dashed];" for child in _omitted_children(layout)
+        )
+    database = '[label={}, shape=cylinder, fillcolor="#ddf4ff", color="#0969da"]'
+    for number, (revision, names) in enumerate(_marked(graph, layout), 1):
+        node = fresh(f"database {number}")
+        lines.append(f"  {node} {database.format(dot_text(names))};")
+        lines.append(f'  {node} -> {dot_text(revision)} [style=dashed, dir=none, color="#0969da"];')
+        lines.append(f"  {{ rank=same; {node}; {dot_text(revision)}; }}")
+    for number, note in enumerate(elsewhere_notes(graph), 1):
+        lines.append(f"  {fresh(f'elsewhere {number}')} {database.format(dot_text(note))};")
+    lines.append("}")
     return "\n".join(lines) + "\n"

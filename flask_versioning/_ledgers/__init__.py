@@ -7,8 +7,6 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-__all__ = ["ensure", "ensure_table", "has_table"]
-
 
 def has_table(connection: sa.Connection, table: sa.Table) -> bool:
     return sa.inspect(connection).has_table(table.name, schema=table.schema)

@@ -34,17 +34,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = [
-    "BEFORE_HISTORY",
-    "Entry",
-    "Run",
-    "StepWriter",
-    "active_run",
-    "history_table",
-    "read_history",
-    "recording",
-    "write_marker",
-]
 
 #: ``direction`` of the rows written for revisions applied before the ledger existed.
 BEFORE_HISTORY = "before-history"
@@ -121,37 +110,35 @@ def history_table(settings: Settings) -> sa.Table:
     )
 
 
-def _now() -> datetime.datetime:
-    # Stored naive because MariaDB's DATETIME has no zone; it is always UTC.
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+def _utc(timestamp: float | None = None) -> datetime.datetime:
+    """Now, or ``timestamp``, stored naive because MariaDB's DATETIME has no zone (always UTC)."""
+    return datetime.datetime.fromtimestamp(
+        time.time() if timestamp is None else timestamp, datetime.UTC
+    ).replace(tzinfo=None)
 
 
 @functools.cache
 def _origin() -> dict[str, Any]:
     """Where this process runs and with what: the same for every row it writes."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         user: str | None = getpass.getuser()
     except Exception:  # no user name in a minimal container
         user = None
+    try:
+        tool_version: str | None = version("Flask-Versioning")[:32]
+    except PackageNotFoundError:
+        tool_version = None
     return {
         "host": socket.gethostname()[:255] or None,
         "os_user": user[:255] if user else None,
-        "tool_version": _tool_version(),
+        "tool_version": tool_version,
     }
 
 
-@functools.cache
-def _tool_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("Flask-Versioning")[:32]
-    except PackageNotFoundError:
-        return None
-
-
 def _row(run: Run, direction: str, revision: str | None, **values: Any) -> dict[str, Any]:
-    now = _now()
+    now = _utc()
     row: dict[str, Any] = {
         "revision": revision,
         "direction": direction,
@@ -359,10 +346,6 @@ def _refused(
     )
 
 
-def _utc(timestamp: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).replace(tzinfo=None)
-
-
 @dataclasses.dataclass(frozen=True)
 class Entry:
     """One row of the ledger."""
@@ -433,7 +416,7 @@ def write_event(
     """Add a row for work done outside a step's transaction (a batched ``backfill``), timed
     by the caller."""
     run = current_run(database.settings)
-    values = {"started_at": started_at, "finished_at": _now(), "duration_ms": duration_ms}
+    values = {"started_at": started_at, "finished_at": _utc(), "duration_ms": duration_ms}
     _write_alone(database, _row(run, direction, revision, **values))
 
 

@@ -28,16 +28,6 @@ if TYPE_CHECKING:
 
     from .._alembic.database import Database
 
-__all__ = [
-    "MAX_NAME",
-    "ForgetDropped",
-    "LedgerEntry",
-    "ensure_ledger",
-    "forget_dropped",
-    "ledger_table",
-    "read_ledger",
-    "record",
-]
 
 logger = logging.getLogger("flask_versioning")
 

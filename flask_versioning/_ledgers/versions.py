@@ -14,8 +14,6 @@ import sqlalchemy as sa
 from .._alembic.database import Database
 from .._alembic.errors import database_errors
 
-__all__ = ["current", "read_rows", "version_rows"]
-
 logger = logging.getLogger("flask_versioning")
 
 #: PostgreSQL's SQLSTATE for a table that does not exist (``undefined_table``).

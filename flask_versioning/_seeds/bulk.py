@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
     from .._state import VersioningState
 
-__all__ = ["active_session", "bulk_insert"]
 
 #: The session of the seed running in this context, so that ``bulk_insert`` in a hook writes
 #: in the seed's transaction without the hook passing the session along.

@@ -14,7 +14,6 @@ from .._ledgers.seeds import MAX_NAME
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-__all__ = ["F", "SeedHook", "SeedRegistry"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

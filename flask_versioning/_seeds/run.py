@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from .._alembic.database import Database
     from .._state import VersioningState
 
-__all__ = ["auto_seed", "run_pending", "run_seeds", "status"]
 
 Progress = Callable[[SeedResult], None] | None
 

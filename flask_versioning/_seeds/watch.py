@@ -18,8 +18,6 @@ import sqlalchemy as sa
 
 from .. import _errors as errors
 
-__all__ = ["StatementWatch"]
-
 #: What a seed may send: statements that read or write rows, SQLAlchemy's own savepoints
 #: (``session.begin_nested()``), session settings and the catalog reads of an inspector.
 #: Anything else (DDL, transaction control, ``LOCK``, ``CALL`` of a procedure that may run DDL)

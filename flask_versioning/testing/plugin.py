@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 
     from .templates import Templates, TestDatabase
 
-__all__ = ["versioning_db", "versioning_templates"]
 
 URL_ENV = "VERSIONING_TEST_DATABASE_URL"
 

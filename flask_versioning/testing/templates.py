@@ -35,8 +35,6 @@ from .._seeds.run import run_seeds
 from .._settings import skipped
 from .._state import VersioningState
 
-__all__ = ["Template", "Templates", "TestDatabase", "default_url"]
-
 #: Where the default SQLite databases and the templates' sidecar files live.
 _FOLDER = Path(tempfile.gettempdir()) / "flask_versioning_tests"
 
