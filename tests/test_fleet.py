@@ -8,6 +8,7 @@ are read back from the tenants themselves.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing
@@ -479,7 +480,16 @@ def _upgrade_to_blocking_revision(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its workers share its group, so _kill_group reaches them
     )
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill the command and every worker it started: a worker still waiting in ``block`` after
+    a failed assertion would otherwise outlive the test and keep its tenant's locks."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _wait_until_blocked(proc: subprocess.Popen[str], block: Path, count: int) -> None:
@@ -538,8 +548,7 @@ def test_a_killed_worker_fails_its_tenant_and_a_rerun_completes(
         (block / "go").write_text("")
         stdout, stderr = proc.communicate(timeout=90)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _kill_group(proc)
     assert proc.returncode == 1, stdout + stderr
     assert f"the worker process (pid {victim}) died while running it (killed by SIGKILL)" in stdout
     assert "the database is at r2; run the command again to finish it" in stdout
@@ -569,8 +578,7 @@ def test_ctrl_c_starts_no_more_tenants_and_says_where_each_stands(
         stdout, stderr = proc.communicate(timeout=90)
         stderr = seen + stderr
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _kill_group(proc)
     assert proc.returncode == 1, stdout + stderr
     assert "Traceback" not in stderr
     assert "Interrupted (Ctrl-C): no tenant was started after it." in stdout
