@@ -30,7 +30,7 @@ from werkzeug.serving import is_running_from_reloader
 
 from . import _errors as errors
 from ._alembic.database import Database
-from ._fleet import target_revisions
+from ._alembic.heads import target_revisions
 from ._ledgers.history import recording
 from ._ledgers.versions import version_rows
 from ._operations.executor import upgrade

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _errors as errors
-from ._fleet import Task, run, target_revisions, tasks
+from ._alembic.heads import target_revisions
+from ._fleet import Task, run, tasks
 from ._operations.standing import database_status
 from ._state import get_state
 from ._types import DatabaseStatus, MigrationResult, RunOptions, SeedResult, TenantResult

@@ -19,7 +19,9 @@ import dataclasses
 import graphlib
 import hashlib
 import json
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -270,3 +272,37 @@ def plain_heads(files: Iterable[RevisionFile]) -> list[str] | None:
         return None
     heads = [rev for rev in parents if rev not in referenced]
     return heads if heads or not parents else None
+
+
+# A target naming one revision exactly (anything else needs Alembic to resolve it).
+_REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def target_revisions(
+    base: Database, targets: Sequence[str], *, setting: str = "'head'", log_heads: bool = False
+) -> frozenset[str] | None:
+    """The exact revisions a database at ``targets`` holds, when known without Alembic:
+    ``heads``/``head`` from the cached heads, plain revision ids as they are, ``base`` as
+    nothing. ``None`` for anything relative or partial. Here, not in the tenants' package,
+    because an app's start asks it too and must not import the worker pool to do so."""
+    wanted: set[str] = set()
+    for target in targets:
+        if target in ("heads", "head"):
+            found = script_heads([base.directory / "versions"], base.script_heads)
+            if log_heads:
+                logging.getLogger("flask_versioning").debug(
+                    "heads of the %s database: %s (source: %s)",
+                    base.name,
+                    ", ".join(found.revisions) or "base",
+                    found.source,
+                )
+            if target == "head" and len(found.revisions) > 1:
+                raise errors.MultipleHeadsError(found.revisions, setting)
+            wanted.update(found.revisions)
+        elif target == "base":
+            continue
+        elif _REVISION_ID.match(target) and target != "current":
+            wanted.add(target)
+        else:
+            return None
+    return frozenset(wanted)

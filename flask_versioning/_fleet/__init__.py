@@ -13,8 +13,6 @@ schema missing, server down) is not skipped: the run itself then creates it or r
 
 from __future__ import annotations
 
-import logging
-import re
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
@@ -23,9 +21,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from .. import _errors as errors
-from .._alembic import heads
 from .._alembic.database import Database
-from .._alembic.errors import translate_errors
 from .._ledgers.history import active_run
 from .._ledgers.versions import read_rows
 from .._protection import mark_protected, run_for
@@ -35,7 +31,7 @@ from .pool import run_pool
 from .tasks import Task, interrupted, run_task
 from .tenants import declared, dispose, select, tenant_database
 
-__all__ = ["Task", "TenantSelection", "declared", "run", "target_revisions"]
+__all__ = ["Task", "TenantSelection", "declared", "run"]
 
 #: ``"all"``, or tenant names (and :class:`~flask_versioning.Tenant` objects).
 TenantSelection = str | Iterable[str | Tenant]
@@ -125,45 +121,6 @@ def run(
     if stopped:
         raise errors.TenantsInterrupted(ordered)
     return ordered
-
-
-# A target naming one revision exactly (anything else needs Alembic to resolve it).
-_REVISION_ID = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-def target_revisions(
-    base: Database, targets: Sequence[str], *, setting: str = "'head'", log_heads: bool = False
-) -> frozenset[str] | None:
-    """The exact revisions a database at ``targets`` holds, when known without Alembic:
-    ``heads``/``head`` from the cached heads, plain revision ids as they are, ``base`` as
-    nothing. ``None`` for anything relative or partial (then nothing is skipped)."""
-    wanted: set[str] = set()
-    for target in targets:
-        if target in ("heads", "head"):
-            locations = [base.directory / "versions"]
-            found = heads.script_heads(locations, lambda: _alembic_heads(base))
-            if log_heads:
-                logging.getLogger("flask_versioning").debug(
-                    "heads of the %s database: %s (source: %s)",
-                    base.name,
-                    ", ".join(found.revisions) or "base",
-                    found.source,
-                )
-            if target == "head" and len(found.revisions) > 1:
-                raise errors.MultipleHeadsError(found.revisions, setting)
-            wanted.update(found.revisions)
-        elif target == "base":
-            continue
-        elif _REVISION_ID.match(target) and target != "current":
-            wanted.add(target)
-        else:
-            return None
-    return frozenset(wanted)
-
-
-def _alembic_heads(database: Database) -> list[str]:
-    with translate_errors(database):
-        return database.script_heads()
 
 
 def read_versions(base: Database, tenants: Sequence[Tenant]) -> list[list[str] | None]:
